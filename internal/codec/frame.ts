@@ -1,0 +1,37 @@
+import { JetmeshError } from "../errors/mod.ts";
+import { packValue, unpackValue } from "./msgpack.ts";
+
+/** How a client speaks: JSON text frames or msgpack binary frames, with the same shapes. */
+export type Encoding = "json" | "msgpack";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes one client frame; any malformed input becomes a `bad_frame` error. */
+export function decodeFrame(payload: Uint8Array | string, encoding: Encoding): unknown {
+  try {
+    if (encoding === "msgpack") {
+      if (typeof payload === "string") throw new Error("msgpack frame must be binary");
+      return unpackValue(payload);
+    }
+    return JSON.parse(typeof payload === "string" ? payload : utf8.decode(payload));
+  } catch (err) {
+    const what = encoding === "json" ? "invalid JSON" : "invalid msgpack";
+    throw new JetmeshError("bad_frame", `${what}: ${(err as Error).message}`);
+  }
+}
+
+export function encodeFrame(value: unknown, encoding: Encoding): Uint8Array | string {
+  return encoding === "msgpack" ? packValue(value) : JSON.stringify(value);
+}
+
+/** HTTP content type to encoding; undefined for a type jetmesh does not speak. */
+export function encodingOfContentType(contentType: string | undefined): Encoding | undefined {
+  const t = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  if (t === "" || t === "application/json") return "json";
+  if (t === "application/msgpack" || t === "application/x-msgpack" || t === "application/vnd.msgpack") return "msgpack";
+  return undefined;
+}
+
+export function contentTypeOf(encoding: Encoding): string {
+  return encoding === "msgpack" ? "application/msgpack" : "application/json";
+}

@@ -1,0 +1,58 @@
+/**
+ * Typed errors. Every error that crosses a service edge carries a stable
+ * `code` from this list, so clients can branch on it and logs can be grouped.
+ */
+export type ErrorCode =
+  | "bad_frame"
+  | "bad_channel"
+  | "bad_id"
+  | "bad_request"
+  | "unknown_op"
+  | "too_large"
+  | "unauthorized"
+  | "overloaded"
+  | "unavailable"
+  | "not_found"
+  | "bad_config"
+  | "internal";
+
+export class JetmeshError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "JetmeshError";
+    this.code = code;
+  }
+}
+
+/** HTTP status for an error code; anything not listed is a server fault. */
+export function httpStatus(code: ErrorCode): number {
+  switch (code) {
+    case "bad_frame":
+    case "bad_channel":
+    case "bad_id":
+    case "bad_request":
+    case "unknown_op":
+      return 400;
+    case "unauthorized":
+      return 401;
+    case "not_found":
+      return 404;
+    case "too_large":
+      return 413;
+    case "overloaded":
+      return 429;
+    case "unavailable":
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function errorCode(err: unknown): ErrorCode {
+  return err instanceof JetmeshError ? err.code : "internal";
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,49 @@
+/**
+ * Channel names. A channel is what applications publish to and subscribe to;
+ * on the bus it becomes a subject under the stream's prefix, so the syntax is
+ * the NATS token syntax narrowed to characters that are safe in URLs and SQL.
+ */
+export const MAX_CHANNEL_LENGTH = 200;
+export const MAX_CHANNEL_TOKENS = 16;
+
+const tokenRe = /^[A-Za-z0-9_-]+$/;
+
+export type ChannelCheck = { ok: true } | { ok: false; reason: string };
+
+function checkTokens(name: unknown, allowWildcards: boolean): ChannelCheck {
+  if (typeof name !== "string") return { ok: false, reason: "channel must be a string" };
+  if (name.length === 0 || name.length > MAX_CHANNEL_LENGTH) {
+    return { ok: false, reason: `channel must be 1 to ${MAX_CHANNEL_LENGTH} characters` };
+  }
+  const tokens = name.split(".");
+  if (tokens.length > MAX_CHANNEL_TOKENS) {
+    return { ok: false, reason: `channel must have at most ${MAX_CHANNEL_TOKENS} dot-separated tokens` };
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (tokenRe.test(t)) continue;
+    if (allowWildcards && (t === "*" || (t === ">" && i === tokens.length - 1))) continue;
+    if (t === "*" || t === ">") {
+      return {
+        ok: false,
+        reason: allowWildcards ? "'>' may only be the last token" : "wildcards are not allowed when publishing",
+      };
+    }
+    return { ok: false, reason: `channel token ${JSON.stringify(t)} must match [A-Za-z0-9_-]+` };
+  }
+  return { ok: true };
+}
+
+/** A concrete channel, as used when publishing. */
+export function checkChannel(name: unknown): ChannelCheck {
+  return checkTokens(name, false);
+}
+
+/** A channel or a pattern with `*` (one token) and a trailing `>` (one or more tokens). */
+export function checkChannelPattern(name: unknown): ChannelCheck {
+  return checkTokens(name, true);
+}
+
+export function isWildcard(pattern: string): boolean {
+  return pattern.split(".").some((t) => t === "*" || t === ">");
+}

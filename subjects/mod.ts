@@ -1,0 +1,6 @@
+export * from "./channel.ts";
+export * from "./consumers.ts";
+export * from "./cursor.ts";
+export * from "./envelope.ts";
+export * from "./headers.ts";
+export * from "./streams.ts";

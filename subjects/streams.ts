@@ -1,0 +1,84 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+
+/** The three streams and their subject prefixes: the one place these strings are spelled. */
+export const INGEST_STREAM = "INGEST";
+export const EVENTS_STREAM = "EVENTS";
+export const DLQ_STREAM = "DLQ";
+
+export const INGEST_PREFIX = "ingest";
+export const EVENTS_PREFIX = "events";
+export const DLQ_PREFIX = "dlq";
+
+export function ingestSubject(channel: string): string {
+  return `${INGEST_PREFIX}.${channel}`;
+}
+
+export function eventsSubject(channel: string): string {
+  return `${EVENTS_PREFIX}.${channel}`;
+}
+
+/** Where a failing event is parked: `dlq.<service>.<channel>`. */
+export function dlqSubject(service: string, channel: string): string {
+  return `${DLQ_PREFIX}.${service}.${channel}`;
+}
+
+/** Channel from a subject under `prefix`, or undefined when the subject is not under it. */
+export function channelOf(prefix: string, subject: string): string | undefined {
+  return subject.startsWith(`${prefix}.`) ? subject.slice(prefix.length + 1) : undefined;
+}
+
+export interface StreamSettings {
+  ingestDuplicateWindowMs: number;
+  ingestMaxAgeMs: number;
+  eventsDuplicateWindowMs: number;
+  eventsMaxAgeMs: number;
+  dlqMaxAgeMs: number;
+  replicas: number;
+}
+
+type Config = Partial<StreamConfig> & { name: string; subjects: string[] };
+
+function base(name: string, prefix: string, description: string, maxAgeMs: number, dupMs: number, replicas: number): Config {
+  return {
+    name,
+    description,
+    subjects: [`${prefix}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(maxAgeMs),
+    // The duplicate window can never be longer than the stream keeps messages.
+    duplicate_window: nanos(Math.min(dupMs, maxAgeMs)),
+    num_replicas: replicas,
+  };
+}
+
+export function streamConfigs(s: StreamSettings): Config[] {
+  return [
+    base(
+      INGEST_STREAM,
+      INGEST_PREFIX,
+      "jetmesh: events accepted from publishers, before routing (ingest.<channel>)",
+      s.ingestMaxAgeMs,
+      s.ingestDuplicateWindowMs,
+      s.replicas,
+    ),
+    base(
+      EVENTS_STREAM,
+      EVENTS_PREFIX,
+      "jetmesh: routed events, the replay window for subscribers (events.<channel>)",
+      s.eventsMaxAgeMs,
+      s.eventsDuplicateWindowMs,
+      s.replicas,
+    ),
+    base(
+      DLQ_STREAM,
+      DLQ_PREFIX,
+      "jetmesh: events that failed after max deliveries, reason in headers (dlq.<service>.<channel>)",
+      s.dlqMaxAgeMs,
+      s.eventsDuplicateWindowMs,
+      s.replicas,
+    ),
+  ];
+}
