@@ -13,6 +13,7 @@ export type ErrorCode =
   | "overloaded"
   | "unavailable"
   | "not_found"
+  | "limit_exceeded"
   | "bad_config"
   | "internal";
 
@@ -41,6 +42,7 @@ export function httpStatus(code: ErrorCode): number {
     case "too_large":
       return 413;
     case "overloaded":
+    case "limit_exceeded":
       return 429;
     case "unavailable":
       return 503;

@@ -1,0 +1,42 @@
+import { JetStreamApiError, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { type DurableConsumer, epochOf } from "../../subjects/mod.ts";
+import type { Logger } from "../log/mod.ts";
+
+type Config = Partial<StreamConfig> & { name: string };
+
+/**
+ * Creates each stream, or brings an existing one to the given config. Every
+ * service runs this at start-up, so any order of starts converges on the same
+ * streams; the server treats an identical create as a no-op.
+ */
+export async function ensureStreams(jsm: JetStreamManager, configs: Config[], log: Logger): Promise<void> {
+  for (const cfg of configs) {
+    try {
+      await jsm.streams.add(cfg);
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError)) throw err;
+      // 10058: the stream exists with another config; move it to ours.
+      if (err.code !== 10058) throw err;
+      await jsm.streams.update(cfg.name, cfg);
+      log.info("stream updated", { stream: cfg.name });
+    }
+  }
+}
+
+export async function ensureConsumer(jsm: JetStreamManager, c: DurableConsumer, log: Logger): Promise<void> {
+  try {
+    await jsm.consumers.add(c.stream, c.config);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError)) throw err;
+    // 10148 / 10013: exists with another config; update the fields that may change.
+    if (err.code !== 10148 && err.code !== 10013) throw err;
+    await jsm.consumers.update(c.stream, c.config.durable_name, c.config);
+    log.info("consumer updated", { stream: c.stream, consumer: c.config.durable_name });
+  }
+}
+
+/** The stream's epoch for cursors: its creation time in ms. */
+export async function streamEpoch(jsm: JetStreamManager, stream: string): Promise<number> {
+  const si = await jsm.streams.info(stream);
+  return epochOf(si.created);
+}

@@ -1,0 +1,50 @@
+import { openBus } from "../bus/mod.ts";
+import { healthz } from "../httpapi/mod.ts";
+import { Inflight, type RunningService } from "../lifecycle/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { startServer } from "../wsserver/mod.ts";
+import type { IngestConfig } from "./config.ts";
+import { publishHandler } from "./http.ts";
+import type { PublisherOptions } from "./publisher.ts";
+import { publisherSocket } from "./ws.ts";
+
+/** Room for the envelope around the largest accepted frame. */
+const ENVELOPE_OVERHEAD = 512;
+
+export async function startIngest(cfg: IngestConfig, log: Logger): Promise<RunningService> {
+  const bus = await openBus(cfg.common.natsServers, "jetmesh-ingest", cfg.streams, log);
+  const abort = new AbortController();
+  const inflight = new Inflight();
+  const pub: PublisherOptions = {
+    js: bus.js,
+    maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,
+    publishTimeoutMs: cfg.publishTimeoutMs,
+    signal: abort.signal,
+  };
+  const server = await startServer({
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    maxBodyBytes: cfg.maxBodyBytes,
+    // Above the frame limit so an oversized frame gets an error frame, not a closed socket.
+    maxFrameBytes: Math.max(4 * cfg.maxFrameBytes, 1024 * 1024),
+    idleTimeoutSec: 120,
+    maxBackpressureBytes: 1024 * 1024,
+    routes: {
+      "GET /healthz": () => healthz("ingest"),
+      "POST /v1/publish": publishHandler(cfg, pub, inflight),
+    },
+    ws: publisherSocket(cfg, pub, inflight, log),
+  });
+  log.info("ingest listening", { host: cfg.listen.host, port: server.port });
+  return {
+    port: server.port,
+    async stop() {
+      server.stopListening();
+      // Accepted publishes still get their acks before the sockets close.
+      await inflight.settled();
+      await server.close(1001, "server shutting down");
+      abort.abort();
+      await bus.nc.drain();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { openBus } from "../bus/mod.ts";
+import { healthz } from "../httpapi/mod.ts";
+import type { RunningService } from "../lifecycle/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { openStore } from "../store/mod.ts";
+import { startServer } from "../wsserver/mod.ts";
+import type { NotifyConfig } from "./config.ts";
+import { historyHandler } from "./history.ts";
+import { subscriberSocket } from "./ws.ts";
+
+export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<RunningService> {
+  const store = openStore(cfg.database, log);
+  await store.migrate();
+  const bus = await openBus(cfg.common.natsServers, "jetmesh-notify", cfg.streams, log);
+  const server = await startServer({
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    maxBodyBytes: 1024,
+    maxFrameBytes: Math.max(4 * cfg.maxFrameBytes, 64 * 1024),
+    idleTimeoutSec: 120,
+    // Subscriptions pause at maxBufferedBytes; the socket's own limit sits well above so no frame is ever dropped.
+    maxBackpressureBytes: cfg.maxBufferedBytes * 4 + 16 * 1024 * 1024,
+    routes: {
+      "GET /healthz": () => healthz("notify"),
+      "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
+    },
+    ws: subscriberSocket(cfg, bus.js, bus.jsm, log),
+  });
+  log.info("notify listening", { host: cfg.listen.host, port: server.port });
+  return {
+    port: server.port,
+    async stop() {
+      // Subscribers resume by cursor on another notify (or this one after restart).
+      await server.close(1001, "server shutting down");
+      await bus.nc.drain();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { KeyedSerial } from "./keyed-serial.ts";

@@ -1,0 +1,36 @@
+import { EVENTS_STREAM, PERSIST_CONSUMER, persistConsumer } from "../../subjects/mod.ts";
+import { consumeBatches, ensureConsumer, openBus, streamEpoch } from "../bus/mod.ts";
+import { startHealthServer } from "../httpapi/mod.ts";
+import type { RunningService } from "../lifecycle/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { openStore } from "../store/mod.ts";
+import type { PersistConfig } from "./config.ts";
+import { BatchWriter } from "./writer.ts";
+
+export async function startPersist(cfg: PersistConfig, log: Logger): Promise<RunningService> {
+  const store = openStore(cfg.database, log);
+  await store.migrate();
+  const bus = await openBus(cfg.common.natsServers, "jetmesh-persist", cfg.streams, log);
+  await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+  const consumer = await bus.js.consumers.get(EVENTS_STREAM, PERSIST_CONSUMER);
+  const epoch = await streamEpoch(bus.jsm, EVENTS_STREAM);
+  const abort = new AbortController();
+  const pulling = new AbortController();
+  const writer = new BatchWriter({ store, js: bus.js, epoch, log, signal: abort.signal });
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal }, (batch) => writer.write(batch));
+  loop.catch((err) => log.error("persist consumer stopped", { err }));
+  const server = await startHealthServer("persist", cfg.listen);
+  log.info("persist running", { consumer: PERSIST_CONSUMER, epoch, health_port: server.port });
+  return {
+    port: server.port,
+    async stop() {
+      // The loop commits and acks the batch in hand before it ends.
+      pulling.abort();
+      await loop.catch(() => {});
+      abort.abort();
+      await server.close();
+      await bus.nc.drain();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { checkChannel, checkChannelPattern, isClientId, MAX_CLIENT_ID_LENGTH, parseCursor } from "../../subjects/mod.ts";
+import { type ErrorCode, JetmeshError } from "../errors/mod.ts";
+import type { ErrorFrame, PubFrame, SubFrame, UnsubFrame } from "./frames.ts";
+
+type Obj = Record<string, unknown>;
+
+function asObject(v: unknown): Obj {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new JetmeshError("bad_frame", "frame must be an object");
+  }
+  return v as Obj;
+}
+
+function requireChannel(f: Obj, pattern: boolean): string {
+  if (f.channel === undefined) throw new JetmeshError("bad_frame", "missing field: channel");
+  const check = pattern ? checkChannelPattern(f.channel) : checkChannel(f.channel);
+  if (!check.ok) throw new JetmeshError("bad_channel", check.reason);
+  return f.channel as string;
+}
+
+/** Validates a publish, from a WebSocket frame or one item of an HTTP body (where `op` may be left out). */
+export function parsePub(value: unknown): PubFrame {
+  const f = asObject(value);
+  if (f.op !== undefined && f.op !== "pub") throw new JetmeshError("unknown_op", `op must be "pub" here`);
+  if (f.id !== undefined && !isClientId(f.id)) {
+    throw new JetmeshError("bad_id", `id must be 1 to ${MAX_CLIENT_ID_LENGTH} visible ASCII characters`);
+  }
+  const channel = requireChannel(f, false);
+  if (!("data" in f) || f.data === undefined) throw new JetmeshError("bad_frame", "missing field: data");
+  if (f.traceparent !== undefined && typeof f.traceparent !== "string") {
+    throw new JetmeshError("bad_frame", "traceparent must be a string");
+  }
+  return { op: "pub", id: f.id as string | undefined, channel, data: f.data, traceparent: f.traceparent as string | undefined };
+}
+
+export function parseSubscriberFrame(value: unknown): SubFrame | UnsubFrame {
+  const f = asObject(value);
+  switch (f.op) {
+    case "sub": {
+      const channel = requireChannel(f, true);
+      if (f.after !== undefined && parseCursor(f.after) === undefined) {
+        throw new JetmeshError("bad_frame", "after must be a cursor such as \"1764000000000-42\"");
+      }
+      return { op: "sub", channel, after: f.after as string | undefined };
+    }
+    case "unsub":
+      return { op: "unsub", channel: requireChannel(f, true) };
+    case undefined:
+      throw new JetmeshError("bad_frame", "missing field: op");
+    default:
+      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub or unsub`);
+  }
+}
+
+/** The id to echo in an error: the frame's client id, or else its channel, when either is a plain string. */
+export function idOf(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const f = value as Obj;
+  if (typeof f.id === "string" && f.id.length <= MAX_CLIENT_ID_LENGTH) return f.id;
+  if (typeof f.channel === "string" && f.channel.length <= 256) return f.channel;
+  return undefined;
+}
+
+export function errorFrame(code: ErrorCode, message: string, id?: string): ErrorFrame {
+  return id === undefined ? { op: "error", code, message } : { op: "error", id, code, message };
+}

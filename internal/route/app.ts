@@ -1,0 +1,34 @@
+import { ROUTE_CONSUMER, routeConsumer, INGEST_STREAM } from "../../subjects/mod.ts";
+import { consumeBatches, ensureConsumer, openBus } from "../bus/mod.ts";
+import { startHealthServer } from "../httpapi/mod.ts";
+import type { RunningService } from "../lifecycle/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { RouteConfig } from "./config.ts";
+import { Relay } from "./relay.ts";
+
+export async function startRoute(cfg: RouteConfig, log: Logger): Promise<RunningService> {
+  const bus = await openBus(cfg.common.natsServers, "jetmesh-route", cfg.streams, log);
+  await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+  const consumer = await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
+  const abort = new AbortController();
+  const relay = new Relay(bus.js, log, abort.signal);
+  const pulling = new AbortController();
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal }, async (batch) => {
+    for (const m of batch) relay.accept(m);
+  });
+  loop.catch((err) => log.error("route consumer stopped", { err }));
+  const server = await startHealthServer("route", cfg.listen);
+  log.info("route running", { consumer: ROUTE_CONSUMER, health_port: server.port });
+  return {
+    port: server.port,
+    async stop() {
+      pulling.abort();
+      await loop.catch(() => {});
+      // Finish what was pulled so it is acked now, not redelivered after ack_wait.
+      await relay.idle();
+      abort.abort();
+      await server.close();
+      await bus.nc.drain();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { type CommonConfig, type Env, EnvReader, type ListenConfig, readCommon, readListen, readStreamLimits, type StreamLimits } from "../config/mod.ts";
+
+export interface RouteConfig {
+  common: CommonConfig;
+  streams: StreamLimits;
+  /** Health endpoint only. */
+  listen: ListenConfig;
+  ackWaitMs: number;
+  /** Events taken from INGEST and not yet acked; bounds memory and work in flight. */
+  maxAckPending: number;
+  maxBatch: number;
+}
+
+export function readRouteConfig(env: Env): RouteConfig {
+  const r = new EnvReader(env);
+  const cfg: RouteConfig = {
+    common: readCommon(r),
+    streams: readStreamLimits(r),
+    listen: readListen(r, "ROUTE", 8082),
+    ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "30s", 1000),
+    maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
+    maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
+  };
+  r.done();
+  return cfg;
+}
