@@ -1,0 +1,86 @@
+import WebSocket from "ws";
+import { packValue, unpackValue } from "../../internal/codec/mod.ts";
+
+export type Frame = Record<string, unknown> & { op: string };
+
+/** A test WebSocket client that collects frames and lets a test wait for the ones it expects. */
+export class TestClient {
+  readonly ws: WebSocket;
+  readonly frames: Frame[] = [];
+  #waiters: Array<() => void> = [];
+  closed?: { code: number; reason: string };
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      this.frames.push((isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame);
+      this.#wake();
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  static open(url: string): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const client = new TestClient(ws);
+      ws.once("open", () => resolve(client));
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    });
+  }
+
+  sendJson(v: unknown): void {
+    this.ws.send(JSON.stringify(v));
+  }
+
+  sendRaw(data: string | Uint8Array, binary: boolean): void {
+    this.ws.send(data, { binary });
+  }
+
+  sendMsgpack(v: unknown): void {
+    this.ws.send(packValue(v), { binary: true });
+  }
+
+  /** Waits until `pred` holds over the frames received so far. */
+  async until(pred: (frames: Frame[]) => boolean, timeoutMs = 15_000, what = "frames"): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.frames)) {
+      if (this.closed) throw new Error(`connection closed (${this.closed.code}) while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; have ${this.frames.length} frames`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for the first frame after index `from` matching `pred`, and returns it. */
+  async next(pred: (f: Frame) => boolean, from = 0, timeoutMs = 15_000): Promise<Frame> {
+    let found: Frame | undefined;
+    await this.until((fs) => (found = fs.slice(from).find(pred)) !== undefined, timeoutMs, "a matching frame");
+    return found!;
+  }
+
+  ofOp(op: string): Frame[] {
+    return this.frames.filter((f) => f.op === op);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ws.once("close", () => resolve());
+      this.ws.close();
+    });
+  }
+}

@@ -1,0 +1,97 @@
+import { startIngest } from "../../internal/ingest/app.ts";
+import { readIngestConfig } from "../../internal/ingest/config.ts";
+import type { RunningService } from "../../internal/lifecycle/mod.ts";
+import { createLogger, type Logger } from "../../internal/log/mod.ts";
+import { startNotify } from "../../internal/notify/app.ts";
+import { readNotifyConfig } from "../../internal/notify/config.ts";
+import { startPersist } from "../../internal/persist/app.ts";
+import { readPersistConfig } from "../../internal/persist/config.ts";
+import { startRoute } from "../../internal/route/app.ts";
+import { readRouteConfig } from "../../internal/route/config.ts";
+import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
+import { type TestDatabase, testDatabase } from "../helpers/db.ts";
+
+export type ServiceName = "ingest" | "route" | "persist" | "notify";
+
+export interface Stack {
+  nats: NatsServerHandle;
+  db: TestDatabase;
+  env: Record<string, string>;
+  ingestHttp: string;
+  ingestWs: string;
+  notifyHttp: string;
+  notifyWs: string;
+  /** Stops one service gracefully. */
+  stopService(name: ServiceName): Promise<void>;
+  /** Starts a stopped service again, on the same port for the edges. */
+  startService(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Log sink for tests: quiet unless JETMESH_TEST_LOG is set. */
+export function testLogger(svc: string): Logger {
+  const show = Boolean(process.env.JETMESH_TEST_LOG);
+  return createLogger({ svc }, { level: show ? "debug" : "error", sink: (line) => show ? console.error(line) : undefined });
+}
+
+const starters: Record<ServiceName, (env: Record<string, string>) => Promise<RunningService>> = {
+  ingest: (env) => startIngest(readIngestConfig(env), testLogger("ingest")),
+  route: (env) => startRoute(readRouteConfig(env), testLogger("route")),
+  persist: (env) => startPersist(readPersistConfig(env), testLogger("persist")),
+  notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
+};
+
+/**
+ * The four services in this process, on a nats-server of their own and a
+ * schema of their own in the test PostgreSQL: a whole jetmesh per test file.
+ */
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  const nats = await startNatsServer();
+  const db = await testDatabase();
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    DATABASE_POOL_MAX: "4",
+    INGEST_HOST: "127.0.0.1",
+    INGEST_PORT: "0",
+    NOTIFY_HOST: "127.0.0.1",
+    NOTIFY_PORT: "0",
+    ROUTE_HOST: "127.0.0.1",
+    ROUTE_PORT: "0",
+    PERSIST_HOST: "127.0.0.1",
+    PERSIST_PORT: "0",
+    ...extraEnv,
+  };
+  const running = new Map<ServiceName, RunningService>();
+  const ports = new Map<ServiceName, number>();
+  const start = async (name: ServiceName) => {
+    const portVar = `${name.toUpperCase()}_PORT`;
+    const port = ports.get(name);
+    const svc = await starters[name](port === undefined ? env : { ...env, [portVar]: String(port) });
+    running.set(name, svc);
+    ports.set(name, svc.port);
+  };
+  for (const name of ["ingest", "route", "persist", "notify"] as const) await start(name);
+  const stopService = async (name: ServiceName) => {
+    const svc = running.get(name);
+    running.delete(name);
+    await svc?.stop();
+  };
+  return {
+    nats,
+    db,
+    env,
+    ingestHttp: `http://127.0.0.1:${ports.get("ingest")}`,
+    ingestWs: `ws://127.0.0.1:${ports.get("ingest")}/v1/ws`,
+    notifyHttp: `http://127.0.0.1:${ports.get("notify")}`,
+    notifyWs: `ws://127.0.0.1:${ports.get("notify")}/v1/ws`,
+    stopService,
+    startService: start,
+    async stop() {
+      for (const name of ["ingest", "notify", "route", "persist"] as const) await stopService(name);
+      await nats.stop();
+      await db.drop();
+    },
+  };
+}
