@@ -1,0 +1,71 @@
+import t from "tap";
+import { startStack } from "./stack.ts";
+import { TestClient } from "./client.ts";
+
+t.test("a subscriber that reconnects with its last cursor gets exactly what it missed while publishing goes on", async (t) => {
+  const stack = await startStack();
+  t.teardown(stack.stop);
+  const channel = "chat.resume";
+  const total = 600;
+
+  let sub = await TestClient.open(stack.notifyWs);
+  sub.sendJson({ op: "sub", channel });
+  await sub.next((f) => f.op === "subscribed");
+
+  const pub = await TestClient.open(`${stack.ingestWs}?publisher=p`);
+  t.teardown(() => pub.close());
+  // Publish steadily in the background across the disconnect.
+  const publishing = (async () => {
+    for (let i = 0; i < total; i++) {
+      pub.sendJson({ op: "pub", id: `m-${i}`, channel, data: i });
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+
+  const received: string[] = [];
+  const cursors: string[] = [];
+  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 150, 20_000, "first events");
+  await sub.close();
+  for (const f of sub.ofOp("event")) {
+    received.push(f.id as string);
+    cursors.push(f.cursor as string);
+  }
+  t.ok(received.length >= 150, `got ${received.length} events before disconnecting`);
+
+  // Stay away while publishing continues, then resume from the last cursor.
+  await new Promise((r) => setTimeout(r, 100));
+  sub = await TestClient.open(stack.notifyWs);
+  t.teardown(() => sub.close());
+  const last = cursors[cursors.length - 1];
+  sub.sendJson({ op: "sub", channel, after: last });
+  const subscribed = await sub.next((f) => f.op === "subscribed");
+  t.equal(subscribed.cursor, last, "subscribed answers the cursor it resumes after");
+  t.ok(pub.ofOp("ack").length < total, "publishing was still going on at the resume");
+
+  await publishing;
+  await pub.until((fs) => fs.length >= total, 20_000, "all acks");
+  t.equal(pub.ofOp("ack").length, total);
+  await sub.until((fs) => received.length + fs.filter((f) => f.op === "event").length >= total, 20_000, "the rest");
+  await new Promise((r) => setTimeout(r, 200));
+  for (const f of sub.ofOp("event")) received.push(f.id as string);
+
+  const expected = Array.from({ length: total }, (_, i) => `p:m-${i}`);
+  t.same(received, expected, "no gap, no duplicate, in order across the reconnect");
+});
+
+t.test("a cursor from an older epoch (stream recreated) replays the new stream from its start", async (t) => {
+  const stack = await startStack();
+  t.teardown(stack.stop);
+  const sub = await TestClient.open(stack.notifyWs);
+  t.teardown(() => sub.close());
+  const pub = await TestClient.open(`${stack.ingestWs}?publisher=p`);
+  t.teardown(() => pub.close());
+  pub.sendJson({ op: "pub", id: "x1", channel: "c", data: 1 });
+  await pub.next((f) => f.op === "ack");
+  sub.sendJson({ op: "sub", channel: "c", after: "1-99999" });
+  const ev = await sub.next((f) => f.op === "event");
+  t.equal(ev.id, "p:x1");
+  sub.sendJson({ op: "sub", channel: "c", after: "99999999999999-1" });
+  const err = await sub.next((f) => f.op === "error");
+  t.equal(err.code, "bad_frame", "a cursor ahead of the stream is refused");
+});
