@@ -1,0 +1,99 @@
+import t from "tap";
+import { startStack } from "./stack.ts";
+import { TestClient } from "./client.ts";
+
+t.test("malformed input gets the right error code; connections and services stay usable", async (t) => {
+  const stack = await startStack({ INGEST_MAX_FRAME_BYTES: "1024" });
+  t.teardown(stack.stop);
+  const bystander = await TestClient.open(`${stack.ingestWs}?publisher=b`);
+  t.teardown(() => bystander.close());
+  const c = await TestClient.open(`${stack.ingestWs}?publisher=p`);
+  t.teardown(() => c.close());
+
+  const cases: Array<[string, () => void, string]> = [
+    ["invalid JSON", () => c.sendRaw("{not json", false), "bad_frame"],
+    ["invalid msgpack", () => c.sendRaw(new Uint8Array([0xc1, 0xff, 0x00]), true), "bad_frame"],
+    ["not an object", () => c.sendJson([1, 2]), "bad_frame"],
+    ["unknown op", () => c.sendJson({ op: "explode", id: "u1" }), "unknown_op"],
+    ["missing channel", () => c.sendJson({ op: "pub", id: "m1", data: 1 }), "bad_frame"],
+    ["missing data", () => c.sendJson({ op: "pub", id: "m2", channel: "x" }), "bad_frame"],
+    ["oversized frame", () => c.sendJson({ op: "pub", id: "big", channel: "x", data: "z".repeat(2000) }), "too_large"],
+    ["bad channel", () => c.sendJson({ op: "pub", id: "c1", channel: "a..b", data: 1 }), "bad_channel"],
+    ["channel with a space", () => c.sendJson({ op: "pub", id: "c2", channel: "a b", data: 1 }), "bad_channel"],
+    ["wildcard on publish", () => c.sendJson({ op: "pub", id: "w1", channel: "chat.*", data: 1 }), "bad_channel"],
+    ["full wildcard on publish", () => c.sendJson({ op: "pub", id: "w2", channel: "chat.>", data: 1 }), "bad_channel"],
+    ["too many tokens", () => c.sendJson({ op: "pub", id: "t1", channel: Array(17).fill("a").join("."), data: 1 }), "bad_channel"],
+    ["bad id", () => c.sendJson({ op: "pub", id: "has space", channel: "x", data: 1 }), "bad_id"],
+    ["id too long", () => c.sendJson({ op: "pub", id: "i".repeat(129), channel: "x", data: 1 }), "bad_id"],
+  ];
+  for (const [name, send, code] of cases) {
+    const from = c.frames.length;
+    send();
+    const f = await c.next(() => true, from);
+    t.match(f, { op: "error", code }, name);
+    t.type(f.message, "string");
+  }
+  t.match(c.frames.find((f) => f.code === "bad_channel"), { id: "c1" }, "the error names the frame's id");
+  const from = c.frames.length;
+  c.sendMsgpack({ op: "nope" });
+  t.equal(c.frames.length >= from, true);
+  const packed = await c.next(() => true, from);
+  t.match(packed, { op: "error", code: "unknown_op" }, "a binary frame is answered in msgpack");
+
+  // The same connection and a bystander still publish.
+  const before = c.frames.length;
+  c.sendJson({ op: "pub", id: "fine", channel: "x", data: 1 });
+  t.match(await c.next(() => true, before), { op: "ack", id: "fine" }, "the connection that sent garbage still works");
+  t.notOk(c.closed, "not closed");
+  bystander.sendJson({ op: "pub", id: "b1", channel: "x", data: 1 });
+  t.match(await bystander.next(() => true), { op: "ack", id: "b1" }, "other connections are unaffected");
+
+  t.test("a frame past the transport limit closes only that connection", async (t) => {
+    const huge = await TestClient.open(`${stack.ingestWs}?publisher=h`);
+    huge.sendRaw("x".repeat(2 * 1024 * 1024), false);
+    await huge.until(() => huge.closed !== undefined, 10_000, "close").catch(() => {});
+    t.equal(huge.closed?.code, 1009, "closed with 1009 (message too big)");
+    const n = bystander.frames.length;
+    bystander.sendJson({ op: "pub", id: "b2", channel: "x", data: 1 });
+    t.match(await bystander.next(() => true, n), { op: "ack", id: "b2" });
+  });
+
+  t.test("notify answers bad subscriber frames with codes", async (t) => {
+    const s = await TestClient.open(stack.notifyWs);
+    t.teardown(() => s.close());
+    const subCases: Array<[unknown, string]> = [
+      ["{broken", "bad_frame"],
+      [{ op: "pub", channel: "x", data: 1 }, "unknown_op"],
+      [{ op: "sub" }, "bad_frame"],
+      [{ op: "sub", channel: "a.>.b" }, "bad_channel"],
+      [{ op: "sub", channel: "x", after: "yesterday" }, "bad_frame"],
+      [{ channel: "x" }, "bad_frame"],
+    ];
+    for (const [frame, code] of subCases) {
+      const n = s.frames.length;
+      if (typeof frame === "string") s.sendRaw(frame, false);
+      else s.sendJson(frame);
+      t.match(await s.next(() => true, n), { op: "error", code }, JSON.stringify(frame));
+    }
+    const n = s.frames.length;
+    s.sendJson({ op: "sub", channel: "x.*" });
+    t.match(await s.next(() => true, n), { op: "subscribed", channel: "x.*" }, "still usable; wildcards allowed on subscribe");
+  });
+
+  t.test("a wrong token is refused when tokens are configured", async (t) => {
+    const secured = await startStack({ INGEST_TOKENS: "s3cret=alice" });
+    t.teardown(secured.stop);
+    await t.rejects(TestClient.open(`${secured.ingestWs}?token=wrong`), /401/);
+    const ok = await TestClient.open(`${secured.ingestWs}?token=s3cret`);
+    t.teardown(() => ok.close());
+    ok.sendJson({ op: "pub", id: "a1", channel: "x", data: 1 });
+    t.match(await ok.next(() => true), { op: "ack", id: "a1" });
+    const res = await fetch(`${secured.ingestHttp}/v1/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer nope" },
+      body: JSON.stringify({ channel: "x", data: 1 }),
+    });
+    t.equal(res.status, 401);
+    t.match(await res.json(), { op: "error", code: "unauthorized" });
+  });
+});
