@@ -1,0 +1,40 @@
+import t from "tap";
+import { checkChannel, checkChannelPattern, isWildcard } from "./channel.ts";
+import { compareCursors, formatCursor, parseCursor } from "./cursor.ts";
+import { decodeEnvelope, encodeEnvelope, eventId } from "./envelope.ts";
+import { packValue } from "../internal/codec/mod.ts";
+
+t.test("channel syntax", async (t) => {
+  for (const ok of ["a", "chat.lobby", "A-b_c.9", Array(16).fill("x").join("."), "x".repeat(200)]) {
+    t.ok(checkChannel(ok).ok, ok.slice(0, 40));
+  }
+  for (const bad of ["", ".a", "a.", "a..b", "a b", "a.*", "a.>", Array(17).fill("x").join("."), "x".repeat(201), "ä", 5, null]) {
+    t.notOk(checkChannel(bad).ok, String(bad).slice(0, 40));
+  }
+  t.ok(checkChannelPattern("chat.*").ok);
+  t.ok(checkChannelPattern("iot.>").ok);
+  t.ok(checkChannelPattern("*.x.>").ok);
+  t.notOk(checkChannelPattern("a.>.b").ok, "> only last");
+  t.notOk(checkChannelPattern("a.b*").ok, "no partial wildcards");
+  t.ok(isWildcard("a.*"));
+  t.notOk(isWildcard("a.b"));
+});
+
+t.test("cursors order by epoch, then sequence", async (t) => {
+  t.equal(formatCursor({ epoch: 1764000000000, seq: 42 }), "1764000000000-42");
+  t.same(parseCursor("1764000000000-42"), { epoch: 1764000000000, seq: 42 });
+  for (const bad of ["", "1-", "-1", "a-1", "1-2-3", "1.5-2", 12, undefined]) t.equal(parseCursor(bad), undefined, String(bad));
+  t.ok(compareCursors({ epoch: 1, seq: 100 }, { epoch: 2, seq: 1 }) < 0, "a later epoch wins over a larger seq");
+  t.ok(compareCursors({ epoch: 2, seq: 5 }, { epoch: 2, seq: 4 }) > 0);
+});
+
+t.test("envelopes round-trip and untrusted bytes are checked", async (t) => {
+  const env = { v: 1 as const, id: eventId("pub", "c-1"), channel: "a.b", ts: 1, publisher: "pub", data: { x: [1, "y"] } };
+  t.same(decodeEnvelope(encodeEnvelope(env)), env);
+  t.throws(() => decodeEnvelope(new Uint8Array([0x82, 0xa1])), /not msgpack/);
+  t.throws(() => decodeEnvelope(packValue("str")), /not a map/);
+  t.throws(() => decodeEnvelope(packValue({ ...env, v: 2 })), /version/);
+  t.throws(() => decodeEnvelope(packValue({ ...env, id: "nocolon" })), /id/);
+  t.throws(() => decodeEnvelope(packValue({ ...env, channel: "a.*" })), /channel/);
+  t.throws(() => decodeEnvelope(packValue({ ...env, publisher: "a:b" })), /publisher/);
+});
