@@ -75,6 +75,12 @@ export interface ServerOptions<T> {
   /** Keyed "METHOD /path", e.g. "GET /healthz". */
   routes: Record<string, HttpHandler>;
   ws?: WsHandlers<T>;
+  /**
+   * Called with an error an HTTP or upgrade handler threw that was answered with
+   * 500 "internal" (JetmeshErrors with other codes are expected and not reported);
+   * `where` is e.g. "GET /healthz". Defaults to console.error.
+   */
+  onError?(err: unknown, where: string): void;
 }
 
 export interface RunningServer {
