@@ -50,7 +50,7 @@ t.test("malformed input gets the right error code; connections and services stay
 
   t.test("a frame past the transport limit closes only that connection", async (t) => {
     const huge = await TestClient.open(`${stack.ingestWs}?publisher=h`);
-    huge.sendRaw("x".repeat(2 * 1024 * 1024), false);
+    huge.sendRaw("x".repeat(1536 * 1024), false);
     await huge.until(() => huge.closed !== undefined, 10_000, "close").catch(() => {});
     t.equal(huge.closed?.code, 1009, "closed with 1009 (message too big)");
     const n = bystander.frames.length;

@@ -15,7 +15,7 @@ t.test("HTTP publish behaves like WebSocket publish; history pages what was stor
   const postJson = (body: unknown) =>
     fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const postPack = (body: unknown) =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/msgpack" }, body: packValue(body) });
+    fetch(url, { method: "POST", headers: { "content-type": "application/msgpack" }, body: Buffer.from(packValue(body)) });
 
   t.test("single JSON", async (t) => {
     const res = await postJson({ id: "j1", channel: "h.one", data: { a: 1 } });
