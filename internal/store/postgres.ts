@@ -1,0 +1,116 @@
+import postgres from "postgres";
+import { packValue, unpackValue } from "../codec/mod.ts";
+import type { DatabaseConfig } from "../config/mod.ts";
+import { JetmeshError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { migrate } from "./migrations.ts";
+import type { EventRow, Store } from "./types.ts";
+
+const columns = ["event_id", "channel", "epoch", "seq", "received_at", "publisher", "data"] as const;
+
+interface DbEvent {
+  event_id: string;
+  channel: string;
+  epoch: string;
+  seq: string;
+  received_at: Date;
+  publisher: string;
+  data: Uint8Array;
+}
+
+/**
+ * Opens a pool; nothing connects until the first query. Table names are
+ * schema-qualified rather than set through `search_path`, because the
+ * embedded server shares one session between all its clients.
+ */
+export function openStore(cfg: DatabaseConfig, log: Logger): Store {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.schema)) {
+    // A dot or quote would change what the qualified names below refer to.
+    throw new JetmeshError("bad_config", `database schema ${JSON.stringify(cfg.schema)} is not a lower-case SQL identifier`);
+  }
+  const sql = postgres(cfg.url, {
+    max: cfg.poolMax,
+    onnotice: (n) => log.debug("postgres notice", { severity: n.severity, code: n.code, message: n.message }),
+  });
+  const events = sql(`${cfg.schema}.events`);
+
+  return {
+    async migrate() {
+      const applied = await migrate(sql, cfg.schema);
+      if (applied.length > 0) log.info("database migrated", { schema: cfg.schema, applied });
+    },
+
+    async insertEvents(rows) {
+      if (rows.length === 0) return 0;
+      const values = rows.map((r) => ({
+        event_id: r.eventId,
+        channel: r.channel,
+        epoch: r.cursor.epoch,
+        seq: r.cursor.seq,
+        received_at: new Date(r.receivedAt),
+        publisher: r.publisher,
+        data: packValue(r.data),
+      }));
+      const result = await sql`
+        insert into ${events} ${sql(values, ...columns)}
+        on conflict (event_id) do nothing`.catch(unavailable);
+      return result.count;
+    },
+
+    async history(channel, after, limit) {
+      const rows = await sql<DbEvent[]>`
+        select event_id, channel, epoch, seq, received_at, publisher, data from ${events}
+        where channel = ${channel} ${after ? sql`and (epoch, seq) > (${after.epoch}, ${after.seq})` : sql``}
+        order by epoch, seq
+        limit ${limit}`.catch(unavailable);
+      return rows.map(toEventRow);
+    },
+
+    async ping() {
+      await sql`select 1`.catch(unavailable);
+    },
+
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+function toEventRow(r: DbEvent): EventRow {
+  return {
+    eventId: r.event_id,
+    channel: r.channel,
+    // postgres.js returns bigint as text to stay lossless; cursors stay below 2^53.
+    cursor: { epoch: Number(r.epoch), seq: Number(r.seq) },
+    receivedAt: r.received_at.getTime(),
+    publisher: r.publisher,
+    data: unpackValue(r.data),
+  };
+}
+
+/**
+ * SQLSTATE classes meaning "the database is not there right now" rather than
+ * "this statement is wrong": connection exception, insufficient resources,
+ * operator intervention (shutdown, recovery).
+ */
+const unavailableStates = /^(08|53|57P)/;
+
+/** Rethrows, turning a lost or refused database into `unavailable` (the cause kept) so clients see 503, not 500. */
+function unavailable(err: unknown): never {
+  if (isUnavailable(err)) {
+    throw new JetmeshError("unavailable", `database unavailable: ${(err as Error).message}`, { cause: err });
+  }
+  throw err;
+}
+
+/** Socket errors and postgres.js's own connection errors; its other codes (such as MAX_PARAMETERS_EXCEEDED) are bugs. */
+const connectionCodes = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE",
+  "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT",
+]);
+
+function isUnavailable(err: unknown): boolean {
+  if (err instanceof postgres.PostgresError) return unavailableStates.test(err.code);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && connectionCodes.has(code);
+}
