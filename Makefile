@@ -1,0 +1,119 @@
+# jetmesh — developer entry points. `make help` lists them.
+#
+# Tests need nats-server (Debian: apt-get install nats-server) and PostgreSQL at
+# DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). `make
+# run-local` needs neither PostgreSQL nor a configured NATS: it starts
+# nats-server and an embedded PGlite itself.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Where the tests find PostgreSQL (passed to the tests only; `run-local` treats
+# an unset DATABASE_URL as "use embedded PGlite").
+TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
+# Subset of test files, e.g. `make test TESTS="test/helpers/db.test.ts"`.
+TESTS ?=
+TAP_FLAGS ?=
+
+TS_DIRS := cmd internal subjects test bench infra
+NODE_TSX := node --import tsx
+
+# npm writes node_modules/.package-lock.json on every install: newer than
+# package-lock.json means node_modules is current.
+INSTALLED := node_modules/.package-lock.json
+# tap compiles its Test class for the plugins named in .taprc.
+TAP_BUILT := node_modules/.jetmesh-tap-built
+
+.PHONY: help install test check typecheck denocheck run-local smoke smoke-running bench clean ensure-nats ensure-postgres
+
+help:
+	@echo "make install    npm ci when node_modules is missing or stale"
+	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
+	@echo "make check      tsc --noEmit and deno check over cmd internal subjects test bench infra"
+	@echo "make run-local  nats-server + PGlite + the four services, Ctrl-C stops all"
+	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back"
+	@echo "make bench      run bench/run.ts"
+	@echo "make clean      remove .tap, .data and bench temp files"
+
+install: $(TAP_BUILT)
+
+$(INSTALLED): package-lock.json
+	@echo "==> npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(TAP_BUILT): $(INSTALLED) .taprc
+	@echo "==> tap build (plugins from .taprc)"
+	@bash test/helpers/tap-build.sh
+	@touch $@
+
+ensure-nats:
+	@if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> installing nats-server (apt-get)"; \
+	    apt-get install -y -qq nats-server >/dev/null 2>&1 \
+	      || { apt-get update -qq && apt-get install -y -qq nats-server >/dev/null; }; \
+	  else \
+	    echo "nats-server not found: install it (Debian: sudo apt-get install nats-server)" >&2; exit 1; \
+	  fi; \
+	fi
+
+ensure-postgres: $(INSTALLED)
+	@DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) test/helpers/preflight.ts postgres
+
+# Output goes through tee, so tap never sees a terminal; when make's own stdout
+# is not one either (CI, logs), CI=true makes tap's reporter print plain lines
+# instead of redrawing progress. tap prints "# { total: N, pass: N, fail: N }"
+# last; the line after it repeats that as "N passed, N failed, N skipped".
+test: install ensure-nats ensure-postgres
+	@mkdir -p .tap
+	@echo "==> tap"
+	@set +e; if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
+	  DATABASE_URL='$(TEST_DATABASE_URL)' npx --no-install tap $(TAP_FLAGS) $(TESTS) 2>&1 | tee .tap/last-run.txt; \
+	  rc=$${PIPESTATUS[0]}; set -e; \
+	  sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' .tap/last-run.txt | awk ' \
+	    /^# \{ total: / { line = $$0 } \
+	    END { \
+	      if (line == "") { print "tests: no summary from tap"; exit } \
+	      p = f = s = 0; \
+	      if (match(line, /pass: [0-9]+/)) p = substr(line, RSTART + 6, RLENGTH - 6); \
+	      if (match(line, /fail: [0-9]+/)) f = substr(line, RSTART + 6, RLENGTH - 6); \
+	      if (match(line, /skip: [0-9]+/)) s += substr(line, RSTART + 6, RLENGTH - 6); \
+	      if (match(line, /todo: [0-9]+/)) s += substr(line, RSTART + 6, RLENGTH - 6); \
+	      printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+	  exit $$rc
+
+# Both checkers run even when the first fails, so one pass shows all errors.
+check: install
+	@rc=0; $(MAKE) typecheck || rc=1; $(MAKE) denocheck || rc=1; \
+	  if [ $$rc = 0 ]; then echo "check: ok"; else echo "check: FAILED" >&2; fi; exit $$rc
+
+typecheck: install
+	@echo "==> tsc --noEmit"
+	@npx --no-install tsc --noEmit -p .
+
+denocheck: install
+	@echo "==> deno check"
+	@files=$$(find $(TS_DIRS) -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null | sort); \
+	  if [ ! -t 2 ]; then export NO_COLOR=1; fi; \
+	  if [ -z "$$files" ]; then echo "no .ts files"; else RUST_BACKTRACE=0 npx --no-install deno check --quiet $$files; fi
+
+run-local: install
+	@$(NODE_TSX) infra/local/run.ts
+
+# A fresh stack (nats-server + PGlite + services, free ports, temp data) and
+# one event through it. `make smoke-running` checks an already running stack.
+smoke: install
+	@$(NODE_TSX) infra/local/run.ts --smoke
+
+smoke-running: install
+	@$(NODE_TSX) infra/local/smoke.ts
+
+bench: install
+	@if [ -f bench/run.ts ]; then $(NODE_TSX) bench/run.ts; else echo "no benchmarks yet (bench/run.ts is missing)"; fi
+
+clean:
+	@rm -rf .tap .data bench/results/*.tmp
+	@echo "removed .tap .data bench/results/*.tmp"

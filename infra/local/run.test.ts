@@ -1,0 +1,48 @@
+import t from "tap";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { findExecutable, formatLogLine, pickPort } from "./supervisor.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ["--import", "tsx", "infra/local/run.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    p.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    p.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    p.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+t.test("formatLogLine makes service JSON lines readable", async (t) => {
+  const line = JSON.stringify({ ts: "2026-01-02T03:04:05.678Z", level: "info", msg: "nats connected", service: "ingest", server: "127.0.0.1:4222", n: 3, s: "a b" });
+  t.equal(formatLogLine(line), '03:04:05.678 info  nats connected server=127.0.0.1:4222 n=3 s="a b"');
+  t.equal(formatLogLine(line, true), line, "raw mode keeps JSON");
+  t.equal(formatLogLine("[123] plain text"), "[123] plain text");
+  t.equal(formatLogLine("{not json"), "{not json");
+});
+
+t.test("pickPort keeps a free preferred port and moves off a taken one", async (t) => {
+  const { port } = await pickPort(0);
+  t.ok(port > 0);
+  t.same(await pickPort(port), { port, moved: false });
+});
+
+t.test("missing nats-server: clear message, exit 1", async (t) => {
+  const r = await run([], { NATS_URL: "", NATS_SERVER_BIN: "/nonexistent/nats-server" });
+  t.equal(r.code, 1);
+  t.match(r.out, "nats-server not found: install it (Debian: apt-get install nats-server)");
+});
+
+t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to end", { skip: !findExecutable("nats-server") && "nats-server missing", timeout: 110_000 }, async (t) => {
+  const r = await run(["--smoke"], { NATS_URL: "", DATABASE_URL: "", RUN_LOCAL_LOG: "json" });
+  t.equal(r.code, 0, "exit 0", { output: r.out.split("\n").slice(-40).join("\n") });
+  t.match(r.out, /embedded PostgreSQL postgres:\/\//);
+  t.match(r.out, /smoke: OK publish → history/);
+  t.match(r.out, /\[local\]\s+stopped/);
+});

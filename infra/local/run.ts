@@ -1,0 +1,300 @@
+/**
+ * `make run-local`: the whole platform on one machine.
+ *
+ * - NATS: NATS_URL when set; otherwise a nats-server with JetStream, data in
+ *   .data/nats, on 127.0.0.1:4222 (another free port when 4222 is taken).
+ * - PostgreSQL: DATABASE_URL when set; otherwise embedded PGlite
+ *   (cmd/pglite/main.ts, data in .data/pglite) with DATABASE_POOL_MAX=1.
+ * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts) with
+ *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
+ *
+ * Ctrl-C / SIGTERM stops the services (SIGTERM, SIGKILL after 10 s), then
+ * PGlite and nats-server, and exits 0. If any of them exits on its own,
+ * everything is stopped and the exit code is 1.
+ *
+ * `--smoke` (make smoke): the same stack on free ports with its data in a
+ * temporary directory (so it can run beside a running run-local), then
+ * infra/local/smoke.ts against it, then everything stops; the exit code is the
+ * smoke check's.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  canListen,
+  Child,
+  color,
+  findExecutable,
+  formatLogLine,
+  type Paint,
+  pickPort,
+  say,
+  shout,
+  stopLeftover,
+  waitForHttp,
+} from "./supervisor.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const smoke = process.argv.includes("--smoke");
+const dataDir = smoke ? mkdtempSync(join(tmpdir(), "jm-smoke-")) : join(root, ".data");
+const pidDir = join(dataDir, "run-local");
+const env = { ...process.env };
+const rawLogs = env.RUN_LOCAL_LOG === "json";
+const GRACE_MS = Number(env.RUN_LOCAL_GRACE_MS ?? 10_000);
+
+interface Service {
+  name: "ingest" | "route" | "persist" | "notify";
+  portVar: string;
+  defaultPort: number;
+  paint: Paint;
+  usesDatabase: boolean;
+}
+
+const services: Service[] = [
+  { name: "ingest", portVar: "INGEST_PORT", defaultPort: 8080, paint: color.cyan, usesDatabase: false },
+  { name: "route", portVar: "ROUTE_PORT", defaultPort: 8082, paint: color.magenta, usesDatabase: false },
+  { name: "persist", portVar: "PERSIST_PORT", defaultPort: 8083, paint: color.blue, usesDatabase: true },
+  { name: "notify", portVar: "NOTIFY_PORT", defaultPort: 8081, paint: color.green, usesDatabase: true },
+];
+
+const portOf = (s: Service) => Number(env[s.portVar] || s.defaultPort);
+const shownDir = (d: string) => (d.startsWith(`${root}/`) ? d.slice(root.length + 1) : d);
+
+const children: Child[] = [];
+let nats: Child | undefined;
+let pglite: Child | undefined;
+let stopping = false;
+
+async function shutdown(exitCode: number, why: string): Promise<never> {
+  if (stopping) {
+    // Already on the way out; a second Ctrl-C kills everything at once.
+    return await new Promise<never>(() => {});
+  }
+  stopping = true;
+  say(why, exitCode === 0 ? color.bold : color.red);
+  const svc = children.filter((c) => c !== nats && c !== pglite);
+  const results = await Promise.all(svc.map(async (c) => ({ c, r: await c.stop(GRACE_MS) })));
+  for (const { c, r } of results) {
+    if (r.killed) say(`${c.name} did not stop within ${GRACE_MS} ms: killed`, color.yellow);
+  }
+  for (const c of [pglite, nats]) {
+    if (!c) continue;
+    const r = await c.stop(GRACE_MS);
+    if (r.killed) say(`${c.name} did not stop within ${GRACE_MS} ms: killed`, color.yellow);
+  }
+  if (smoke) rmSync(dataDir, { recursive: true, force: true });
+  say(exitCode === 0 ? "stopped" : "stopped after a failure", exitCode === 0 ? color.bold : color.red);
+  process.exit(exitCode);
+}
+
+let interrupts = 0;
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    interrupts++;
+    if (interrupts > 1) {
+      shout(`${sig} again: killing everything now`);
+      for (const c of children) c.signal("SIGKILL");
+      process.exit(130);
+    }
+    void shutdown(0, `${sig}: stopping (again to kill at once)`);
+  });
+}
+
+/** Any child that exits while we are not stopping takes everything down. */
+function watch(c: Child): Child {
+  children.push(c);
+  void c.done.then(({ code, signal }) => {
+    if (stopping) return;
+    shout(`${c.name} exited unexpectedly (code ${code}, signal ${signal})`);
+    void shutdown(1, "stopping everything");
+  });
+  return c;
+}
+
+function failStart(msg: string, tail?: string[]): Promise<never> {
+  shout(msg);
+  if (tail && tail.length > 0) process.stderr.write(`${color.dim(tail.slice(-15).join("\n"))}\n`);
+  return shutdown(1, "stopping everything");
+}
+
+async function startNats(): Promise<string> {
+  if (env.NATS_URL) {
+    say(`using NATS_URL=${env.NATS_URL}`);
+    return env.NATS_URL;
+  }
+  const bin = env.NATS_SERVER_BIN || findExecutable("nats-server");
+  if (!bin || !existsSync(bin)) {
+    shout("nats-server not found: install it (Debian: apt-get install nats-server)");
+    process.exit(1);
+  }
+  await stopLeftover(pidDir, "nats", "nats-server", root);
+  const store = join(dataDir, "nats");
+  mkdirSync(store, { recursive: true });
+  const { port, moved } = await pickPort(smoke ? 0 : 4222);
+  if (moved && !smoke) say(`port 4222 is taken by another process (another nats-server?): using ${port} instead`, color.yellow);
+  const monitor = await pickPort(smoke ? 0 : 8222);
+  const verbose = env.LOG_LEVEL === "debug";
+  nats = watch(
+    new Child({
+      name: "nats",
+      command: bin,
+      args: ["-js", "-sd", store, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor.port), "--server_name", "jetmesh-local"],
+      cwd: root,
+      env,
+      paint: color.yellow,
+      // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug.
+      filter: (line) => (verbose || /\[(WRN|ERR|FTL)\]/.test(line) ? line : undefined),
+      pidDir,
+    }),
+  );
+  const ok = await waitForHttp(`http://127.0.0.1:${monitor.port}/healthz?js-enabled-only=true`, 30_000, () => !nats!.exited);
+  if (!ok) return failStart("nats-server did not become ready", nats.tail);
+  const url = `nats://127.0.0.1:${port}`;
+  say(`nats-server ${url} (JetStream, data in ${shownDir(store)}, monitor http://127.0.0.1:${monitor.port})`);
+  return url;
+}
+
+async function startPglite(): Promise<string> {
+  if (env.DATABASE_URL) {
+    say(`using DATABASE_URL=${env.DATABASE_URL.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@")}`);
+    return env.DATABASE_URL;
+  }
+  await stopLeftover(pidDir, "pglite", "cmd/pglite/main.ts", root);
+  const main = join(root, "cmd/pglite/main.ts");
+  if (!existsSync(main)) return failStart("cmd/pglite/main.ts is missing: set DATABASE_URL to a PostgreSQL server");
+  const wanted = smoke ? 0 : Number(env.PGLITE_PORT || 5433);
+  const host = env.PGLITE_HOST || "127.0.0.1";
+  const { port, moved } = await pickPort(wanted, host);
+  if (moved && !smoke) say(`port ${wanted} is taken: embedded PostgreSQL uses ${port} instead`, color.yellow);
+  const pgDir = smoke ? join(dataDir, "pglite") : env.PGLITE_DIR || join(dataDir, "pglite");
+  say(`starting embedded PostgreSQL (PGlite, data in ${shownDir(pgDir)}; a first start takes several seconds)`);
+  pglite = watch(
+    new Child({
+      name: "pglite",
+      command: process.execPath,
+      args: ["--import", "tsx", main],
+      cwd: root,
+      env: {
+        ...env,
+        PGLITE_DIR: pgDir,
+        PGLITE_PORT: String(port),
+        PGLITE_HOST: host,
+        // persist and notify each hold one connection.
+        PGLITE_MAX_CONNECTIONS: env.PGLITE_MAX_CONNECTIONS || "2",
+      },
+      paint: color.gray,
+      filter: (line) => formatLogLine(line, rawLogs),
+      pidDir,
+    }),
+  );
+  try {
+    const url = await pglite.waitForLine((line) => {
+      if (!line.startsWith("{")) return undefined;
+      try {
+        const o = JSON.parse(line) as { url?: unknown };
+        return typeof o.url === "string" ? o.url : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 120_000);
+    say(`embedded PostgreSQL ${url}`);
+    return url;
+  } catch (err) {
+    return failStart(String(err instanceof Error ? err.message : err), pglite.tail);
+  }
+}
+
+async function main(): Promise<void> {
+  for (const s of services) {
+    if (!existsSync(join(root, `cmd/${s.name}/main.ts`))) {
+      shout(`cmd/${s.name}/main.ts is missing`);
+      process.exit(1);
+    }
+  }
+  mkdirSync(pidDir, { recursive: true });
+  for (const s of services) await stopLeftover(pidDir, s.name, `cmd/${s.name}/main.ts`, root);
+  if (smoke) {
+    // Free ports, so a smoke run works beside a running run-local.
+    for (const s of services) {
+      env[s.portVar] = String((await pickPort(0)).port);
+      env[s.portVar.replace(/_PORT$/, "_HOST")] ||= "127.0.0.1";
+    }
+  }
+  // Fail early with a clear message instead of a service dying on EADDRINUSE.
+  for (const s of services) {
+    const host = env[`${s.portVar.replace(/_PORT$/, "")}_HOST`] || "0.0.0.0";
+    if (!(await canListen(portOf(s), host))) {
+      shout(`port ${portOf(s)} (${s.portVar}) is in use: stop what uses it or set ${s.portVar}=<port>`);
+      process.exit(1);
+    }
+  }
+
+  const natsUrl = await startNats();
+  const databaseUrl = await startPglite();
+  const embedded = pglite !== undefined;
+
+  for (const s of services) {
+    const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl };
+    if (s.usesDatabase) {
+      childEnv.DATABASE_URL = databaseUrl;
+      if (embedded) childEnv.DATABASE_POOL_MAX = "1";
+    }
+    watch(
+      new Child({
+        name: s.name,
+        command: process.execPath,
+        args: ["--import", "tsx", join(root, `cmd/${s.name}/main.ts`)],
+        cwd: root,
+        env: childEnv,
+        paint: s.paint,
+        filter: (line) => formatLogLine(line, rawLogs),
+        pidDir,
+      }),
+    );
+  }
+
+  const healthy = await Promise.all(
+    services.map((s) => {
+      const c = children.find((x) => x.name === s.name)!;
+      return waitForHttp(`http://127.0.0.1:${portOf(s)}/healthz`, 60_000, () => !c.exited && !stopping);
+    }),
+  );
+  if (stopping) return;
+  const ingest = portOf(services[0]);
+  const notify = portOf(services[3]);
+  const lines = [
+    "",
+    color.bold("jetmesh is running") + (healthy.every(Boolean) ? "" : color.yellow("  (some /healthz did not answer yet)")),
+    `  ingest   ws://localhost:${ingest}/v1/ws         publish over WebSocket`,
+    `           http://localhost:${ingest}/v1/publish  POST {"id","channel","data"}`,
+    `  notify   ws://localhost:${notify}/v1/ws         subscribe`,
+    `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
+    `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
+    `  NATS     ${natsUrl}`,
+    `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
+    `  try      make smoke      stop  Ctrl-C`,
+    "",
+  ];
+  if (!smoke) {
+    for (const l of lines) say(l);
+    return;
+  }
+  say(`stack ready (${healthy.every(Boolean) ? "all healthy" : "some /healthz did not answer"}); running the smoke check`);
+  const check = new Child({
+    name: "smoke",
+    command: process.execPath,
+    args: ["--import", "tsx", join(root, "infra/local/smoke.ts"), `http://127.0.0.1:${ingest}`, `http://127.0.0.1:${notify}`],
+    cwd: root,
+    env,
+    paint: color.bold,
+    pidDir,
+  });
+  const { code, signal } = await check.done;
+  if (stopping) return;
+  await shutdown(code === 0 ? 0 : 1, code === 0 ? "smoke check passed: stopping" : `smoke check failed (code ${code}, signal ${signal}): stopping`);
+}
+
+main().catch((err) => {
+  void failStart(`run-local failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+});

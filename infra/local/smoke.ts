@@ -1,0 +1,125 @@
+/**
+ * End-to-end smoke check against running services (e.g. `make run-local`):
+ * POST one event to ingest's /v1/publish, then poll notify's /v1/history until
+ * the event is there (it went ingest → route → persist → PostgreSQL).
+ *
+ *   node --import tsx infra/local/smoke.ts [INGEST_URL] [NOTIFY_URL]
+ *
+ * Defaults: SMOKE_INGEST_URL or http://localhost:$INGEST_PORT (8080),
+ * SMOKE_NOTIFY_URL or http://localhost:$NOTIFY_PORT (8081). SMOKE_TOKEN is sent
+ * as a bearer token when ingest requires one (INGEST_TOKENS), SMOKE_CHANNEL
+ * (default smoke.test), SMOKE_TIMEOUT_MS (default 30000). Each run publishes a
+ * new id (smoke-<time>), so a rerun proves the path again instead of finding
+ * an old event. Exits 0 when the event was read back, 1 otherwise.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+
+const env = process.env;
+const ingest = (process.argv[2] || env.SMOKE_INGEST_URL || `http://localhost:${env.INGEST_PORT || 8080}`).replace(/\/+$/, "");
+const notify = (process.argv[3] || env.SMOKE_NOTIFY_URL || `http://localhost:${env.NOTIFY_PORT || 8081}`).replace(/\/+$/, "");
+const channel = env.SMOKE_CHANNEL || "smoke.test";
+const timeoutMs = Number(env.SMOKE_TIMEOUT_MS || 30_000);
+const id = env.SMOKE_ID || `smoke-${Date.now()}`;
+const data = { hello: "world", at: new Date().toISOString() };
+
+interface Ack {
+  op?: string;
+  id?: string;
+  seq?: number;
+  dup?: boolean;
+  code?: string;
+  message?: string;
+}
+interface HistoryEvent {
+  id: string;
+  cursor: string;
+  ts: number;
+  data: unknown;
+}
+interface HistoryPage {
+  channel: string;
+  events: HistoryEvent[];
+  next: string | null;
+}
+
+function fail(msg: string): never {
+  console.error(`smoke: FAIL ${msg}`);
+  process.exit(1);
+}
+
+async function request(url: string, init?: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new Error(`${init?.method ?? "GET"} ${url}: ${err instanceof Error ? (err.cause as Error | undefined)?.message ?? err.message : String(err)}`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+const started = Date.now();
+console.log(`smoke: ingest ${ingest}, notify ${notify}, channel ${channel}, id ${id}`);
+
+// 1. Publish.
+const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+if (env.SMOKE_TOKEN) headers.authorization = `Bearer ${env.SMOKE_TOKEN}`;
+let ack: Ack;
+for (;;) {
+  // Retry while the services are still starting (connection refused / 503).
+  try {
+    const r = await request(`${ingest}/v1/publish`, { method: "POST", headers, body: JSON.stringify({ id, channel, data }) });
+    if (r.status === 200 && typeof r.body === "object" && r.body !== null) {
+      ack = r.body as Ack;
+      break;
+    }
+    if (r.status !== 503 || Date.now() - started > timeoutMs) fail(`POST /v1/publish: ${r.status} ${r.text}`);
+  } catch (err) {
+    if (Date.now() - started > timeoutMs) fail(String(err instanceof Error ? err.message : err));
+  }
+  await sleep(500);
+}
+if (ack.op !== "ack" || ack.id !== id || typeof ack.seq !== "number") fail(`unexpected publish answer ${JSON.stringify(ack)}`);
+console.log(`smoke: published ${JSON.stringify(ack)} in ${Date.now() - started} ms`);
+
+// 2. Read back. History is oldest first; keep the cursor so each poll reads only new events.
+let after = "";
+let found: HistoryEvent | undefined;
+let polls = 0;
+let lastProblem = "";
+while (!found) {
+  if (Date.now() - started > timeoutMs) {
+    fail(`event ${id} not in ${notify}/v1/history?channel=${channel} after ${timeoutMs} ms (${polls} polls${lastProblem ? `; last: ${lastProblem}` : ""})`);
+  }
+  polls++;
+  try {
+    const q = new URLSearchParams({ channel, limit: "1000" });
+    if (after) q.set("after", after);
+    const r = await request(`${notify}/v1/history?${q}`, { headers: { accept: "application/json" } });
+    if (r.status !== 200) {
+      lastProblem = `${r.status} ${r.text.slice(0, 200)}`;
+    } else {
+      const page = r.body as HistoryPage;
+      if (!Array.isArray(page?.events)) fail(`unexpected history answer ${r.text.slice(0, 300)}`);
+      found = page.events.find((e) => e.id === id || e.id.endsWith(`:${id}`));
+      if (found) break;
+      if (page.next) after = page.next;
+      if (page.events.length > 0) continue; // more pages may follow at once
+    }
+  } catch (err) {
+    lastProblem = String(err instanceof Error ? err.message : err);
+  }
+  await sleep(250);
+}
+console.log(`smoke: read back ${JSON.stringify(found)}`);
+if (JSON.stringify((found.data as { hello?: unknown })?.hello) !== JSON.stringify(data.hello)) {
+  fail(`data differs: sent ${JSON.stringify(data)}, got ${JSON.stringify(found.data)}`);
+}
+console.log(`smoke: OK publish → history in ${Date.now() - started} ms`);
+process.exit(0);

@@ -1,0 +1,83 @@
+// Starts the real nats-server with the shipped config files (ports and store
+// dirs swapped for free/temporary ones) to prove they parse and work on the
+// installed server version.
+import t from "tap";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { findNatsServer, type NatsServerHandle, startNatsServer } from "../../test/helpers/nats-server.ts";
+import { freePorts } from "../../test/helpers/ports.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+
+/** Copies a config with every listed port replaced and store_dir pointed at `store`. */
+function template(file: string, dir: string, store: string, ports: Map<number, number>): string {
+  const text = readFileSync(join(here, file), "utf8")
+    .replace(/\b(\d{4})\b/g, (m) => String(ports.get(Number(m)) ?? m))
+    .replace(/store_dir:.*$/m, `store_dir: ${JSON.stringify(store)}`);
+  const out = join(dir, file);
+  writeFileSync(out, text);
+  return out;
+}
+
+if (!findNatsServer()) {
+  t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
+} else {
+  t.test("single.conf", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "jm-conf-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const [p, m] = await freePorts(2);
+    const conf = template("single.conf", dir, join(dir, "store"), new Map([[4222, p], [8222, m]]));
+    const ns = await startNatsServer({ jetstream: false, port: p, monitorPort: m, args: ["-c", conf] });
+    t.teardown(() => ns.stop());
+
+    const varz = await ns.monitor<{ server_name: string; max_payload: number; jetstream?: { config?: { store_dir?: string } } }>("/varz");
+    t.equal(varz.server_name, "jm1");
+    t.equal(varz.max_payload, 1024 * 1024);
+    t.equal(varz.jetstream?.config?.store_dir, join(dir, "store", "jetstream"));
+
+    const nc = await connect({ servers: ns.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "CONF", subjects: ["conf.>"] });
+    t.equal((await jetstream(nc).publish("conf.x", "x")).seq, 1);
+    await nc.close();
+  });
+
+  t.test("cluster-n1..n3.conf form a JetStream cluster", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "jm-conf-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const ports = await freePorts(9);
+    const map = new Map<number, number>();
+    for (let i = 0; i < 3; i++) {
+      map.set(4222 + i, ports[i]);
+      map.set(8222 + i, ports[3 + i]);
+      map.set(6222 + i, ports[6 + i]);
+    }
+    const servers: NatsServerHandle[] = [];
+    t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+    // All three at once: /healthz of a clustered node is ready only with a meta leader.
+    await Promise.all(
+      [1, 2, 3].map(async (n) => {
+        const conf = template(`cluster-n${n}.conf`, dir, join(dir, `n${n}`), map);
+        servers.push(
+          await startNatsServer({
+            jetstream: false,
+            port: map.get(4221 + n),
+            monitorPort: map.get(8221 + n),
+            args: ["-c", conf],
+            readyTimeoutMs: 30_000,
+          }),
+        );
+      }),
+    );
+    const nc = await connect({ servers: servers.map((s) => s.url) });
+    const jsm = await jetstreamManager(nc);
+    const si = await jsm.streams.add({ name: "CONF3", subjects: ["conf3.>"], num_replicas: 3 });
+    t.equal(si.config.num_replicas, 3);
+    t.equal(si.cluster?.name, "jetmesh");
+    t.equal((await jetstream(nc).publish("conf3.x", "x")).seq, 1);
+    await nc.close();
+  });
+}

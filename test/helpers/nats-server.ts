@@ -1,0 +1,406 @@
+/**
+ * Starts real nats-server processes for tests: one server on free loopback
+ * ports with JetStream in a temporary store dir, or a 3-node JetStream cluster.
+ *
+ *   const ns = await startNatsServer();
+ *   const nc = await connect({ servers: ns.url });
+ *   ...
+ *   await ns.stop();
+ *
+ * Set NATS_SERVER_LOG=1 to copy the servers' own log lines to stderr.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePorts } from "./ports.ts";
+
+export interface NatsServerOptions {
+  /** Enable JetStream (default true). */
+  jetstream?: boolean;
+  /** JetStream store dir; a temporary one (removed on stop) when absent. */
+  storeDir?: string;
+  /** Client port; a free one when absent. */
+  port?: number;
+  /** Monitor (HTTP) port; a free one when absent. */
+  monitorPort?: number;
+  /** Extra nats-server arguments, appended last. */
+  args?: string[];
+  /** How long to wait for the server to become ready (default 20 s). */
+  readyTimeoutMs?: number;
+  /** Label used in error messages and NATS_SERVER_LOG output. */
+  name?: string;
+}
+
+export interface NatsServerHandle {
+  /** nats://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly monitorPort: number;
+  /** http://127.0.0.1:MONITOR_PORT */
+  readonly monitorUrl: string;
+  readonly storeDir: string;
+  /** The process id of the current nats-server process (changes on restart). */
+  readonly pid: number | undefined;
+  /** True while the current process has not exited. */
+  readonly running: boolean;
+  /** Sends a signal (default SIGKILL, i.e. a crash) without waiting; the store dir is kept. */
+  kill(signal?: NodeJS.Signals): void;
+  /** Waits for the current process to exit (resolves at once when it already has). */
+  exited(): Promise<void>;
+  /** Graceful stop (SIGTERM, then SIGKILL after 10 s); removes the store dir if this helper created it. */
+  stop(): Promise<void>;
+  /** Stops the server if it runs (store dir kept) and starts it again on the same ports and store dir. */
+  restart(): Promise<void>;
+  /** GET a monitor endpoint such as "/jsz" or "/varz" and parse the JSON. */
+  monitor<T = Record<string, unknown>>(path: string): Promise<T>;
+  /** The last lines the server logged (for assertion messages). */
+  logTail(): string;
+}
+
+export type NatsCluster = NatsServerHandle[] & {
+  /** All client URLs, for `connect({ servers: cluster.urls })`. */
+  readonly urls: string[];
+  readonly name: string;
+  /** Waits until every running node sees the same JetStream meta leader; returns its server name. */
+  waitForMetaLeader(timeoutMs?: number): Promise<string>;
+  /** Stops every node and removes their store dirs. */
+  stop(): Promise<void>;
+};
+
+export class NatsServerMissingError extends Error {
+  constructor() {
+    super("nats-server not found on PATH: install it (Debian: apt-get install nats-server)");
+    this.name = "NatsServerMissingError";
+  }
+}
+
+/** Path of the nats-server binary found on PATH (or /usr/sbin, /usr/local/bin), else undefined. */
+export function findNatsServer(): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "");
+  for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"]) {
+    if (!dirs.includes(extra)) dirs.push(extra);
+  }
+  for (const dir of dirs) {
+    const file = join(dir, "nats-server");
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const LOG_LINES = 200;
+
+class Server implements NatsServerHandle {
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  readonly #bin: string;
+  readonly #args: string[];
+  readonly #ownsStore: boolean;
+  readonly #name: string;
+  readonly #readyTimeoutMs: number;
+  readonly #readyPath: string;
+  #proc: ChildProcess | undefined;
+  #exit: Promise<void> = Promise.resolve();
+  #exited = true;
+  #log: string[] = [];
+
+  constructor(o: {
+    bin: string;
+    port: number;
+    monitorPort: number;
+    storeDir: string;
+    ownsStore: boolean;
+    args: string[];
+    name: string;
+    readyTimeoutMs: number;
+    readyPath: string;
+  }) {
+    this.#bin = o.bin;
+    this.port = o.port;
+    this.monitorPort = o.monitorPort;
+    this.storeDir = o.storeDir;
+    this.#ownsStore = o.ownsStore;
+    this.#args = o.args;
+    this.#name = o.name;
+    this.#readyTimeoutMs = o.readyTimeoutMs;
+    this.#readyPath = o.readyPath;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get monitorUrl(): string {
+    return `http://127.0.0.1:${this.monitorPort}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#exited ? undefined : this.#proc?.pid;
+  }
+
+  get running(): boolean {
+    return !this.#exited;
+  }
+
+  logTail(): string {
+    return this.#log.join("\n");
+  }
+
+  #remember(chunk: Buffer): void {
+    const text = chunk.toString("utf8");
+    if (process.env.NATS_SERVER_LOG === "1") {
+      for (const line of text.split("\n")) if (line !== "") process.stderr.write(`[${this.#name}] ${line}\n`);
+    }
+    this.#log.push(...text.split("\n").filter((l) => l !== ""));
+    if (this.#log.length > LOG_LINES) this.#log.splice(0, this.#log.length - LOG_LINES);
+  }
+
+  /** Spawns the process and waits for readiness; throws (after killing it) when it does not come up. */
+  async spawn(): Promise<void> {
+    if (!this.#exited) throw new Error(`${this.#name}: already running`);
+    this.#log = [];
+    const proc = spawn(this.#bin, this.#args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.#proc = proc;
+    this.#exited = false;
+    let spawnError: Error | undefined;
+    this.#exit = new Promise<void>((resolve) => {
+      proc.once("error", (err) => {
+        spawnError = err;
+        this.#exited = true;
+        resolve();
+      });
+      proc.once("exit", () => {
+        this.#exited = true;
+        resolve();
+      });
+    });
+    proc.stdout?.on("data", (c: Buffer) => this.#remember(c));
+    proc.stderr?.on("data", (c: Buffer) => this.#remember(c));
+
+    const deadline = Date.now() + this.#readyTimeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      if (this.#exited) {
+        // Let the pipes drain so the log tail explains the exit.
+        await sleep(20);
+        const why = spawnError ? spawnError.message : `exited with code ${proc.exitCode} signal ${proc.signalCode}`;
+        throw new Error(`${this.#name}: nats-server ${why}\n${this.logTail()}`);
+      }
+      try {
+        const res = await fetch(`${this.monitorUrl}${this.#readyPath}`, { signal: AbortSignal.timeout(1000) });
+        const body = await res.text();
+        if (res.ok) return;
+        last = `${res.status} ${body}`;
+      } catch (err) {
+        last = String(err);
+      }
+      await sleep(50);
+    }
+    proc.kill("SIGKILL");
+    await this.#exit;
+    throw new Error(`${this.#name}: not ready after ${this.#readyTimeoutMs} ms (${last})\n${this.logTail()}`);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (!this.#exited) this.#proc?.kill(signal);
+  }
+
+  exited(): Promise<void> {
+    return this.#exit;
+  }
+
+  async #halt(): Promise<void> {
+    if (this.#exited) return;
+    this.#proc?.kill("SIGTERM");
+    const timer = setTimeout(() => this.#proc?.kill("SIGKILL"), 10_000);
+    try {
+      await this.#exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.#halt();
+    if (this.#ownsStore) rmSync(this.storeDir, { recursive: true, force: true });
+  }
+
+  async restart(): Promise<void> {
+    await this.#halt();
+    // The port can be briefly unavailable right after exit; retry a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.spawn();
+        return;
+      } catch (err) {
+        if (attempt >= 5 || !/address already in use/i.test(String(err))) throw err;
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  async monitor<T = Record<string, unknown>>(path: string): Promise<T> {
+    const res = await fetch(`${this.monitorUrl}${path.startsWith("/") ? path : `/${path}`}`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) throw new Error(`${this.#name}: GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+}
+
+function mkStore(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+function isPortClash(err: unknown): boolean {
+  return /address already in use/i.test(String(err));
+}
+
+/** Starts one nats-server on loopback (JetStream on by default) and waits until it serves. */
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const bin = findNatsServer();
+  if (!bin) throw new NatsServerMissingError();
+  const jetstream = opts.jetstream ?? true;
+  const ownsStore = opts.storeDir === undefined;
+  const storeDir = opts.storeDir ?? mkStore("jm-nats-");
+  // Free ports can be taken by someone else between lookup and bind: retry with new ones.
+  for (let attempt = 1; ; attempt++) {
+    const [p, m] = await freePorts(2);
+    const port = opts.port ?? p;
+    const monitorPort = opts.monitorPort ?? m;
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+    if (jetstream) args.push("-js", "-sd", storeDir);
+    args.push(...(opts.args ?? []));
+    const srv = new Server({
+      bin,
+      port,
+      monitorPort,
+      storeDir,
+      ownsStore,
+      args,
+      name: opts.name ?? `nats:${port}`,
+      readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+      readyPath: jetstream ? "/healthz?js-enabled-only=true" : "/healthz",
+    });
+    try {
+      await srv.spawn();
+      return srv;
+    } catch (err) {
+      const fixedPorts = opts.port !== undefined && opts.monitorPort !== undefined;
+      if (attempt < 5 && !fixedPorts && isPortClash(err)) continue;
+      if (ownsStore) rmSync(storeDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+interface JszMeta {
+  server_name?: string;
+  meta_cluster?: { name?: string; leader?: string; cluster_size?: number };
+}
+
+/**
+ * Starts an n-node JetStream cluster on loopback (routes between all nodes,
+ * server names n1..nN) and waits until every node sees a meta leader.
+ */
+export async function startNatsCluster(
+  n = 3,
+  opts: { args?: string[]; readyTimeoutMs?: number } = {},
+): Promise<NatsCluster> {
+  const bin = findNatsServer();
+  if (!bin) throw new NatsServerMissingError();
+  if (n < 1) throw new Error("startNatsCluster: n must be at least 1");
+  const name = `jm-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const timeout = opts.readyTimeoutMs ?? 30_000;
+
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freePorts(3 * n);
+    const nodes: Server[] = [];
+    for (let i = 0; i < n; i++) {
+      const [port, monitorPort, clusterPort] = ports.slice(3 * i, 3 * i + 3);
+      const routes = ports
+        .filter((_, j) => j % 3 === 2 && j !== 3 * i + 2)
+        .map((p) => `nats://127.0.0.1:${p}`)
+        .join(",");
+      const storeDir = mkStore(`jm-nats-n${i + 1}-`);
+      const args = [
+        "-a", "127.0.0.1",
+        "-p", String(port),
+        "-m", String(monitorPort),
+        "-js", "-sd", storeDir,
+        "--server_name", `n${i + 1}`,
+        "--cluster_name", name,
+        "--cluster", `nats://127.0.0.1:${clusterPort}`,
+      ];
+      if (routes !== "") args.push("--routes", routes);
+      args.push(...(opts.args ?? []));
+      nodes.push(
+        new Server({
+          bin,
+          port,
+          monitorPort,
+          storeDir,
+          ownsStore: true,
+          args,
+          name: `n${i + 1}`,
+          readyTimeoutMs: timeout,
+          // Cluster nodes answer /healthz only once the meta group is up; readiness
+          // here is just "serving", the meta leader is awaited below.
+          readyPath: "/varz",
+        }),
+      );
+    }
+    const stopAll = () => Promise.all(nodes.map((s) => s.stop())).then(() => undefined);
+    try {
+      await Promise.all(nodes.map((s) => s.spawn()));
+    } catch (err) {
+      await stopAll();
+      if (attempt < 5 && isPortClash(err)) continue;
+      throw err;
+    }
+
+    const waitForMetaLeader = async (timeoutMs = timeout): Promise<string> => {
+      const deadline = Date.now() + timeoutMs;
+      let last = "";
+      while (Date.now() < deadline) {
+        try {
+          const live = nodes.filter((s) => s.running);
+          const seen = await Promise.all(live.map((s) => s.monitor<JszMeta>("/jsz")));
+          const leaders = new Set(seen.map((j) => j.meta_cluster?.leader ?? ""));
+          const health = await Promise.all(
+            live.map((s) => fetch(`${s.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok)),
+          );
+          const [leader] = [...leaders];
+          if (leaders.size === 1 && leader !== "" && health.every(Boolean)) return leader;
+          last = `leaders seen: ${JSON.stringify([...leaders])}, healthy: ${JSON.stringify(health)}`;
+        } catch (err) {
+          last = String(err);
+        }
+        await sleep(100);
+      }
+      throw new Error(`cluster ${name}: no JetStream meta leader after ${timeoutMs} ms (${last})`);
+    };
+
+    try {
+      await waitForMetaLeader();
+    } catch (err) {
+      const tails = nodes.map((s) => `--- ${s.url}\n${s.logTail()}`).join("\n");
+      await stopAll();
+      throw new Error(`${String(err)}\n${tails}`);
+    }
+
+    return Object.assign(nodes as NatsServerHandle[], {
+      urls: nodes.map((s) => s.url),
+      name,
+      waitForMetaLeader,
+      stop: stopAll,
+    });
+  }
+}

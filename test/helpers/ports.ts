@@ -1,0 +1,50 @@
+import { createServer } from "node:net";
+
+/**
+ * Asks the kernel for a free TCP port on 127.0.0.1 and releases it.
+ * Another process may still take it before the caller binds, so callers that
+ * spawn servers should retry on "address already in use".
+ */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen({ port: 0, host, exclusive: true }, () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+/** Several distinct free ports at once (held open together so they differ). */
+export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<import("node:net").Server>((resolve, reject) => {
+        const srv = createServer();
+        srv.unref();
+        srv.once("error", reject);
+        srv.listen({ port: 0, host, exclusive: true }, () => resolve(srv));
+      })),
+  );
+  const ports = servers.map((s) => {
+    const addr = s.address();
+    return typeof addr === "object" && addr !== null ? addr.port : 0;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/** True when nothing accepts connections on host:port (a bind test, so it also sees 0.0.0.0 listeners). */
+export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => {
+      srv.close(() => resolve(true));
+    });
+  });
+}
