@@ -1,5 +1,7 @@
 import t from "tap";
-import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { findNatsServer, startNatsCluster, startNatsServer } from "./nats-server.ts";
@@ -56,6 +58,38 @@ if (!findNatsServer()) {
     const si = await (await jetstreamManager(nc2)).streams.info("CRASH");
     t.equal(si.state.messages, 1);
     await nc2.close();
+  });
+
+  t.test("a test process killed with SIGKILL does not leave nats-server running", async (t) => {
+    // The child starts a server, prints its pid, and is then killed without any chance to clean up.
+    const helper = new URL("./nats-server.ts", import.meta.url).href;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e",
+        `const { startNatsServer } = await import(${JSON.stringify(helper)});
+         const s = await startNatsServer();
+         console.log(s.pid);
+         setInterval(() => {}, 1000);`],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.stdout.once("data", (c: Buffer) => resolve(Number(c.toString().trim())));
+      child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
+    });
+    t.ok(pid > 0);
+    const running = () => {
+      try {
+        // A killed orphan may stay a zombie ("Z") where init does not reap: that is not running.
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+    t.ok(running(), "server runs");
+    child.kill("SIGKILL");
+    for (let i = 0; i < 50 && running(); i++) await sleep(100);
+    t.notOk(running(), "the watchdog killed the orphaned server");
+    if (running()) process.kill(pid, "SIGKILL");
   });
 
   t.test("without JetStream", async (t) => {

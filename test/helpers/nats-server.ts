@@ -96,6 +96,31 @@ export function findNatsServer(): string | undefined {
 
 const LOG_LINES = 200;
 
+/** Every server process this test process started and that has not exited. */
+const live = new Set<ChildProcess>();
+// A test file that ends without stop() (a failed assertion, an exception, tap's
+// timeout) must not leave nats-server running.
+process.once("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+/**
+ * A tiny shell that SIGKILLs the server when this process dies without running
+ * its exit handlers (SIGKILL, OOM): its stdin is a pipe from us, so it reads
+ * EOF when we are gone. Unref'd, so it never keeps a test alive.
+ */
+function watchdog(pid: number): ChildProcess {
+  const w = spawn(
+    "/bin/sh",
+    ["-c", 'read _ignored; if grep -q nats-server "/proc/$1/cmdline" 2>/dev/null; then kill -KILL "$1"; fi', "sh", String(pid)],
+    { stdio: ["pipe", "ignore", "ignore"], detached: true },
+  );
+  w.on("error", () => {});
+  w.unref();
+  (w.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return w;
+}
+
 class Server implements NatsServerHandle {
   readonly port: number;
   readonly monitorPort: number;
@@ -169,15 +194,23 @@ class Server implements NatsServerHandle {
     const proc = spawn(this.#bin, this.#args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#proc = proc;
     this.#exited = false;
+    live.add(proc);
+    const dog = proc.pid !== undefined ? watchdog(proc.pid) : undefined;
+    const gone = () => {
+      this.#exited = true;
+      live.delete(proc);
+      // The server is gone: end its watchdog without letting it act.
+      if (dog && dog.exitCode === null && dog.signalCode === null) dog.kill("SIGKILL");
+    };
     let spawnError: Error | undefined;
     this.#exit = new Promise<void>((resolve) => {
       proc.once("error", (err) => {
         spawnError = err;
-        this.#exited = true;
+        gone();
         resolve();
       });
       proc.once("exit", () => {
-        this.#exited = true;
+        gone();
         resolve();
       });
     });
