@@ -96,7 +96,8 @@ typecheck: install
 
 denocheck: install
 	@echo "==> deno check"
-	@files=$$(find $(TS_DIRS) -name '*.ts' -not -path '*/node_modules/*' 2>/dev/null | sort); \
+	@dirs=$$(for d in $(TS_DIRS); do if [ -d $$d ]; then echo $$d; fi; done); \
+	  files=$$(if [ -n "$$dirs" ]; then find $$dirs -name '*.ts' -not -path '*/node_modules/*' | sort; fi); \
 	  if [ ! -t 2 ]; then export NO_COLOR=1; fi; \
 	  if [ -z "$$files" ]; then echo "no .ts files"; else RUST_BACKTRACE=0 npx --no-install deno check --quiet $$files; fi
 
