@@ -11,7 +11,10 @@ const env = new EnvReader(process.env as Env);
 const dataDir = env.string("PGLITE_DIR", ".data/pglite");
 const host = env.string("PGLITE_HOST", "127.0.0.1");
 const port = env.int("PGLITE_PORT", 5433, 0, 65535);
-const maxConnections = env.int("PGLITE_MAX_CONNECTIONS", 1, 1, 100);
+// persist and notify hold one connection each; the rest is room for a smoke
+// check or psql, and for a restarted service reconnecting before its old
+// connection is seen closed. Connections take turns, so more cost nothing.
+const maxConnections = env.int("PGLITE_MAX_CONNECTIONS", 16, 1, 100);
 const level = env.string("LOG_LEVEL", "info");
 const log = createLogger({ service: "pglite" }, { level: isLevel(level) ? level : "info" });
 

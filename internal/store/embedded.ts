@@ -1,6 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import type { Logger } from "../log/mod.ts";
+import { serveWire } from "./pglite-wire.ts";
 
 export interface EmbeddedOptions {
   /** Data directory; in memory when absent, so everything is lost on close. */
@@ -9,11 +9,9 @@ export interface EmbeddedOptions {
   /** 0 picks a free port; the returned url names the one chosen. */
   port?: number;
   /**
-   * Client connections accepted at once; default 1. pglite-socket 0.2.17 shares
-   * PGlite's single session between connections and interleaves their protocol
-   * messages, so with more than one a client's statement now and then fails
-   * (`portal "" does not exist`), often when another runs a transaction. Past
-   * the limit a client is sent plain text and postgres.js hangs, never failing.
+   * Client connections accepted at once; default 16. They take turns on
+   * PGlite's single session, so more connections add no parallelism. Past the
+   * limit a client is refused with SQLSTATE 53300, as PostgreSQL does.
    */
   maxConnections?: number;
   log: Logger;
@@ -28,23 +26,21 @@ export interface EmbeddedPostgres {
 /**
  * PGlite (PostgreSQL compiled to WASM) behind the PostgreSQL wire protocol, so
  * the services run unchanged without a database server. Development only: it
- * runs with fsync off and executes one statement at a time.
+ * runs with fsync off, and all clients share one session (a `SET` or session
+ * advisory lock of one applies to all; transaction-scoped ones work) taking
+ * turns of a statement or a whole transaction.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const started = performance.now();
   const db = await PGlite.create(opts.dataDir);
   const created = performance.now();
   const host = opts.host ?? "127.0.0.1";
-  const server = new PGLiteSocketServer({ db, host, port: opts.port ?? 0, maxConnections: opts.maxConnections ?? 1 });
-  try {
-    await server.start();
-  } catch (err) {
+  const maxConnections = opts.maxConnections ?? 16;
+  const server = await serveWire(db, { host, port: opts.port ?? 0, maxConnections, log: opts.log }).catch(async (err) => {
     await db.close();
     throw err;
-  }
-  // After start() the server reports the bound port, also when 0 was asked for.
-  const port = Number(server.getServerConn().split(":").pop());
-  const url = `postgres://postgres@${host.includes(":") ? `[${host}]` : host}:${port}/postgres`;
+  });
+  const url = `postgres://postgres@${host.includes(":") ? `[${host}]` : host}:${server.port}/postgres`;
   opts.log.info("embedded postgres ready", {
     url,
     dataDir: opts.dataDir ?? null,
@@ -54,7 +50,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   return {
     url,
     async close() {
-      await server.stop();
+      await server.close();
       await db.close();
     },
   };
