@@ -1,0 +1,52 @@
+import t from "tap";
+import { startNatsServer } from "../helpers/nats-server.ts";
+import { testDatabase } from "../helpers/db.ts";
+import { freePorts } from "../helpers/ports.ts";
+import { TestClient } from "./client.ts";
+import { spawnService } from "./processes.ts";
+
+t.test("the four services run under Deno: publish, route, persist, deliver, history", async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const db = await testDatabase();
+  t.teardown(() => db.drop());
+  const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
+  const env = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    INGEST_HOST: "127.0.0.1",
+    INGEST_PORT: String(ingestPort),
+    NOTIFY_HOST: "127.0.0.1",
+    NOTIFY_PORT: String(notifyPort),
+    ROUTE_HOST: "127.0.0.1",
+    ROUTE_PORT: String(routePort),
+    PERSIST_HOST: "127.0.0.1",
+    PERSIST_PORT: String(persistPort),
+  };
+  const services = (["ingest", "route", "persist", "notify"] as const).map((n) => spawnService(n, env, "deno"));
+  t.teardown(() => Promise.all(services.map((s) => s.stop())));
+  for (const s of services) await s.waitForLog(/listening|running/, 60_000);
+
+  const sub = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`);
+  t.teardown(() => sub.close());
+  sub.sendJson({ op: "sub", channel: "deno.>" });
+  await sub.next((f) => f.op === "subscribed");
+  const pub = await TestClient.open(`ws://127.0.0.1:${ingestPort}/v1/ws?publisher=d`);
+  t.teardown(() => pub.close());
+  for (let i = 0; i < 20; i++) pub.sendJson({ op: "pub", id: `e${i}`, channel: "deno.test", data: i });
+  await pub.until((fs) => fs.length >= 20, 15_000, "acks");
+  t.equal(pub.ofOp("ack").length, 20, "20 acks");
+  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 20, 15_000, "events");
+  t.same(sub.ofOp("event").map((f) => f.data), Array.from({ length: 20 }, (_, i) => i), "delivered in order");
+
+  let stored = 0;
+  for (let i = 0; i < 100 && stored < 20; i++) {
+    const page = await (await fetch(`http://127.0.0.1:${notifyPort}/v1/history?channel=deno.test`)).json();
+    stored = page.events.length;
+    if (stored < 20) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(stored, 20, "history serves what persist stored");
+
+  for (const s of services) t.equal(await s.stop("SIGTERM"), 0, `${s.name} stops cleanly on SIGTERM`);
+});
