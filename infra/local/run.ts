@@ -180,8 +180,6 @@ async function startPglite(): Promise<string> {
         PGLITE_DIR: pgDir,
         PGLITE_PORT: String(port),
         PGLITE_HOST: host,
-        // persist and notify each hold one connection.
-        PGLITE_MAX_CONNECTIONS: env.PGLITE_MAX_CONNECTIONS || "2",
       },
       paint: color.gray,
       filter: (line) => formatLogLine(line, rawLogs),
