@@ -1,4 +1,5 @@
 import { isLevel, type Level } from "../log/mod.ts";
+import type { StreamSettings } from "../../subjects/mod.ts";
 import type { EnvReader } from "./env.ts";
 
 /** Settings every service shares: where NATS and the log go. */
@@ -15,17 +16,8 @@ export function readCommon(r: EnvReader): CommonConfig {
   return { natsServers, logLevel: isLevel(level) ? level : "info" };
 }
 
-export interface StreamLimits {
-  ingestDuplicateWindowMs: number;
-  ingestMaxAgeMs: number;
-  eventsDuplicateWindowMs: number;
-  eventsMaxAgeMs: number;
-  dlqMaxAgeMs: number;
-  replicas: number;
-}
-
 /** Stream settings; every service reads them so whichever starts first creates the same streams. */
-export function readStreamLimits(r: EnvReader): StreamLimits {
+export function readStreamLimits(r: EnvReader): StreamSettings {
   return {
     ingestDuplicateWindowMs: r.durationMs("INGEST_DUPLICATE_WINDOW", "2m", 100),
     ingestMaxAgeMs: r.durationMs("INGEST_MAX_AGE", "24h", 1000),
@@ -60,4 +52,15 @@ export function readListen(r: EnvReader, prefix: string, defaultPort: number): L
     host: r.string(`${prefix}_HOST`, "0.0.0.0"),
     port: r.int(`${prefix}_PORT`, defaultPort, 0, 65535),
   };
+}
+
+/** What every service reads: NATS and logs, stream settings, and where it listens. */
+export interface ServiceBase {
+  common: CommonConfig;
+  streams: StreamSettings;
+  listen: ListenConfig;
+}
+
+export function readServiceBase(r: EnvReader, prefix: string, defaultPort: number): ServiceBase {
+  return { common: readCommon(r), streams: readStreamLimits(r), listen: readListen(r, prefix, defaultPort) };
 }

@@ -6,6 +6,7 @@ export {
   readCommon,
   readDatabase,
   readListen,
+  readServiceBase,
   readStreamLimits,
-  type StreamLimits,
+  type ServiceBase,
 } from "./common.ts";

@@ -1,10 +1,7 @@
-import { type CommonConfig, type Env, EnvReader, type ListenConfig, readCommon, readListen, readStreamLimits, type StreamLimits } from "../config/mod.ts";
+import { type Env, EnvReader, readServiceBase, type ServiceBase } from "../config/mod.ts";
 import { isPublisher } from "../../subjects/mod.ts";
 
-export interface IngestConfig {
-  common: CommonConfig;
-  streams: StreamLimits;
-  listen: ListenConfig;
+export interface IngestConfig extends ServiceBase {
   /** Largest accepted frame or event, in bytes. */
   maxFrameBytes: number;
   /** Largest HTTP body, in bytes. */
@@ -28,9 +25,7 @@ export function readIngestConfig(env: Env): IngestConfig {
     if (token && isPublisher(publisher)) tokens.set(token, publisher);
   }
   const cfg: IngestConfig = {
-    common: readCommon(r),
-    streams: readStreamLimits(r),
-    listen: readListen(r, "INGEST", 8080),
+    ...readServiceBase(r, "INGEST", 8080),
     maxFrameBytes: r.int("INGEST_MAX_FRAME_BYTES", 64 * 1024, 256, 8 * 1024 * 1024),
     maxBodyBytes: r.int("INGEST_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxBatch: r.int("INGEST_MAX_BATCH", 1000, 1, 100_000),

@@ -1,21 +1,7 @@
-import {
-  type CommonConfig,
-  type DatabaseConfig,
-  type Env,
-  EnvReader,
-  type ListenConfig,
-  readCommon,
-  readDatabase,
-  readListen,
-  readStreamLimits,
-  type StreamLimits,
-} from "../config/mod.ts";
+import { type DatabaseConfig, type Env, EnvReader, readDatabase, readServiceBase, type ServiceBase } from "../config/mod.ts";
 
-export interface NotifyConfig {
-  common: CommonConfig;
-  streams: StreamLimits;
+export interface NotifyConfig extends ServiceBase {
   database: DatabaseConfig;
-  listen: ListenConfig;
   /** Largest accepted subscriber frame. */
   maxFrameBytes: number;
   maxSubscriptionsPerConnection: number;
@@ -28,10 +14,8 @@ export interface NotifyConfig {
 export function readNotifyConfig(env: Env): NotifyConfig {
   const r = new EnvReader(env);
   const cfg: NotifyConfig = {
-    common: readCommon(r),
-    streams: readStreamLimits(r),
+    ...readServiceBase(r, "NOTIFY", 8081),
     database: readDatabase(r),
-    listen: readListen(r, "NOTIFY", 8081),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),
     maxBufferedBytes: r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -1,22 +1,7 @@
-import {
-  type CommonConfig,
-  type DatabaseConfig,
-  type Env,
-  EnvReader,
-  type ListenConfig,
-  readCommon,
-  readDatabase,
-  readListen,
-  readStreamLimits,
-  type StreamLimits,
-} from "../config/mod.ts";
+import { type DatabaseConfig, type Env, EnvReader, readDatabase, readServiceBase, type ServiceBase } from "../config/mod.ts";
 
-export interface PersistConfig {
-  common: CommonConfig;
-  streams: StreamLimits;
+export interface PersistConfig extends ServiceBase {
   database: DatabaseConfig;
-  /** Health endpoint only. */
-  listen: ListenConfig;
   ackWaitMs: number;
   maxAckPending: number;
   /** Rows per INSERT. */
@@ -26,13 +11,11 @@ export interface PersistConfig {
 export function readPersistConfig(env: Env): PersistConfig {
   const r = new EnvReader(env);
   const cfg: PersistConfig = {
-    common: readCommon(r),
-    streams: readStreamLimits(r),
+    ...readServiceBase(r, "PERSIST", 8083),
     database: readDatabase(r),
-    listen: readListen(r, "PERSIST", 8083),
     ackWaitMs: r.durationMs("PERSIST_ACK_WAIT", "30s", 1000),
     maxAckPending: r.int("PERSIST_MAX_ACK_PENDING", 8192, 1, 1_000_000),
-    maxBatch: r.int("PERSIST_MAX_BATCH", 1000, 1, 10_000),
+    maxBatch: r.int("PERSIST_MAX_BATCH", 1000, 1, 5000),
   };
   r.check("PERSIST_MAX_ACK_PENDING", cfg.maxAckPending >= cfg.maxBatch * 2, "at least twice PERSIST_MAX_BATCH");
   r.done();

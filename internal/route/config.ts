@@ -1,10 +1,6 @@
-import { type CommonConfig, type Env, EnvReader, type ListenConfig, readCommon, readListen, readStreamLimits, type StreamLimits } from "../config/mod.ts";
+import { type Env, EnvReader, readServiceBase, type ServiceBase } from "../config/mod.ts";
 
-export interface RouteConfig {
-  common: CommonConfig;
-  streams: StreamLimits;
-  /** Health endpoint only. */
-  listen: ListenConfig;
+export interface RouteConfig extends ServiceBase {
   ackWaitMs: number;
   /** Events taken from INGEST and not yet acked; bounds memory and work in flight. */
   maxAckPending: number;
@@ -14,9 +10,7 @@ export interface RouteConfig {
 export function readRouteConfig(env: Env): RouteConfig {
   const r = new EnvReader(env);
   const cfg: RouteConfig = {
-    common: readCommon(r),
-    streams: readStreamLimits(r),
-    listen: readListen(r, "ROUTE", 8082),
+    ...readServiceBase(r, "ROUTE", 8082),
     ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "30s", 1000),
     maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
