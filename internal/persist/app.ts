@@ -11,13 +11,17 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   const store = openStore(cfg.database, log);
   await store.migrate();
   const bus = await openBus(cfg.common.natsServers, "jetmesh-persist", cfg.streams, log);
-  await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
-  const consumer = await bus.js.consumers.get(EVENTS_STREAM, PERSIST_CONSUMER);
+  // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
+  const openConsumer = async () => {
+    await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+    return await bus.js.consumers.get(EVENTS_STREAM, PERSIST_CONSUMER);
+  };
+  const consumer = await openConsumer();
   const epoch = await streamEpoch(bus.jsm, EVENTS_STREAM);
   const abort = new AbortController();
   const pulling = new AbortController();
   const writer = new BatchWriter({ store, js: bus.js, epoch, log, signal: abort.signal });
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal }, (batch) => writer.write(batch));
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, (batch) => writer.write(batch));
   loop.catch((err) => log.error("persist consumer stopped", { err }));
   const server = await startHealthServer("persist", cfg.listen);
   log.info("persist running", { consumer: PERSIST_CONSUMER, epoch, health_port: server.port });

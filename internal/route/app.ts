@@ -8,12 +8,16 @@ import { Relay } from "./relay.ts";
 
 export async function startRoute(cfg: RouteConfig, log: Logger): Promise<RunningService> {
   const bus = await openBus(cfg.common.natsServers, "jetmesh-route", cfg.streams, log);
-  await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
-  const consumer = await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
+  // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
+  const openConsumer = async () => {
+    await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+    return await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
+  };
+  const consumer = await openConsumer();
   const abort = new AbortController();
   const relay = new Relay(bus.js, log, abort.signal);
   const pulling = new AbortController();
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal }, async (batch) => {
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, async (batch) => {
     for (const m of batch) relay.accept(m);
   });
   loop.catch((err) => log.error("route consumer stopped", { err }));
