@@ -10,6 +10,13 @@ export const INGEST_PREFIX = "ingest";
 export const EVENTS_PREFIX = "events";
 export const DLQ_PREFIX = "dlq";
 
+/**
+ * KV bucket of event ids route has already moved to EVENTS (key: the id,
+ * base64url; value: the INGEST sequence that carried it first). It outlives
+ * the duplicate windows, so a client retry long after them is still dropped.
+ */
+export const SEEN_BUCKET = "jetmesh_seen";
+
 export function ingestSubject(channel: string): string {
   return `${INGEST_PREFIX}.${channel}`;
 }

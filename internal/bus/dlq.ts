@@ -23,13 +23,15 @@ export async function deadLetter(
   channel: string,
   m: JsMsg,
   reason: string,
+  /** Processing attempts made, counting JetStream redeliveries. */
+  deliveries: number,
   signal: AbortSignal,
 ): Promise<void> {
   const h = natsHeaders();
   h.set(DLQ_REASON_HEADER, reason.replace(/[\r\n]+/g, " ").slice(0, 1024));
   h.set(DLQ_STREAM_HEADER, m.info.stream);
   h.set(DLQ_SEQ_HEADER, String(m.info.streamSequence));
-  h.set(DLQ_DELIVERIES_HEADER, String(m.info.deliveryCount));
+  h.set(DLQ_DELIVERIES_HEADER, String(deliveries));
   const original = m.headers?.get(MSG_ID_HEADER);
   if (original) h.set(MSG_ID_HEADER.replace("Nats-", "Jetmesh-Original-"), original);
   const tp = m.headers?.get(TRACEPARENT_HEADER);

@@ -46,20 +46,14 @@ export interface RetryOptions {
 }
 
 /**
- * Publishes with the same options (and so the same msgID) until JetStream
- * answers, the deadline passes or the signal aborts; throws the last error.
+ * Runs `fn` until it succeeds, it fails with an error that is not retryable,
+ * the deadline passes or the signal aborts; throws the last error.
  */
-export async function publishWithRetry(
-  js: JetStreamClient,
-  subject: string,
-  payload: Uint8Array,
-  opts: Partial<JetStreamPublishOptions>,
-  retry: RetryOptions = {},
-): Promise<PubAck> {
+export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {}): Promise<T> {
   const start = Date.now();
   for (let attempt = 0;; attempt++) {
     try {
-      return await js.publish(subject, payload, opts);
+      return await fn();
     } catch (err) {
       const outOfTime = retry.deadlineMs !== undefined && Date.now() - start >= retry.deadlineMs;
       if (!isRetryable(err) || outOfTime || retry.signal?.aborted) throw err;
@@ -69,4 +63,15 @@ export async function publishWithRetry(
       await sleep(wait, retry.signal);
     }
   }
+}
+
+/** Publishes with the same options, and so the same msgID, until JetStream answers (see `withRetry`). */
+export function publishWithRetry(
+  js: JetStreamClient,
+  subject: string,
+  payload: Uint8Array,
+  opts: Partial<JetStreamPublishOptions>,
+  retry: RetryOptions = {},
+): Promise<PubAck> {
+  return withRetry(() => js.publish(subject, payload, opts), retry);
 }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "unavailable"
   | "not_found"
   | "limit_exceeded"
+  | "rejected"
   | "bad_config"
   | "internal";
 
@@ -34,6 +35,7 @@ export function httpStatus(code: ErrorCode): number {
     case "bad_id":
     case "bad_request":
     case "unknown_op":
+    case "rejected":
       return 400;
     case "unauthorized":
       return 401;

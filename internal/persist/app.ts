@@ -20,7 +20,7 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   const epoch = await streamEpoch(bus.jsm, EVENTS_STREAM);
   const abort = new AbortController();
   const pulling = new AbortController();
-  const writer = new BatchWriter({ store, js: bus.js, epoch, log, signal: abort.signal });
+  const writer = new BatchWriter({ store, js: bus.js, epoch, log, signal: abort.signal, maxAttempts: cfg.maxAttempts });
   const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, (batch) => writer.write(batch));
   loop.catch((err) => log.error("persist consumer stopped", { err }));
   const server = await startHealthServer("persist", cfg.listen);

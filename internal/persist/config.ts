@@ -6,6 +6,8 @@ export interface PersistConfig extends ServiceBase {
   maxAckPending: number;
   /** Rows per INSERT. */
   maxBatch: number;
+  /** Attempts at a row the database rejects before it goes to DLQ. */
+  maxAttempts: number;
 }
 
 export function readPersistConfig(env: Env): PersistConfig {
@@ -16,6 +18,7 @@ export function readPersistConfig(env: Env): PersistConfig {
     ackWaitMs: r.durationMs("PERSIST_ACK_WAIT", "30s", 1000),
     maxAckPending: r.int("PERSIST_MAX_ACK_PENDING", 8192, 1, 1_000_000),
     maxBatch: r.int("PERSIST_MAX_BATCH", 1000, 1, 5000),
+    maxAttempts: r.int("PERSIST_MAX_ATTEMPTS", 3, 1, 100),
   };
   r.check("PERSIST_MAX_ACK_PENDING", cfg.maxAckPending >= cfg.maxBatch * 2, "at least twice PERSIST_MAX_BATCH");
   r.done();

@@ -4,9 +4,11 @@ import { startHealthServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RouteConfig } from "./config.ts";
-import { Relay } from "./relay.ts";
+import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
+import { SeenIds } from "./seen.ts";
 
-export async function startRoute(cfg: RouteConfig, log: Logger): Promise<RunningService> {
+/** `step` is the routing step; tests pass one that fails on purpose. */
+export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep = defaultRoute): Promise<RunningService> {
   const bus = await openBus(cfg.common.natsServers, "jetmesh-route", cfg.streams, log);
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
@@ -15,7 +17,8 @@ export async function startRoute(cfg: RouteConfig, log: Logger): Promise<Running
   };
   const consumer = await openConsumer();
   const abort = new AbortController();
-  const relay = new Relay(bus.js, log, abort.signal);
+  const seen = await SeenIds.open(bus.js, cfg.dedupeTtlMs, cfg.streams.replicas);
+  const relay = new Relay({ js: bus.js, log, signal: abort.signal, step, maxAttempts: cfg.maxAttempts, seen });
   const pulling = new AbortController();
   const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, async (batch) => {
     for (const m of batch) relay.accept(m);

@@ -5,6 +5,10 @@ export interface RouteConfig extends ServiceBase {
   /** Events taken from INGEST and not yet acked; bounds memory and work in flight. */
   maxAckPending: number;
   maxBatch: number;
+  /** Attempts at the routing step before an event goes to DLQ. */
+  maxAttempts: number;
+  /** How long route remembers an event id to drop late client retries (past the duplicate windows). */
+  dedupeTtlMs: number;
 }
 
 export function readRouteConfig(env: Env): RouteConfig {
@@ -14,6 +18,8 @@ export function readRouteConfig(env: Env): RouteConfig {
     ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "30s", 1000),
     maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
+    maxAttempts: r.int("ROUTE_MAX_ATTEMPTS", 3, 1, 100),
+    dedupeTtlMs: r.durationMs("ROUTE_DEDUPE_TTL", "7d", 1000),
   };
   r.done();
   return cfg;

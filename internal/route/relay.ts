@@ -10,16 +10,34 @@ import {
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
-import { deadLetter, isRetryable, publishWithRetry } from "../bus/mod.ts";
+import { backoffMs, deadLetter, isRetryable, publishWithRetry, sleep, withRetry } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
+import type { SeenIds } from "./seen.ts";
 
 export const ROUTE_SERVICE = "route";
 
+export interface Routed {
+  subject: string;
+  envelope: Envelope;
+}
+
+/** A routing step: where an event goes and what it becomes. Throwing counts as a failed attempt. */
+export type RouteStep = (env: Envelope, now: number) => Routed;
+
 /** v1 routing: `ingest.<channel>` → `events.<channel>`, stamped with the route time. */
-export function routeEnvelope(env: Envelope, now: number): { subject: string; envelope: Envelope } {
-  return { subject: eventsSubject(env.channel), envelope: { ...env, routedAt: now } };
+export const defaultRoute: RouteStep = (env, now) => ({ subject: eventsSubject(env.channel), envelope: { ...env, routedAt: now } });
+
+export interface RelayOptions {
+  js: JetStreamClient;
+  log: Logger;
+  signal: AbortSignal;
+  step: RouteStep;
+  /** Attempts at the routing step before the event goes to DLQ. */
+  maxAttempts: number;
+  /** Dedupe past the duplicate windows; absent, only JetStream's windows dedupe. */
+  seen?: SeenIds;
 }
 
 /**
@@ -29,19 +47,19 @@ export function routeEnvelope(env: Envelope, now: number): { subject: string; en
  * retry can never let a later event overtake an earlier one. Channels proceed
  * concurrently. The input is acked only after the output's PubAck; a crash in
  * between republishes, and EVENTS drops the copy by msgID.
+ *
+ * An event that cannot be routed (its envelope does not decode, the routing
+ * step throws `maxAttempts` times, JetStream refuses it for good) goes to DLQ
+ * and its channel moves on: the rest of the channel keeps its order, without it.
  */
 export class Relay {
   readonly #order = new KeyedSerial();
   /** Stream sequences queued here, so a redelivery of a slow message is not queued twice. */
   readonly #queued = new Set<number>();
-  readonly #js: JetStreamClient;
-  readonly #log: Logger;
-  readonly #signal: AbortSignal;
+  readonly #o: RelayOptions;
 
-  constructor(js: JetStreamClient, log: Logger, signal: AbortSignal) {
-    this.#js = js;
-    this.#log = log;
-    this.#signal = signal;
+  constructor(o: RelayOptions) {
+    this.#o = o;
   }
 
   /** Queues a message; returns at once. */
@@ -51,40 +69,71 @@ export class Relay {
     this.#queued.add(seq);
     const channel = channelOf(INGEST_PREFIX, m.subject) ?? m.subject;
     this.#order.run(channel, () => this.#relay(m, channel))
-      .catch((err) => this.#log.warn("event left for redelivery", { err, seq, channel }))
+      .catch((err) => this.#o.log.warn("event left for redelivery", { err, seq, channel }))
       .finally(() => this.#queued.delete(seq));
   }
 
   async #relay(m: JsMsg, channel: string): Promise<void> {
-    if (this.#signal.aborted) return;
+    const { js, log, signal } = this.#o;
+    if (signal.aborted) return;
+    const seq = m.info.streamSequence;
+    const park = (reason: string, deliveries: number) => deadLetter(js, ROUTE_SERVICE, channel, m, reason, deliveries, signal);
     let env: Envelope;
     try {
       env = decodeEnvelope(m.data);
     } catch (err) {
-      this.#log.error("undecodable event sent to DLQ", { err, seq: m.info.streamSequence });
-      return deadLetter(this.#js, ROUTE_SERVICE, channel, m, `invalid envelope: ${errorMessage(err)}`, this.#signal);
+      log.error("undecodable event sent to DLQ", { err, seq });
+      return park(`invalid envelope: ${errorMessage(err)}`, m.info.deliveryCount);
     }
-    const out = routeEnvelope(env, Date.now());
+    const out = await this.#route(env, m);
+    if (out instanceof Error) {
+      log.error("event failed routing, sent to DLQ", { err: out, id: env.id, attempts: this.#o.maxAttempts });
+      return park(`route step failed: ${out.message}`, this.#o.maxAttempts);
+    }
+    // Keep the input from being redelivered while we hold it.
+    const keepAlive = () => m.working();
+    if (this.#o.seen) {
+      const seen = this.#o.seen;
+      const first = await withRetry(() => seen.claim(env.id, seq), { signal, onRetry: keepAlive });
+      if (first !== seq) {
+        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: first });
+        m.ack();
+        return;
+      }
+    }
     const h = natsHeaders();
     for (const k of [TRACEPARENT_HEADER, TRACESTATE_HEADER]) {
       const v = m.headers?.get(k);
       if (v) h.set(k, v);
     }
     try {
-      await publishWithRetry(this.#js, out.subject, encodeEnvelope(out.envelope), { msgID: env.id, headers: h }, {
-        signal: this.#signal,
+      await publishWithRetry(js, out.subject, encodeEnvelope(out.envelope), { msgID: env.id, headers: h }, {
+        signal,
         onRetry: (err, attempt) => {
-          // Keep the input from being redelivered while we hold it.
-          m.working();
-          if (attempt % 10 === 0) this.#log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
+          keepAlive();
+          if (attempt % 10 === 0) log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
         },
       });
     } catch (err) {
-      if (isRetryable(err) || this.#signal.aborted) throw err;
-      this.#log.error("unpublishable event sent to DLQ", { err, id: env.id });
-      return deadLetter(this.#js, ROUTE_SERVICE, channel, m, `publish rejected: ${errorMessage(err)}`, this.#signal);
+      if (isRetryable(err) || signal.aborted) throw err;
+      log.error("unpublishable event sent to DLQ", { err, id: env.id });
+      await this.#o.seen?.release(env.id);
+      return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
     }
     m.ack();
+  }
+
+  /** The routing step with bounded retries in place, so a failing event holds up its channel only briefly. */
+  async #route(env: Envelope, m: JsMsg): Promise<Routed | Error> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return this.#o.step(env, Date.now());
+      } catch (err) {
+        if (attempt >= this.#o.maxAttempts) return err instanceof Error ? err : new Error(String(err));
+        m.working();
+        await sleep(backoffMs(attempt, 50, 1000), this.#o.signal);
+      }
+    }
   }
 
   /** Resolves when every accepted message is relayed (or left for redelivery). */

@@ -95,10 +95,20 @@ function toEventRow(r: DbEvent): EventRow {
  */
 const unavailableStates = /^(08|53|57P)/;
 
-/** Rethrows, turning a lost or refused database into `unavailable` (the cause kept) so clients see 503, not 500. */
+/** SQLSTATE classes meaning "this data can never be stored as it is": data exception, integrity constraint violation. */
+const rejectedStates = /^(22|23)/;
+
+/**
+ * Rethrows with a code callers can act on (the cause kept): a lost or refused
+ * database is `unavailable` (clients see 503, writers retry), data the schema
+ * refuses is `rejected` (writers park it instead of retrying forever).
+ */
 function unavailable(err: unknown): never {
   if (isUnavailable(err)) {
     throw new JetmeshError("unavailable", `database unavailable: ${(err as Error).message}`, { cause: err });
+  }
+  if (err instanceof postgres.PostgresError && rejectedStates.test(err.code)) {
+    throw new JetmeshError("rejected", `database rejected the data: ${err.message}`, { cause: err });
   }
   throw err;
 }

@@ -8,6 +8,7 @@ import { startPersist } from "../../internal/persist/app.ts";
 import { readPersistConfig } from "../../internal/persist/config.ts";
 import { startRoute } from "../../internal/route/app.ts";
 import { readRouteConfig } from "../../internal/route/config.ts";
+import type { RouteStep } from "../../internal/route/relay.ts";
 import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
 import { type TestDatabase, testDatabase } from "../helpers/db.ts";
 
@@ -23,8 +24,8 @@ export interface Stack {
   notifyWs: string;
   /** Stops one service gracefully. */
   stopService(name: ServiceName): Promise<void>;
-  /** Starts a stopped service again, on the same port for the edges. */
-  startService(name: ServiceName): Promise<void>;
+  /** Starts a stopped service again, on the same port for the edges; `options` replace the stack's. */
+  startService(name: ServiceName, options?: StackOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,9 +35,14 @@ export function testLogger(svc: string): Logger {
   return createLogger({ svc }, { level: show ? "debug" : "error", sink: (line) => show ? console.error(line) : undefined });
 }
 
-const starters: Record<ServiceName, (env: Record<string, string>) => Promise<RunningService>> = {
+export interface StackOptions {
+  /** Routing step for route (tests make it fail on purpose). */
+  routeStep?: RouteStep;
+}
+
+const starters: Record<ServiceName, (env: Record<string, string>, o: StackOptions) => Promise<RunningService>> = {
   ingest: (env) => startIngest(readIngestConfig(env), testLogger("ingest")),
-  route: (env) => startRoute(readRouteConfig(env), testLogger("route")),
+  route: (env, o) => startRoute(readRouteConfig(env), testLogger("route"), o.routeStep),
   persist: (env) => startPersist(readPersistConfig(env), testLogger("persist")),
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
@@ -45,7 +51,7 @@ const starters: Record<ServiceName, (env: Record<string, string>) => Promise<Run
  * The four services in this process, on a nats-server of their own and a
  * schema of their own in the test PostgreSQL: a whole jetmesh per test file.
  */
-export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const nats = await startNatsServer();
   const db = await testDatabase();
   const env: Record<string, string> = {
@@ -65,10 +71,10 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   };
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
-  const start = async (name: ServiceName) => {
+  const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
     const port = ports.get(name);
-    const svc = await starters[name](port === undefined ? env : { ...env, [portVar]: String(port) });
+    const svc = await starters[name](port === undefined ? env : { ...env, [portVar]: String(port) }, o);
     running.set(name, svc);
     ports.set(name, svc.port);
   };

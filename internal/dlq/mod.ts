@@ -1,0 +1,2 @@
+export { type ReplayConfig, readReplayConfig } from "./config.ts";
+export { replayDlq, type ReplayOptions, type ReplayResult } from "./replay.ts";
