@@ -5,18 +5,24 @@ import { backoffMs, sleep } from "./retry.ts";
 export interface BatchLoopOptions {
   /** Largest batch handed to the handler. */
   maxBatch: number;
-  /** Aborting stops pulling; messages already received are still handed over, then the loop ends. */
+  /** Aborting stops pulling: the pull in flight still ends normally and everything it brought is handed over, then the loop ends. */
   signal: AbortSignal;
   log: Logger;
-  /** Gets the consumer again after the pull ended on its own (for example, the durable had to be recreated). */
+  /** Gets the consumer again after a pull failed (for example, the durable had to be recreated). */
   reopen: () => Promise<Consumer>;
 }
+
+/**
+ * How long one pull request waits for messages. A graceful stop waits for the
+ * pull in flight to end, so this also bounds how long a stop takes.
+ */
+const PULL_EXPIRES_MS = 2000;
 
 /**
  * Pulls from a durable consumer and hands messages over in batches: a batch
  * closes when it is full or when nothing more is buffered, so batches grow
  * with load and a lone message waits for nobody. The handler's promise is
- * awaited before the next batch: that is the backpressure. A pull that ends
+ * awaited before the next batch: that is the backpressure. A pull that fails
  * while the service is not stopping is started again, so a worker never
  * idles silently.
  */
@@ -27,9 +33,8 @@ export async function consumeBatches(
 ): Promise<void> {
   for (let attempt = 0; !o.signal.aborted; attempt++) {
     try {
-      await pullOnce(consumer, o, handle);
-      if (o.signal.aborted) return;
-      o.log.warn("pull ended, starting again");
+      await pullUntilAborted(consumer, o, handle);
+      return;
     } catch (err) {
       if (o.signal.aborted) return;
       o.log.warn("pull failed, starting again", { err, attempt });
@@ -45,11 +50,17 @@ export async function consumeBatches(
   }
 }
 
-async function pullOnce(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
-  const messages = await consumer.consume({ max_messages: o.maxBatch * 2 });
-  const stop = () => messages.stop();
-  o.signal.addEventListener("abort", stop, { once: true });
-  try {
+/**
+ * One fetch after another. A fetch is a single pull request that the server
+ * completes or expires, so stopping between two fetches leaves nothing that
+ * was delivered to this process unhandled. Stopping a consume() instead
+ * unsubscribes while messages are still on their way: those stay unacked,
+ * come back only after ack_wait, and by then newer messages have overtaken
+ * them.
+ */
+async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
+  while (!o.signal.aborted) {
+    const messages = await consumer.fetch({ max_messages: o.maxBatch * 2, expires: PULL_EXPIRES_MS });
     let batch: JsMsg[] = [];
     for await (const m of messages) {
       batch.push(m);
@@ -59,7 +70,5 @@ async function pullOnce(consumer: Consumer, o: BatchLoopOptions, handle: (batch:
       }
     }
     if (batch.length > 0) await handle(batch);
-  } finally {
-    o.signal.removeEventListener("abort", stop);
   }
 }
