@@ -1,5 +1,5 @@
 import { ROUTE_CONSUMER, routeConsumer, INGEST_STREAM } from "../../subjects/mod.ts";
-import { consumeBatches, ensureConsumer, openBus } from "../bus/mod.ts";
+import { consumeBatches, ensureConsumer, openBus, sleep } from "../bus/mod.ts";
 import { startHealthServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -16,6 +16,13 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     return await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
   };
   const consumer = await openConsumer();
+  // Events a crashed instance left unacked come back only after ack_wait; relaying newer events
+  // first would put them behind their successors. Waiting one ack_wait keeps every channel in order.
+  const held = (await consumer.info()).num_ack_pending;
+  if (held > 0) {
+    log.warn("waiting one ack wait for events a previous instance left unacked", { held, wait_ms: cfg.ackWaitMs });
+    await sleep(cfg.ackWaitMs + 1000);
+  }
   const abort = new AbortController();
   const seen = await SeenIds.open(bus.js, cfg.dedupeTtlMs, cfg.streams.replicas);
   const relay = new Relay({ js: bus.js, log, signal: abort.signal, step, maxAttempts: cfg.maxAttempts, seen });

@@ -15,7 +15,7 @@ export function readRouteConfig(env: Env): RouteConfig {
   const r = new EnvReader(env);
   const cfg: RouteConfig = {
     ...readServiceBase(r, "ROUTE", 8082),
-    ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "30s", 1000),
+    ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "10s", 1000),
     maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
     maxAttempts: r.int("ROUTE_MAX_ATTEMPTS", 3, 1, 100),

@@ -20,7 +20,7 @@ t.test("a subscriber that reconnects with its last cursor gets exactly what it m
     while (!stop) {
       pub.sendJson({ op: "pub", id: `m-${published}`, channel, data: published });
       published++;
-      if (published % 5 === 0) await new Promise((r) => setTimeout(r, 2));
+      if (published % 5 === 0) await new Promise((r) => setTimeout(r, 10));
     }
   })();
 
