@@ -44,14 +44,17 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
   const h = natsHeaders();
   if (pub.traceparent !== undefined && traceparentRe.test(pub.traceparent)) h.set(TRACEPARENT_HEADER, pub.traceparent);
   try {
+    let retried = false;
     const pa = await publishWithRetry(
       o.js,
       ingestSubject(pub.channel),
       payload,
-      { msgID: env.id, headers: h, timeout: Math.min(2000, o.publishTimeoutMs) },
-      { deadlineMs: o.publishTimeoutMs, signal: o.signal },
+      { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
+      { deadlineMs: o.publishTimeoutMs, signal: o.signal, onRetry: () => (retried = true) },
     );
-    return { op: "ack", id: clientId, seq: pa.seq, dup: pa.duplicate };
+    // After our own retry, "duplicate" most likely means our first attempt landed unacknowledged:
+    // to this client it is the first send, not a repeat.
+    return { op: "ack", id: clientId, seq: pa.seq, dup: pa.duplicate && !retried };
   } catch (err) {
     if (isRetryable(err) || o.signal.aborted) {
       throw new JetmeshError("unavailable", `event store unavailable, retry with the same id: ${errorMessage(err)}`, { cause: err });
