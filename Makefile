@@ -26,29 +26,41 @@ INSTALLED := node_modules/.package-lock.json
 # tap compiles its Test class for the plugins named in .taprc.
 TAP_BUILT := node_modules/.jetmesh-tap-built
 
-.PHONY: help install test test-faults check typecheck denocheck run-local smoke smoke-running bench clean ensure-nats ensure-postgres
+.PHONY: help install test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-nats ensure-postgres
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make check      tsc --noEmit and deno check over cmd internal subjects test bench infra"
-	@echo "make run-local  nats-server + PGlite + the four services, Ctrl-C stops all"
+	@echo "make run-local  nats-server + PGlite + the four services (+ Jaeger when installed), Ctrl-C stops all"
+	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
+	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
 	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back"
 	@echo "make bench      run bench/run.ts"
+	@echo "make bench-tracing  tracing cost: off vs OTLP export on (per hop and ingest publish throughput)"
 	@echo "make clean      remove .tap, .data and bench temp files"
 
 install: $(TAP_BUILT)
 
+# A symlinked node_modules is shared with other checkouts (git worktrees):
+# `npm ci` would empty the shared tree through the link and replace the link,
+# so it is left alone here; install where the link points.
 $(INSTALLED): package-lock.json
-	@echo "==> npm ci"
-	@npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@if [ -L node_modules ]; then \
+	  echo "node_modules is a symlink to $$(readlink node_modules): not running npm ci here (install there if it is stale)" >&2; \
+	else \
+	  echo "==> npm ci"; \
+	  npm ci --no-audit --no-fund --loglevel=error; \
+	  touch $@; \
+	fi
 
+# Rebuilding a shared (symlinked) tree races the other checkouts' runs.
 $(TAP_BUILT): $(INSTALLED) .taprc
-	@echo "==> tap build (plugins from .taprc)"
-	@bash test/helpers/tap-build.sh
-	@touch $@
+	@if [ -L node_modules ] && [ -e $@ ]; then exit 0; fi; \
+	  echo "==> tap build (plugins from .taprc)"; \
+	  bash test/helpers/tap-build.sh; \
+	  touch $@
 
 ensure-nats:
 	@if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then \
@@ -112,6 +124,14 @@ denocheck: install
 	  if [ ! -t 2 ]; then export NO_COLOR=1; fi; \
 	  if [ -z "$$files" ]; then echo "no .ts files"; else RUST_BACKTRACE=0 npx --no-install deno check --quiet $$files; fi
 
+# Streams, consumer lag and DLQ of a running jetmesh (NATS_URL, and NATS_USER/NATS_PASSWORD of the admin user when the server has users).
+inspect: install
+	@$(NODE_TSX) cmd/inspect/main.ts
+
+# Re-inject events parked on DLQ once their cause is fixed (docs/architecture.md); ARGS="--service route --dry-run".
+replay-dlq: install
+	@$(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
+
 run-local: install
 	@$(NODE_TSX) infra/local/run.ts
 
@@ -125,6 +145,10 @@ smoke-running: install
 
 bench: install
 	@if [ -f bench/run.ts ]; then $(NODE_TSX) bench/run.ts; else echo "no benchmarks yet (bench/run.ts is missing)"; fi
+
+# What tracing costs: off (no exporter) against OTLP export on; needs nats-server.
+bench-tracing: install ensure-nats
+	@$(NODE_TSX) bench/tracing-overhead.ts
 
 clean:
 	@rm -rf .tap .data bench/results/*.tmp

@@ -10,7 +10,7 @@ try {
   const cfg = readReplayConfig(process.env, process.argv.slice(2));
   const log = createLogger({ svc: "replay-dlq" }, { level: cfg.common.logLevel });
   const store = openStore(cfg.database, log);
-  const bus = await openBus(cfg.common.natsServers, "jetmesh-replay-dlq", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "replay-dlq", cfg.streams, log);
   const result = await replayDlq({ js: bus.js, jsm: bus.jsm, store, log, service: cfg.service, dryRun: cfg.dryRun });
   log.info("replay done", { ...result });
   await bus.nc.drain();

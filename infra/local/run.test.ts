@@ -1,23 +1,6 @@
 import t from "tap";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { runLocal as run } from "../../test/helpers/run-local.ts";
 import { findExecutable, formatLogLine, pickPort } from "./supervisor.ts";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "infra/local/run.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    p.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    p.stderr.on("data", (c: Buffer) => (out += c.toString()));
-    p.on("exit", (code) => resolve({ code, out }));
-  });
-}
 
 t.test("formatLogLine makes service JSON lines readable", async (t) => {
   const line = JSON.stringify({ ts: "2026-01-02T03:04:05.678Z", level: "info", msg: "nats connected", service: "ingest", server: "127.0.0.1:4222", n: 3, s: "a b" });

@@ -7,6 +7,9 @@
  *   (cmd/pglite/main.ts, data in .data/pglite) with DATABASE_POOL_MAX=1.
  * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts) with
  *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
+ * - Jaeger, when a `jaeger` (v2) or `jaeger-all-in-one` (v1) binary is on PATH
+ *   and no OTEL_* exporter variable is set: started on its default ports (UI
+ *   16686, OTLP/HTTP 4318) and the services send their traces to it.
  *
  * Ctrl-C / SIGTERM stops the services (SIGTERM, SIGKILL after 10 s), then
  * PGlite and nats-server, and exits 0. If any of them exits on its own,
@@ -19,7 +22,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   canListen,
@@ -61,9 +64,15 @@ const services: Service[] = [
 const portOf = (s: Service) => Number(env[s.portVar] || s.defaultPort);
 const shownDir = (d: string) => (d.startsWith(`${root}/`) ? d.slice(root.length + 1) : d);
 
+/** Jaeger's own defaults, the same in v1 (all-in-one) and v2. */
+const JAEGER_UI_PORT = 16686;
+const JAEGER_OTLP_PORT = 4318;
+const OTEL_VARIABLES = ["OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"];
+
 const children: Child[] = [];
 let nats: Child | undefined;
 let pglite: Child | undefined;
+let jaeger: Child | undefined;
 let stopping = false;
 
 async function shutdown(exitCode: number, why: string): Promise<never> {
@@ -73,12 +82,13 @@ async function shutdown(exitCode: number, why: string): Promise<never> {
   }
   stopping = true;
   say(why, exitCode === 0 ? color.bold : color.red);
-  const svc = children.filter((c) => c !== nats && c !== pglite);
+  const svc = children.filter((c) => c !== nats && c !== pglite && c !== jaeger);
   const results = await Promise.all(svc.map(async (c) => ({ c, r: await c.stop(GRACE_MS) })));
   for (const { c, r } of results) {
     if (r.killed) say(`${c.name} did not stop within ${GRACE_MS} ms: killed`, color.yellow);
   }
-  for (const c of [pglite, nats]) {
+  // Jaeger after the services: they export their last spans as they stop.
+  for (const c of [jaeger, pglite, nats]) {
     if (!c) continue;
     const r = await c.stop(GRACE_MS);
     if (r.killed) say(`${c.name} did not stop within ${GRACE_MS} ms: killed`, color.yellow);
@@ -203,6 +213,43 @@ async function startPglite(): Promise<string> {
   }
 }
 
+/** Starts Jaeger when one is installed and tracing is not configured otherwise; returns the OTLP endpoint for the services. */
+async function startJaeger(): Promise<string | undefined> {
+  if (OTEL_VARIABLES.some((v) => env[v])) {
+    say("traces: exported as the OTEL_* variables say (no local Jaeger started)");
+    return undefined;
+  }
+  const bin = findExecutable("jaeger") ?? findExecutable("jaeger-all-in-one");
+  if (!bin) {
+    say("traces: off (put a jaeger or jaeger-all-in-one binary on PATH to get a local Jaeger, or set OTEL_EXPORTER_OTLP_ENDPOINT)", color.dim);
+    return undefined;
+  }
+  if (!(await canListen(JAEGER_UI_PORT, "127.0.0.1")) || !(await canListen(JAEGER_OTLP_PORT, "127.0.0.1"))) {
+    say(`traces: off (ports ${JAEGER_UI_PORT} and ${JAEGER_OTLP_PORT} are not both free: another Jaeger running?)`, color.yellow);
+    return undefined;
+  }
+  await stopLeftover(pidDir, "jaeger", basename(bin), root);
+  const verbose = env.LOG_LEVEL === "debug";
+  jaeger = watch(
+    new Child({
+      name: "jaeger",
+      command: bin,
+      args: [],
+      cwd: root,
+      env,
+      paint: color.gray,
+      // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
+      filter: (line) => (verbose || /"level":"(warn|error|fatal)"|\b(WARN|ERROR|FATAL)\b/.test(line) ? line : undefined),
+      pidDir,
+    }),
+  );
+  const ok = await waitForHttp(`http://127.0.0.1:${JAEGER_UI_PORT}/`, 30_000, () => !jaeger!.exited);
+  if (!ok) return failStart(`${basename(bin)} did not serve its UI on port ${JAEGER_UI_PORT}`, jaeger.tail);
+  const otlp = `http://127.0.0.1:${JAEGER_OTLP_PORT}`;
+  say(`Jaeger UI http://localhost:${JAEGER_UI_PORT} (${basename(bin)}; the services send traces to ${otlp})`);
+  return otlp;
+}
+
 async function main(): Promise<void> {
   for (const s of services) {
     if (!existsSync(join(root, `cmd/${s.name}/main.ts`))) {
@@ -231,9 +278,11 @@ async function main(): Promise<void> {
   const natsUrl = await startNats();
   const databaseUrl = await startPglite();
   const embedded = pglite !== undefined;
+  const otlp = await startJaeger();
 
   for (const s of services) {
     const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl };
+    if (otlp) childEnv.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
     if (s.usesDatabase) {
       childEnv.DATABASE_URL = databaseUrl;
       if (embedded) childEnv.DATABASE_POOL_MAX = "1";
@@ -269,6 +318,8 @@ async function main(): Promise<void> {
     `  notify   ws://localhost:${notify}/v1/ws         subscribe`,
     `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
     `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
+    `  metrics  ${services.map((s) => `http://localhost:${portOf(s)}/metrics`).join("  ")}`,
+    `  traces   ${otlp ? `Jaeger UI http://localhost:${JAEGER_UI_PORT}` : "off"}`,
     `  NATS     ${natsUrl}`,
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
     `  try      make smoke      stop  Ctrl-C`,

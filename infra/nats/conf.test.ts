@@ -2,25 +2,17 @@
 // dirs swapped for free/temporary ones) to prove they parse and work on the
 // installed server version.
 import t from "tap";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { setNatsPasswords, templateConfig as template } from "../../test/helpers/nats-config.ts";
 import { findNatsServer, type NatsServerHandle, startNatsServer } from "../../test/helpers/nats-server.ts";
 import { freePorts } from "../../test/helpers/ports.ts";
 
-const here = new URL(".", import.meta.url).pathname;
-
-/** Copies a config with every listed port replaced and store_dir pointed at `store`. */
-function template(file: string, dir: string, store: string, ports: Map<number, number>): string {
-  const text = readFileSync(join(here, file), "utf8")
-    .replace(/\b(\d{4})\b/g, (m) => String(ports.get(Number(m)) ?? m))
-    .replace(/store_dir:.*$/m, `store_dir: ${JSON.stringify(store)}`);
-  const out = join(dir, file);
-  writeFileSync(out, text);
-  return out;
-}
+const passwords = setNatsPasswords();
+const admin = { user: "admin", pass: passwords.admin };
 
 if (!findNatsServer()) {
   t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
@@ -38,7 +30,7 @@ if (!findNatsServer()) {
     t.equal(varz.max_payload, 1024 * 1024);
     t.equal(varz.jetstream?.config?.store_dir, join(dir, "store", "jetstream"));
 
-    const nc = await connect({ servers: ns.url });
+    const nc = await connect({ servers: ns.url, ...admin });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "CONF", subjects: ["conf.>"] });
     t.equal((await jetstream(nc).publish("conf.x", "x")).seq, 1);
@@ -72,7 +64,7 @@ if (!findNatsServer()) {
         );
       }),
     );
-    const nc = await connect({ servers: servers.map((s) => s.url) });
+    const nc = await connect({ servers: servers.map((s) => s.url), ...admin });
     const jsm = await jetstreamManager(nc);
     const si = await jsm.streams.add({ name: "CONF3", subjects: ["conf3.>"], num_replicas: 3 });
     t.equal(si.config.num_replicas, 3);

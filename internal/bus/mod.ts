@@ -1,6 +1,7 @@
-export { type BusOptions, connectBus } from "./connect.ts";
+export { type BusConnection, type BusOptions, connectBus, inboxPrefix } from "./connect.ts";
 export { type BatchLoopOptions, consumeBatches } from "./batches.ts";
 export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";
 export { backoffMs, isRetryable, publishWithRetry, type RetryOptions, sleep, withRetry } from "./retry.ts";
 export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
+export { busChecks } from "./ready.ts";

@@ -1,19 +1,39 @@
 import { isLevel, type Level } from "../log/mod.ts";
 import type { StreamSettings } from "../../subjects/mod.ts";
 import type { EnvReader } from "./env.ts";
+import { readTelemetry, type TelemetryConfig } from "./telemetry.ts";
+
+/** How a service proves who it is to nats-server; each service has its own user in infra/nats/users.conf. */
+export type NatsAuth = { user: string; pass: string } | { token: string };
+
+export interface NatsConfig {
+  servers: string[];
+  /** Absent: connect without credentials (a server with no authorization block). */
+  auth?: NatsAuth;
+}
 
 /** Settings every service shares: where NATS and the log go. */
 export interface CommonConfig {
-  natsServers: string[];
+  nats: NatsConfig;
   logLevel: Level;
 }
 
+function readNatsAuth(r: EnvReader): NatsAuth | undefined {
+  const user = r.optional("NATS_USER");
+  const pass = r.optional("NATS_PASSWORD");
+  const token = r.optional("NATS_TOKEN");
+  r.check("NATS_TOKEN", token === undefined || user === undefined, "either NATS_TOKEN or NATS_USER/NATS_PASSWORD, not both");
+  r.check("NATS_PASSWORD", (user === undefined) === (pass === undefined), "set together with NATS_USER");
+  if (user !== undefined && pass !== undefined) return { user, pass };
+  return token === undefined ? undefined : { token };
+}
+
 export function readCommon(r: EnvReader): CommonConfig {
-  const natsServers = r.list("NATS_URL", ["nats://127.0.0.1:4222"]);
-  r.check("NATS_URL", natsServers.every((u) => /^(nats|tls|wss?):\/\/[^\s]+$/.test(u)), "comma-separated nats:// URLs");
+  const servers = r.list("NATS_URL", ["nats://127.0.0.1:4222"]);
+  r.check("NATS_URL", servers.every((u) => /^(nats|tls|wss?):\/\/[^\s]+$/.test(u)), "comma-separated nats:// URLs");
   const level = r.string("LOG_LEVEL", "info");
   r.check("LOG_LEVEL", isLevel(level), "one of debug, info, warn, error");
-  return { natsServers, logLevel: isLevel(level) ? level : "info" };
+  return { nats: { servers, auth: readNatsAuth(r) }, logLevel: isLevel(level) ? level : "info" };
 }
 
 /** Stream settings; every service reads them so whichever starts first creates the same streams. */
@@ -54,13 +74,19 @@ export function readListen(r: EnvReader, prefix: string, defaultPort: number): L
   };
 }
 
-/** What every service reads: NATS and logs, stream settings, and where it listens. */
+/** What every service reads: NATS and logs, stream settings, where it listens, where its traces go. */
 export interface ServiceBase {
   common: CommonConfig;
   streams: StreamSettings;
   listen: ListenConfig;
+  telemetry: TelemetryConfig;
 }
 
 export function readServiceBase(r: EnvReader, prefix: string, defaultPort: number): ServiceBase {
-  return { common: readCommon(r), streams: readStreamLimits(r), listen: readListen(r, prefix, defaultPort) };
+  return {
+    common: readCommon(r),
+    streams: readStreamLimits(r),
+    listen: readListen(r, prefix, defaultPort),
+    telemetry: readTelemetry(r),
+  };
 }

@@ -58,6 +58,18 @@ export class EnvReader {
     return n;
   }
 
+  /** A decimal number such as a ratio ("0.25"). */
+  number(name: string, fallback: number, min = -Infinity, max = Infinity): number {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!/^-?\d+(\.\d+)?$/.test(raw) || n < min || n > max) {
+      this.#bad(name, raw, `a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
   durationMs(name: string, fallback: string, minMs = 1): number {
     const raw = this.#raw(name) ?? fallback;
     const ms = parseDuration(raw);

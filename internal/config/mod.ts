@@ -1,8 +1,11 @@
 export { EnvReader, parseDuration, type Env } from "./env.ts";
+export { DEFAULT_JAEGER_ENDPOINT, DEFAULT_OTLP_ENDPOINT, readTelemetry, type TelemetryConfig, type TraceExporter } from "./telemetry.ts";
 export {
   type CommonConfig,
   type DatabaseConfig,
   type ListenConfig,
+  type NatsAuth,
+  type NatsConfig,
   readCommon,
   readDatabase,
   readListen,

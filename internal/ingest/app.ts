@@ -1,10 +1,14 @@
-import { openBus } from "../bus/mod.ts";
-import { healthz } from "../httpapi/mod.ts";
+import { INGEST_STREAM } from "../../subjects/mod.ts";
+import { busChecks, openBus } from "../bus/mod.ts";
+import { opsRoutes } from "../httpapi/mod.ts";
 import { Inflight, type RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
+import { startTracing } from "../telemetry/mod.ts";
 import { startServer } from "../wsserver/mod.ts";
 import type { IngestConfig } from "./config.ts";
 import { publishHandler } from "./http.ts";
+import { ingestMetrics } from "./metrics.ts";
 import type { PublisherOptions } from "./publisher.ts";
 import { publisherSocket } from "./ws.ts";
 
@@ -12,7 +16,11 @@ import { publisherSocket } from "./ws.ts";
 const ENVELOPE_OVERHEAD = 512;
 
 export async function startIngest(cfg: IngestConfig, log: Logger): Promise<RunningService> {
-  const bus = await openBus(cfg.common.natsServers, "jetmesh-ingest", cfg.streams, log);
+  const tracing = await startTracing("ingest", cfg.telemetry, log);
+  const bus = await openBus(cfg.common.nats, "ingest", cfg.streams, log);
+  const registry = createRegistry("ingest");
+  natsConnected(registry, bus.connected);
+  streamMessages(registry, bus.jsm, [INGEST_STREAM]);
   const abort = new AbortController();
   const inflight = new Inflight();
   const pub: PublisherOptions = {
@@ -20,6 +28,8 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,
     publishTimeoutMs: cfg.publishTimeoutMs,
     signal: abort.signal,
+    metrics: ingestMetrics(registry),
+    tracing,
   };
   const server = await startServer({
     host: cfg.listen.host,
@@ -30,7 +40,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     idleTimeoutSec: 120,
     maxBackpressureBytes: 1024 * 1024,
     routes: {
-      "GET /healthz": () => healthz("ingest"),
+      ...opsRoutes("ingest", registry, busChecks(bus, [INGEST_STREAM])),
       "POST /v1/publish": publishHandler(cfg, pub, inflight),
     },
     ws: publisherSocket(cfg, pub, inflight, log),
@@ -45,6 +55,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
       await server.close(1001, "server shutting down");
       abort.abort();
       await bus.nc.drain();
+      await tracing?.shutdown();
     },
   };
 }

@@ -48,9 +48,11 @@ export function publishHandler(cfg: IngestConfig, pub: PublisherOptions, infligh
       const body = parseBody(req, cfg);
       enc = body.enc;
       const order = new KeyedSerial();
+      // W3C trace context of the request; an event's own `traceparent` field wins over it.
+      const traceparent = req.header("traceparent");
       const work = Promise.all(
         body.items.map((item) =>
-          order.run(item.channel, () => publishEvent(pub, publisher, item)).then(
+          order.run(item.channel, () => publishEvent(pub, publisher, item, traceparent)).then(
             (ack): AckFrame | ErrorFrame => ack,
             (err) => errorFrame(errorCode(err), errorMessage(err), item.id),
           )

@@ -6,28 +6,36 @@ import {
   type Envelope,
   ENVELOPE_VERSION,
   eventId,
+  INGEST_STREAM,
   ingestSubject,
   TRACEPARENT_HEADER,
 } from "../../subjects/mod.ts";
 import { isRetryable, publishWithRetry } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
+import { ATTR, endSpan, isTraceparent, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
+import type { IngestMetrics } from "./metrics.ts";
 
 export interface PublisherOptions {
   js: JetStreamClient;
   maxEventBytes: number;
   publishTimeoutMs: number;
   signal: AbortSignal;
+  metrics: IngestMetrics;
+  /** Absent: tracing is off. */
+  tracing?: Tracing;
 }
-
-const traceparentRe = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * Turns a validated publish into an event on INGEST and answers only after
  * JetStream acknowledged it. The msgID is the event id, so a retry of the same
  * client id inside the duplicate window is acked `dup: true` with the original seq.
+ *
+ * The event's trace starts here, as a child of the client's `traceparent` (the
+ * frame's field, else the HTTP header passed as `traceparent`) when it sent one.
  */
-export async function publishEvent(o: PublisherOptions, publisher: string, pub: PubFrame): Promise<AckFrame> {
+export async function publishEvent(o: PublisherOptions, publisher: string, pub: PubFrame, traceparent?: string): Promise<AckFrame> {
+  o.metrics.received.inc();
   const clientId = pub.id ?? assignClientId();
   const env: Envelope = {
     v: ENVELOPE_VERSION,
@@ -41,21 +49,48 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
   if (payload.length > o.maxEventBytes) {
     throw new JetmeshError("too_large", `event is ${payload.length} bytes; the limit is ${o.maxEventBytes}`);
   }
+  const subject = ingestSubject(pub.channel);
+  const parent = pub.traceparent ?? traceparent;
   const h = natsHeaders();
-  if (pub.traceparent !== undefined && traceparentRe.test(pub.traceparent)) h.set(TRACEPARENT_HEADER, pub.traceparent);
+  let span: Span | undefined;
+  if (o.tracing !== undefined) {
+    span = o.tracing.start("ingest publish", SpanKind.PRODUCER, parent, {
+      [ATTR.messagingSystem]: "nats",
+      [ATTR.operation]: "publish",
+      [ATTR.destination]: subject,
+      [ATTR.stream]: INGEST_STREAM,
+      [ATTR.eventId]: env.id,
+      [ATTR.channel]: env.channel,
+      [ATTR.publisher]: publisher,
+    });
+    o.tracing.inject(span, h);
+  } else if (parent !== undefined && isTraceparent(parent)) {
+    // Not tracing here, but a later hop may: pass the client's context on untouched.
+    h.set(TRACEPARENT_HEADER, parent);
+  }
+  const started = performance.now();
   try {
     let retried = false;
     const pa = await publishWithRetry(
       o.js,
-      ingestSubject(pub.channel),
+      subject,
       payload,
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
       { deadlineMs: o.publishTimeoutMs, signal: o.signal, onRetry: () => (retried = true) },
     );
     // After our own retry, "duplicate" most likely means our first attempt landed unacknowledged:
     // to this client it is the first send, not a repeat.
-    return { op: "ack", id: clientId, seq: pa.seq, dup: pa.duplicate && !retried };
+    const dup = pa.duplicate && !retried;
+    o.metrics.publishAck.observe((performance.now() - started) / 1000);
+    (dup ? o.metrics.duplicates : o.metrics.published).inc();
+    o.metrics.acked.inc();
+    span?.setAttribute(ATTR.streamSeq, pa.seq);
+    span?.setAttribute(ATTR.duplicate, dup);
+    endSpan(span);
+    return { op: "ack", id: clientId, seq: pa.seq, dup };
   } catch (err) {
+    o.metrics.failed.inc();
+    endSpan(span, err);
     if (isRetryable(err) || o.signal.aborted) {
       throw new JetmeshError("unavailable", `event store unavailable, retry with the same id: ${errorMessage(err)}`, { cause: err });
     }

@@ -35,6 +35,9 @@ export function publisherSocket(
       publisher: authenticate(cfg.tokens, credentialsOf(req)),
       inflight: 0,
     }),
+    open() {
+      pub.metrics.connections.inc();
+    },
     message(conn, payload, isBinary) {
       const enc: Encoding = isBinary ? "msgpack" : "json";
       let value: unknown;
@@ -59,6 +62,8 @@ export function publisherSocket(
         reply(conn, errorFrame(errorCode(err), errorMessage(err), idOf(value)), enc);
       }
     },
-    close() {},
+    close() {
+      pub.metrics.connections.dec();
+    },
   };
 }

@@ -1,6 +1,10 @@
+import { context, trace } from "@opentelemetry/api";
+
 /**
  * Structured JSON logs, one object per line on stdout (errors on stderr),
  * so the output of every service can be fed to any log pipeline unchanged.
+ * A line written while a span is active carries its `trace_id` and `span_id`,
+ * so a log search and a trace lead to each other.
  */
 export type Level = "debug" | "info" | "warn" | "error";
 export type Fields = Record<string, unknown>;
@@ -43,6 +47,12 @@ export function createLogger(base: Fields, options: LoggerOptions = {}): Logger 
   const write = (level: Level, msg: string, fields?: Fields) => {
     if (rank[level] < min) return;
     const entry: Record<string, unknown> = { ts: new Date().toISOString(), level, msg, ...base };
+    // Without tracing no context manager is registered and this finds nothing at once.
+    const span = trace.getSpanContext(context.active());
+    if (span !== undefined) {
+      entry.trace_id = span.traceId;
+      entry.span_id = span.spanId;
+    }
     if (fields) for (const [k, v] of Object.entries(fields)) entry[k] = serialise(v);
     sink(JSON.stringify(entry), level);
   };

@@ -1,17 +1,26 @@
-import { openBus } from "../bus/mod.ts";
-import { healthz } from "../httpapi/mod.ts";
+import { EVENTS_STREAM } from "../../subjects/mod.ts";
+import { busChecks, openBus } from "../bus/mod.ts";
+import { opsRoutes } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
 import { openStore } from "../store/mod.ts";
+import { startTracing } from "../telemetry/mod.ts";
 import { startServer } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
 import { historyHandler } from "./history.ts";
+import { notifyMetrics } from "./metrics.ts";
 import { subscriberSocket } from "./ws.ts";
 
 export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<RunningService> {
+  const tracing = await startTracing("notify", cfg.telemetry, log);
   const store = openStore(cfg.database, log);
   await store.migrate();
-  const bus = await openBus(cfg.common.natsServers, "jetmesh-notify", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "notify", cfg.streams, log);
+  const registry = createRegistry("notify");
+  natsConnected(registry, bus.connected);
+  streamMessages(registry, bus.jsm, [EVENTS_STREAM]);
+  const checks = { ...busChecks(bus, [EVENTS_STREAM]), database: () => store.ping() };
   const server = await startServer({
     host: cfg.listen.host,
     port: cfg.listen.port,
@@ -21,10 +30,10 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
     // Subscriptions pause at maxBufferedBytes; the socket's own limit sits well above so no frame is ever dropped.
     maxBackpressureBytes: cfg.maxBufferedBytes * 4 + 16 * 1024 * 1024,
     routes: {
-      "GET /healthz": () => healthz("notify"),
+      ...opsRoutes("notify", registry, checks),
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
     },
-    ws: subscriberSocket(cfg, bus.js, bus.jsm, log),
+    ws: subscriberSocket(cfg, bus.js, bus.jsm, { log, metrics: notifyMetrics(registry), tracing }),
   });
   log.info("notify listening", { host: cfg.listen.host, port: server.port });
   return {
@@ -34,6 +43,7 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
       await server.close(1001, "server shutting down");
       await bus.nc.drain();
       await store.close();
+      await tracing?.shutdown();
     },
   };
 }

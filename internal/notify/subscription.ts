@@ -3,7 +3,9 @@ import { decodeEnvelope, EVENTS_STREAM, eventsSubject, formatCursor } from "../.
 import { backoffMs, sleep } from "../bus/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { EventFrame } from "../protocol/mod.ts";
+import { ATTR, endSpan, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { SendResult } from "../wsserver/mod.ts";
+import type { NotifyMetrics } from "./metrics.ts";
 import type { StartPoint } from "./start.ts";
 
 /** Where a subscription's events go: one subscriber connection. */
@@ -22,6 +24,13 @@ export interface EventSink {
  */
 const CONSUMER_LOST = new Set(["consumer_not_found", "consumer_deleted", "reset", "heartbeats_missed", "no_responders"]);
 
+/** What a subscription reports to: logs, metrics, and (when on) traces. */
+export interface SubscriptionObservers {
+  log: Logger;
+  metrics: NotifyMetrics;
+  tracing?: Tracing;
+}
+
 /**
  * One subscription: an ordered consumer on EVENTS filtered to the channel (or
  * pattern), starting at a stream sequence. Replay and live are the same
@@ -37,18 +46,22 @@ export class Subscription {
   readonly #epoch: number;
   readonly #sink: EventSink;
   readonly #log: Logger;
+  readonly #obs: SubscriptionObservers;
+  /** Events received at ingest before this are replays: their age is not delivery latency. */
+  readonly #openedAt = Date.now();
   /** Stream sequence of the next event to hand to the sink. */
   #next: number;
   #messages?: ConsumerMessages;
   #stopped = false;
 
-  constructor(js: JetStreamClient, pattern: string, start: StartPoint, sink: EventSink, log: Logger) {
+  constructor(js: JetStreamClient, pattern: string, start: StartPoint, sink: EventSink, obs: SubscriptionObservers) {
     this.pattern = pattern;
     this.#js = js;
     this.#epoch = start.epoch;
     this.#next = start.fromSeq;
     this.#sink = sink;
-    this.#log = log;
+    this.#log = obs.log;
+    this.#obs = obs;
   }
 
   /** Creates the consumer; events start flowing once `run` is called. */
@@ -90,15 +103,29 @@ export class Subscription {
 
   /** Delivers until the consumer ends (stopped, or lost) or the connection closes. */
   async #pump(messages: ConsumerMessages): Promise<"ended" | "closed"> {
+    const { metrics, tracing } = this.#obs;
     for await (const m of messages) {
       if (this.#stopped) return "closed";
       const seq = m.info.streamSequence;
       // The cursor only moves forward, whatever a replaced consumer hands over.
       if (seq < this.#next) continue;
       this.#next = seq + 1;
+      metrics.received.inc();
+      // One delivery span per subscription, child of route's span: the event's trace shows every subscriber it reached.
+      const span = tracing?.startFromHeaders("notify deliver", SpanKind.CONSUMER, m.headers, {
+        [ATTR.messagingSystem]: "nats",
+        [ATTR.operation]: "deliver",
+        [ATTR.destination]: m.subject,
+        [ATTR.stream]: EVENTS_STREAM,
+        [ATTR.streamSeq]: seq,
+        [ATTR.deliveryCount]: m.info.deliveryCount,
+        [ATTR.subscription]: this.pattern,
+      });
       let frame: EventFrame;
       try {
         const env = decodeEnvelope(m.data);
+        span?.setAttribute(ATTR.eventId, env.id);
+        span?.setAttribute(ATTR.channel, env.channel);
         frame = {
           op: "event",
           channel: env.channel,
@@ -108,11 +135,18 @@ export class Subscription {
           data: env.data,
         };
       } catch (err) {
-        this.#log.error("undecodable event skipped", { err, seq });
+        this.#log.error("undecodable event skipped", { err, seq, trace_id: span?.spanContext().traceId });
+        endSpan(span, err);
         continue;
       }
       const r = this.#sink.send(frame);
-      if (r === "closed") return "closed";
+      if (r === "closed") {
+        endSpan(span, "subscriber connection closed");
+        return "closed";
+      }
+      metrics.delivered.inc();
+      if (frame.ts >= this.#openedAt) metrics.publishToDeliver.observe((Date.now() - frame.ts) / 1000);
+      endSpan(span);
       if (r === "buffered") await this.#sink.writable();
     }
     return "ended";

@@ -3,12 +3,11 @@ import { formatCursor, parseCursor } from "../../subjects/mod.ts";
 import { isRetryable } from "../bus/mod.ts";
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
 import { errorCode, errorMessage, JetmeshError } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
 import { errorFrame, idOf, parseSubscriberFrame, readFrame, type ServerFrame, type SubFrame } from "../protocol/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
 import { resolveStart } from "./start.ts";
-import { type EventSink, Subscription } from "./subscription.ts";
+import { type EventSink, Subscription, type SubscriptionObservers } from "./subscription.ts";
 
 export interface SubscriberConnection {
   subs: Map<string, Subscription>;
@@ -31,8 +30,9 @@ export function subscriberSocket(
   cfg: NotifyConfig,
   js: JetStreamClient,
   jsm: JetStreamManager,
-  log: Logger,
+  obs: SubscriptionObservers,
 ): WsHandlers<SubscriberConnection> {
+  const { log, metrics } = obs;
   const reply = (conn: Conn, frame: ServerFrame, enc: Encoding) => conn.send(encodeFrame(frame, enc));
 
   const sinkFor = (conn: Conn, enc: Encoding): EventSink => ({
@@ -49,12 +49,13 @@ export function subscriberSocket(
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
     const start = await resolveStart(jsm, f.after === undefined ? undefined : parseCursor(f.after));
-    const sub = new Subscription(js, f.channel, start, sinkFor(conn, enc), log);
+    const sub = new Subscription(js, f.channel, start, sinkFor(conn, enc), obs);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
     if (conn.isClosed()) return sub.stop();
     conn.data.subs.set(f.channel, sub);
+    if (!existing) metrics.subscriptions.inc();
     reply(conn, { op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
     sub.run().catch((err) => log.warn("subscription ended", { err, channel: f.channel }));
   }
@@ -67,7 +68,7 @@ export function subscriberSocket(
       const f = parseSubscriberFrame(value);
       if (f.op === "sub") return await subscribe(conn, f, enc);
       conn.data.subs.get(f.channel)?.stop();
-      conn.data.subs.delete(f.channel);
+      if (conn.data.subs.delete(f.channel)) metrics.subscriptions.dec();
       reply(conn, { op: "unsubscribed", channel: f.channel }, enc);
     } catch (err) {
       const code = isRetryable(err) ? "unavailable" : errorCode(err);
@@ -79,6 +80,9 @@ export function subscriberSocket(
   return {
     path: WS_PATH,
     upgrade: () => ({ subs: new Map(), chain: Promise.resolve(), waiting: [] }),
+    open() {
+      metrics.connections.inc();
+    },
     message(conn, payload, isBinary) {
       conn.data.chain = conn.data.chain.then(() => handle(conn, payload, isBinary));
     },
@@ -86,7 +90,9 @@ export function subscriberSocket(
       if (conn.bufferedAmount() < cfg.maxBufferedBytes) wake(conn);
     },
     close(conn) {
+      metrics.connections.dec();
       for (const sub of conn.data.subs.values()) sub.stop();
+      metrics.subscriptions.dec(conn.data.subs.size);
       conn.data.subs.clear();
       wake(conn);
     },

@@ -1,16 +1,20 @@
-import { EVENTS_STREAM, PERSIST_CONSUMER, persistConsumer } from "../../subjects/mod.ts";
-import { consumeBatches, ensureConsumer, openBus, streamEpoch } from "../bus/mod.ts";
-import { startHealthServer } from "../httpapi/mod.ts";
+import { DLQ_STREAM, EVENTS_STREAM, PERSIST_CONSUMER, persistConsumer } from "../../subjects/mod.ts";
+import { busChecks, consumeBatches, ensureConsumer, openBus, streamEpoch } from "../bus/mod.ts";
+import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { consumerLag, createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
 import { openStore } from "../store/mod.ts";
+import { startTracing } from "../telemetry/mod.ts";
 import type { PersistConfig } from "./config.ts";
+import { persistMetrics } from "./metrics.ts";
 import { BatchWriter } from "./writer.ts";
 
 export async function startPersist(cfg: PersistConfig, log: Logger): Promise<RunningService> {
+  const tracing = await startTracing("persist", cfg.telemetry, log);
   const store = openStore(cfg.database, log);
   await store.migrate();
-  const bus = await openBus(cfg.common.natsServers, "jetmesh-persist", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "persist", cfg.streams, log);
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
     await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
@@ -18,12 +22,27 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   };
   const consumer = await openConsumer();
   const epoch = await streamEpoch(bus.jsm, EVENTS_STREAM);
+  const registry = createRegistry("persist");
+  natsConnected(registry, bus.connected);
+  consumerLag(registry, bus.jsm, EVENTS_STREAM, PERSIST_CONSUMER);
+  const streams = [EVENTS_STREAM, DLQ_STREAM];
+  streamMessages(registry, bus.jsm, streams);
   const abort = new AbortController();
   const pulling = new AbortController();
-  const writer = new BatchWriter({ store, js: bus.js, epoch, log, signal: abort.signal, maxAttempts: cfg.maxAttempts });
+  const writer = new BatchWriter({
+    store,
+    js: bus.js,
+    epoch,
+    log,
+    signal: abort.signal,
+    maxAttempts: cfg.maxAttempts,
+    metrics: persistMetrics(registry),
+    tracing,
+  });
   const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, (batch) => writer.write(batch));
   loop.catch((err) => log.error("persist consumer stopped", { err }));
-  const server = await startHealthServer("persist", cfg.listen);
+  const checks = { ...busChecks(bus, streams), database: () => store.ping() };
+  const server = await startOpsServer(cfg.listen, opsRoutes("persist", registry, checks));
   log.info("persist running", { consumer: PERSIST_CONSUMER, epoch, health_port: server.port });
   return {
     port: server.port,
@@ -35,6 +54,7 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
       await server.close();
       await bus.nc.drain();
       await store.close();
+      await tracing?.shutdown();
     },
   };
 }

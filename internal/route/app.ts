@@ -1,21 +1,32 @@
-import { ROUTE_CONSUMER, routeConsumer, INGEST_STREAM } from "../../subjects/mod.ts";
-import { consumeBatches, ensureConsumer, openBus, sleep } from "../bus/mod.ts";
-import { startHealthServer } from "../httpapi/mod.ts";
+import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, ROUTE_CONSUMER, routeConsumer } from "../../subjects/mod.ts";
+import { busChecks, consumeBatches, ensureConsumer, openBus, sleep } from "../bus/mod.ts";
+import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { consumerLag, createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
+import { startTracing } from "../telemetry/mod.ts";
 import type { RouteConfig } from "./config.ts";
+import { routeMetrics } from "./metrics.ts";
 import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep = defaultRoute): Promise<RunningService> {
-  const bus = await openBus(cfg.common.natsServers, "jetmesh-route", cfg.streams, log);
+  const tracing = await startTracing("route", cfg.telemetry, log);
+  const bus = await openBus(cfg.common.nats, "route", cfg.streams, log);
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
     await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
     return await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
   };
   const consumer = await openConsumer();
+  const registry = createRegistry("route");
+  natsConnected(registry, bus.connected);
+  consumerLag(registry, bus.jsm, INGEST_STREAM, ROUTE_CONSUMER);
+  const streams = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
+  streamMessages(registry, bus.jsm, streams);
+  // The operations routes answer from here on: alive (and reporting lag) during the wait below.
+  const server = await startOpsServer(cfg.listen, opsRoutes("route", registry, busChecks(bus, streams)));
   // Events a crashed instance left unacked come back only after ack_wait; relaying newer events
   // first would put them behind their successors. Waiting one ack_wait keeps every channel in order.
   const held = (await consumer.info()).num_ack_pending;
@@ -25,13 +36,21 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   }
   const abort = new AbortController();
   const seen = await SeenIds.open(bus.js, cfg.dedupeTtlMs, cfg.streams.replicas);
-  const relay = new Relay({ js: bus.js, log, signal: abort.signal, step, maxAttempts: cfg.maxAttempts, seen });
+  const relay = new Relay({
+    js: bus.js,
+    log,
+    signal: abort.signal,
+    step,
+    maxAttempts: cfg.maxAttempts,
+    seen,
+    metrics: routeMetrics(registry),
+    tracing,
+  });
   const pulling = new AbortController();
   const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, async (batch) => {
     for (const m of batch) relay.accept(m);
   });
   loop.catch((err) => log.error("route consumer stopped", { err }));
-  const server = await startHealthServer("route", cfg.listen);
   log.info("route running", { consumer: ROUTE_CONSUMER, health_port: server.port });
   return {
     port: server.port,
@@ -43,6 +62,7 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
       abort.abort();
       await server.close();
       await bus.nc.drain();
+      await tracing?.shutdown();
     },
   };
 }

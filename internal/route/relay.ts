@@ -5,8 +5,10 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   type Envelope,
+  EVENTS_STREAM,
   eventsSubject,
   INGEST_PREFIX,
+  INGEST_STREAM,
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
@@ -14,6 +16,8 @@ import { backoffMs, deadLetter, isRetryable, publishWithRetry, sleep, withRetry 
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
+import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
+import type { RouteMetrics } from "./metrics.ts";
 import type { SeenIds } from "./seen.ts";
 
 export const ROUTE_SERVICE = "route";
@@ -38,6 +42,9 @@ export interface RelayOptions {
   maxAttempts: number;
   /** Dedupe past the duplicate windows; absent, only JetStream's windows dedupe. */
   seen?: SeenIds;
+  metrics: RouteMetrics;
+  /** Absent: tracing is off. */
+  tracing?: Tracing;
 }
 
 /**
@@ -67,17 +74,53 @@ export class Relay {
     const seq = m.info.streamSequence;
     if (this.#queued.has(seq)) return;
     this.#queued.add(seq);
+    this.#o.metrics.received.inc();
+    if (m.info.deliveryCount > 1) this.#o.metrics.redelivered.inc();
     const channel = channelOf(INGEST_PREFIX, m.subject) ?? m.subject;
-    this.#order.run(channel, () => this.#relay(m, channel))
-      .catch((err) => this.#o.log.warn("event left for redelivery", { err, seq, channel }))
+    this.#order.run(channel, () => this.#traced(m, channel))
+      .catch((err) => {
+        this.#o.metrics.failed.inc();
+        this.#o.log.warn("event left for redelivery", { err, seq, channel });
+      })
       .finally(() => this.#queued.delete(seq));
   }
 
-  async #relay(m: JsMsg, channel: string): Promise<void> {
-    const { js, log, signal } = this.#o;
+  /** With tracing off, straight to the relay: not even a wrapping promise per event. */
+  #traced(m: JsMsg, channel: string): Promise<void> {
+    const tracing = this.#o.tracing;
+    return tracing === undefined ? this.#relay(m, channel, undefined) : this.#relayInSpan(tracing, m, channel);
+  }
+
+  /** One span per relay of a message, child of the ingest span; logs inside it carry its trace id. */
+  async #relayInSpan(tracing: Tracing, m: JsMsg, channel: string): Promise<void> {
+    const span = tracing.startFromHeaders("route relay", SpanKind.CONSUMER, m.headers, {
+      [ATTR.messagingSystem]: "nats",
+      [ATTR.operation]: "process",
+      [ATTR.destination]: m.subject,
+      [ATTR.stream]: INGEST_STREAM,
+      [ATTR.streamSeq]: m.info.streamSequence,
+      [ATTR.deliveryCount]: m.info.deliveryCount,
+      [ATTR.channel]: channel,
+    });
+    try {
+      await tracing.within(span, () => this.#relay(m, channel, span));
+      endSpan(span);
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
+  async #relay(m: JsMsg, channel: string, span: Span | undefined): Promise<void> {
+    const { js, log, signal, metrics } = this.#o;
     if (signal.aborted) return;
     const seq = m.info.streamSequence;
-    const park = (reason: string, deliveries: number) => deadLetter(js, ROUTE_SERVICE, channel, m, reason, deliveries, signal);
+    const park = async (reason: string, deliveries: number) => {
+      span?.setAttribute(ATTR.dlq, true);
+      failSpan(span, reason);
+      await deadLetter(js, ROUTE_SERVICE, channel, m, reason, deliveries, signal);
+      metrics.deadLettered.inc();
+    };
     let env: Envelope;
     try {
       env = decodeEnvelope(m.data);
@@ -85,6 +128,7 @@ export class Relay {
       log.error("undecodable event sent to DLQ", { err, seq });
       return park(`invalid envelope: ${errorMessage(err)}`, m.info.deliveryCount);
     }
+    span?.setAttribute(ATTR.eventId, env.id);
     const out = await this.#route(env, m);
     if (out instanceof Error) {
       log.error("event failed routing, sent to DLQ", { err: out, id: env.id, attempts: this.#o.maxAttempts });
@@ -97,23 +141,35 @@ export class Relay {
       const first = await withRetry(() => seen.claim(env.id, seq), { signal, onRetry: keepAlive });
       if (first !== seq) {
         log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: first });
+        span?.setAttribute(ATTR.lateRetry, true);
         m.ack();
+        metrics.lateRetries.inc();
+        metrics.acked.inc();
         return;
       }
     }
     const h = natsHeaders();
-    for (const k of [TRACEPARENT_HEADER, TRACESTATE_HEADER]) {
-      const v = m.headers?.get(k);
-      if (v) h.set(k, v);
+    if (span !== undefined && this.#o.tracing !== undefined) {
+      this.#o.tracing.inject(span, h);
+    } else {
+      for (const k of [TRACEPARENT_HEADER, TRACESTATE_HEADER]) {
+        const v = m.headers?.get(k);
+        if (v) h.set(k, v);
+      }
     }
+    const started = performance.now();
     try {
-      await publishWithRetry(js, out.subject, encodeEnvelope(out.envelope), { msgID: env.id, headers: h }, {
+      const pa = await publishWithRetry(js, out.subject, encodeEnvelope(out.envelope), { msgID: env.id, headers: h }, {
         signal,
         onRetry: (err, attempt) => {
           keepAlive();
           if (attempt % 10 === 0) log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
         },
       });
+      metrics.publishAck.observe((performance.now() - started) / 1000);
+      (pa.duplicate ? metrics.duplicates : metrics.published).inc();
+      span?.setAttribute(ATTR.outStream, EVENTS_STREAM);
+      span?.setAttribute(ATTR.outSeq, pa.seq);
     } catch (err) {
       if (isRetryable(err) || signal.aborted) throw err;
       log.error("unpublishable event sent to DLQ", { err, id: env.id });
@@ -121,6 +177,7 @@ export class Relay {
       return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
     }
     m.ack();
+    metrics.acked.inc();
   }
 
   /** The routing step with bounded retries in place, so a failing event holds up its channel only briefly. */

@@ -1,17 +1,21 @@
 import t from "tap";
 import { startNatsServer } from "../helpers/nats-server.ts";
 import { testDatabase } from "../helpers/db.ts";
+import { startOtlpReceiver } from "../helpers/otlp-receiver.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { TestClient } from "./client.ts";
 import { spawnService } from "./processes.ts";
 
-t.test("the four services run under Deno: publish, route, persist, deliver, history", async (t) => {
+t.test("the four services run under Deno: publish, route, persist, deliver, history, traces, metrics", async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
   const db = await testDatabase();
   t.teardown(() => db.drop());
+  const rx = await startOtlpReceiver();
+  t.teardown(rx.stop);
   const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
   const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
@@ -48,5 +52,18 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   }
   t.equal(stored, 20, "history serves what persist stored");
 
+  for (const port of [ingestPort, routePort, persistPort, notifyPort]) {
+    t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `:${port} /readyz`);
+    t.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^jetmesh_events_received_total\{service="\w+"\} 20$/m, `:${port} /metrics`);
+  }
+
   for (const s of services) t.equal(await s.stop("SIGTERM"), 0, `${s.name} stops cleanly on SIGTERM`);
+  // Stopping flushes the spans: one event's trace, linked hop to hop, from all four.
+  const spans = rx.spans.filter((x) => x.attributes["jetmesh.event.id"] === "d:e7");
+  const by = (name: string) => spans.find((x) => x.name === name)!;
+  t.same(spans.map((x) => x.service).sort(), ["jetmesh-ingest", "jetmesh-notify", "jetmesh-persist", "jetmesh-route"], "a span from every service");
+  t.equal(new Set(spans.map((x) => x.traceId)).size, 1, "in one trace");
+  t.equal(by("route relay").parentSpanId, by("ingest publish").spanId);
+  t.equal(by("persist write").parentSpanId, by("route relay").spanId);
+  t.equal(by("notify deliver").parentSpanId, by("route relay").spanId);
 });

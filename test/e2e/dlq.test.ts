@@ -7,7 +7,8 @@ import { openBus } from "../../internal/bus/mod.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { openStore } from "../../internal/store/mod.ts";
-import { type Stack, startStack, testLogger } from "./stack.ts";
+import { parseMetrics, valueOf } from "../helpers/prometheus.ts";
+import { type ServiceName, type Stack, startStack, testLogger } from "./stack.ts";
 import { TestClient } from "./client.ts";
 
 const failOnPoison: RouteStep = (env, now) => {
@@ -31,11 +32,15 @@ async function dlqMessages(stack: Stack) {
   }
 }
 
+async function metric(stack: Stack, svc: ServiceName, name: string): Promise<number | undefined> {
+  return valueOf(parseMetrics(await (await fetch(`${stack.serviceUrl(svc)}/metrics`)).text()), name);
+}
+
 async function replay(stack: Stack) {
   const cfg = readReplayConfig({ ...stack.env }, []);
   const log = testLogger("replay");
   const store = openStore(cfg.database, log);
-  const bus = await openBus(cfg.common.natsServers, "test-replay", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "test-replay", cfg.streams, log);
   try {
     return await replayDlq({ js: bus.js, jsm: bus.jsm, store, log });
   } finally {
@@ -83,6 +88,7 @@ t.test("an event the route step keeps failing on goes to DLQ without blocking it
     "Jetmesh-Dlq-Deliveries": "3",
     "Jetmesh-Original-Msg-Id": "p:bad",
   }, "reason, source stream and sequence, and delivery count in headers");
+  t.equal(await metric(stack, "route", "jetmesh_events_dlq_total"), 1, "route counts the parked event");
 
   // The cause is fixed: route runs with the real step again.
   await stack.stopService("route");
@@ -127,6 +133,8 @@ t.test("a row the database rejects goes to DLQ, the rest of its batch is stored,
   }
   t.equal(parked.length, 1);
   t.match(parked[0], { subject: "dlq.persist.r", headers: { "Jetmesh-Dlq-Reason": /no_poison/, "Jetmesh-Dlq-Stream": "EVENTS" } });
+  t.equal(await metric(stack, "persist", "jetmesh_events_dlq_total"), 1, "persist counts the parked row");
+  t.ok((await metric(stack, "persist", "jetmesh_db_errors_total"))! >= 1, "and the rejected inserts");
 
   await sql`alter table ${sql(stack.db.schema)}.events drop constraint no_poison`;
   t.same(await replay(stack), { replayed: 1, failed: 0 });
@@ -161,4 +169,5 @@ t.test("a retry after the duplicate windows passed is still stored once and show
   await new Promise((r) => setTimeout(r, 300));
   t.same(sub.ofOp("event").map((f) => f.id), ["p:late", "p:next"], "shown once");
   t.same(await rows(sql, stack.db.schema, 2), ["p:late", "p:next"], "stored once");
+  t.equal(await metric(stack, "route", "jetmesh_events_late_retry_total"), 1, "route counts the late retry it dropped");
 });

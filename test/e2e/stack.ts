@@ -22,6 +22,8 @@ export interface Stack {
   ingestWs: string;
   notifyHttp: string;
   notifyWs: string;
+  /** http://127.0.0.1:PORT of a service: the main port of ingest and notify, the operations port of route and persist. */
+  serviceUrl(name: ServiceName): string;
   /** Stops one service gracefully. */
   stopService(name: ServiceName): Promise<void>;
   /** Starts a stopped service again, on the same port for the edges; `options` replace the stack's. */
@@ -38,6 +40,10 @@ export function testLogger(svc: string): Logger {
 export interface StackOptions {
   /** Routing step for route (tests make it fail on purpose). */
   routeStep?: RouteStep;
+  /** Variables for one service on top of the stack's (e.g. its own NATS user). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** A nats-server the test started (e.g. with a config file); the stack then neither starts nor stops one. */
+  nats?: NatsServerHandle;
 }
 
 const starters: Record<ServiceName, (env: Record<string, string>, o: StackOptions) => Promise<RunningService>> = {
@@ -52,7 +58,7 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
  * schema of their own in the test PostgreSQL: a whole jetmesh per test file.
  */
 export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
-  const nats = await startNatsServer();
+  const nats = options.nats ?? await startNatsServer();
   const db = await testDatabase();
   const env: Record<string, string> = {
     NATS_URL: nats.url,
@@ -73,8 +79,12 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const ports = new Map<ServiceName, number>();
   const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
-    const port = ports.get(name);
-    const svc = await starters[name](port === undefined ? env : { ...env, [portVar]: String(port) }, o);
+    // Clients reconnect to the edges' known ports. The workers' operations port
+    // is new on each start: a scrape's keep-alive connection, closed by the
+    // server on stop, leaves a TIME_WAIT that uWS cannot listen over.
+    const port = name === "ingest" || name === "notify" ? ports.get(name) : undefined;
+    const own = { ...env, ...o.serviceEnv?.[name] };
+    const svc = await starters[name](port === undefined ? own : { ...own, [portVar]: String(port) }, o);
     running.set(name, svc);
     ports.set(name, svc.port);
   };
@@ -92,11 +102,12 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     ingestWs: `ws://127.0.0.1:${ports.get("ingest")}/v1/ws`,
     notifyHttp: `http://127.0.0.1:${ports.get("notify")}`,
     notifyWs: `ws://127.0.0.1:${ports.get("notify")}/v1/ws`,
+    serviceUrl: (name) => `http://127.0.0.1:${ports.get(name)}`,
     stopService,
     startService: start,
     async stop() {
       for (const name of ["ingest", "notify", "route", "persist"] as const) await stopService(name);
-      await nats.stop();
+      if (options.nats === undefined) await nats.stop();
       await db.drop();
     },
   };

@@ -1,0 +1,113 @@
+// compose.yaml cannot run here (no container engine): check it instead.
+// Every file parses, every service gets what its own config reader needs and
+// nothing it does not read, and the pieces agree with each other (NATS users
+// and passwords, database credentials, ports, scrape targets, dashboard
+// datasource). The nats-server config is checked by nats-server itself.
+import t from "tap";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { findNatsServer } from "../../test/helpers/nats-server.ts";
+import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
+import type { ServiceName } from "../../test/e2e/stack.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+const file = (p: string) => readFileSync(join(here, p), "utf8");
+const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+
+/** The values a user puts in .env, from .env.example. */
+const dotenv: Record<string, string> = Object.fromEntries(
+  file(".env.example").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=", 2) as [string, string]),
+);
+
+/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. */
+function interpolate(value: unknown): string {
+  return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => {
+    const v = dotenv[name];
+    if (v !== undefined && v !== "") return v;
+    if (op === "-") return arg ?? "";
+    throw new Error(`${name} is required (${arg}) and .env.example does not set it`);
+  });
+}
+
+interface ComposeService {
+  environment?: Record<string, unknown>;
+  ports?: string[];
+  volumes?: string[];
+  command?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: unknown;
+}
+
+const compose = parse(file("compose.yaml"), { merge: true }) as { services: Record<string, ComposeService> };
+const envOf = (name: string) => Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
+const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
+
+t.test("every file parses", async (t) => {
+  t.ok(compose.services, "compose.yaml");
+  for (const f of ["prometheus.yml", "grafana/provisioning/datasources/prometheus.yaml", "grafana/provisioning/dashboards/jetmesh.yaml"]) {
+    t.ok(parse(file(f)), f);
+  }
+  t.ok(JSON.parse(file("grafana/dashboards/jetmesh.json")).panels.length > 0, "grafana/dashboards/jetmesh.json");
+  t.same(
+    Object.keys(compose.services).sort(),
+    ["grafana", "ingest", "jaeger", "nats1", "nats2", "nats3", "notify", "persist", "postgres", "prometheus", "route"],
+    "the full stack",
+  );
+});
+
+t.test("each service: its config reader accepts its environment, and reads every variable given", async (t) => {
+  const targets = (parse(file("prometheus.yml")) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> })
+    .scrape_configs.find((s) => s.job_name === "jetmesh")!.static_configs.flatMap((s) => s.targets);
+  const natsEnv = envOf("nats1");
+  const postgres = envOf("postgres");
+  for (const svc of SERVICES) {
+    const env = envOf(svc);
+    const { config, read } = readServiceConfig(svc, env);
+    t.same(Object.keys(env).filter((k) => !read.has(k)), [], `${svc}: no variable its config does not read`);
+    t.same(config.common.nats.servers, ["nats://nats1:4222", "nats://nats2:4222", "nats://nats3:4222"], `${svc}: every NATS node`);
+    t.equal(config.streams.replicas, 3, `${svc}: R3 streams`);
+    const auth = config.common.nats.auth as { user: string; pass: string };
+    t.equal(auth.user, svc, `${svc}: its own NATS user`);
+    t.equal(auth.pass, natsEnv[users.get(svc)!], `${svc}: the password nats-server has for that user`);
+    t.same([config.telemetry.exporter, config.telemetry.endpoint], ["otlp", "http://jaeger:4318/v1/traces"], `${svc}: traces to Jaeger`);
+    const port = config.listen.port;
+    t.ok(compose.services[svc].ports?.includes(`${port}:${port}`), `${svc}: port ${port} published`);
+    t.ok(targets.includes(`${svc}:${port}`), `${svc}: Prometheus scrapes ${svc}:${port}`);
+    t.match(compose.services[svc].healthcheck?.test.join(" "), `http://127.0.0.1:${port}/readyz`, `${svc}: healthcheck is its /readyz`);
+    t.same(compose.services[svc].command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
+    if (svc === "persist" || svc === "notify") {
+      const db = new URL(config.database!.url);
+      t.same([db.hostname, db.username, db.password, db.pathname], ["postgres", postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`], `${svc}: the compose PostgreSQL`);
+    }
+  }
+});
+
+t.test("NATS nodes: every password users.conf needs, and nats-server accepts the config", async (t) => {
+  for (const node of ["nats1", "nats2", "nats3"]) {
+    const env = envOf(node);
+    t.same([...users.values()].filter((v) => !env[v]), [], `${node}: every password variable of users.conf is set`);
+    t.equal(env.NATS_SERVER_NAME, node);
+    t.ok(compose.services[node].volumes?.includes("../nats/users.conf:/etc/nats/users.conf:ro"), `${node}: users.conf next to nats.conf`);
+  }
+  t.same([...users.keys()].sort(), ["admin", "ingest", "notify", "persist", "route"]);
+  const bin = findNatsServer();
+  if (!bin) return t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
+  const dir = mkdtempSync(join(tmpdir(), "jm-compose-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(here, "nats.conf"), join(dir, "nats.conf"));
+  copyFileSync(join(here, "../nats/users.conf"), join(dir, "users.conf"));
+  const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { env: { ...process.env, ...envOf("nats1") }, encoding: "utf8" });
+  t.equal(r.status, 0, `nats-server -t: ${r.stderr.trim()}`);
+});
+
+t.test("Grafana: the dashboard queries the provisioned datasource", async (t) => {
+  const ds = (parse(file("grafana/provisioning/datasources/prometheus.yaml")) as { datasources: Array<{ uid: string; url: string }> }).datasources;
+  t.same(ds.map((d) => [d.uid, d.url]), [["prometheus", "http://prometheus:9090"]]);
+  const dash = JSON.parse(file("grafana/dashboards/jetmesh.json")) as { panels: Array<{ type: string; datasource?: { uid: string }; targets?: Array<{ datasource: { uid: string } }> }> };
+  for (const p of dash.panels.filter((p) => p.type !== "row")) {
+    t.ok([p.datasource, ...(p.targets ?? []).map((x) => x.datasource)].every((d) => d?.uid === "prometheus"));
+  }
+});

@@ -1,0 +1,105 @@
+// The Kubernetes manifests and NATS Helm values cannot be applied here (no
+// cluster): check that they parse, that each Deployment's environment is
+// accepted by the service's own config reader, and that ports, probes,
+// secrets and the NATS users agree.
+import t from "tap";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
+import type { ServiceName } from "../../test/e2e/stack.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
+const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+interface Container {
+  name: string;
+  command: string[];
+  ports: Array<{ name: string; containerPort: number }>;
+  envFrom?: Array<{ configMapRef: { name: string } }>;
+  env: EnvVar[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+}
+interface Doc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+  spec?: {
+    replicas?: number;
+    /** A Deployment's is `{ matchLabels }`, a Service's the labels themselves. */
+    selector?: Record<string, unknown>;
+    ports?: Array<{ name: string; port: number; targetPort: string }>;
+    template?: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: Container[] } };
+  };
+}
+
+const docs = parseAllDocuments(readFileSync(join(here, "jetmesh.yaml"), "utf8")).map((d) => {
+  if (d.errors.length > 0) throw d.errors[0];
+  return d.toJS() as Doc;
+});
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+/** What secretKeyRef values stand for in this test. */
+const secrets: Record<string, Record<string, string>> = {
+  "jetmesh-nats": Object.fromEntries([...users.keys()].map((u) => [u, `${u}-password`])),
+  "jetmesh-postgres": { url: "postgres://jetmesh:pw@postgres.example:5432/jetmesh" },
+};
+
+t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by its config reader", async (t) => {
+  t.same(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort(), [
+    "ConfigMap/jetmesh",
+    ...SERVICES.flatMap((s) => [`Deployment/jetmesh-${s}`, `Service/jetmesh-${s}`]),
+  ].sort());
+  const shared = find("ConfigMap", "jetmesh")!.data!;
+  const readAnywhere = new Set<string>();
+  for (const svc of SERVICES) {
+    const dep = find("Deployment", `jetmesh-${svc}`)!;
+    const pod = dep.spec!.template!;
+    const [c] = pod.spec.containers;
+    t.same(c.command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
+    t.same(c.envFrom, [{ configMapRef: { name: "jetmesh" } }]);
+    const own: Record<string, string> = {};
+    for (const e of c.env) {
+      const ref = e.valueFrom?.secretKeyRef;
+      const v = ref ? secrets[ref.name]?.[ref.key] : e.value;
+      t.ok(v !== undefined, `${svc}: ${e.name} has a value or a known secret (${JSON.stringify(e.valueFrom ?? e.value)})`);
+      own[e.name] = v!;
+    }
+    const { config, read } = readServiceConfig(svc, { ...shared, ...own });
+    for (const k of read) readAnywhere.add(k);
+    t.same(Object.keys(own).filter((k) => !read.has(k)), [], `${svc}: no variable its config does not read`);
+    t.same((config.common.nats.auth as { user: string }).user, svc, `${svc}: its own NATS user`);
+    t.ok(users.has(svc), `${svc}: a user in users.conf`);
+    const port = config.listen.port;
+    t.same(c.ports, [{ name: "http", containerPort: port }], `${svc}: container port ${port}`);
+    t.same([c.livenessProbe.httpGet, c.readinessProbe.httpGet], [{ path: "/healthz", port: "http" }, { path: "/readyz", port: "http" }], `${svc}: liveness /healthz, readiness /readyz`);
+    t.same(pod.metadata.annotations, { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" });
+    t.same(dep.spec!.selector!.matchLabels, pod.metadata.labels);
+    const service = find("Service", `jetmesh-${svc}`)!;
+    t.same(service.spec!.ports, [{ name: "http", port, targetPort: "http" }]);
+    t.same(service.spec!.selector, pod.metadata.labels);
+    if (svc === "route") t.equal(dep.spec!.replicas, 1, "route: one instance keeps per-channel order");
+  }
+  t.same(Object.keys(shared).filter((k) => !readAnywhere.has(k)), [], "every shared variable is read by some service");
+  t.equal(shared.STREAM_REPLICAS, "3", "R3 streams on the 3-node cluster");
+});
+
+t.test("nats-values.yaml: users.conf as is, its passwords from the Secret the services use", async (t) => {
+  const v = parse(readFileSync(join(here, "nats-values.yaml"), "utf8")) as {
+    config: { cluster: { enabled: boolean; replicas: number }; jetstream: { enabled: boolean }; merge: { $include: string } };
+    container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }>; patch: Array<{ value: { name: string; mountPath: string } }> };
+    podTemplate: { patch: Array<{ value: { name: string; configMap: { name: string } } }> };
+  };
+  t.same([v.config.cluster.enabled, v.config.cluster.replicas, v.config.jetstream.enabled], [true, 3, true], "3-node JetStream cluster");
+  t.same(Object.keys(v.container.env).sort(), [...users.values()].sort(), "every password variable users.conf reads");
+  for (const [user, variable] of users) {
+    t.same(v.container.env[variable].valueFrom.secretKeyRef, { name: "jetmesh-nats", key: user }, `${variable} from jetmesh-nats/${user}`);
+  }
+  const [mount] = v.container.patch.map((p) => p.value);
+  const [volume] = v.podTemplate.patch.map((p) => p.value);
+  t.equal(mount.name, volume.name, "the mounted volume is the one added to the pod");
+  t.equal(volume.configMap.name, "jetmesh-nats-users");
+  t.equal(join("/etc/nats-config", v.config.merge.$include), join(mount.mountPath, "users.conf"), "the include points at the mounted users.conf");
+});

@@ -1,0 +1,2 @@
+export { formatReport } from "./format.ts";
+export { type ConsumerRow, inspect, type Report, type StreamRow } from "./report.ts";

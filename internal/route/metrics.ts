@@ -1,0 +1,28 @@
+import {
+  eventsAcked,
+  eventsDeadLettered,
+  eventsDuplicate,
+  eventsFailed,
+  eventsPublished,
+  eventsReceived,
+  eventsRedelivered,
+  lateRetries,
+  publishAckSeconds,
+  type Registry,
+} from "../metrics/mod.ts";
+
+export function routeMetrics(reg: Registry) {
+  return {
+    received: eventsReceived(reg),
+    redelivered: eventsRedelivered(reg),
+    published: eventsPublished(reg),
+    duplicates: eventsDuplicate(reg),
+    acked: eventsAcked(reg),
+    deadLettered: eventsDeadLettered(reg),
+    failed: eventsFailed(reg),
+    lateRetries: lateRetries(reg),
+    publishAck: publishAckSeconds(reg),
+  };
+}
+
+export type RouteMetrics = ReturnType<typeof routeMetrics>;
