@@ -44,7 +44,7 @@ t.test("a subscriber that reconnects with its last cursor gets exactly what it m
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= publishedAtResume - received.length + 100, 20_000, "live events after the resume");
   stop = true;
   await publishing;
-  t.ok(published > publishedAtResume + 100, "publishing went on across the switch from replay to live");
+  t.ok(published >= publishedAtResume + 100, "publishing went on across the switch from replay to live");
 
   await pub.until((fs) => fs.length >= published, 20_000, "all acks");
   t.equal(pub.ofOp("ack").length, published, "every publish acked");
