@@ -45,6 +45,10 @@ export const lateRetries = counter(
   "jetmesh_events_late_retry_total",
   "Client retries that arrived after the duplicate window and were dropped by route's seen-ids record",
 );
+export const alreadyRouted = counter(
+  "jetmesh_events_already_routed_total",
+  "INGEST messages redelivered after route had published and recorded them (an ack lost in a crash, a consumer that lost its state): acked, not published again",
+);
 export const eventsDelivered = counter("jetmesh_events_delivered_total", "Events written to subscriber WebSockets (one per subscription)");
 
 export const publishAckSeconds = histogram(

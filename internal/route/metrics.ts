@@ -1,4 +1,5 @@
 import {
+  alreadyRouted,
   eventsAcked,
   eventsDeadLettered,
   eventsDuplicate,
@@ -21,6 +22,7 @@ export function routeMetrics(reg: Registry) {
     deadLettered: eventsDeadLettered(reg),
     failed: eventsFailed(reg),
     lateRetries: lateRetries(reg),
+    alreadyRouted: alreadyRouted(reg),
     publishAck: publishAckSeconds(reg),
   };
 }

@@ -15,6 +15,7 @@ import {
 import { backoffMs, deadLetter, isRetryable, publishWithRetry, sleep, withRetry } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { RouteMetrics } from "./metrics.ts";
@@ -63,6 +64,8 @@ export class Relay {
   readonly #order = new KeyedSerial();
   /** Stream sequences queued here, so a redelivery of a slow message is not queued twice. */
   readonly #queued = new Set<number>();
+  /** Acks waiting for the routed mark, off each channel's serial path. */
+  readonly #acking = new Inflight();
   readonly #o: RelayOptions;
 
   constructor(o: RelayOptions) {
@@ -136,14 +139,22 @@ export class Relay {
     }
     // Keep the input from being redelivered while we hold it.
     const keepAlive = () => m.working();
-    if (this.#o.seen) {
-      const seen = this.#o.seen;
-      const first = await withRetry(() => seen.claim(env.id, seq), { signal, onRetry: keepAlive });
-      if (first !== seq) {
-        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: first });
+    const seen = this.#o.seen;
+    if (seen) {
+      const claim = await withRetry(() => seen.claim(env.id, seq), { signal, onRetry: keepAlive });
+      if (claim.seq !== seq) {
+        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: claim.seq });
         span?.setAttribute(ATTR.lateRetry, true);
         m.ack();
         metrics.lateRetries.inc();
+        metrics.acked.inc();
+        return;
+      }
+      if (claim.routed) {
+        // EVENTS may no longer remember the msgID: publishing again could store the event twice.
+        log.info("redelivery of a routed event acked without publishing", { id: env.id, seq, deliveries: m.info.deliveryCount });
+        m.ack();
+        metrics.alreadyRouted.inc();
         metrics.acked.inc();
         return;
       }
@@ -173,11 +184,22 @@ export class Relay {
     } catch (err) {
       if (isRetryable(err) || signal.aborted) throw err;
       log.error("unpublishable event sent to DLQ", { err, id: env.id });
-      await this.#o.seen?.release(env.id);
+      await seen?.release(env.id);
       return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
     }
+    if (!seen) return this.#ack(m);
+    // The channel's next event need not wait for the mark, only this input's ack does: acked
+    // before the mark, a crash would leave a routed event that a late redelivery publishes again.
+    this.#acking.track(
+      withRetry(() => seen.markRouted(env.id, seq), { signal, onRetry: keepAlive })
+        .then(() => this.#ack(m))
+        .catch((err) => log.warn("routed mark not recorded; the event is left for redelivery", { err, id: env.id, seq })),
+    );
+  }
+
+  #ack(m: JsMsg): void {
     m.ack();
-    metrics.acked.inc();
+    this.#o.metrics.acked.inc();
   }
 
   /** The routing step with bounded retries in place, so a failing event holds up its channel only briefly. */
@@ -194,7 +216,8 @@ export class Relay {
   }
 
   /** Resolves when every accepted message is relayed (or left for redelivery). */
-  idle(): Promise<void> {
-    return this.#order.idle();
+  async idle(): Promise<void> {
+    await this.#order.idle();
+    await this.#acking.settled();
   }
 }

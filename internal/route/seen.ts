@@ -8,11 +8,27 @@ export function seenKey(eventId: string): string {
   return btoa(eventId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** Who holds an event id: the INGEST sequence that first carried it, and whether its publish to EVENTS was acked. */
+export interface Claim {
+  seq: number;
+  routed: boolean;
+}
+
+const ROUTED = ":routed";
+
+function parseClaim(value: string): Claim {
+  const routed = value.endsWith(ROUTED);
+  return { seq: Number(routed ? value.slice(0, -ROUTED.length) : value), routed };
+}
+
 /**
- * Remembers which INGEST message first carried each event id, for `ttlMs`.
- * JetStream's duplicate windows are short (minutes) because they live in
- * memory; this lives on disk, so a client that retries an hour later is still
- * recognised and its event is neither routed nor delivered a second time.
+ * Remembers which INGEST message first carried each event id, and whether it
+ * was routed, for `ttlMs`. JetStream's duplicate windows are short (minutes)
+ * because they live in memory; this lives on disk, so an event is not routed
+ * and delivered a second time when it comes back later: a client that retries
+ * an hour later, or an INGEST message redelivered long after it was routed
+ * (nats-server 2.9 can lose a durable consumer's acks on kill -9 and deliver
+ * from an older floor again).
  */
 export class SeenIds {
   readonly #kv: KV;
@@ -32,15 +48,16 @@ export class SeenIds {
   }
 
   /**
-   * Claims `eventId` for INGEST sequence `seq` and returns the sequence that
-   * holds the claim: `seq` itself for a new id or a redelivery of the same
-   * message, another sequence for a late retry of an event already routed.
+   * Claims `eventId` for INGEST sequence `seq` and returns who holds the
+   * claim: `seq` itself for a new id or a redelivery of the same message
+   * (`routed` once `markRouted` recorded its PubAck), another sequence for a
+   * late retry of an event already claimed.
    */
-  async claim(eventId: string, seq: number): Promise<number> {
+  async claim(eventId: string, seq: number): Promise<Claim> {
     const key = seenKey(eventId);
     try {
       await this.#kv.create(key, String(seq));
-      return seq;
+      return { seq, routed: false };
     } catch (err) {
       const exists = err instanceof JetStreamApiError &&
         (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
@@ -48,8 +65,13 @@ export class SeenIds {
       const entry = await this.#kv.get(key);
       // Gone between create and get (expired): the claim is free again.
       if (entry === null || entry.operation !== "PUT") return this.claim(eventId, seq);
-      return Number(entry.string());
+      return parseClaim(entry.string());
     }
+  }
+
+  /** Records that the holder's publish to EVENTS was acked: a later redelivery of it needs no publish. */
+  async markRouted(eventId: string, seq: number): Promise<void> {
+    await this.#kv.put(seenKey(eventId), `${seq}${ROUTED}`);
   }
 
   /** Gives up the claim of an event that was not routed after all (parked on DLQ), so a replay of it is routed. */

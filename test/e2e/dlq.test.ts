@@ -171,3 +171,33 @@ t.test("a retry after the duplicate windows passed is still stored once and show
   t.same(await rows(sql, stack.db.schema, 2), ["p:late", "p:next"], "stored once");
   t.equal(await metric(stack, "route", "jetmesh_events_late_retry_total"), 1, "route counts the late retry it dropped");
 });
+
+t.test("INGEST messages delivered again after the duplicate windows (route's durable lost its acks) are not routed again", async (t) => {
+  const stack = await startStack({ INGEST_DUPLICATE_WINDOW: "1s", EVENTS_DUPLICATE_WINDOW: "1s" });
+  t.teardown(stack.stop);
+  const sub = await TestClient.open(stack.notifyWs);
+  t.teardown(() => sub.close());
+  sub.sendJson({ op: "sub", channel: "again" });
+  await sub.next((f) => f.op === "subscribed");
+  const pub = await TestClient.open(`${stack.ingestWs}?publisher=p`);
+  t.teardown(() => pub.close());
+  for (const id of ["a", "b", "c"]) pub.sendJson({ op: "pub", id, channel: "again", data: id });
+  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 3, 10_000, "3 events");
+  await new Promise((r) => setTimeout(r, 1500));
+
+  // What nats-server 2.9 sometimes does after kill -9: the durable comes back without its acks.
+  await stack.stopService("route");
+  const nc = await connect({ servers: stack.nats.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.delete("INGEST", "route");
+  await stack.startService("route");
+  pub.sendJson({ op: "pub", id: "next", channel: "again", data: "next" });
+  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 4, 10_000, "the next event");
+  await new Promise((r) => setTimeout(r, 500));
+  t.same(sub.ofOp("event").map((f) => f.id), ["p:a", "p:b", "p:c", "p:next"], "each shown once");
+  t.equal((await jsm.streams.info("EVENTS")).state.messages, 4, "EVENTS holds each once");
+  t.equal(await metric(stack, "route", "jetmesh_events_already_routed_total"), 3, "route acked the three redeliveries without publishing");
+  const info = await jsm.consumers.info("INGEST", "route");
+  t.equal(info.num_ack_pending + info.num_pending, 0, "and its consumer has nothing left");
+});
