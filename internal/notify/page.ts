@@ -10,7 +10,7 @@ const NO_CACHE = { "cache-control": "no-cache" };
 
 /**
  * The live chat demo: `GET /` and `GET /chat.js`, the page's script bundled
- * with the SDK it imports. esbuild (already installed as tsx's compiler, and
+ * with the SDK it imports. esbuild (a dependency, and also tsx's compiler, and
  * usable from Node and Deno) strips the types and bundles on the first
  * request, in well under a second, once; notify's start-up never pays for it.
  */
