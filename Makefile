@@ -17,7 +17,7 @@ TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/tes
 TESTS ?=
 TAP_FLAGS ?=
 
-TS_DIRS := cmd internal subjects test bench infra
+TS_DIRS := cmd internal subjects sdk demo test bench infra
 NODE_TSX := node --import tsx
 
 # npm writes node_modules/.package-lock.json on every install: newer than
@@ -32,7 +32,7 @@ help:
 	@echo "make install    npm ci when node_modules is missing or stale"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
-	@echo "make check      tsc --noEmit and deno check over cmd internal subjects test bench infra"
+	@echo "make check      tsc --noEmit and deno check over cmd internal subjects sdk demo test bench infra"
 	@echo "make run-local  nats-server + PGlite + the four services (+ Jaeger when installed), Ctrl-C stops all"
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"

@@ -1,8 +1,9 @@
 import t from "tap";
-import { checkChannel, checkChannelPattern, isWildcard } from "./channel.ts";
+import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard } from "./channel.ts";
 import { compareCursors, formatCursor, parseCursor } from "./cursor.ts";
 import { decodeEnvelope, encodeEnvelope, eventId } from "./envelope.ts";
 import { packValue } from "../internal/codec/mod.ts";
+import { isMember, parsePresenceKey, presenceKey } from "./presence.ts";
 
 t.test("channel syntax", async (t) => {
   for (const ok of ["a", "chat.lobby", "A-b_c.9", Array(16).fill("x").join("."), "x".repeat(200)]) {
@@ -37,4 +38,30 @@ t.test("envelopes round-trip and untrusted bytes are checked", async (t) => {
   t.throws(() => decodeEnvelope(packValue({ ...env, id: "nocolon" })), /id/);
   t.throws(() => decodeEnvelope(packValue({ ...env, channel: "a.*" })), /channel/);
   t.throws(() => decodeEnvelope(packValue({ ...env, publisher: "a:b" })), /publisher/);
+});
+
+t.test("pattern regexes match what NATS subject filters match", async (t) => {
+  const cases: Array<[string, string[], string[]]> = [
+    ["chat.lobby", ["chat.lobby"], ["chat.lobby2", "chat.lobby.x", "chat", "xchat.lobby"]],
+    ["chat.*", ["chat.lobby", "chat.a_b-c"], ["chat", "chat.a.b", "chats.a", "x.chat.a"]],
+    ["iot.>", ["iot.a", "iot.a.b.c"], ["iot", "iota.b", "x.iot.a"]],
+    ["*.x.>", ["a.x.b", "b.x.c.d"], ["a.x", "x.b", "a.y.b"]],
+    ["a_b.*", ["a_b.c"], ["aXb.c"]],
+  ];
+  for (const [pattern, yes, no] of cases) {
+    const re = new RegExp(channelPatternRegex(pattern));
+    for (const c of yes) t.ok(re.test(c), `${pattern} matches ${c}`);
+    for (const c of no) t.notOk(re.test(c), `${pattern} does not match ${c}`);
+  }
+  t.throws(() => channelPatternRegex("a.(b)"), /not valid/);
+});
+
+t.test("presence keys split back into channel, member and session", async (t) => {
+  const e = { channel: "chat.room-1.x", member: "alice_2", session: "n1-7" };
+  t.equal(presenceKey(e), "chat.room-1.x.alice_2.n1-7");
+  t.same(parsePresenceKey(presenceKey(e)), e);
+  t.same(parsePresenceKey("c.m.s"), { channel: "c", member: "m", session: "s" });
+  t.equal(parsePresenceKey("m.s"), undefined);
+  t.ok(isMember("Bob-1"));
+  for (const bad of ["", "a.b", "a b", "x".repeat(65), 3]) t.notOk(isMember(bad), String(bad));
 });

@@ -47,3 +47,22 @@ export function checkChannelPattern(name: unknown): ChannelCheck {
 export function isWildcard(pattern: string): boolean {
   return pattern.split(".").some((t) => t === "*" || t === ">");
 }
+
+const TOKEN_CLASS = "[A-Za-z0-9_-]+";
+
+/**
+ * The channels a pattern matches, as an anchored regular expression in the
+ * syntax PostgreSQL (`~`) and JavaScript share, with NATS subject semantics:
+ * `*` is one token, a final `>` one or more. Callers check the pattern first;
+ * tokens then hold only `[A-Za-z0-9_-]`, none of which is special in a regex,
+ * so nothing from the client reaches the expression unescaped.
+ */
+export function channelPatternRegex(pattern: string): string {
+  const parts = pattern.split(".").map((t) => {
+    if (t === "*") return TOKEN_CLASS;
+    if (t === ">") return `${TOKEN_CLASS}(\\.${TOKEN_CLASS})*`;
+    if (!tokenRe.test(t)) throw new Error(`channel pattern token ${JSON.stringify(t)} is not valid`);
+    return t;
+  });
+  return `^${parts.join("\\.")}$`;
+}

@@ -3,4 +3,5 @@ export * from "./consumers.ts";
 export * from "./cursor.ts";
 export * from "./envelope.ts";
 export * from "./headers.ts";
+export * from "./presence.ts";
 export * from "./streams.ts";

@@ -60,6 +60,11 @@ t.test("every service works with its own user", async (t) => {
   t.teardown(() => sub.close());
   sub.sendJson({ op: "sub", channel: "perm.>" });
   await sub.next((f) => f.op === "subscribed");
+  // Presence lives in notify's KV bucket: joining writes it, the query reads notify's watch of it.
+  sub.sendJson({ op: "join", channel: "perm.x", member: "alice" });
+  await sub.next((f) => f.op === "joined");
+  sub.sendJson({ op: "presence", channel: "perm.x" });
+  t.same((await sub.next((f) => f.op === "presence")).members, ["alice"], "notify may keep presence");
   const pub = await TestClient.open(`${stack.ingestWs}?publisher=p`);
   t.teardown(() => pub.close());
   pub.sendJson({ op: "pub", id: "a", channel: "perm.x", data: 1 });

@@ -51,3 +51,10 @@ export async function connectBus(o: BusOptions): Promise<BusConnection> {
   o.log.info("nats connected", { server: nc.getServer() });
   return { nc, connected: () => up && !nc.isClosed() };
 }
+
+/** Calls `fn` each time the connection comes back after losing its server (a restart, a failover). */
+export function onReconnect(nc: NatsConnection, fn: () => void): void {
+  (async () => {
+    for await (const s of nc.status()) if (s.type === "reconnect") fn();
+  })().catch(() => {});
+}

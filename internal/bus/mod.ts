@@ -1,4 +1,4 @@
-export { type BusConnection, type BusOptions, connectBus, inboxPrefix } from "./connect.ts";
+export { type BusConnection, type BusOptions, connectBus, inboxPrefix, onReconnect } from "./connect.ts";
 export { type BatchLoopOptions, consumeBatches } from "./batches.ts";
 export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "unavailable"
   | "not_found"
   | "limit_exceeded"
+  | "slow_consumer"
   | "rejected"
   | "bad_config"
   | "internal";

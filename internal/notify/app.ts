@@ -1,5 +1,5 @@
 import { EVENTS_STREAM } from "../../subjects/mod.ts";
-import { busChecks, openBus } from "../bus/mod.ts";
+import { busChecks, onReconnect, openBus } from "../bus/mod.ts";
 import { opsRoutes } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -10,6 +10,9 @@ import { startServer } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
 import { historyHandler } from "./history.ts";
 import { notifyMetrics } from "./metrics.ts";
+import { demoRoutes } from "./page.ts";
+import { Presence } from "./presence.ts";
+import type { Subscription } from "./subscription.ts";
 import { subscriberSocket } from "./ws.ts";
 
 export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<RunningService> {
@@ -21,19 +24,26 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
   natsConnected(registry, bus.connected);
   streamMessages(registry, bus.jsm, [EVENTS_STREAM]);
   const checks = { ...busChecks(bus, [EVENTS_STREAM]), database: () => store.ping() };
+  const presence = await Presence.open(bus.js, { ttlMs: cfg.presenceTtlMs, replicas: cfg.streams.replicas, log });
+  const live = new Set<Subscription>();
+  onReconnect(bus.nc, () => {
+    for (const sub of live) sub.restart();
+    presence.resync();
+  });
   const server = await startServer({
     host: cfg.listen.host,
     port: cfg.listen.port,
     maxBodyBytes: 1024,
     maxFrameBytes: Math.max(4 * cfg.maxFrameBytes, 64 * 1024),
     idleTimeoutSec: 120,
-    // Subscriptions pause at maxBufferedBytes; the socket's own limit sits well above so no frame is ever dropped.
-    maxBackpressureBytes: cfg.maxBufferedBytes * 4 + 16 * 1024 * 1024,
+    // "buffered" and drain at the pause limit; the outbox enforces the disconnect limit above it.
+    maxBackpressureBytes: cfg.maxBufferedBytes,
     routes: {
       ...opsRoutes("notify", registry, checks),
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
+      ...demoRoutes(),
     },
-    ws: subscriberSocket(cfg, bus.js, bus.jsm, { log, metrics: notifyMetrics(registry), tracing }),
+    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, store, presence, live, log, metrics: notifyMetrics(registry), tracing }),
   });
   log.info("notify listening", { host: cfg.listen.host, port: server.port });
   return {
@@ -41,6 +51,8 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
     async stop() {
       // Subscribers resume by cursor on another notify (or this one after restart).
       await server.close(1001, "server shutting down");
+      // Closing the sockets took their members out of presence; let those deletes land.
+      await presence.close();
       await bus.nc.drain();
       await store.close();
       await tracing?.shutdown();

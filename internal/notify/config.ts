@@ -4,23 +4,39 @@ export interface NotifyConfig extends ServiceBase {
   database: DatabaseConfig;
   /** Largest accepted subscriber frame. */
   maxFrameBytes: number;
+  /** Subscriptions per connection; also the limit on joined and on watched channels. */
   maxSubscriptionsPerConnection: number;
+  /** WebSocket connections this process accepts at once; upgrades beyond are refused with 503. */
+  maxConnections: number;
   /** Bytes queued to one subscriber before its subscriptions wait for the socket to drain. */
   maxBufferedBytes: number;
+  /** Bytes queued to one subscriber past which it is disconnected as a slow consumer. */
+  disconnectBufferedBytes: number;
+  /** How long a subscriber may stay paused before it is disconnected as a slow consumer. */
+  maxPauseMs: number;
+  /** How long a presence entry lives without a refresh (a crashed notify's members vanish after this). */
+  presenceTtlMs: number;
   /** Largest page of history. */
   maxHistoryLimit: number;
 }
 
 export function readNotifyConfig(env: Env): NotifyConfig {
   const r = new EnvReader(env);
+  const maxBufferedBytes = r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024);
   const cfg: NotifyConfig = {
     ...readServiceBase(r, "NOTIFY", 8081),
     database: readDatabase(r),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),
-    maxBufferedBytes: r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxConnections: r.int("NOTIFY_MAX_CONNECTIONS", 10_000, 1, 10_000_000),
+    maxBufferedBytes,
+    disconnectBufferedBytes: r.int("NOTIFY_DISCONNECT_BUFFERED_BYTES", 16 * 1024 * 1024, 2048, 4 * 1024 * 1024 * 1024),
+    maxPauseMs: r.durationMs("NOTIFY_MAX_PAUSE", "30s", 100),
+    presenceTtlMs: r.durationMs("NOTIFY_PRESENCE_TTL", "15s", 1000),
     maxHistoryLimit: r.int("NOTIFY_MAX_HISTORY_LIMIT", 1000, 1, 100_000),
   };
+  // Subscriptions must pause before the connection is cut, or every burst would disconnect.
+  r.check("NOTIFY_DISCONNECT_BUFFERED_BYTES", cfg.disconnectBufferedBytes > maxBufferedBytes, "more than NOTIFY_MAX_BUFFERED_BYTES");
   r.done();
   return cfg;
 }

@@ -1,100 +1,139 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { formatCursor, parseCursor } from "../../subjects/mod.ts";
 import { isRetryable } from "../bus/mod.ts";
-import { encodeFrame, type Encoding } from "../codec/mod.ts";
+import type { Encoding } from "../codec/mod.ts";
 import { errorCode, errorMessage, JetmeshError } from "../errors/mod.ts";
-import { errorFrame, idOf, parseSubscriberFrame, readFrame, type ServerFrame, type SubFrame } from "../protocol/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { errorFrame, idOf, parseSubscriberFrame, readFrame, type SubFrame } from "../protocol/mod.ts";
+import type { Store } from "../store/mod.ts";
+import type { Tracing } from "../telemetry/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
-import { resolveStart } from "./start.ts";
-import { type EventSink, Subscription, type SubscriptionObservers } from "./subscription.ts";
+import type { NotifyMetrics } from "./metrics.ts";
+import { Outbox } from "./outbox.ts";
+import type { Presence } from "./presence.ts";
+import { type MemberState, presenceFrames } from "./presence-frames.ts";
+import { firstSequence, resolveStart } from "./start.ts";
+import { Subscription, type SubscriptionDeps } from "./subscription.ts";
 
-export interface SubscriberConnection {
+export interface SubscriberConnection extends MemberState {
   subs: Map<string, Subscription>;
+  /** Set on open; everything sent to the client goes through it. */
+  outbox?: Outbox;
   /** Frames of one connection are handled one after another, so answers come in request order. */
   chain: Promise<void>;
-  /** Subscriptions waiting for the send buffer to drain. */
-  waiting: Array<() => void>;
 }
 
 export const WS_PATH = "/v1/ws";
 
 type Conn = WsConnection<SubscriberConnection>;
 
-function wake(conn: Conn): void {
-  const waiting = conn.data.waiting.splice(0);
-  for (const w of waiting) w();
+export interface SubscriberDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  store: Store;
+  presence: Presence;
+  /** Every running subscription of this process, so they can be restarted together after NATS reconnects. */
+  live: Set<Subscription>;
+  log: Logger;
+  metrics: NotifyMetrics;
+  /** Set when tracing is on. */
+  tracing?: Tracing;
 }
 
-export function subscriberSocket(
-  cfg: NotifyConfig,
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  obs: SubscriptionObservers,
-): WsHandlers<SubscriberConnection> {
-  const { log, metrics } = obs;
-  const reply = (conn: Conn, frame: ServerFrame, enc: Encoding) => conn.send(encodeFrame(frame, enc));
+export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHandlers<SubscriberConnection> {
+  const { jsm, log, metrics } = deps;
+  const subDeps: SubscriptionDeps = { js: deps.js, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
+  const presence = presenceFrames(deps.presence, cfg.maxSubscriptionsPerConnection, log);
+  // Presence sessions are unique per connection across notify processes and restarts.
+  const instance = crypto.randomUUID().slice(0, 8);
+  let sessions = 0;
+  let connections = 0;
 
-  const sinkFor = (conn: Conn, enc: Encoding): EventSink => ({
-    send: (frame) => reply(conn, frame, enc),
-    writable: () =>
-      conn.isClosed() || conn.bufferedAmount() < cfg.maxBufferedBytes
-        ? Promise.resolve()
-        : new Promise((resolve) => conn.data.waiting.push(resolve)),
-  });
-
-  async function subscribe(conn: Conn, f: SubFrame, enc: Encoding): Promise<void> {
+  async function subscribe(conn: Conn, outbox: Outbox, f: SubFrame, enc: Encoding): Promise<void> {
     const existing = conn.data.subs.get(f.channel);
     if (!existing && conn.data.subs.size >= cfg.maxSubscriptionsPerConnection) {
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
     const start = await resolveStart(jsm, f.after === undefined ? undefined : parseCursor(f.after));
-    const sub = new Subscription(js, f.channel, start, sinkFor(conn, enc), obs);
+    const sub = new Subscription(subDeps, f.channel, start, { send: (frame) => outbox.send(frame, enc), writable: () => outbox.writable() });
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
     if (conn.isClosed()) return sub.stop();
     conn.data.subs.set(f.channel, sub);
     if (!existing) metrics.subscriptions.inc();
-    reply(conn, { op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
-    sub.run().catch((err) => log.warn("subscription ended", { err, channel: f.channel }));
+    outbox.send({ op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
+    deps.live.add(sub);
+    sub.run().finally(() => deps.live.delete(sub)).catch((err) => {
+      // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
+      if (conn.data.subs.get(f.channel) !== sub) return;
+      // The subscription is over; the client resubscribes from the last cursor it received.
+      conn.data.subs.delete(f.channel);
+      metrics.subscriptions.dec();
+      const code = isRetryable(err) ? "unavailable" : errorCode(err);
+      log.warn("subscription ended", { err, channel: f.channel });
+      const message = `subscription ended: ${code === "internal" ? "internal error" : errorMessage(err)}; resubscribe from your last cursor`;
+      outbox.send({ op: "unsubscribed", channel: f.channel, code, message }, enc);
+    });
   }
 
   async function handle(conn: Conn, payload: Uint8Array | string, isBinary: boolean): Promise<void> {
     const enc: Encoding = isBinary ? "msgpack" : "json";
+    const outbox = conn.data.outbox!;
     let value: unknown;
     try {
       value = readFrame(payload, isBinary, cfg.maxFrameBytes).value;
       const f = parseSubscriberFrame(value);
-      if (f.op === "sub") return await subscribe(conn, f, enc);
-      conn.data.subs.get(f.channel)?.stop();
-      if (conn.data.subs.delete(f.channel)) metrics.subscriptions.dec();
-      reply(conn, { op: "unsubscribed", channel: f.channel }, enc);
+      switch (f.op) {
+        case "sub":
+          return await subscribe(conn, outbox, f, enc);
+        case "unsub":
+          conn.data.subs.get(f.channel)?.stop();
+          if (conn.data.subs.delete(f.channel)) metrics.subscriptions.dec();
+          outbox.send({ op: "unsubscribed", channel: f.channel }, enc);
+          return;
+        default:
+          return await presence.handle(conn, outbox, f, enc);
+      }
     } catch (err) {
       const code = isRetryable(err) ? "unavailable" : errorCode(err);
       if (code === "internal") log.error("subscriber frame failed", { err });
-      reply(conn, errorFrame(code, code === "internal" ? "internal error" : errorMessage(err), idOf(value)), enc);
+      outbox.send(errorFrame(code, code === "internal" ? "internal error" : errorMessage(err), idOf(value)), enc);
     }
   }
 
   return {
     path: WS_PATH,
-    upgrade: () => ({ subs: new Map(), chain: Promise.resolve(), waiting: [] }),
-    open() {
+    upgrade: () => {
+      if (connections >= cfg.maxConnections) {
+        throw new JetmeshError("unavailable", `notify is at its limit of ${cfg.maxConnections} connections; retry later or use another instance`);
+      }
+      return { subs: new Map(), chain: Promise.resolve(), session: `${instance}-${++sessions}`, joined: new Map(), watching: new Map() };
+    },
+    open(conn) {
+      connections++;
       metrics.connections.inc();
+      conn.data.outbox = new Outbox(conn, {
+        pauseBytes: cfg.maxBufferedBytes,
+        closeBytes: cfg.disconnectBufferedBytes,
+        maxPauseMs: cfg.maxPauseMs,
+      });
     },
     message(conn, payload, isBinary) {
       conn.data.chain = conn.data.chain.then(() => handle(conn, payload, isBinary));
     },
     drain(conn) {
-      if (conn.bufferedAmount() < cfg.maxBufferedBytes) wake(conn);
+      conn.data.outbox?.drained();
     },
     close(conn) {
+      connections--;
       metrics.connections.dec();
       for (const sub of conn.data.subs.values()) sub.stop();
       metrics.subscriptions.dec(conn.data.subs.size);
       conn.data.subs.clear();
-      wake(conn);
+      conn.data.outbox?.drained();
+      presence.closed(conn);
     },
   };
 }

@@ -24,7 +24,28 @@ export interface UnsubFrame {
   channel: string;
 }
 
-export type ClientFrame = PubFrame | SubFrame | UnsubFrame;
+/** Enter a channel's presence as `member` (one member per channel per connection). */
+export interface JoinFrame {
+  op: "join";
+  channel: string;
+  member: string;
+}
+
+export interface LeaveFrame {
+  op: "leave";
+  channel: string;
+}
+
+/** Who is in a channel; `watch: true` also streams changes, `watch: false` stops them. */
+export interface PresenceQueryFrame {
+  op: "presence";
+  channel: string;
+  watch?: boolean;
+}
+
+export type SubscriberFrame = SubFrame | UnsubFrame | JoinFrame | LeaveFrame | PresenceQueryFrame;
+
+export type ClientFrame = PubFrame | SubscriberFrame;
 
 /** What servers send. */
 export interface AckFrame {
@@ -42,13 +63,18 @@ export interface SubscribedFrame {
   cursor: string;
 }
 
+/** The answer to `unsub`; with `code` and `message`, the server ended the subscription (resubscribe from the last cursor). */
 export interface UnsubscribedFrame {
   op: "unsubscribed";
   channel: string;
+  code?: ErrorCode;
+  message?: string;
 }
 
 export interface EventFrame {
   op: "event";
+  /** The pattern of the subscription that delivered it; absent for a subscription to one channel. */
+  sub?: string;
   channel: string;
   cursor: string;
   id: string;
@@ -64,4 +90,38 @@ export interface ErrorFrame {
   message: string;
 }
 
-export type ServerFrame = AckFrame | SubscribedFrame | UnsubscribedFrame | EventFrame | ErrorFrame;
+export interface JoinedFrame {
+  op: "joined";
+  channel: string;
+  member: string;
+}
+
+export interface LeftFrame {
+  op: "left";
+  channel: string;
+}
+
+export interface PresenceFrame {
+  op: "presence";
+  channel: string;
+  /** Sorted member ids. */
+  members: string[];
+}
+
+/** A member appeared in or disappeared from a watched channel. */
+export interface MemberFrame {
+  op: "member_joined" | "member_left";
+  channel: string;
+  member: string;
+}
+
+export type ServerFrame =
+  | AckFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | EventFrame
+  | ErrorFrame
+  | JoinedFrame
+  | LeftFrame
+  | PresenceFrame
+  | MemberFrame;

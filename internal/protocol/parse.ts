@@ -1,6 +1,6 @@
-import { checkChannel, checkChannelPattern, isClientId, MAX_CLIENT_ID_LENGTH, parseCursor } from "../../subjects/mod.ts";
+import { checkChannel, checkChannelPattern, isClientId, isMember, MAX_CLIENT_ID_LENGTH, parseCursor } from "../../subjects/mod.ts";
 import { type ErrorCode, JetmeshError } from "../errors/mod.ts";
-import type { ErrorFrame, PubFrame, SubFrame, UnsubFrame } from "./frames.ts";
+import type { ErrorFrame, PubFrame, SubscriberFrame } from "./frames.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -33,7 +33,7 @@ export function parsePub(value: unknown): PubFrame {
   return { op: "pub", id: f.id as string | undefined, channel, data: f.data, traceparent: f.traceparent as string | undefined };
 }
 
-export function parseSubscriberFrame(value: unknown): SubFrame | UnsubFrame {
+export function parseSubscriberFrame(value: unknown): SubscriberFrame {
   const f = asObject(value);
   switch (f.op) {
     case "sub": {
@@ -45,10 +45,22 @@ export function parseSubscriberFrame(value: unknown): SubFrame | UnsubFrame {
     }
     case "unsub":
       return { op: "unsub", channel: requireChannel(f, true) };
+    case "join": {
+      const channel = requireChannel(f, false);
+      if (!isMember(f.member)) throw new JetmeshError("bad_frame", "member must match [A-Za-z0-9_-]{1,64}");
+      return { op: "join", channel, member: f.member };
+    }
+    case "leave":
+      return { op: "leave", channel: requireChannel(f, false) };
+    case "presence": {
+      const channel = requireChannel(f, false);
+      if (f.watch !== undefined && typeof f.watch !== "boolean") throw new JetmeshError("bad_frame", "watch must be a boolean");
+      return f.watch === undefined ? { op: "presence", channel } : { op: "presence", channel, watch: f.watch };
+    }
     case undefined:
       throw new JetmeshError("bad_frame", "missing field: op");
     default:
-      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub or unsub`);
+      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub, unsub, join, leave or presence`);
   }
 }
 

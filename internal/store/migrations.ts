@@ -22,6 +22,10 @@ export const migrations: ReadonlyArray<(tx: Tx, schema: string) => Promise<unkno
       )`;
     await tx`create index events_channel_cursor on ${tx(`${schema}.events`)} (channel, epoch, seq)`;
   },
+  // Replay of a channel pattern walks the table in cursor order and filters channels.
+  async (tx, schema) => {
+    await tx`create index events_cursor on ${tx(`${schema}.events`)} (epoch, seq)`;
+  },
 ];
 
 /**

@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { channelPatternRegex, isWildcard } from "../../subjects/mod.ts";
 import { packValue, unpackValue } from "../codec/mod.ts";
 import type { DatabaseConfig } from "../config/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
@@ -61,6 +62,20 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
       const rows = await sql<DbEvent[]>`
         select event_id, channel, epoch, seq, received_at, publisher, data from ${events}
         where channel = ${channel} ${after ? sql`and (epoch, seq) > (${after.epoch}, ${after.seq})` : sql``}
+        order by epoch, seq
+        limit ${limit}`.catch(unavailable);
+      return rows.map(toEventRow);
+    },
+
+    async replay(pattern, after, before, limit) {
+      // A concrete channel uses the (channel, epoch, seq) index; a pattern walks (epoch, seq) and
+      // filters with a regex passed as a parameter, never spliced into the SQL.
+      const match = isWildcard(pattern) ? sql`channel ~ ${channelPatternRegex(pattern)}` : sql`channel = ${pattern}`;
+      const rows = await sql<DbEvent[]>`
+        select event_id, channel, epoch, seq, received_at, publisher, data from ${events}
+        where ${match}
+          and (epoch, seq) > (${after.epoch}, ${after.seq})
+          and (epoch, seq) < (${before.epoch}, ${before.seq})
         order by epoch, seq
         limit ${limit}`.catch(unavailable);
       return rows.map(toEventRow);

@@ -18,6 +18,11 @@ export interface Store {
   insertEvents(rows: EventRow[]): Promise<number>;
   /** Events of one channel after `after` (exclusive), in cursor order, at most `limit`. */
   history(channel: string, after: Cursor | undefined, limit: number): Promise<EventRow[]>;
+  /**
+   * Events of every channel `pattern` matches (a channel, or `*` / `>` as in
+   * subscriptions) with `after` < cursor < `before`, in cursor order, at most `limit`.
+   */
+  replay(pattern: string, after: Cursor, before: Cursor, limit: number): Promise<EventRow[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -84,7 +84,16 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     // server on stop, leaves a TIME_WAIT that uWS cannot listen over.
     const port = name === "ingest" || name === "notify" ? ports.get(name) : undefined;
     const own = { ...env, ...o.serviceEnv?.[name] };
-    const svc = await starters[name](port === undefined ? own : { ...own, [portVar]: String(port) }, o);
+    const svcEnv = port === undefined ? own : { ...own, [portVar]: String(port) };
+    // uWS releases a closed port on its next loop turn, so a quick restart may find it still bound.
+    let svc: RunningService | undefined;
+    for (let attempt = 1; svc === undefined; attempt++) {
+      svc = await starters[name](svcEnv, o).catch(async (err) => {
+        if (attempt >= 20 || !/cannot listen/.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+        return undefined;
+      });
+    }
     running.set(name, svc);
     ports.set(name, svc.port);
   };

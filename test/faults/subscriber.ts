@@ -93,6 +93,14 @@ export class Subscriber {
           setTimeout(() => this.#subscribe(ws, f.id as string), backoff(3));
           return;
         }
+        break;
+      case "unsubscribed":
+        // Notify ended the subscription on its own (docs/protocol.md); resume from the cursor.
+        if (f.code !== undefined && this.subscriptions.includes(String(f.channel))) {
+          this.stats.unavailable++;
+          setTimeout(() => this.#subscribe(ws, String(f.channel)), backoff(3));
+          return;
+        }
     }
     this.stats.unexpected.push(JSON.stringify(f));
   }

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 
 /**
@@ -47,4 +48,26 @@ export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
       srv.close(() => resolve(true));
     });
   });
+}
+
+/**
+ * Free ports below the kernel's ephemeral range, for servers a test restarts
+ * on the same port. A port from the ephemeral range (what freePorts returns)
+ * can be taken, while its server is down, as the local port of any outgoing
+ * connection on the machine, and the restart then cannot bind it.
+ */
+export async function restartablePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
+  let low = 32768;
+  try {
+    low = Number((await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8")).trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the usual lower bound
+  }
+  const floor = Math.min(10_000, low - count);
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (!ports.includes(port) && (await isPortFree(port, host))) ports.push(port);
+  }
+  return ports;
 }

@@ -27,9 +27,10 @@ t.test("migrate is idempotent and safe when two services start together", async 
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end({ timeout: 5 }));
   const versions = await sql`select version from ${sql(`${schema}.schema_migrations`)} order by version`;
-  t.same(versions.map((r) => r.version), [1], "each migration recorded once");
+  t.same(versions.map((r) => r.version), [1, 2], "each migration recorded once");
   const indexes = await sql`select indexname from pg_indexes where schemaname = ${schema} and tablename = 'events'`;
-  t.ok(indexes.some((r) => r.indexname === "events_channel_cursor"), "cursor index exists");
+  t.ok(indexes.some((r) => r.indexname === "events_channel_cursor"), "channel cursor index exists");
+  t.ok(indexes.some((r) => r.indexname === "events_cursor"), "cursor index exists");
 });
 
 t.test("insertEvents counts only new rows", async (t) => {
@@ -73,6 +74,31 @@ t.test("history: cursor order across epochs, paging, one channel only", async (t
   t.same(cursors(await store.history("a", { epoch: 1000, seq: 1_000_000 }, 10)), ["2000-1", "2000-2"]);
   t.same(cursors(await store.history("b", undefined, 10)), ["1000-3"]);
   t.same(await store.history("none", undefined, 10), []);
+});
+
+t.test("replay: a channel or a pattern, between two cursors, across epochs", async (t) => {
+  const { store } = await freshStore(t);
+  await store.migrate();
+  const rows = [
+    eventRow("chat.a", 1000, 1),
+    eventRow("chat.b", 1000, 2),
+    eventRow("chat.a.x", 1000, 3),
+    eventRow("iot.s.t", 1000, 4),
+    eventRow("chat_a", 1000, 5),
+    eventRow("chat.a", 2000, 1),
+    eventRow("chat.b", 2000, 2),
+    eventRow("chat.a", 2000, 3),
+  ];
+  await store.insertEvents(rows);
+  const ids = (page: EventRow[]) => page.map((r) => `${r.channel}@${r.cursor.epoch}-${r.cursor.seq}`);
+  const zero = { epoch: 0, seq: 0 };
+  const end = { epoch: 9999, seq: 0 };
+  t.same(ids(await store.replay("chat.*", zero, end, 100)), ["chat.a@1000-1", "chat.b@1000-2", "chat.a@2000-1", "chat.b@2000-2", "chat.a@2000-3"]);
+  t.same(ids(await store.replay("chat.>", zero, end, 100)).length, 6, "> takes deeper channels too");
+  t.same(ids(await store.replay("*.*.*", zero, end, 100)), ["chat.a.x@1000-3", "iot.s.t@1000-4"]);
+  t.same(ids(await store.replay("chat.a", { epoch: 1000, seq: 1 }, { epoch: 2000, seq: 3 }, 100)), ["chat.a@2000-1"], "both bounds exclusive");
+  t.same(ids(await store.replay("chat.*", zero, end, 2)), ["chat.a@1000-1", "chat.b@1000-2"], "limit");
+  t.same(await store.replay("chat.a", end, zero, 10), [], "empty range");
 });
 
 t.test("event fields and data survive the round trip", async (t) => {

@@ -1,0 +1,90 @@
+import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
+import { type TestDatabase, testDatabase } from "../helpers/db.ts";
+import { restartablePorts } from "../helpers/ports.ts";
+import { type ServiceProcess, spawnService } from "./processes.ts";
+import type { ServiceName } from "./stack.ts";
+
+const ORDER: ServiceName[] = ["ingest", "route", "persist", "notify"];
+
+export interface ProcessStack {
+  nats: NatsServerHandle;
+  db: TestDatabase;
+  ingestWs: string;
+  notifyWs: string;
+  notifyHttp: string;
+  /** Sends a signal (default SIGKILL: a crash) and waits for the process to exit. */
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a service again on its fixed port and waits until it serves. */
+  start(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The four services as separate Node processes on fixed ports, on a
+ * nats-server and a schema of their own: what a test needs to kill a service
+ * with SIGKILL and bring it back where clients expect it.
+ */
+export async function startProcessStack(extraEnv: Record<string, string> = {}): Promise<ProcessStack> {
+  const nats = await startNatsServer();
+  const db = await testDatabase();
+  const [ingest, notify, route, persist] = await restartablePorts(4);
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    DATABASE_POOL_MAX: "4",
+    INGEST_HOST: "127.0.0.1",
+    INGEST_PORT: String(ingest),
+    NOTIFY_HOST: "127.0.0.1",
+    NOTIFY_PORT: String(notify),
+    ROUTE_HOST: "127.0.0.1",
+    ROUTE_PORT: String(route),
+    PERSIST_HOST: "127.0.0.1",
+    PERSIST_PORT: String(persist),
+    ...extraEnv,
+  };
+  const running = new Map<ServiceName, ServiceProcess>();
+  const start = async (name: ServiceName) => {
+    // A port just released by a killed process can take a moment to bind again.
+    for (let attempt = 1; ; attempt++) {
+      const p = spawnService(name, env);
+      running.set(name, p);
+      try {
+        await p.waitForLog(/listening|running/, 60_000);
+        return;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await p.stop("SIGKILL");
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
+  };
+  const stopAll = async () => {
+    await Promise.all([...running.values()].map((p) => p.stop("SIGTERM")));
+    running.clear();
+  };
+  try {
+    await Promise.all(ORDER.map(start));
+  } catch (err) {
+    await stopAll();
+    await nats.stop();
+    await db.drop();
+    throw err;
+  }
+  return {
+    nats,
+    db,
+    ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
+    notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
+    notifyHttp: `http://127.0.0.1:${notify}`,
+    async kill(name, signal = "SIGKILL") {
+      await running.get(name)?.stop(signal);
+    },
+    start,
+    async stop() {
+      await stopAll();
+      await nats.stop();
+      await db.drop();
+    },
+  };
+}
