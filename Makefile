@@ -26,7 +26,7 @@ INSTALLED := node_modules/.package-lock.json
 # tap compiles its Test class for the plugins named in .taprc.
 TAP_BUILT := node_modules/.jetmesh-tap-built
 
-.PHONY: help install test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-nats ensure-postgres
+.PHONY: help install test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-nats ensure-postgres ensure-chromium
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
@@ -63,15 +63,11 @@ $(TAP_BUILT): $(INSTALLED) .taprc
 	  touch $@
 
 ensure-nats:
-	@if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "==> installing nats-server (apt-get)"; \
-	    apt-get install -y -qq nats-server >/dev/null 2>&1 \
-	      || { apt-get update -qq && apt-get install -y -qq nats-server >/dev/null; }; \
-	  else \
-	    echo "nats-server not found: install it (Debian: sudo apt-get install nats-server)" >&2; exit 1; \
-	  fi; \
-	fi
+	@bash infra/local/ensure-apt.sh nats-server /usr/sbin/nats-server
+
+# The browser test (test/browser) drives Debian's chromium through playwright-core.
+ensure-chromium:
+	@bash infra/local/ensure-apt.sh chromium /usr/bin/chromium optional
 
 ensure-postgres: $(INSTALLED)
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) test/helpers/preflight.ts postgres
@@ -80,7 +76,7 @@ ensure-postgres: $(INSTALLED)
 # is not one either (CI, logs), CI=true makes tap's reporter print plain lines
 # instead of redrawing progress. tap prints "# { total: N, pass: N, fail: N }"
 # last; the line after it repeats that as "N passed, N failed, N skipped".
-test: install ensure-nats ensure-postgres
+test: install ensure-nats ensure-postgres ensure-chromium
 	@mkdir -p .tap
 	@echo "==> tap"
 	@set +e; if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
