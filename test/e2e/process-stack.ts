@@ -2,7 +2,7 @@ import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.t
 import { type TestDatabase, testDatabase } from "../helpers/db.ts";
 import { restartablePorts } from "../helpers/ports.ts";
 import { type ServiceProcess, spawnService } from "./processes.ts";
-import type { ServiceName } from "./stack.ts";
+import { type ServiceName, stackEnv } from "./stack.ts";
 
 const ORDER: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
@@ -28,21 +28,7 @@ export async function startProcessStack(extraEnv: Record<string, string> = {}): 
   const nats = await startNatsServer();
   const db = await testDatabase();
   const [ingest, notify, route, persist] = await restartablePorts(4);
-  const env: Record<string, string> = {
-    NATS_URL: nats.url,
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
-    DATABASE_POOL_MAX: "4",
-    INGEST_HOST: "127.0.0.1",
-    INGEST_PORT: String(ingest),
-    NOTIFY_HOST: "127.0.0.1",
-    NOTIFY_PORT: String(notify),
-    ROUTE_HOST: "127.0.0.1",
-    ROUTE_PORT: String(route),
-    PERSIST_HOST: "127.0.0.1",
-    PERSIST_PORT: String(persist),
-    ...extraEnv,
-  };
+  const env = { ...stackEnv(nats.url, db, { ingest, route, persist, notify }), ...extraEnv };
   const running = new Map<ServiceName, ServiceProcess>();
   const start = async (name: ServiceName) => {
     // A port just released by a killed process can take a moment to bind again.

@@ -53,6 +53,16 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
 
+/** The environment of a test stack's services: its nats-server, its schema, loopback listeners on `ports` (0: any free port). */
+export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<ServiceName, number>): Record<string, string> {
+  const env: Record<string, string> = { NATS_URL: natsUrl, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, DATABASE_POOL_MAX: "4" };
+  for (const [name, port] of Object.entries(ports)) {
+    env[`${name.toUpperCase()}_HOST`] = "127.0.0.1";
+    env[`${name.toUpperCase()}_PORT`] = String(port);
+  }
+  return env;
+}
+
 /**
  * The four services in this process, on a nats-server of their own and a
  * schema of their own in the test PostgreSQL: a whole jetmesh per test file.
@@ -60,21 +70,7 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
 export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const nats = options.nats ?? await startNatsServer();
   const db = await testDatabase();
-  const env: Record<string, string> = {
-    NATS_URL: nats.url,
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
-    DATABASE_POOL_MAX: "4",
-    INGEST_HOST: "127.0.0.1",
-    INGEST_PORT: "0",
-    NOTIFY_HOST: "127.0.0.1",
-    NOTIFY_PORT: "0",
-    ROUTE_HOST: "127.0.0.1",
-    ROUTE_PORT: "0",
-    PERSIST_HOST: "127.0.0.1",
-    PERSIST_PORT: "0",
-    ...extraEnv,
-  };
+  const env = { ...stackEnv(nats.url, db, { ingest: 0, route: 0, persist: 0, notify: 0 }), ...extraEnv };
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
   const start = async (name: ServiceName, o: StackOptions = options) => {
