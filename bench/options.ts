@@ -7,6 +7,8 @@ export interface BenchOptions {
   /** Seconds each measured window lasts (after its warm-up). */
   durationSec: number;
   warmupSec: number;
+  /** Fan-out and latency: jetmesh and its reference alternate this many times, each slice durationSec / rounds long. */
+  rounds: number;
   /** Latency phase: offered events per second, one measurement per rate. */
   rates: number[];
   /** Channels the throughput and latency load spreads over (one subscription each). */
@@ -21,6 +23,8 @@ export interface BenchOptions {
   idleConnections: number;
   /** Which phases run, in this order. */
   phases: Phase[];
+  /** Services to run under `node --cpu-prof`; profiles land in bench/results/profiles/<run>/. */
+  profile: string[];
 }
 
 export const PHASES = ["ceilings", "sustained", "latency", "fanout", "idle"] as const;
@@ -62,13 +66,15 @@ export function readOptions(env: Source, argv: string[]): BenchOptions {
     quick,
     durationSec: positive("duration", pick(env, args, "duration"), quick ? 5 : 20),
     warmupSec: positive("warmup", pick(env, args, "warmup"), quick ? 1.5 : 4),
+    rounds: Math.round(positive("rounds", pick(env, args, "rounds"), quick ? 2 : 4)),
     rates,
     channels: Math.round(positive("channels", pick(env, args, "channels"), 64)),
     payloadBytes: Math.round(positive("payload", pick(env, args, "payload"), 200)),
     publishers: Math.round(positive("publishers", pick(env, args, "publishers"), 4)),
     window: Math.round(positive("window", pick(env, args, "window"), 256)),
     fanoutSubscribers: Math.round(positive("fanout-subscribers", pick(env, args, "fanout-subscribers"), 1000)),
-    idleConnections: Math.round(positive("idle-connections", pick(env, args, "idle-connections"), quick ? 2000 : 20000)),
+    idleConnections: Math.round(positive("idle-connections", pick(env, args, "idle-connections"), quick ? 5000 : 20000)),
     phases: phases as Phase[],
+    profile: (pick(env, args, "profile") ?? "").split(",").map((p) => p.trim()).filter((p) => p !== ""),
   };
 }

@@ -1,12 +1,13 @@
 /** The results file and its Markdown table. Pure: the tap test renders a fixed result. */
 import type { BenchOptions } from "./options.ts";
-import type { CeilingsResult } from "./phases/ceilings.ts";
+import type { Ceiling, CeilingsResult } from "./phases/ceilings.ts";
 import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
 import type { CpuUsage } from "./sampler.ts";
+import type { Complaint } from "./stack.ts";
 import { fmtBytes, fmtCount, fmtMs, fmtRatio, ratio } from "./stats.ts";
 
 export interface BenchResults {
@@ -22,6 +23,8 @@ export interface BenchResults {
   latency?: LatencyResult[];
   fanout?: FanoutResult;
   idle?: IdleResult;
+  /** What the services logged at warn or error level during the run. */
+  complaints: Complaint[];
   targets: TargetCheck[];
 }
 
@@ -86,8 +89,9 @@ export function markdown(r: BenchResults): string {
   lines.push("|---|---|---|---|---|---|---|");
   const c = r.ceilings;
   if (c) {
-    lines.push(`| 1 | ceiling: JetStream async publish with msgID | | ${perSec(c.publish.perSec)} | | | |`);
-    lines.push(`| 1 | ceiling: relay hop (consume A → publish B with msgID → ack A after PubAck) | | ${perSec(c.relay.perSec)} | | | |`);
+    const both = (x: Ceiling) => `${perSec(x.perSec)} (client's js.publish ${perSec(x.stock.perSec)}, pipelined ${perSec(x.pipelined.perSec)})`;
+    lines.push(`| 1 | ceiling: JetStream async publish with msgID | | ${both(c.publish)} | | | |`);
+    lines.push(`| 1 | ceiling: relay hop (consume A → publish B with msgID → ack A after PubAck) | | ${both(c.relay)} | | | |`);
   }
   const target = (i: number) => r.targets[i];
   const met = (t: TargetCheck | undefined) => (t?.met == null ? "n/a" : t.met ? "yes" : "**no**");
@@ -100,7 +104,7 @@ export function markdown(r: BenchResults): string {
     lines.push(`| 2 | sustained end to end (slowest of the three) | ${perSec(endToEnd(s))} | relay ${perSec(relay)} | ${fmtRatio(target(0)?.value)} | ≥ 60 % | ${met(target(0))} |`);
   }
   for (const l of r.latency ?? []) {
-    const isTarget = target(1)?.name.includes(`@ ${fmtCount(l.rate)}/s`);
+    const isTarget = target(1)?.name.includes(`@ ${fmtCount(l.rate)}/s `);
     lines.push(
       `| 3 | publish→deliver p50 / p99 / p999 @ ${fmtCount(l.rate)}/s offered | ${lat(l.jetmesh)} | prototype ${lat(l.proto)} | p99 ${times(l.p99Ratio)} | ${isTarget ? "≤ 2×" : ""} | ${isTarget ? met(target(1)) : ""} |`,
     );
@@ -128,7 +132,18 @@ export function markdown(r: BenchResults): string {
   if (i && i.attempted < i.wanted) {
     notes.push(`Idle: ${fmtCount(i.attempted)} connections instead of ${fmtCount(i.wanted)}: every process may hold ${i.fdLimit.hard} file descriptors (hard limit), and a server needs some besides its connections.`);
   }
-  if (i?.jetmesh.othersRssGrowth.nats !== undefined) notes.push(`Idle: nats-server grew ${fmtBytes(i.jetmesh.othersRssGrowth.nats)} while notify held its connections.`);
+  if (i) {
+    notes.push(
+      `Idle: bytes per connection are the slope of the server's RSS over open connections, past the first quarter of them ` +
+        `(${i.raw.samples} and ${i.jetmesh.samples} samples in all); the plain before/after difference, which keeps the one-off growth of ` +
+        `V8's young generation in notify (up to 16 MiB), was ${fmtBytes(i.raw.deltaPerConnection)} (raw) and ${fmtBytes(i.jetmesh.deltaPerConnection)} (jetmesh). ` +
+        (i.ramps.raw.length > 1
+          ? `Median of ${i.ramps.raw.length} ramps on fresh processes: raw ${i.ramps.raw.map(fmtBytes).join(", ")}; jetmesh ${i.ramps.jetmesh.map(fmtBytes).join(", ")}. `
+          : "") +
+        `nats-server grew ${fmtBytes(i.jetmesh.othersRssGrowth.nats)} while notify held its connections.`,
+    );
+  }
+  for (const c of r.complaints) notes.push(`${c.service} logged ${c.level} "${c.msg}" ${c.count}×.`);
   for (const n of notes) lines.push(`- ${n}`);
   if (notes.length > 0) lines.push("");
   lines.push("CPU in cores per process during each window (1.00 = one core), machine busy share, load average:");
@@ -136,8 +151,10 @@ export function markdown(r: BenchResults): string {
   lines.push("| window | cores | machine busy | load |");
   lines.push("|---|---|---|---|");
   const cpuRows = [
-    cpuLine("ceiling: publish", c?.publish.cpu),
-    cpuLine("ceiling: relay", c?.relay.cpu),
+    cpuLine("ceiling: publish, js.publish", c?.publish.stock.cpu),
+    cpuLine("ceiling: publish, pipelined", c?.publish.pipelined.cpu),
+    cpuLine("ceiling: relay, js.publish", c?.relay.stock.cpu),
+    cpuLine("ceiling: relay, pipelined", c?.relay.pipelined.cpu),
     cpuLine("sustained", s?.cpu),
     ...(r.latency ?? []).flatMap((l) => [cpuLine(`latency jetmesh @ ${fmtCount(l.rate)}/s`, l.jetmesh.cpu), cpuLine(`latency prototype @ ${fmtCount(l.rate)}/s`, l.proto.cpu)]),
     cpuLine("fan-out raw uWS", f?.raw.cpu),

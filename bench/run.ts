@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   let stack: BenchStack | undefined;
   const results: Partial<BenchResults> = {};
   let pgVersion = "unknown";
+  let complaints: BenchResults["complaints"] = [];
   try {
     const [{ v }] = await sql`select current_setting('server_version') as v`;
     pgVersion = String(v);
@@ -65,7 +66,9 @@ async function main(): Promise<void> {
     if (opts.phases.includes("ceilings")) results.ceilings = await ceilings(ctx as Ctx);
     if (opts.phases.some((p) => p !== "ceilings")) {
       note("starting the services: ingest, route, persist, notify");
-      stack = await startServices(nats, db);
+      const profileDir = join(root, "bench", "results", "profiles", startedAt.replace(/[:.]/g, "-").slice(0, 19));
+      if (opts.profile.length > 0) note(`profiling ${opts.profile.join(", ")} into ${relative(process.cwd(), profileDir)}`);
+      stack = await startServices(nats, db, opts.profile, profileDir);
       const full: Ctx = { ...ctx, stack };
       if (opts.phases.includes("sustained")) results.sustained = await sustained(full);
       if (opts.phases.includes("latency")) results.latency = await latency(full);
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
       if (opts.phases.includes("idle")) results.idle = await idle(full);
     }
   } finally {
+    complaints = stack?.complaints() ?? [];
     await stack?.stop();
     await nats.stop();
     await sql.end({ timeout: 5 });
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
     machine: { ...machine, natsServer: natsVersion(), postgres: pgVersion, load1Start, load1End: load1() },
     options: opts,
     ...results,
+    complaints,
     targets: checkTargets(results),
   };
   const dir = join(root, "bench", "results");

@@ -24,13 +24,28 @@ export function snapshot(pids: Record<string, number>): Snapshot {
 }
 
 export function usage(a: Snapshot, b: Snapshot): CpuUsage {
-  const ms = b.t - a.t;
-  const cores: Record<string, number> = {};
-  for (const [name, before] of Object.entries(a.ticks)) {
-    const after = b.ticks[name];
-    if (before !== undefined && after !== undefined) cores[name] = Math.round(cpuShare(before, after, TICKS_PER_SEC, ms) * 100) / 100;
+  return usageOver([[a, b]]);
+}
+
+/** Usage over several windows taken together (the slices of an interleaved measurement). */
+export function usageOver(windows: Array<[Snapshot, Snapshot]>): CpuUsage {
+  let ms = 0;
+  let busy = 0;
+  let total = 0;
+  const ticks: Record<string, number> = {};
+  for (const [a, b] of windows) {
+    ms += b.t - a.t;
+    busy += b.machine.busy - a.machine.busy;
+    total += b.machine.total - a.machine.total;
+    for (const [name, before] of Object.entries(a.ticks)) {
+      const after = b.ticks[name];
+      if (before !== undefined && after !== undefined) ticks[name] = (ticks[name] ?? 0) + after - before;
+    }
   }
-  const total = b.machine.total - a.machine.total;
-  const machineBusy = total > 0 ? Math.round(((b.machine.busy - a.machine.busy) / total) * 100) / 100 : 0;
-  return { cores, machineBusy, load1: [a.load1, b.load1] };
+  const cores: Record<string, number> = {};
+  for (const [name, t] of Object.entries(ticks)) cores[name] = Math.round(cpuShare(0, t, TICKS_PER_SEC, ms) * 100) / 100;
+  const machineBusy = total > 0 ? Math.round((busy / total) * 100) / 100 : 0;
+  const first = windows[0];
+  const last = windows[windows.length - 1];
+  return { cores, machineBusy, load1: [first?.[0].load1 ?? NaN, last?.[1].load1 ?? NaN] };
 }

@@ -16,9 +16,19 @@ export interface BenchStack {
   ingestWs: string;
   notifyWs: string;
   pids(): Record<string, number>;
+  /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
+  complaints(): Complaint[];
   /** Stops one service and starts a fresh process in its place, on the same port. */
   restart(name: ServiceName): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface Complaint {
+  service: string;
+  level: string;
+  msg: string;
+  count: number;
+  first: Record<string, unknown>;
 }
 
 export async function startNats(): Promise<NatsServerHandle> {
@@ -29,7 +39,9 @@ export async function benchDatabase(): Promise<TestDatabase> {
   return await testDatabase();
 }
 
-export async function startServices(nats: NatsServerHandle, db: TestDatabase): Promise<BenchStack> {
+/** `profile`: services to run under `node --cpu-prof`, writing into `profileDir`/<service>-<n>/ when they exit. */
+export async function startServices(nats: NatsServerHandle, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
+  for (const p of profile) if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
   const [ingest, notify, route, persist] = await freePorts(4);
   const env: Record<string, string> = {
     NATS_URL: nats.url,
@@ -46,8 +58,13 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase): P
     PERSIST_PORT: String(persist),
   };
   const procs = new Map<ServiceName, ServiceProcess>();
+  // Processes replaced by `restart` keep their logs here.
+  const retired: ServiceProcess[] = [];
+  let starts = 0;
   const start = async (name: ServiceName) => {
-    const p = spawnService(name, env);
+    // A directory per process: tsx's loader thread writes a profile of its own, with a name of its own.
+    const dir = `${profileDir}/${name}-${++starts}`;
+    const p = spawnService(name, env, "node", profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []);
     procs.set(name, p);
     await p.waitForLog(/listening|running/, 60_000);
   };
@@ -58,8 +75,24 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase): P
     ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
     pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid ?? -1])),
+    complaints() {
+      const out = new Map<string, Complaint>();
+      for (const p of [...retired, ...procs.values()]) {
+        for (const l of p.logs) {
+          const level = String(l.level ?? (l.raw ? "stderr" : ""));
+          if (level !== "warn" && level !== "error" && level !== "stderr") continue;
+          const key = `${p.name} ${level} ${String(l.msg)}`;
+          const c = out.get(key);
+          if (c) c.count++;
+          else out.set(key, { service: p.name, level, msg: String(l.msg), count: 1, first: l });
+        }
+      }
+      return [...out.values()];
+    },
     async restart(name) {
-      await procs.get(name)?.stop();
+      const old = procs.get(name);
+      await old?.stop();
+      if (old) retired.push(old);
       await start(name);
     },
     async stop() {

@@ -1,7 +1,7 @@
 import t from "tap";
 import { readOptions } from "./options.ts";
 import { checkTargets } from "./report.ts";
-import { cpuShare, fmtCount, percentile, ratio, summarize } from "./stats.ts";
+import { cpuShare, fmtCount, percentile, ratio, slope, summarize } from "./stats.ts";
 
 t.test("nearest-rank percentiles", async (t) => {
   const hundred = Float64Array.from({ length: 100 }, (_, i) => i + 1);
@@ -24,6 +24,9 @@ t.test("ratios, rates and formats", async (t) => {
   t.equal(fmtCount(12345), "12.3k");
   t.equal(fmtCount(571000), "571.0k");
   t.equal(fmtCount(1234567), "1.23M");
+  t.equal(slope([[0, 10], [1, 12], [2, 14]]), 2);
+  t.equal(slope([[0, 0], [10, 25], [20, 35], [30, 60]]), 1.9, "least squares through noisy points");
+  t.ok(Number.isNaN(slope([[1, 1]])));
 });
 
 t.test("options: defaults, QUICK, arguments over environment", async (t) => {

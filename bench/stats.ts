@@ -76,3 +76,18 @@ export function fmtRatio(r: number | null | undefined): string {
 export function cpuShare(ticksBefore: number, ticksAfter: number, ticksPerSec: number, ms: number): number {
   return ms > 0 ? (ticksAfter - ticksBefore) / ticksPerSec / (ms / 1000) : 0;
 }
+
+/** Least-squares slope of y over x; NaN for fewer than two distinct x. */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx === 0 ? NaN : sxy / sxx;
+}

@@ -5,6 +5,12 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** Every worker still running; a bench interrupted by an exception must not leave them behind. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 type Reply = { type: "reply"; id: number; result?: unknown; error?: string };
 type ProgressMsg = { type: "progress"; id: number; fields: Record<string, unknown> };
 
@@ -36,17 +42,17 @@ export class Worker {
       if (m.error !== undefined) p.reject(new Error(`${this.name}: ${m.error}`));
       else p.resolve(m.result);
     });
+    live.add(this.#child);
     this.#exit = new Promise((resolve) =>
       this.#child.once("exit", (code, signal) => {
         this.#exited = true;
+        live.delete(this.#child);
         for (const p of this.#pending.values()) p.reject(new Error(`${this.name} exited (code ${code}, signal ${signal})`));
         this.#pending.clear();
         ready();
         resolve();
       })
     );
-    // A bench interrupted by an exception must not leave workers behind.
-    process.once("exit", () => this.#child.kill("SIGKILL"));
   }
 
   /** Forks bench/workers/<file> and waits until it serves. */

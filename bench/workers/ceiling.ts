@@ -4,13 +4,23 @@
  * - publish: async publishes with a msgID, a window of them in flight;
  * - relay: one hop as route does it, without route's per-channel order or
  *   dedupe: consume A → publish to B with the msgID → ack A after the PubAck.
+ * Each with the client's own `js.publish` ("stock") or with jetmesh's
+ * pipelined publisher, so the ceiling is the better of the two.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
 async function open(url: string): Promise<NatsConnection> {
   return await connect({ servers: url, noAsyncTraces: true, name: "bench-ceiling" });
+}
+
+function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
+  const client = str(args, "client");
+  if (client === "stock") return jetstream(nc);
+  if (client === "pipelined") return new PipelinedPublisher(nc, "_INBOX");
+  throw new Error(`unknown client ${client}`);
 }
 
 async function publishCeiling(args: Record<string, unknown>, progress: Progress) {
@@ -19,7 +29,8 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
   const stream = str(args, "stream");
   const prefix = str(args, "prefix");
   await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], duplicate_window: 120e9 });
-  const js = jetstream(nc);
+  const js = publisher(nc, args);
+  const tag = str(args, "client");
   const durationMs = num(args, "durationMs");
   const window = num(args, "window", 1024);
   const channels = num(args, "channels", 64);
@@ -35,8 +46,7 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
       while (inflight < window && performance.now() - start < durationMs) {
         const i = sent++;
         inflight++;
-        const h = natsHeaders();
-        js.publish(`${prefix}.c${i % channels}`, payload, { msgID: `p-${i}`, headers: h }).then(
+        js.publish(`${prefix}.c${i % channels}`, payload, { msgID: `${tag}-${i}`, headers: natsHeaders() }).then(
           () => acked++,
           () => failed++,
         ).finally(() => {
@@ -62,14 +72,15 @@ async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
   const fromPrefix = str(args, "fromPrefix");
   const toPrefix = str(args, "toPrefix");
   await jsm.streams.add({ name: to, subjects: [`${toPrefix}.>`], duplicate_window: 120e9 });
+  const durable = `relay-${str(args, "client")}`;
   await jsm.consumers.add(from, {
-    durable_name: "relay",
+    durable_name: durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     max_ack_pending: num(args, "maxAckPending", 4096),
   });
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(from, "relay");
+  const js = publisher(nc, args);
+  const consumer = await jetstream(nc).consumers.get(from, durable);
   const durationMs = num(args, "durationMs");
   const available = (await jsm.streams.info(from)).state.messages;
   let relayed = 0;

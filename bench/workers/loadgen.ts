@@ -33,7 +33,8 @@ interface Scenario {
   c: Counters;
   lastSeen: Map<string, number>;
   samples: number[];
-  markAt: number;
+  /** Stretches of intended send times whose events count for latency: [start, end). */
+  windows: Array<[number, number]>;
   parse: boolean;
   timer?: NodeJS.Timeout;
   firstError?: string;
@@ -42,7 +43,10 @@ interface Scenario {
   pump?: () => void;
 }
 
-let current: Scenario | undefined;
+/** Open scenarios by name: a phase may keep two open (jetmesh and its reference) and alternate between them. */
+const scenarios = new Map<string, Scenario>();
+
+const nameOf = (args: Record<string, unknown>) => str(args, "name", "main");
 
 function opened(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -65,7 +69,8 @@ async function subscribe(ws: WebSocket, channel: string): Promise<void> {
 
 /** Opens publishers and subscribers and waits until every subscription is confirmed. */
 async function open(args: Record<string, unknown>) {
-  if (current) throw new Error("a scenario is already open");
+  const name = nameOf(args);
+  if (scenarios.has(name)) throw new Error(`scenario ${name} is already open`);
   const tag = str(args, "tag");
   const channels = args.channels as string[];
   const subsPerChannel = num(args, "subsPerChannel", 1);
@@ -82,7 +87,7 @@ async function open(args: Record<string, unknown>) {
     c: { sent: 0, acked: 0, errors: 0, delivered: 0, violations: 0 },
     lastSeen: new Map(),
     samples: [],
-    markAt: Infinity,
+    windows: [],
     parse: args.parse !== false,
     inflight: [],
     sending: false,
@@ -115,7 +120,7 @@ async function open(args: Record<string, unknown>) {
     ws.on("message", (d: Buffer) => onAck(s, k, d));
     s.publishers.push(ws);
   }
-  current = s;
+  scenarios.set(name, s);
   return { subscribers: s.subscribers.length, publishers: s.publishers.length };
 }
 
@@ -139,10 +144,18 @@ function onEvent(s: Scenario, d: Buffer): void {
       const last = s.lastSeen.get(key);
       if (last !== undefined && f.data.n <= last) s.c.violations++;
       s.lastSeen.set(key, f.data.n);
-      if (f.data.t >= s.markAt) s.samples.push(performance.now() - f.data.t);
+      if (inWindow(s, f.data.t)) s.samples.push(performance.now() - f.data.t);
     }
   }
   s.pump?.();
+}
+
+function inWindow(s: Scenario, t: number): boolean {
+  for (let i = s.windows.length - 1; i >= 0; i--) {
+    const [from, to] = s.windows[i];
+    if (t >= from && t < to) return true;
+  }
+  return false;
 }
 
 function sendOne(s: Scenario, k: number, intended: number): void {
@@ -156,16 +169,17 @@ function sendOne(s: Scenario, k: number, intended: number): void {
 
 /** Starts sending: closed-loop (`window`, `backlog`) or paced (`rate`, events per second). */
 function run(args: Record<string, unknown>) {
-  const s = need();
+  const s = need(args);
   s.sending = true;
   const rate = args.rate === undefined ? undefined : num(args, "rate");
   if (rate !== undefined) {
     const start = performance.now();
+    const base = s.c.sent;
     let k = 0;
     s.timer = setInterval(() => {
       const due = Math.floor(((performance.now() - start) * rate) / 1000);
-      while (s.sending && s.c.sent < due) {
-        sendOne(s, k, start + (s.c.sent * 1000) / rate);
+      while (s.sending && s.c.sent - base < due) {
+        sendOne(s, k, start + ((s.c.sent - base) * 1000) / rate);
         k = (k + 1) % s.publishers.length;
       }
     }, 1);
@@ -184,34 +198,36 @@ function run(args: Record<string, unknown>) {
   return null;
 }
 
-function need(): Scenario {
-  if (!current) throw new Error("no scenario is open");
-  return current;
+function need(args: Record<string, unknown>): Scenario {
+  const s = scenarios.get(nameOf(args));
+  if (!s) throw new Error(`no scenario ${nameOf(args)} is open`);
+  return s;
 }
 
-function counts() {
-  const s = need();
+function counts(args: Record<string, unknown>) {
+  const s = need(args);
   return { ...s.c, firstError: s.firstError };
 }
 
-/** Latency samples count from here on (events whose intended send time is now or later). */
-function mark() {
-  const s = need();
-  s.samples = [];
-  s.markAt = performance.now();
-  return counts();
+/** Events sent from now until `halt` count for latency; samples of every marked stretch add up. */
+function mark(args: Record<string, unknown>) {
+  need(args).windows.push([performance.now(), Infinity]);
+  return counts(args);
 }
 
-function halt() {
-  const s = need();
+function halt(args: Record<string, unknown>) {
+  const s = need(args);
   s.sending = false;
+  const w = s.windows[s.windows.length - 1];
+  if (w && w[1] === Infinity) w[1] = performance.now();
   clearInterval(s.timer);
-  return counts();
+  s.pump = undefined;
+  return counts(args);
 }
 
 /** Waits until every acked event reached every subscriber, or the timeout; returns the counters then. */
 async function drain(args: Record<string, unknown>, progress: Progress) {
-  const s = need();
+  const s = need(args);
   const deadline = performance.now() + num(args, "timeoutMs", 60_000);
   let last = 0;
   while (performance.now() < deadline) {
@@ -223,17 +239,17 @@ async function drain(args: Record<string, unknown>, progress: Progress) {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return counts();
+  return counts(args);
 }
 
-/** Latency samples since `mark`, unsorted; the orchestrator summarises. */
-function samples() {
-  return need().samples;
+/** Latency samples of every marked stretch so far, unsorted; the orchestrator summarises. */
+function samples(args: Record<string, unknown>) {
+  return need(args).samples;
 }
 
-async function close() {
-  const s = current;
-  current = undefined;
+async function close(args: Record<string, unknown>) {
+  const s = scenarios.get(nameOf(args));
+  scenarios.delete(nameOf(args));
   if (!s) return null;
   s.sending = false;
   clearInterval(s.timer);
@@ -279,7 +295,8 @@ async function idleOpen(args: Record<string, unknown>, progress: Progress) {
         failed++;
         firstError ??= String(err);
       }
-      if (performance.now() - lastReport > 1000) {
+      // Often: the orchestrator pairs these counts with the server's RSS.
+      if (performance.now() - lastReport > 200) {
         lastReport = performance.now();
         progress({ open: idle.length, failed });
       }
