@@ -35,8 +35,13 @@ export class Outbox {
   }
 
   send(frame: ServerFrame, enc: Encoding): SendResult {
+    return this.sendEncoded([encodeFrame(frame, enc)], enc);
+  }
+
+  /** Frames encoded already (events, encoded once for all their subscribers), in one write. */
+  sendEncoded(frames: ReadonlyArray<string | Uint8Array>, enc: Encoding): SendResult {
     this.#lastEncoding = enc;
-    const r = this.#conn.send(encodeFrame(frame, enc));
+    const r = frames.length === 1 ? this.#conn.send(frames[0]) : this.#conn.sendMany(frames);
     if (r !== "closed" && this.#conn.bufferedAmount() > this.#limits.closeBytes) {
       this.#closeSlow(`more than ${this.#limits.closeBytes} bytes were waiting to be sent`);
       return "closed";

@@ -9,6 +9,7 @@ import type { Store } from "../store/mod.ts";
 import type { Tracing } from "../telemetry/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
+import type { Hub } from "./hub.ts";
 import type { NotifyMetrics } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import type { Presence } from "./presence.ts";
@@ -31,9 +32,10 @@ type Conn = WsConnection<SubscriberConnection>;
 export interface SubscriberDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  hub: Hub;
   store: Store;
   presence: Presence;
-  /** Every running subscription of this process, so they can be restarted together after NATS reconnects. */
+  /** Every running subscription of this process, so their catch-up consumers can be replaced together after NATS reconnects. */
   live: Set<Subscription>;
   log: Logger;
   metrics: NotifyMetrics;
@@ -43,7 +45,7 @@ export interface SubscriberDeps {
 
 export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHandlers<SubscriberConnection> {
   const { jsm, log, metrics } = deps;
-  const subDeps: SubscriptionDeps = { js: deps.js, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
+  const subDeps: SubscriptionDeps = { js: deps.js, hub: deps.hub, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
   const presence = presenceFrames(deps.presence, cfg.maxSubscriptionsPerConnection, log);
   // Presence sessions are unique per connection across notify processes and restarts.
   const instance = crypto.randomUUID().slice(0, 8);
@@ -55,8 +57,9 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     if (!existing && conn.data.subs.size >= cfg.maxSubscriptionsPerConnection) {
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
-    const start = await resolveStart(jsm, f.after === undefined ? undefined : parseCursor(f.after));
-    const sub = new Subscription(subDeps, f.channel, start, { send: (frame) => outbox.send(frame, enc), writable: () => outbox.writable() });
+    const start = await resolveStart(jsm, deps.hub, f.after === undefined ? undefined : parseCursor(f.after));
+    const sink = { encoding: enc, send: (frames: ReadonlyArray<string | Uint8Array>) => outbox.sendEncoded(frames, enc), writable: () => outbox.writable() };
+    const sub = new Subscription(subDeps, f.channel, start, sink);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
