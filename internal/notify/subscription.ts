@@ -13,11 +13,10 @@ import { CONSUMER_LOST } from "./lost.ts";
 import type { NotifyMetrics } from "./metrics.ts";
 import type { StartPoint } from "./start.ts";
 
-/** Where a subscription's events go: one subscriber connection, in one encoding. */
+/** Where a subscription's events go: its connection's outbox. */
 export interface EventSink {
-  readonly encoding: Encoding;
-  /** Sends encoded frames in order, as one write where the server allows. */
-  send(frames: ReadonlyArray<string | Uint8Array>): SendResult;
+  /** Sends frames encoded in `enc` in order, as one write where the server allows. */
+  sendEncoded(frames: ReadonlyArray<string | Uint8Array>, enc: Encoding): SendResult;
   /** Resolves once the connection's send buffer is below its limit again (or it closed). */
   writable(): Promise<void>;
 }
@@ -45,9 +44,6 @@ const STORE_PAGE = 500;
 const EXPIRY_MARGIN_MS = 5000;
 /** Events held for a subscription catching up; past this it gives them up and catches up further instead. */
 const MAX_HELD = 4096;
-
-/** Why a live subscription left the hub. */
-type Leave = "stopped" | "paused" | "gap";
 
 /**
  * One subscription, delivering every event of its channel (or pattern) after
@@ -92,9 +88,11 @@ export class Subscription implements HubMember {
   readonly #deps: SubscriptionDeps;
   readonly #start: StartPoint;
   readonly #sink: EventSink;
+  readonly #encoding: Encoding;
   /** Lets a client with both `chat.a` and `chat.*` tell which subscription an event belongs to. */
   readonly #tag: string | undefined;
-  readonly #abort = new AbortController();
+  /** Made when first needed (a retry's sleep): most subscriptions never wait. */
+  #abort?: AbortController;
   /** Events received at ingest before this are replays: their age is not delivery latency. */
   readonly #openedAt = Date.now();
   /** The next stream sequence to deliver: everything before it was delivered or does not match. */
@@ -113,16 +111,17 @@ export class Subscription implements HubMember {
   /** Events offered by the hub and not yet delivered; complete unless given up (too many, or a gap). */
   #held?: OutEvent[];
   #heldComplete = true;
-  #leave?: (why: Leave) => void;
+  #onEnd?: (err?: Error) => void;
   #stopped = false;
   /** Why delivery ended, when it cannot go on by itself. */
-  #failure?: JetmeshError;
+  #failure?: Error;
 
-  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink) {
+  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding) {
     this.pattern = pattern;
     this.#deps = deps;
     this.#start = start;
     this.#sink = sink;
+    this.#encoding = encoding;
     this.#tag = isWildcard(pattern) ? pattern : undefined;
     this.#next = start.fromSeq;
     this.#mayHaveGap = start.resumed;
@@ -142,42 +141,55 @@ export class Subscription implements HubMember {
     }
   }
 
-  /** Delivers until stopped or the connection closes; throws only what retrying cannot fix. */
-  async run(): Promise<void> {
-    try {
-      await this.#deliverAll();
-    } finally {
-      this.stop();
-    }
-    if (this.#failure) throw this.#failure;
+  /**
+   * Starts delivering; `onEnd` is called once when delivery is over: stopped,
+   * the connection closed, or an error retrying cannot fix (passed along).
+   * A live subscription holds no pending async work, only its place in the
+   * hub: idle connections should cost little more than their socket.
+   */
+  run(onEnd: (err?: Error) => void): void {
+    this.#onEnd = onEnd;
+    void this.#catchUp("start");
   }
 
-  /** The three phases (see the class comment), until stopped. */
-  async #deliverAll(): Promise<void> {
-    const s = this.#start;
-    if (s.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) return;
-    while (!this.#stopped) {
-      if (this.#messages && !(await this.#fromStream())) return;
-      if (this.#heldComplete) {
-        const why = await this.#goLive();
-        if (why === "stopped") return;
+  /** Phases 1 and 2, then live (see the class comment); runs again each time the subscription leaves the hub. */
+  async #catchUp(why: "start" | "paused" | "gap"): Promise<void> {
+    try {
+      const s = this.#start;
+      if (why === "start") {
+        if (s.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) return this.stop();
+      } else {
         if (why === "paused") await this.#sink.writable();
-        if (this.#stopped) return;
+        if (!(await this.#rejoin())) return this.stop();
       }
-      // Catch up again from the last event delivered, holding what the hub offers meanwhile.
-      this.#join();
-      this.#mayHaveGap = true;
-      this.#previousStoredAt = undefined;
-      if (!(await this.#replace(this.#next))) return;
+      while (!this.#stopped) {
+        if (this.#messages && !(await this.#fromStream())) return this.stop();
+        if (this.#heldComplete) return this.#goLive();
+        if (!(await this.#rejoin())) return this.stop();
+      }
+    } catch (err) {
+      this.#failure ??= err instanceof Error ? err : new Error(String(err));
+      this.stop();
     }
+  }
+
+  /** Joins the hub again and catches up from the last event delivered, holding what the hub offers meanwhile; false once stopped. */
+  async #rejoin(): Promise<boolean> {
+    if (this.#stopped) return false;
+    this.#join();
+    this.#mayHaveGap = true;
+    this.#previousStoredAt = undefined;
+    return (await this.#replace(this.#next)) !== undefined;
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#abort.abort();
+    this.#abort?.abort();
     this.#quitHub();
     this.#closeConsumer();
-    this.#leave?.("stopped");
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.(this.#failure);
   }
 
   /**
@@ -202,14 +214,14 @@ export class Subscription implements HubMember {
   }
 
   recreated(): void {
-    this.#failure = new JetmeshError("unavailable", "the event stream was recreated; resubscribe from your last cursor");
+    this.#failure ??= new JetmeshError("unavailable", "the event stream was recreated; resubscribe from your last cursor");
     this.stop();
   }
 
   gap(): void {
     this.#held = undefined;
     this.#heldComplete = false;
-    if (this.#live) this.#leave?.("gap");
+    if (this.#live) this.#leaveLive("gap");
   }
 
   flush(): void {
@@ -217,8 +229,8 @@ export class Subscription implements HubMember {
     if (!this.#live || !held) return;
     this.#held = undefined;
     const r = this.#deliverLive(held);
-    if (r === "closed") this.#leave?.("stopped");
-    else if (r === "buffered") this.#leave?.("paused");
+    if (r === "closed") this.stop();
+    else if (r === "buffered") this.#leaveLive("paused");
   }
 
   #join(): void {
@@ -235,18 +247,16 @@ export class Subscription implements HubMember {
     this.#held = undefined;
   }
 
-  /** Delivers from the hub until something takes the subscription out of it. */
-  #goLive(): Promise<Leave> {
-    return new Promise<Leave>((resolve) => {
-      this.#leave = (why) => {
-        this.#leave = undefined;
-        // Paused or gapped: the hub's events are no longer all delivered in order, so stop taking them.
-        this.#quitHub();
-        resolve(why);
-      };
-      this.#live = true;
-      this.flush();
-    });
+  /** From here the hub's offers are delivered as they come. */
+  #goLive(): void {
+    this.#live = true;
+    this.flush();
+  }
+
+  /** Paused or gapped: the hub's events are no longer all delivered in order, so stop taking them and catch up again. */
+  #leaveLive(why: "paused" | "gap"): void {
+    this.#quitHub();
+    void this.#catchUp(why);
   }
 
   async #consume(fromSeq: number): Promise<void> {
@@ -355,7 +365,7 @@ export class Subscription implements HubMember {
         return this.#messages;
       } catch (err) {
         if (attempt % 10 === 0) this.#deps.log.warn("ordered consumer not available yet", { err, pattern: this.pattern, attempt });
-        await sleep(backoffMs(attempt, 100, 2000), this.#abort.signal);
+        await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
       }
     }
     return undefined;
@@ -370,9 +380,16 @@ export class Subscription implements HubMember {
         const transient = isRetryable(err) || errorCode(err) === "unavailable";
         if (!transient || this.#stopped) throw err;
         if (attempt % 10 === 0) this.#deps.log.warn(`${what} failed, retrying`, { err, pattern: this.pattern, attempt });
-        await sleep(backoffMs(attempt, 100, 2000), this.#abort.signal);
+        await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
       }
     }
+  }
+
+  /** Aborted by stop(), so a sleep between retries ends with the subscription. */
+  #wakeOnStop(): AbortSignal {
+    const c = (this.#abort ??= new AbortController());
+    if (this.#stopped) c.abort();
+    return c.signal;
   }
 
   #mayHaveExpired(): boolean {
@@ -426,11 +443,11 @@ export class Subscription implements HubMember {
         fromStream.push(ev);
         spans.push(this.#span(ev.seq, ev.origin, ev));
       }
-      frames.push(ev.encoded(this.#sink.encoding, this.#tag));
+      frames.push(ev.encoded(this.#encoding, this.#tag));
     }
     if (frames.length === 0) return "sent";
     if (fromStream.length > 0) metrics.received.inc(fromStream.length);
-    const r = this.#sink.send(frames);
+    const r = this.#sink.sendEncoded(frames, this.#encoding);
     if (r === "closed") {
       for (const span of spans) endSpan(span, "subscriber connection closed");
       return r;

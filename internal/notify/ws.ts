@@ -21,8 +21,8 @@ export interface SubscriberConnection extends MemberState {
   subs: Map<string, Subscription>;
   /** Set on open; everything sent to the client goes through it. */
   outbox?: Outbox;
-  /** Frames of one connection are handled one after another, so answers come in request order. */
-  chain: Promise<void>;
+  /** Frames of one connection are handled one after another, so answers come in request order; unset when none is pending. */
+  chain?: Promise<void>;
 }
 
 export const WS_PATH = "/v1/ws";
@@ -47,10 +47,8 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
   const { jsm, log, metrics } = deps;
   const subDeps: SubscriptionDeps = { js: deps.js, hub: deps.hub, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
   const presence = presenceFrames(deps.presence, cfg.maxSubscriptionsPerConnection, log);
-  // Presence sessions are unique per connection across notify processes and restarts.
-  const instance = crypto.randomUUID().slice(0, 8);
-  let sessions = 0;
   let connections = 0;
+  const limits = { pauseBytes: cfg.maxBufferedBytes, closeBytes: cfg.disconnectBufferedBytes, maxPauseMs: cfg.maxPauseMs };
 
   async function subscribe(conn: Conn, outbox: Outbox, f: SubFrame, enc: Encoding): Promise<void> {
     const existing = conn.data.subs.get(f.channel);
@@ -58,8 +56,7 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
     const start = await resolveStart(jsm, deps.hub, f.after === undefined ? undefined : parseCursor(f.after));
-    const sink = { encoding: enc, send: (frames: ReadonlyArray<string | Uint8Array>) => outbox.sendEncoded(frames, enc), writable: () => outbox.writable() };
-    const sub = new Subscription(subDeps, f.channel, start, sink);
+    const sub = new Subscription(subDeps, f.channel, start, outbox, enc);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
@@ -68,9 +65,10 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     if (!existing) metrics.subscriptions.inc();
     outbox.send({ op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
     deps.live.add(sub);
-    sub.run().finally(() => deps.live.delete(sub)).catch((err) => {
+    sub.run((err) => {
+      deps.live.delete(sub);
       // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
-      if (conn.data.subs.get(f.channel) !== sub) return;
+      if (!err || conn.data.subs.get(f.channel) !== sub) return;
       // The subscription is over; the client resubscribes from the last cursor it received.
       conn.data.subs.delete(f.channel);
       metrics.subscriptions.dec();
@@ -112,19 +110,20 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
       if (connections >= cfg.maxConnections) {
         throw new JetmeshError("unavailable", `notify is at its limit of ${cfg.maxConnections} connections; retry later or use another instance`);
       }
-      return { subs: new Map(), chain: Promise.resolve(), session: `${instance}-${++sessions}`, joined: new Map(), watching: new Map() };
+      return { subs: new Map() };
     },
     open(conn) {
       connections++;
       metrics.connections.inc();
-      conn.data.outbox = new Outbox(conn, {
-        pauseBytes: cfg.maxBufferedBytes,
-        closeBytes: cfg.disconnectBufferedBytes,
-        maxPauseMs: cfg.maxPauseMs,
-      });
+      conn.data.outbox = new Outbox(conn, limits);
     },
     message(conn, payload, isBinary) {
-      conn.data.chain = conn.data.chain.then(() => handle(conn, payload, isBinary));
+      const chain = (conn.data.chain ?? Promise.resolve()).then(() => handle(conn, payload, isBinary));
+      conn.data.chain = chain;
+      // Nothing queued behind it: forget the chain rather than keep a settled promise per idle connection.
+      void chain.then(() => {
+        if (conn.data.chain === chain) conn.data.chain = undefined;
+      });
     },
     drain(conn) {
       conn.data.outbox?.drained();
