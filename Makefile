@@ -37,7 +37,7 @@ help:
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
 	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back"
-	@echo "make bench      run bench/run.ts"
+	@echo "make bench      throughput, latency, fan-out, idle memory vs raw ceilings (QUICK=1: under 2 min)"
 	@echo "make bench-tracing  tracing cost: off vs OTLP export on (per hop and ingest publish throughput)"
 	@echo "make clean      remove .tap, .data and bench temp files"
 
@@ -139,8 +139,13 @@ smoke: install
 smoke-running: install
 	@$(NODE_TSX) infra/local/smoke.ts
 
-bench: install
-	@if [ -f bench/run.ts ]; then $(NODE_TSX) bench/run.ts; else echo "no benchmarks yet (bench/run.ts is missing)"; fi
+# QUICK=1 for a run under two minutes; BENCH_ARGS="--channels=16 --rates=1000,5000"
+# and BENCH_* variables change the load (bench/options.ts). Needs nats-server and
+# PostgreSQL at DATABASE_URL like the tests; never part of `make test`.
+QUICK ?=
+BENCH_ARGS ?=
+bench: install ensure-nats ensure-postgres
+	@QUICK='$(QUICK)' DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) bench/run.ts $(BENCH_ARGS)
 
 # What tracing costs: off (no exporter) against OTLP export on; needs nats-server.
 bench-tracing: install ensure-nats

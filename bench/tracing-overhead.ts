@@ -163,7 +163,7 @@ try {
       hop.get(m)!.push(hopLoop(tracings.get(m), HOP_ITERATIONS, sampled(m)));
       await settle();
       const o: PublisherOptions = {
-        js,
+        pub: js,
         maxEventBytes: 65_536,
         publishTimeoutMs: 10_000,
         signal: new AbortController().signal,

@@ -1,5 +1,6 @@
-import { JetStreamApiError, type JetStreamClient, type JetStreamPublishOptions, type PubAck } from "@nats-io/jetstream";
+import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
 import { errors, RequestError } from "@nats-io/transport-node";
+import type { Publisher, PublishOptions } from "./pipeline.ts";
 
 /**
  * Errors that mean "the publish may not have landed, try again with the same
@@ -67,11 +68,11 @@ export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {
 
 /** Publishes with the same options, and so the same msgID, until JetStream answers (see `withRetry`). */
 export function publishWithRetry(
-  js: JetStreamClient,
+  pub: Publisher,
   subject: string,
   payload: Uint8Array,
-  opts: Partial<JetStreamPublishOptions>,
+  opts: Partial<PublishOptions>,
   retry: RetryOptions = {},
 ): Promise<PubAck> {
-  return withRetry(() => js.publish(subject, payload, opts), retry);
+  return withRetry(() => pub.publish(subject, payload, opts), retry);
 }

@@ -1,5 +1,5 @@
 import { INGEST_STREAM } from "../../subjects/mod.ts";
-import { busChecks, openBus } from "../bus/mod.ts";
+import { busChecks, inboxPrefix, openBus, PipelinedPublisher } from "../bus/mod.ts";
 import { opsRoutes } from "../httpapi/mod.ts";
 import { Inflight, type RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -24,7 +24,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
   const abort = new AbortController();
   const inflight = new Inflight();
   const pub: PublisherOptions = {
-    js: bus.js,
+    pub: new PipelinedPublisher(bus.nc, inboxPrefix("ingest")),
     maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,
     publishTimeoutMs: cfg.publishTimeoutMs,
     signal: abort.signal,

@@ -1,4 +1,3 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import {
   assignClientId,
@@ -10,14 +9,15 @@ import {
   ingestSubject,
   TRACEPARENT_HEADER,
 } from "../../subjects/mod.ts";
-import { isRetryable, publishWithRetry } from "../bus/mod.ts";
+import { isRetryable, publishWithRetry, type Publisher } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
 import { ATTR, endSpan, isTraceparent, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { IngestMetrics } from "./metrics.ts";
 
 export interface PublisherOptions {
-  js: JetStreamClient;
+  /** Ingest's pipelined publisher (internal/bus/pipeline.ts). */
+  pub: Publisher;
   maxEventBytes: number;
   publishTimeoutMs: number;
   signal: AbortSignal;
@@ -72,7 +72,7 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
   try {
     let retried = false;
     const pa = await publishWithRetry(
-      o.js,
+      o.pub,
       subject,
       payload,
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },

@@ -62,9 +62,10 @@ export function formatReport(r: Report): string {
       true,
     ),
   );
-  const subscriptions = r.consumers.filter((c) => !c.durable && c.stream === "EVENTS");
-  const behind = subscriptions.filter((c) => c.pending > 0).length;
-  out.push(`notify subscriptions (ordered consumers on EVENTS): ${subscriptions.length}${behind > 0 ? `, ${behind} replaying or behind` : ""}`);
+  // One shared consumer per notify process, plus one per subscription still catching up.
+  const ordered = r.consumers.filter((c) => !c.durable && c.stream === "EVENTS");
+  const behind = ordered.filter((c) => c.pending > 0).length;
+  out.push(`notify ordered consumers on EVENTS (one per notify, one per subscription catching up): ${ordered.length}${behind > 0 ? `, ${behind} replaying or behind` : ""}`);
   out.push("");
   if (r.dlq.total === 0) {
     out.push("DLQ: empty");

@@ -9,6 +9,7 @@ import { startTracing } from "../telemetry/mod.ts";
 import { startServer } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
 import { historyHandler } from "./history.ts";
+import { Hub } from "./hub.ts";
 import { notifyMetrics } from "./metrics.ts";
 import { demoRoutes } from "./page.ts";
 import { Presence } from "./presence.ts";
@@ -25,8 +26,10 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
   streamMessages(registry, bus.jsm, [EVENTS_STREAM]);
   const checks = { ...busChecks(bus, [EVENTS_STREAM]), database: () => store.ping() };
   const presence = await Presence.open(bus.js, { ttlMs: cfg.presenceTtlMs, replicas: cfg.streams.replicas, log });
+  const hub = await Hub.start(bus.js, bus.jsm, log);
   const live = new Set<Subscription>();
   onReconnect(bus.nc, () => {
+    hub.restart();
     for (const sub of live) sub.restart();
     presence.resync();
   });
@@ -43,7 +46,7 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
       ...demoRoutes(),
     },
-    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, store, presence, live, log, metrics: notifyMetrics(registry), tracing }),
+    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, log, metrics: notifyMetrics(registry), tracing }),
   });
   log.info("notify listening", { host: cfg.listen.host, port: server.port });
   return {
@@ -53,6 +56,7 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
       await server.close(1001, "server shutting down");
       // Closing the sockets took their members out of presence; let those deletes land.
       await presence.close();
+      await hub.stop();
       await bus.nc.drain();
       await store.close();
       await tracing?.shutdown();

@@ -1,6 +1,7 @@
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
 import type { ServerFrame } from "../protocol/mod.ts";
 import type { SendResult, WsConnection } from "../wsserver/mod.ts";
+import type { EventSink } from "./subscription.ts";
 
 /** WebSocket close code for a subscriber that reads too slowly (4000–4999 are for applications). */
 export const SLOW_CONSUMER_CLOSE_CODE = 4008;
@@ -22,10 +23,11 @@ export interface OutboxLimits {
  * changes, can), is told why and closed with 4008. It loses nothing: it
  * resumes from the last cursor it received.
  */
-export class Outbox {
+export class Outbox implements EventSink {
   readonly #conn: WsConnection<unknown>;
   readonly #limits: OutboxLimits;
-  #waiting: Array<() => void> = [];
+  /** Made when a subscription first waits. */
+  #waiting?: Array<() => void>;
   #pauseTimer: ReturnType<typeof setTimeout> | undefined;
   #lastEncoding: Encoding = "json";
 
@@ -35,8 +37,13 @@ export class Outbox {
   }
 
   send(frame: ServerFrame, enc: Encoding): SendResult {
+    return this.sendEncoded([encodeFrame(frame, enc)], enc);
+  }
+
+  /** Frames encoded already (events, encoded once for all their subscribers), in one write. */
+  sendEncoded(frames: ReadonlyArray<string | Uint8Array>, enc: Encoding): SendResult {
     this.#lastEncoding = enc;
-    const r = this.#conn.send(encodeFrame(frame, enc));
+    const r = frames.length === 1 ? this.#conn.send(frames[0]) : this.#conn.sendMany(frames);
     if (r !== "closed" && this.#conn.bufferedAmount() > this.#limits.closeBytes) {
       this.#closeSlow(`more than ${this.#limits.closeBytes} bytes were waiting to be sent`);
       return "closed";
@@ -51,7 +58,7 @@ export class Outbox {
       () => this.#closeSlow(`the connection stayed over ${this.#limits.pauseBytes} queued bytes for ${this.#limits.maxPauseMs} ms`),
       this.#limits.maxPauseMs,
     );
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return new Promise((resolve) => (this.#waiting ??= []).push(resolve));
   }
 
   /** The socket drained (or closed): wake paused subscriptions. */
@@ -59,7 +66,9 @@ export class Outbox {
     if (!this.#conn.isClosed() && this.#conn.bufferedAmount() > this.#limits.pauseBytes) return;
     clearTimeout(this.#pauseTimer);
     this.#pauseTimer = undefined;
-    for (const wake of this.#waiting.splice(0)) wake();
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    for (const wake of waiting ?? []) wake();
   }
 
   #closeSlow(why: string): void {

@@ -7,7 +7,7 @@ import type { Outbox } from "./outbox.ts";
 import type { Presence } from "./presence.ts";
 
 /** A connection's part in presence. */
-export interface MemberState {
+interface PresenceState {
   /** This connection's presence session id, unique across notify processes. */
   session: string;
   /** Channels this connection joined, and as which member. */
@@ -16,12 +16,22 @@ export interface MemberState {
   watching: Map<string, () => void>;
 }
 
+export interface MemberState {
+  /** Made on the first presence frame: most connections never send one, and idle connections should cost little. */
+  presence?: PresenceState;
+}
+
 /** `join`, `leave` and `presence` frames of subscriber connections, and the cleanup when one closes. */
 export function presenceFrames(presence: Presence, limit: number, log: Logger) {
   const tooMany = (what: string) => new JetmeshError("limit_exceeded", `at most ${limit} ${what} per connection`);
+  // Presence sessions are unique per connection across notify processes and restarts.
+  const instance = crypto.randomUUID().slice(0, 8);
+  let sessions = 0;
+  const stateOf = (conn: WsConnection<MemberState>): PresenceState =>
+    (conn.data.presence ??= { session: `${instance}-${++sessions}`, joined: new Map(), watching: new Map() });
 
   async function join(conn: WsConnection<MemberState>, f: JoinFrame): Promise<void> {
-    const d = conn.data;
+    const d = stateOf(conn);
     const current = d.joined.get(f.channel);
     if (current === undefined && d.joined.size >= limit) throw tooMany("joined channels");
     // Recorded before any await, so a close from here on leaves this membership.
@@ -32,14 +42,14 @@ export function presenceFrames(presence: Presence, limit: number, log: Logger) {
   }
 
   async function leave(conn: WsConnection<MemberState>, f: LeaveFrame): Promise<void> {
-    const d = conn.data;
+    const d = stateOf(conn);
     const member = d.joined.get(f.channel);
     d.joined.delete(f.channel);
     if (member !== undefined) await presence.leave({ channel: f.channel, member, session: d.session });
   }
 
   function query(conn: WsConnection<MemberState>, outbox: Outbox, f: PresenceQueryFrame, enc: Encoding): void {
-    const d = conn.data;
+    const d = stateOf(conn);
     if (f.watch === true && !d.watching.has(f.channel)) {
       if (d.watching.size >= limit) throw tooMany("watched channels");
       d.watching.set(
@@ -79,7 +89,8 @@ export function presenceFrames(presence: Presence, limit: number, log: Logger) {
 
     /** The connection is gone: stop its watches and take its members out of their channels. */
     closed(conn: WsConnection<MemberState>): void {
-      const d = conn.data;
+      const d = conn.data.presence;
+      if (!d) return;
       for (const stop of d.watching.values()) stop();
       d.watching.clear();
       for (const [channel, member] of d.joined) {

@@ -18,25 +18,34 @@ export interface StartPoint {
   maxAgeMs: number;
 }
 
+/** What the hub tells about EVENTS: enough to start a live-only subscription without asking the server. */
+export interface HubPosition {
+  epoch: number;
+  maxAgeMs: number;
+  /** The last stream sequence the hub has offered. */
+  position: number;
+}
+
 /**
  * Resolves a client's `after` against the current EVENTS stream.
- * - no cursor: start after the stream's last message (live only);
+ * - no cursor: start after the last event the hub has offered (live only,
+ *   straight from the hub);
  * - a cursor the stream still holds the next event of: JetStream from there;
  * - an older cursor (events expired or purged since, or the stream was
  *   recreated): PostgreSQL from the cursor up to the stream's first
  *   sequence, then JetStream from that sequence.
  * A cursor from a later epoch than the stream's is refused.
  */
-export async function resolveStart(jsm: JetStreamManager, after: Cursor | undefined): Promise<StartPoint> {
+export async function resolveStart(jsm: JetStreamManager, hub: HubPosition, after: Cursor | undefined): Promise<StartPoint> {
+  if (after === undefined) {
+    const { epoch, maxAgeMs, position } = hub;
+    return { epoch, fromSeq: position + 1, after: { epoch, seq: position }, fromStore: false, resumed: false, maxAgeMs };
+  }
   const si = await jsm.streams.info(EVENTS_STREAM);
   const epoch = epochOf(si.created);
   const maxAgeMs = Math.round(si.config.max_age / 1e6);
   // An empty new stream reports first_seq 0; a purged one last_seq + 1.
   const first = Math.max(1, si.state.first_seq);
-  if (after === undefined) {
-    const last = si.state.last_seq;
-    return { epoch, fromSeq: last + 1, after: { epoch, seq: last }, fromStore: false, resumed: false, maxAgeMs };
-  }
   if (after.epoch > epoch) {
     throw new JetmeshError("bad_frame", "cursor is ahead of the event stream; it does not come from this deployment");
   }

@@ -9,6 +9,7 @@ import type { Store } from "../store/mod.ts";
 import type { Tracing } from "../telemetry/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import type { NotifyConfig } from "./config.ts";
+import type { Hub } from "./hub.ts";
 import type { NotifyMetrics } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import type { Presence } from "./presence.ts";
@@ -20,8 +21,8 @@ export interface SubscriberConnection extends MemberState {
   subs: Map<string, Subscription>;
   /** Set on open; everything sent to the client goes through it. */
   outbox?: Outbox;
-  /** Frames of one connection are handled one after another, so answers come in request order. */
-  chain: Promise<void>;
+  /** Frames of one connection are handled one after another, so answers come in request order; unset when none is pending. */
+  chain?: Promise<void>;
 }
 
 export const WS_PATH = "/v1/ws";
@@ -31,9 +32,10 @@ type Conn = WsConnection<SubscriberConnection>;
 export interface SubscriberDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  hub: Hub;
   store: Store;
   presence: Presence;
-  /** Every running subscription of this process, so they can be restarted together after NATS reconnects. */
+  /** Every running subscription of this process, so their catch-up consumers can be replaced together after NATS reconnects. */
   live: Set<Subscription>;
   log: Logger;
   metrics: NotifyMetrics;
@@ -43,20 +45,18 @@ export interface SubscriberDeps {
 
 export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHandlers<SubscriberConnection> {
   const { jsm, log, metrics } = deps;
-  const subDeps: SubscriptionDeps = { js: deps.js, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
+  const subDeps: SubscriptionDeps = { js: deps.js, hub: deps.hub, store: deps.store, firstSeq: () => firstSequence(jsm), log, metrics, tracing: deps.tracing };
   const presence = presenceFrames(deps.presence, cfg.maxSubscriptionsPerConnection, log);
-  // Presence sessions are unique per connection across notify processes and restarts.
-  const instance = crypto.randomUUID().slice(0, 8);
-  let sessions = 0;
   let connections = 0;
+  const limits = { pauseBytes: cfg.maxBufferedBytes, closeBytes: cfg.disconnectBufferedBytes, maxPauseMs: cfg.maxPauseMs };
 
   async function subscribe(conn: Conn, outbox: Outbox, f: SubFrame, enc: Encoding): Promise<void> {
     const existing = conn.data.subs.get(f.channel);
     if (!existing && conn.data.subs.size >= cfg.maxSubscriptionsPerConnection) {
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
-    const start = await resolveStart(jsm, f.after === undefined ? undefined : parseCursor(f.after));
-    const sub = new Subscription(subDeps, f.channel, start, { send: (frame) => outbox.send(frame, enc), writable: () => outbox.writable() });
+    const start = await resolveStart(jsm, deps.hub, f.after === undefined ? undefined : parseCursor(f.after));
+    const sub = new Subscription(subDeps, f.channel, start, outbox, enc);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
@@ -65,9 +65,10 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     if (!existing) metrics.subscriptions.inc();
     outbox.send({ op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
     deps.live.add(sub);
-    sub.run().finally(() => deps.live.delete(sub)).catch((err) => {
+    sub.run((err) => {
+      deps.live.delete(sub);
       // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
-      if (conn.data.subs.get(f.channel) !== sub) return;
+      if (!err || conn.data.subs.get(f.channel) !== sub) return;
       // The subscription is over; the client resubscribes from the last cursor it received.
       conn.data.subs.delete(f.channel);
       metrics.subscriptions.dec();
@@ -109,19 +110,20 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
       if (connections >= cfg.maxConnections) {
         throw new JetmeshError("unavailable", `notify is at its limit of ${cfg.maxConnections} connections; retry later or use another instance`);
       }
-      return { subs: new Map(), chain: Promise.resolve(), session: `${instance}-${++sessions}`, joined: new Map(), watching: new Map() };
+      return { subs: new Map() };
     },
     open(conn) {
       connections++;
       metrics.connections.inc();
-      conn.data.outbox = new Outbox(conn, {
-        pauseBytes: cfg.maxBufferedBytes,
-        closeBytes: cfg.disconnectBufferedBytes,
-        maxPauseMs: cfg.maxPauseMs,
-      });
+      conn.data.outbox = new Outbox(conn, limits);
     },
     message(conn, payload, isBinary) {
-      conn.data.chain = conn.data.chain.then(() => handle(conn, payload, isBinary));
+      const chain = (conn.data.chain ?? Promise.resolve()).then(() => handle(conn, payload, isBinary));
+      conn.data.chain = chain;
+      // Nothing queued behind it: forget the chain rather than keep a settled promise per idle connection.
+      void chain.then(() => {
+        if (conn.data.chain === chain) conn.data.chain = undefined;
+      });
     },
     drain(conn) {
       conn.data.outbox?.drained();

@@ -217,8 +217,12 @@ class DenoConnection<T> implements WsConnection<T> {
   }
 
   send(message: string | Uint8Array): SendResult {
+    return this.sendMany([message]);
+  }
+
+  sendMany(messages: ReadonlyArray<string | Uint8Array>): SendResult {
     if (this.isClosed()) return "closed";
-    this.#socket.send(typeof message === "string" ? message : unshared(message));
+    for (const m of messages) this.#socket.send(typeof m === "string" ? m : unshared(m));
     if (this.#socket.bufferedAmount <= this.#limit) return "sent";
     this.#watchDrain();
     return "buffered";

@@ -38,6 +38,8 @@ export interface WsConnection<T> {
   readonly remoteAddress: string;
   /** A string goes as a text frame, bytes as a binary frame. Safe to call after close. */
   send(message: string | Uint8Array): SendResult;
+  /** Sends several messages in order, as one write where the runtime allows; the result is as for the last `send`. */
+  sendMany(messages: ReadonlyArray<string | Uint8Array>): SendResult;
   /** Bytes queued but not yet written to the socket. */
   bufferedAmount(): number;
   isClosed(): boolean;

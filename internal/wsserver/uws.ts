@@ -22,11 +22,13 @@ const empty = new Uint8Array(0);
 /** Frames up to this many times maxFrameBytes are read whole so they can be refused with a proper 1009. */
 const FRAME_CEILING_FACTOR = 2;
 
-/** What uWS keeps per socket: the app's state plus our wrapper, set on open. */
+/**
+ * uWS's user data: uWS copies its properties onto the socket object, so it
+ * cannot be the connection object itself. The connection exists from the
+ * upgrade on, so the slot never changes shape.
+ */
 interface Slot<T> {
-  data: T;
-  remoteAddress: string;
-  conn?: UwsConnection<T>;
+  conn: UwsConnection<T>;
 }
 
 /** Set on abort; an aborted uWS response must never be touched again. */
@@ -70,27 +72,26 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
           respond(res, { aborted: false }, thrownResponse(err));
           return;
         }
-        res.upgrade<Slot<T>>({ data, remoteAddress: head.remoteAddress }, key, protocol, extensions, context);
+        res.upgrade<Slot<T>>({ conn: new UwsConnection(data, o.maxBackpressureBytes) }, key, protocol, extensions, context);
       },
       open: (socket) => {
-        const slot = socket.getUserData();
-        const conn = new UwsConnection(socket, slot.data, slot.remoteAddress, o.maxBackpressureBytes);
-        slot.conn = conn;
+        const conn = socket.getUserData().conn;
+        conn.attach(socket);
         conns.add(conn);
         ws.open?.(conn);
       },
       message: (socket, message, isBinary) => {
-        const conn = socket.getUserData().conn!;
+        const conn = socket.getUserData().conn;
         if (message.byteLength > o.maxFrameBytes) return conn.close(1009, "message too big");
         // uWS closes the connection on a text frame that is not UTF-8, so decoding cannot fail.
         ws.message(conn, isBinary ? copy(message) : decoder.decode(message), isBinary);
       },
       drain: (socket) => {
-        const conn = socket.getUserData().conn!;
+        const conn = socket.getUserData().conn;
         if (conn.drained()) ws.drain?.(conn);
       },
       close: (socket, code, reason) => {
-        const conn = socket.getUserData().conn!;
+        const conn = socket.getUserData().conn;
         conn.markClosed();
         conns.delete(conn);
         ws.close(conn, code, decoder.decode(reason));
@@ -202,17 +203,23 @@ function respond(res: uWS.HttpResponse, live: Liveness, r: HttpResponse, closeCo
 
 class UwsConnection<T> implements WsConnection<T> {
   readonly data: T;
-  readonly remoteAddress: string;
-  readonly #socket: uWS.WebSocket<Slot<T>>;
   readonly #limit: number;
+  #socket!: uWS.WebSocket<Slot<T>>;
   #closed = false;
   #overLimit = false;
 
-  constructor(socket: uWS.WebSocket<Slot<T>>, data: T, remoteAddress: string, limit: number) {
-    this.#socket = socket;
+  constructor(data: T, limit: number) {
     this.data = data;
-    this.remoteAddress = remoteAddress;
     this.#limit = limit;
+  }
+
+  attach(socket: uWS.WebSocket<Slot<T>>): void {
+    this.#socket = socket;
+  }
+
+  /** Read from the socket when asked rather than kept: few callers want it, and every idle connection would pay for the string. */
+  get remoteAddress(): string {
+    return this.#closed ? "" : decoder.decode(this.#socket.getRemoteAddressAsText());
   }
 
   send(message: string | Uint8Array): SendResult {
@@ -220,6 +227,19 @@ class UwsConnection<T> implements WsConnection<T> {
     if (this.#closed) return "closed";
     // Sends mostly come from async code, outside uWS's cork: cork for one write.
     this.#socket.cork(() => this.#socket.send(message, typeof message !== "string"));
+    return this.#afterSend();
+  }
+
+  sendMany(messages: ReadonlyArray<string | Uint8Array>): SendResult {
+    if (this.#closed) return "closed";
+    // One cork, so the frames leave in one write instead of one syscall each.
+    this.#socket.cork(() => {
+      for (const m of messages) this.#socket.send(m, typeof m !== "string");
+    });
+    return this.#afterSend();
+  }
+
+  #afterSend(): SendResult {
     if (this.#socket.getBufferedAmount() <= this.#limit) return "sent";
     this.#overLimit = true;
     return "buffered";

@@ -50,7 +50,7 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
   const durable = (name: string) => report.consumers.find((c) => c.durable && c.name === name);
   t.match(durable("route"), { stream: "INGEST", pending: 0, ackPending: 0, deliveredSeq: 5, ackFloorSeq: 5 });
   t.match(durable("persist"), { stream: "EVENTS", pending: 3, ackPending: 0, waiting: 0, ackFloorSeq: 1 }, "persist is 3 behind and not pulling");
-  t.equal(report.consumers.filter((c) => !c.durable).length, 1, "the one notify subscription");
+  t.equal(report.consumers.filter((c) => !c.durable).length, 1, "notify's shared consumer; the live subscription has none of its own");
   t.same(report.dlq, { total: 1, bySubject: { "dlq.route.insp.x": 1 } });
   t.equal(report.seenIds, 4, "route remembers the ids it routed");
 
@@ -59,7 +59,7 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
   t.match(text.out, /^stream\s+messages\s+bytes/m);
   t.match(text.out, /^EVENTS\/persist\s+3\s+0\s+0\s+0\s+1\s+1\s+behind, and not pulling: is the worker running\?$/m);
   t.match(text.out, /^INGEST\/route\s+0\s+0\s+0\s+\d+\s+5\s+5\s+caught up$/m);
-  t.match(text.out, /notify subscriptions \(ordered consumers on EVENTS\): 1/);
+  t.match(text.out, /notify ordered consumers on EVENTS \(one per notify, one per subscription catching up\): 1/);
   t.match(text.out, /DLQ: 1 event parked/);
   t.match(text.out, /^\s+dlq\.route\.insp\.x\s+1$/m);
   t.comment(`make inspect output:\n${text.out}`);

@@ -14,15 +14,18 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function command(runtime: Runtime, name: ServiceName): [string, string[]] {
+function command(runtime: Runtime, name: ServiceName, nodeArgs: string[]): [string, string[]] {
   const entry = `cmd/${name}/main.ts`;
   // The deno binary itself, not `npx deno`: a signal must reach the service, not a wrapper.
-  return runtime === "deno" ? ["node_modules/.bin/deno", ["run", "-A", entry]] : [process.execPath, ["--import", "tsx", entry]];
+  return runtime === "deno" ? ["node_modules/.bin/deno", ["run", "-A", entry]] : [process.execPath, [...nodeArgs, "--import", "tsx", entry]];
 }
 
-/** Runs one service as its own process, the way `make run-local` does, so a test can kill it for real. */
-export function spawnService(name: ServiceName, env: Record<string, string>, runtime: Runtime = "node"): ServiceProcess {
-  const [cmd, args] = command(runtime, name);
+/**
+ * Runs one service as its own process, the way `make run-local` does, so a test can kill it for real.
+ * `nodeArgs` go to node before the entry point (the bench profiles with `--cpu-prof`, which NODE_OPTIONS refuses).
+ */
+export function spawnService(name: ServiceName, env: Record<string, string>, runtime: Runtime = "node", nodeArgs: string[] = []): ServiceProcess {
+  const [cmd, args] = command(runtime, name, nodeArgs);
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   // A service must not outlive a test process that fails or is interrupted.
   const reap = () => child.kill("SIGKILL");

@@ -89,6 +89,7 @@ function options(seen: Seen): ServerOptions<User> {
         seen.messages++;
         if (payload === "whoami") conn.send(JSON.stringify({ user: conn.data.user, remote: conn.remoteAddress }));
         else if (payload === "flood") flood(conn);
+        else if (payload === "many") conn.sendMany(["one", new Uint8Array([2]), "three"]);
         else if (payload === "close-me") {
           conn.close(4000, "asked");
           seen.afterServerClose.push(conn.send("after"));
@@ -351,6 +352,9 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
       t.strictSame(await c.ask("hi ✓"), { text: "echo:hi ✓" });
       c.socket.send(new Uint8Array([0, 1, 2, 255]));
       t.strictSame(await c.next(), { bytes: new Uint8Array([0, 1, 2, 255]) });
+      t.strictSame(await c.ask("many"), { text: "one" }, "sendMany: frames in order");
+      t.strictSame(await c.next(), { bytes: new Uint8Array([2]) }, "sendMany: bytes stay binary");
+      t.strictSame(await c.next(), { text: "three" });
       const who = JSON.parse((await c.ask("whoami")).text ?? "");
       t.equal(who.user, "ada");
       t.ok(String(who.remote).includes("127.0.0.1"), `remote ${who.remote}`);

@@ -1,0 +1,165 @@
+/** The results file and its Markdown table. Pure: the tap test renders a fixed result. */
+import type { BenchOptions } from "./options.ts";
+import type { Ceiling, CeilingsResult } from "./phases/ceilings.ts";
+import type { FanoutResult } from "./phases/fanout.ts";
+import type { IdleResult } from "./phases/idle.ts";
+import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
+import type { SustainedResult } from "./phases/sustained.ts";
+import type { MachineInfo } from "./proc.ts";
+import type { CpuUsage } from "./sampler.ts";
+import type { Complaint } from "./stack.ts";
+import { fmtBytes, fmtCount, fmtMs, fmtRatio, ratio } from "./stats.ts";
+
+export interface BenchResults {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  quick: boolean;
+  commit: string;
+  machine: MachineInfo & { natsServer: string; postgres: string; load1Start: number; load1End: number };
+  options: BenchOptions;
+  ceilings?: CeilingsResult;
+  sustained?: SustainedResult;
+  latency?: LatencyResult[];
+  fanout?: FanoutResult;
+  idle?: IdleResult;
+  /** What the services logged at warn or error level during the run. */
+  complaints: Complaint[];
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  /** The measured ratio the target is about. */
+  value: number | null;
+  met: boolean | null;
+}
+
+const times = (r: number | null | undefined) => (r == null || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}×`);
+const perSec = (n: number | null | undefined) => `${fmtCount(n)}/s`;
+
+/** The slowest of the three stages: what the pipeline sustains end to end. */
+export function endToEnd(s: SustainedResult): number {
+  return Math.min(s.ackedPerSec, s.committedPerSec, s.deliveredPerSec);
+}
+
+export function checkTargets(r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle">): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const relay = r.ceilings?.relay.perSec;
+  const e2e = r.sustained ? ratio(endToEnd(r.sustained), relay) : null;
+  out.push({ name: "sustained end-to-end throughput vs relay ceiling", target: "≥ 60 %", value: e2e, met: e2e === null ? null : e2e >= 0.6 });
+  const low = r.latency?.slice().sort((a, b) => a.rate - b.rate).find((l) => l.rate === 1000) ?? r.latency?.[0];
+  const p99 = low?.p99Ratio ?? null;
+  out.push({ name: `publish→deliver p99 @ ${fmtCount(low?.rate ?? 1000)}/s vs prototype`, target: "≤ 2×", value: p99, met: p99 === null ? null : p99 <= 2 });
+  const fan = r.fanout?.ratio ?? null;
+  out.push({ name: "fan-out deliveries/s vs raw uWebSockets.js", target: "≥ 50 %", value: fan, met: fan === null ? null : fan >= 0.5 });
+  const mem = r.idle?.ratio ?? null;
+  out.push({ name: "memory per idle subscriber connection vs raw uWebSockets.js", target: "≤ 2×", value: mem, met: mem === null ? null : mem <= 2 });
+  return out;
+}
+
+function cpuLine(label: string, u: CpuUsage | undefined): string {
+  if (!u) return "";
+  const procs = Object.entries(u.cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+  return `| ${label} | ${procs} | ${(u.machineBusy * 100).toFixed(0)} % | ${u.load1[0].toFixed(1)} → ${u.load1[1].toFixed(1)} |`;
+}
+
+function lat(run: LatencyRun): string {
+  const l = run.latency;
+  return `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)}`;
+}
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const o = r.options;
+  const lines: string[] = [];
+  lines.push(`### jetmesh bench, ${r.startedAt.slice(0, 16).replace("T", " ")} UTC (${r.quick ? "QUICK=1" : "full"}, commit ${r.commit})`);
+  lines.push("");
+  lines.push(
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, nats-server ${m.natsServer}, PostgreSQL ${m.postgres}. ` +
+      `Load average (1 min) ${m.load1Start.toFixed(1)} at the start, ${m.load1End.toFixed(1)} at the end: the machine is shared, so compare within one run.`,
+  );
+  lines.push(
+    `Settings: ${o.durationSec}s windows after ${o.warmupSec}s warm-up, ${o.payloadBytes} B payloads, ${o.channels} channels, ` +
+      `${o.publishers} publishers × ${o.window} in flight.`,
+  );
+  lines.push("");
+  lines.push("| # | measure | jetmesh | reference (same run) | ratio | target | met |");
+  lines.push("|---|---|---|---|---|---|---|");
+  const c = r.ceilings;
+  if (c) {
+    const both = (x: Ceiling) => `${perSec(x.perSec)} (client's js.publish ${perSec(x.stock.perSec)}, pipelined ${perSec(x.pipelined.perSec)})`;
+    lines.push(`| 1 | ceiling: JetStream async publish with msgID | | ${both(c.publish)} | | | |`);
+    lines.push(`| 1 | ceiling: relay hop (consume A → publish B with msgID → ack A after PubAck) | | ${both(c.relay)} | | | |`);
+  }
+  const target = (i: number) => r.targets[i];
+  const met = (t: TargetCheck | undefined) => (t?.met == null ? "n/a" : t.met ? "yes" : "**no**");
+  const s = r.sustained;
+  if (s) {
+    const relay = c?.relay.perSec;
+    lines.push(`| 2 | events acked at ingest | ${perSec(s.ackedPerSec)} | relay ${perSec(relay)} | ${fmtRatio(ratio(s.ackedPerSec, relay))} | | |`);
+    lines.push(`| 2 | events committed in PostgreSQL | ${perSec(s.committedPerSec)} | relay ${perSec(relay)} | ${fmtRatio(ratio(s.committedPerSec, relay))} | | |`);
+    lines.push(`| 2 | events delivered to subscribers | ${perSec(s.deliveredPerSec)} | relay ${perSec(relay)} | ${fmtRatio(ratio(s.deliveredPerSec, relay))} | | |`);
+    lines.push(`| 2 | sustained end to end (slowest of the three) | ${perSec(endToEnd(s))} | relay ${perSec(relay)} | ${fmtRatio(target(0)?.value)} | ≥ 60 % | ${met(target(0))} |`);
+  }
+  for (const l of r.latency ?? []) {
+    const isTarget = target(1)?.name.includes(`@ ${fmtCount(l.rate)}/s `);
+    lines.push(
+      `| 3 | publish→deliver p50 / p99 / p999 @ ${fmtCount(l.rate)}/s offered | ${lat(l.jetmesh)} | prototype ${lat(l.proto)} | p99 ${times(l.p99Ratio)} | ${isTarget ? "≤ 2×" : ""} | ${isTarget ? met(target(1)) : ""} |`,
+    );
+  }
+  const f = r.fanout;
+  if (f) {
+    lines.push(
+      `| 4 | fan-out 1 channel → ${fmtCount(f.subscribers)} subscribers, deliveries/s | ${perSec(f.jetmesh.deliveriesPerSec)} | raw uWS broadcast ${perSec(f.raw.deliveriesPerSec)} | ${fmtRatio(f.ratio)} | ≥ 50 % | ${met(target(2))} |`,
+    );
+  }
+  const i = r.idle;
+  if (i) {
+    lines.push(
+      `| 5 | memory per idle subscriber connection (${fmtCount(i.jetmesh.connections)} on one notify) | ${fmtBytes(i.jetmesh.bytesPerConnection)} | raw uWS ${fmtBytes(i.raw.bytesPerConnection)} (${fmtCount(i.raw.connections)}) | ${times(i.ratio)} | ≤ 2× | ${met(target(3))} |`,
+    );
+  }
+  lines.push("");
+  const notes: string[] = [];
+  if (s) {
+    notes.push(
+      `Sustained: ${s.errors} errors, ${s.orderViolations} order violations, ` +
+        `${s.drained ? `drained in ${(s.drainMs / 1000).toFixed(1)}s after the load stopped` : "NOT drained within 60 s"}.`,
+    );
+  }
+  if (i && i.attempted < i.wanted) {
+    notes.push(`Idle: ${fmtCount(i.attempted)} connections instead of ${fmtCount(i.wanted)}: every process may hold ${i.fdLimit.hard} file descriptors (hard limit), and a server needs some besides its connections.`);
+  }
+  if (i) {
+    notes.push(
+      `Idle: bytes per connection are the slope of the server's RSS over open connections, past the first quarter of them ` +
+        `(${i.raw.samples} and ${i.jetmesh.samples} samples in all); the plain before/after difference, which keeps the one-off growth of ` +
+        `V8's young generation in notify (up to 16 MiB), was ${fmtBytes(i.raw.deltaPerConnection)} (raw) and ${fmtBytes(i.jetmesh.deltaPerConnection)} (jetmesh). ` +
+        (i.ramps.raw.length > 1
+          ? `Median of ${i.ramps.raw.length} ramps on fresh processes: raw ${i.ramps.raw.map(fmtBytes).join(", ")}; jetmesh ${i.ramps.jetmesh.map(fmtBytes).join(", ")}. `
+          : "") +
+        `nats-server grew ${fmtBytes(i.jetmesh.othersRssGrowth.nats)} while notify held its connections.`,
+    );
+  }
+  for (const c of r.complaints) notes.push(`${c.service} logged ${c.level} "${c.msg}" ${c.count}×.`);
+  for (const n of notes) lines.push(`- ${n}`);
+  if (notes.length > 0) lines.push("");
+  lines.push("CPU in cores per process during each window (1.00 = one core), machine busy share, load average:");
+  lines.push("");
+  lines.push("| window | cores | machine busy | load |");
+  lines.push("|---|---|---|---|");
+  const cpuRows = [
+    cpuLine("ceiling: publish, js.publish", c?.publish.stock.cpu),
+    cpuLine("ceiling: publish, pipelined", c?.publish.pipelined.cpu),
+    cpuLine("ceiling: relay, js.publish", c?.relay.stock.cpu),
+    cpuLine("ceiling: relay, pipelined", c?.relay.pipelined.cpu),
+    cpuLine("sustained", s?.cpu),
+    ...(r.latency ?? []).flatMap((l) => [cpuLine(`latency jetmesh @ ${fmtCount(l.rate)}/s`, l.jetmesh.cpu), cpuLine(`latency prototype @ ${fmtCount(l.rate)}/s`, l.proto.cpu)]),
+    cpuLine("fan-out raw uWS", f?.raw.cpu),
+    cpuLine("fan-out jetmesh", f?.jetmesh.cpu),
+  ].filter((x) => x !== "");
+  lines.push(...cpuRows);
+  return lines.join("\n") + "\n";
+}

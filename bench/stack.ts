@@ -1,0 +1,105 @@
+/**
+ * The stack under test, started the way `make run-local` starts it: its own
+ * nats-server (free ports, temporary store), a schema of its own in the
+ * PostgreSQL at DATABASE_URL, and the four services as separate Node processes.
+ */
+import { spawnService, type ServiceProcess } from "../test/e2e/processes.ts";
+import type { ServiceName } from "../test/e2e/stack.ts";
+import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
+import { type NatsServerHandle, startNatsServer } from "../test/helpers/nats-server.ts";
+import { freePorts } from "../test/helpers/ports.ts";
+
+export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+
+export interface BenchStack {
+  env: Record<string, string>;
+  ingestWs: string;
+  notifyWs: string;
+  pids(): Record<string, number>;
+  /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
+  complaints(): Complaint[];
+  /** Stops one service and starts a fresh process in its place, on the same port. */
+  restart(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Complaint {
+  service: string;
+  level: string;
+  msg: string;
+  count: number;
+  first: Record<string, unknown>;
+}
+
+export async function startNats(): Promise<NatsServerHandle> {
+  return await startNatsServer({ name: "bench-nats" });
+}
+
+export async function benchDatabase(): Promise<TestDatabase> {
+  return await testDatabase();
+}
+
+/** `profile`: services to run under `node --cpu-prof`, writing into `profileDir`/<service>-<n>/ when they exit. */
+export async function startServices(nats: NatsServerHandle, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
+  for (const p of profile) if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
+  const [ingest, notify, route, persist] = await freePorts(4);
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    LOG_LEVEL: "info",
+    INGEST_HOST: "127.0.0.1",
+    INGEST_PORT: String(ingest),
+    NOTIFY_HOST: "127.0.0.1",
+    NOTIFY_PORT: String(notify),
+    ROUTE_HOST: "127.0.0.1",
+    ROUTE_PORT: String(route),
+    PERSIST_HOST: "127.0.0.1",
+    PERSIST_PORT: String(persist),
+  };
+  const procs = new Map<ServiceName, ServiceProcess>();
+  // Processes replaced by `restart` keep their logs here.
+  const retired: ServiceProcess[] = [];
+  let starts = 0;
+  const start = async (name: ServiceName) => {
+    // A directory per process: tsx's loader thread writes a profile of its own, with a name of its own.
+    const dir = `${profileDir}/${name}-${++starts}`;
+    const p = spawnService(name, env, "node", profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []);
+    procs.set(name, p);
+    await p.waitForLog(/listening|running/, 60_000);
+  };
+  // One at a time: they all create the streams at start-up, and a 2-core machine starts them no faster in parallel.
+  for (const name of SERVICES) await start(name);
+  return {
+    env,
+    ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
+    notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
+    pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid ?? -1])),
+    complaints() {
+      const out = new Map<string, Complaint>();
+      for (const p of [...retired, ...procs.values()]) {
+        for (const l of p.logs) {
+          const level = String(l.level ?? (l.raw ? "stderr" : ""));
+          if (level !== "warn" && level !== "error" && level !== "stderr") continue;
+          const key = `${p.name} ${level} ${String(l.msg)}`;
+          const c = out.get(key);
+          if (c) c.count++;
+          else out.set(key, { service: p.name, level, msg: String(l.msg), count: 1, first: l });
+        }
+      }
+      return [...out.values()];
+    },
+    async restart(name) {
+      const old = procs.get(name);
+      await old?.stop();
+      if (old) retired.push(old);
+      await start(name);
+    },
+    async stop() {
+      for (const name of SERVICES) {
+        const code = await procs.get(name)?.stop();
+        if (code !== 0) process.stderr.write(`bench: ${name} exited with ${code}: ${JSON.stringify(procs.get(name)?.logs.slice(-3))}\n`);
+      }
+    },
+  };
+}

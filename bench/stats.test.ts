@@ -1,0 +1,47 @@
+import t from "tap";
+import { readOptions } from "./options.ts";
+import { checkTargets } from "./report.ts";
+import { cpuShare, fmtCount, percentile, ratio, slope, summarize } from "./stats.ts";
+
+t.test("nearest-rank percentiles", async (t) => {
+  const hundred = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+  t.equal(percentile(hundred, 50), 50);
+  t.equal(percentile(hundred, 99), 99);
+  t.equal(percentile(hundred, 99.9), 100, "p999 of 100 samples is the worst one");
+  t.equal(percentile(hundred, 0), 1);
+  t.equal(percentile([7], 99.9), 7);
+  t.ok(Number.isNaN(percentile([], 50)));
+  const thousand = Array.from({ length: 1000 }, (_, i) => 1000 - i);
+  const s = summarize(thousand);
+  t.same([s.count, s.p50, s.p99, s.p999, s.max], [1000, 500, 990, 999, 1000], "unsorted input is sorted first");
+});
+
+t.test("ratios, rates and formats", async (t) => {
+  t.equal(ratio(3, 4), 0.75);
+  t.equal(ratio(1, 0), null);
+  t.equal(ratio(undefined, 2), null);
+  t.equal(cpuShare(100, 250, 100, 1000), 1.5, "150 ticks at 100 Hz in 1 s is 1.5 cores");
+  t.equal(fmtCount(12345), "12.3k");
+  t.equal(fmtCount(571000), "571.0k");
+  t.equal(fmtCount(1234567), "1.23M");
+  t.equal(slope([[0, 10], [1, 12], [2, 14]]), 2);
+  t.equal(slope([[0, 0], [10, 25], [20, 35], [30, 60]]), 1.9, "least squares through noisy points");
+  t.ok(Number.isNaN(slope([[1, 1]])));
+});
+
+t.test("options: defaults, QUICK, arguments over environment", async (t) => {
+  const full = readOptions({}, []);
+  t.same(full.rates, [1000, 5000]);
+  t.equal(full.idleConnections, 20000);
+  const quick = readOptions({ QUICK: "1", BENCH_CHANNELS: "8" }, ["--channels=4", "--rates=500"]);
+  t.ok(quick.quick);
+  t.equal(quick.channels, 4);
+  t.same(quick.rates, [500]);
+  t.throws(() => readOptions({}, ["--phases=nope"]), /unknown phase/);
+  t.throws(() => readOptions({}, ["--duration=-1"]), /positive/);
+});
+
+t.test("targets are judged on the measured ratios", async (t) => {
+  const checks = checkTargets({ fanout: { ratio: 0.5 } as never, idle: { ratio: 2.5 } as never });
+  t.same(checks.map((c) => c.met), [null, null, true, false]);
+});

@@ -1,0 +1,128 @@
+/**
+ * Raw JetStream ceilings on the bench's nats-server, with the same client and
+ * connection options as the services (noAsyncTraces):
+ * - publish: async publishes with a msgID, a window of them in flight;
+ * - relay: one hop as route does it, without route's per-channel order or
+ *   dedupe: consume A → publish to B with the msgID → ack A after the PubAck.
+ * Each with the client's own `js.publish` ("stock") or with jetmesh's
+ * pipelined publisher, so the ceiling is the better of the two.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
+import { num, type Progress, serve, str } from "./rpc.ts";
+
+async function open(url: string): Promise<NatsConnection> {
+  return await connect({ servers: url, noAsyncTraces: true, name: "bench-ceiling" });
+}
+
+function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
+  const client = str(args, "client");
+  if (client === "stock") return jetstream(nc);
+  if (client === "pipelined") return new PipelinedPublisher(nc, "_INBOX");
+  throw new Error(`unknown client ${client}`);
+}
+
+async function publishCeiling(args: Record<string, unknown>, progress: Progress) {
+  const nc = await open(str(args, "url"));
+  const jsm = await jetstreamManager(nc);
+  const stream = str(args, "stream");
+  const prefix = str(args, "prefix");
+  await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], duplicate_window: 120e9 });
+  const js = publisher(nc, args);
+  const tag = str(args, "client");
+  const durationMs = num(args, "durationMs");
+  const window = num(args, "window", 1024);
+  const channels = num(args, "channels", 64);
+  const payload = new Uint8Array(num(args, "payloadBytes")).fill(0x61);
+  let sent = 0;
+  let acked = 0;
+  let failed = 0;
+  const start = performance.now();
+  const tick = setInterval(() => progress({ acked }), 1000);
+  await new Promise<void>((done) => {
+    let inflight = 0;
+    const next = () => {
+      while (inflight < window && performance.now() - start < durationMs) {
+        const i = sent++;
+        inflight++;
+        js.publish(`${prefix}.c${i % channels}`, payload, { msgID: `${tag}-${i}`, headers: natsHeaders() }).then(
+          () => acked++,
+          () => failed++,
+        ).finally(() => {
+          inflight--;
+          if (inflight === 0 && performance.now() - start >= durationMs) done();
+          else next();
+        });
+      }
+    };
+    next();
+  });
+  const ms = performance.now() - start;
+  clearInterval(tick);
+  await nc.close();
+  return { acked, failed, ms };
+}
+
+async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
+  const nc = await open(str(args, "url"));
+  const jsm = await jetstreamManager(nc);
+  const from = str(args, "from");
+  const to = str(args, "to");
+  const fromPrefix = str(args, "fromPrefix");
+  const toPrefix = str(args, "toPrefix");
+  await jsm.streams.add({ name: to, subjects: [`${toPrefix}.>`], duplicate_window: 120e9 });
+  const durable = `relay-${str(args, "client")}`;
+  await jsm.consumers.add(from, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: num(args, "maxAckPending", 4096),
+  });
+  const js = publisher(nc, args);
+  const consumer = await jetstream(nc).consumers.get(from, durable);
+  const durationMs = num(args, "durationMs");
+  const available = (await jsm.streams.info(from)).state.messages;
+  let relayed = 0;
+  let failed = 0;
+  let start = 0;
+  let end = 0;
+  const tick = setInterval(() => progress({ relayed }), 1000);
+  // A callback, not the async iterator: measured here, the iterator costs a third of the rate.
+  let stop = () => {};
+  await new Promise<void>((done) => {
+    const finish = () => {
+      if (end === 0) end = performance.now();
+      stop();
+      done();
+    };
+    consumer.consume({
+      max_messages: 1024,
+      callback: (m: JsMsg) => {
+        if (start === 0) start = performance.now();
+        const id = m.headers?.get("Nats-Msg-Id") || `r-${m.seq}`;
+        js.publish(`${toPrefix}${m.subject.slice(fromPrefix.length)}`, m.data, { msgID: id }).then(
+          () => {
+            m.ack();
+            relayed++;
+            if (relayed >= available || performance.now() - start >= durationMs) finish();
+          },
+          () => failed++,
+        );
+      },
+    }).then((messages) => (stop = () => messages.stop()), finish);
+  });
+  clearInterval(tick);
+  await nc.close();
+  return { relayed, failed, ms: end - start, exhausted: relayed >= available };
+}
+
+async function drop(args: Record<string, unknown>) {
+  const nc = await open(str(args, "url"));
+  const jsm = await jetstreamManager(nc);
+  for (const s of (args.streams as string[]) ?? []) await jsm.streams.delete(s).catch(() => false);
+  await nc.close();
+  return null;
+}
+
+serve({ publish: publishCeiling, relay: relayCeiling, drop });

@@ -1,0 +1,111 @@
+import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
+import { createInbox, errors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, RequestError } from "@nats-io/transport-node";
+import { MSG_ID_HEADER } from "../../subjects/mod.ts";
+
+/** The part of a JetStream publish jetmesh uses; `JetStreamClient` has the same shape. */
+export interface PublishOptions {
+  msgID: string;
+  /** Milliseconds to wait for the PubAck. */
+  timeout: number;
+  headers: MsgHdrs;
+}
+
+export interface Publisher {
+  publish(subject: string, payload: Uint8Array, opts?: Partial<PublishOptions>): Promise<PubAck>;
+}
+
+interface Pending {
+  resolve(pa: PubAck): void;
+  reject(err: Error): void;
+  subject: string;
+  deadline: number;
+}
+
+/** How often deadlines are checked: a timeout fires up to this late. */
+const SWEEP_MS = 100;
+const decoder = new TextDecoder();
+
+/**
+ * JetStream publishes over one reply subscription, answered from a map. The
+ * client's own `js.publish` goes through a request per publish, and
+ * nats-core 3.4 builds an Error with a stack trace for every request that
+ * completes (STACK.md), plus a timer and promises of its own: at the rates
+ * ingest publishes, that was the largest single cost in its profile. Errors
+ * come out as the client's own (TimeoutError, NoRespondersError,
+ * JetStreamApiError, RequestError), so `isRetryable` treats them the same.
+ *
+ * `inboxPrefix` must be the connection's own (`inboxPrefix(service)`): a
+ * service's NATS user may only read its own inboxes.
+ */
+export class PipelinedPublisher implements Publisher {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #pending = new Map<string, Pending>();
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #next = 0;
+
+  constructor(nc: NatsConnection, inboxPrefix: string, timeoutMs = 5000) {
+    this.#nc = nc;
+    this.#timeoutMs = timeoutMs;
+    this.#prefix = createInbox(inboxPrefix);
+    nc.subscribe(`${this.#prefix}.*`, { callback: (_err, m) => this.#answer(m) });
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    // An idle sweeper must not keep the process alive.
+    (this.#sweeper as { unref?: () => void }).unref?.();
+    nc.closed().then(() => this.#failAll(new RequestError("connection closed")));
+  }
+
+  publish(subject: string, payload: Uint8Array, opts: Partial<PublishOptions> = {}): Promise<PubAck> {
+    let h = opts.headers;
+    if (opts.msgID !== undefined) {
+      h ??= natsHeaders();
+      h.set(MSG_ID_HEADER, opts.msgID);
+    }
+    const token = (this.#next++).toString(36);
+    return new Promise<PubAck>((resolve, reject) => {
+      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + (opts.timeout ?? this.#timeoutMs) });
+      try {
+        this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers: h });
+      } catch (err) {
+        this.#pending.delete(token);
+        reject(err);
+      }
+    });
+  }
+
+  #answer(m: Msg): void {
+    const token = m.subject.slice(this.#prefix.length + 1);
+    const p = this.#pending.get(token);
+    if (!p) return;
+    this.#pending.delete(token);
+    // A status reply with no JetStream behind the subject (no stream, or no leader yet).
+    if (m.headers?.hasError) {
+      p.reject(m.headers.code === 503 ? new errors.NoRespondersError(p.subject) : new RequestError(`${m.headers.code} ${m.headers.description}`));
+      return;
+    }
+    try {
+      const v = JSON.parse(decoder.decode(m.data));
+      if (v.error) p.reject(new JetStreamApiError(v.error));
+      else p.resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
+    } catch (err) {
+      p.reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
+    }
+  }
+
+  #sweep(): void {
+    if (this.#pending.size === 0) return;
+    const now = performance.now();
+    for (const [token, p] of this.#pending) {
+      if (p.deadline > now) continue;
+      this.#pending.delete(token);
+      p.reject(new errors.TimeoutError());
+    }
+  }
+
+  #failAll(err: Error): void {
+    clearInterval(this.#sweeper);
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+}
