@@ -1,5 +1,5 @@
 import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, ROUTE_CONSUMER, routeConsumer } from "../../subjects/mod.ts";
-import { busChecks, consumeBatches, ensureConsumer, openBus, sleep } from "../bus/mod.ts";
+import { busChecks, consumeBatches, ensureConsumer, inboxPrefix, openBus, PipelinedPublisher, sleep } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -38,6 +38,7 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   const seen = await SeenIds.open(bus.js, cfg.dedupeTtlMs, cfg.streams.replicas);
   const relay = new Relay({
     js: bus.js,
+    pub: new PipelinedPublisher(bus.nc, inboxPrefix("route")),
     log,
     signal: abort.signal,
     step,
