@@ -35,10 +35,11 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     await sleep(cfg.ackWaitMs + 1000);
   }
   const abort = new AbortController();
-  const seen = await SeenIds.open(bus.js, cfg.dedupeTtlMs, cfg.streams.replicas);
+  const pub = new PipelinedPublisher(bus.nc, inboxPrefix("route"));
+  const seen = await SeenIds.open(bus.js, pub, cfg.dedupeTtlMs, cfg.streams.replicas);
   const relay = new Relay({
     js: bus.js,
-    pub: new PipelinedPublisher(bus.nc, inboxPrefix("route")),
+    pub,
     log,
     signal: abort.signal,
     step,

@@ -1,7 +1,9 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { SEEN_BUCKET } from "../../subjects/mod.ts";
+import type { Publisher } from "../bus/mod.ts";
 
 /** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
 export function seenKey(eventId: string): string {
@@ -15,6 +17,12 @@ export interface Claim {
 }
 
 const ROUTED = ":routed";
+const EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+const encoder = new TextEncoder();
+
+function subjectOf(key: string): string {
+  return `$KV.${SEEN_BUCKET}.${key}`;
+}
 
 function parseClaim(value: string): Claim {
   const routed = value.endsWith(ROUTED);
@@ -32,19 +40,22 @@ function parseClaim(value: string): Claim {
  */
 export class SeenIds {
   readonly #kv: KV;
+  /** Claims and marks are plain publishes to the bucket's subjects: two per event, so they take the cheap path. */
+  readonly #pub: Publisher;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, pub: Publisher) {
     this.#kv = kv;
+    this.#pub = pub;
   }
 
-  static async open(js: JetStreamClient, ttlMs: number, replicas: number): Promise<SeenIds> {
+  static async open(js: JetStreamClient, pub: Publisher, ttlMs: number, replicas: number): Promise<SeenIds> {
     const kv = await new Kvm(js).create(SEEN_BUCKET, {
       ttl: ttlMs,
       replicas,
       history: 1,
       description: "jetmesh route: event ids already routed, for dedupe past the duplicate windows",
     });
-    return new SeenIds(kv);
+    return new SeenIds(kv, pub);
   }
 
   /**
@@ -56,7 +67,10 @@ export class SeenIds {
   async claim(eventId: string, seq: number): Promise<Claim> {
     const key = seenKey(eventId);
     try {
-      await this.#kv.create(key, String(seq));
+      // What kv.create does: store only if the key has no entry yet.
+      const h = natsHeaders();
+      h.set(EXPECTED_LAST_SUBJECT_SEQ, "0");
+      await this.#pub.publish(subjectOf(key), encoder.encode(String(seq)), { headers: h });
       return { seq, routed: false };
     } catch (err) {
       const exists = err instanceof JetStreamApiError &&
@@ -71,7 +85,7 @@ export class SeenIds {
 
   /** Records that the holder's publish to EVENTS was acked: a later redelivery of it needs no publish. */
   async markRouted(eventId: string, seq: number): Promise<void> {
-    await this.#kv.put(seenKey(eventId), `${seq}${ROUTED}`);
+    await this.#pub.publish(subjectOf(seenKey(eventId)), encoder.encode(`${seq}${ROUTED}`));
   }
 
   /** Gives up the claim of an event that was not routed after all (parked on DLQ), so a replay of it is routed. */
