@@ -9,16 +9,9 @@ import { note } from "../progress.ts";
 import type { CpuUsage } from "../sampler.ts";
 import { fmtCount, perSecond, ratio } from "../stats.ts";
 import { Worker } from "../worker.ts";
+import type { Counts } from "../workers/loadgen.ts";
 import type { Ctx } from "./context.ts";
 import { delta, interleave, loadgenTarget, sliceOptions } from "./slices.ts";
-
-interface Counts {
-  sent: number;
-  acked: number;
-  errors: number;
-  delivered: number;
-  firstError?: string;
-}
 
 export interface FanoutRun {
   deliveriesPerSec: number;

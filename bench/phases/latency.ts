@@ -8,17 +8,9 @@ import { note } from "../progress.ts";
 import type { CpuUsage } from "../sampler.ts";
 import { fmtCount, fmtMs, type LatencySummary, ratio, summarize } from "../stats.ts";
 import { Worker } from "../worker.ts";
+import type { Counts } from "../workers/loadgen.ts";
 import type { Ctx } from "./context.ts";
 import { delta, interleave, loadgenTarget, sliceOptions, type SliceTarget } from "./slices.ts";
-
-interface Counts {
-  sent: number;
-  acked: number;
-  errors: number;
-  delivered: number;
-  violations: number;
-  firstError?: string;
-}
 
 export interface LatencyRun {
   offered: number;

@@ -9,16 +9,8 @@ import { note, progress } from "../progress.ts";
 import { snapshot, usage, type CpuUsage } from "../sampler.ts";
 import { fmtCount, perSecond } from "../stats.ts";
 import { Worker } from "../worker.ts";
+import type { Counts } from "../workers/loadgen.ts";
 import { committedRows, type Ctx, sec, waitShowing } from "./context.ts";
-
-interface Counts {
-  sent: number;
-  acked: number;
-  errors: number;
-  delivered: number;
-  violations: number;
-  firstError?: string;
-}
 
 export interface SustainedResult {
   channels: number;

@@ -13,7 +13,7 @@
 import WebSocket from "ws";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
-interface Counters {
+export interface Counters {
   sent: number;
   acked: number;
   errors: number;
@@ -21,6 +21,9 @@ interface Counters {
   /** Events that arrived out of publish order within their channel, or twice. */
   violations: number;
 }
+
+/** What `counts` (and `mark`) answer. */
+export type Counts = Counters & { firstError?: string };
 
 interface Scenario {
   tag: string;
@@ -204,7 +207,7 @@ function need(args: Record<string, unknown>): Scenario {
   return s;
 }
 
-function counts(args: Record<string, unknown>) {
+function counts(args: Record<string, unknown>): Counts {
   const s = need(args);
   return { ...s.c, firstError: s.firstError };
 }
