@@ -132,11 +132,14 @@ export function markdown(r: BenchResults): string {
   if (i && i.attempted < i.wanted) {
     notes.push(`Idle: ${fmtCount(i.attempted)} connections instead of ${fmtCount(i.wanted)}: every process may hold ${i.fdLimit.hard} file descriptors (hard limit), and a server needs some besides its connections.`);
   }
+  for (const [who, run] of i ? ([["raw uWS", i.raw], ["jetmesh", i.jetmesh]] as const) : []) {
+    if (run.failed > 0) notes.push(`Idle: ${fmtCount(run.failed)} ${who} connections failed to open and subscribe (first: ${run.firstError}).`);
+  }
   if (i) {
     notes.push(
-      `Idle: bytes per connection are the slope of the server's RSS over open connections, past the first quarter of them ` +
-        `(${i.raw.samples} and ${i.jetmesh.samples} samples in all); the plain before/after difference, which keeps the one-off growth of ` +
-        `V8's young generation in notify (up to 16 MiB), was ${fmtBytes(i.raw.deltaPerConnection)} (raw) and ${fmtBytes(i.jetmesh.deltaPerConnection)} (jetmesh). ` +
+      `Idle: bytes per connection are the median growth of the server's RSS per connection over the steps of the ramp, each sample taken after a full ` +
+        `garbage collection through the server's inspector (${i.raw.samples} and ${i.jetmesh.samples} samples); ` +
+        `the plain before/after difference was ${fmtBytes(i.raw.deltaPerConnection)} (raw) and ${fmtBytes(i.jetmesh.deltaPerConnection)} (jetmesh). ` +
         (i.ramps.raw.length > 1
           ? `Median of ${i.ramps.raw.length} ramps on fresh processes: raw ${i.ramps.raw.map(fmtBytes).join(", ")}; jetmesh ${i.ramps.jetmesh.map(fmtBytes).join(", ")}. `
           : "") +

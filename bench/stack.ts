@@ -18,8 +18,8 @@ export interface BenchStack {
   pids(): Record<string, number>;
   /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
   complaints(): Complaint[];
-  /** Stops one service and starts a fresh process in its place, on the same port. */
-  restart(name: ServiceName): Promise<void>;
+  /** Stops one service and starts a fresh process in its place, on the same port; `nodeArgs` go to node before the entry point. */
+  restart(name: ServiceName, nodeArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +52,8 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
     INGEST_PORT: String(ingest),
     NOTIFY_HOST: "127.0.0.1",
     NOTIFY_PORT: String(notify),
+    // The idle phase holds 20k connections on one notify; the default limit is 10k.
+    NOTIFY_MAX_CONNECTIONS: "50000",
     ROUTE_HOST: "127.0.0.1",
     ROUTE_PORT: String(route),
     PERSIST_HOST: "127.0.0.1",
@@ -61,10 +63,10 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
   // Processes replaced by `restart` keep their logs here.
   const retired: ServiceProcess[] = [];
   let starts = 0;
-  const start = async (name: ServiceName) => {
+  const start = async (name: ServiceName, nodeArgs: string[] = []) => {
     // A directory per process: tsx's loader thread writes a profile of its own, with a name of its own.
     const dir = `${profileDir}/${name}-${++starts}`;
-    const p = spawnService(name, env, "node", profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []);
+    const p = spawnService(name, env, "node", [...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), ...nodeArgs]);
     procs.set(name, p);
     await p.waitForLog(/listening|running/, 60_000);
   };
@@ -89,11 +91,11 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
       }
       return [...out.values()];
     },
-    async restart(name) {
+    async restart(name, nodeArgs) {
       const old = procs.get(name);
       await old?.stop();
       if (old) retired.push(old);
-      await start(name);
+      await start(name, nodeArgs);
     },
     async stop() {
       for (const name of SERVICES) {

@@ -39,7 +39,8 @@ export function perSecond(count: number, ms: number): number {
 
 /** a / b, or null when either side is missing or b is zero, so a table shows "n/a" instead of Infinity. */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
+  // A negative measure (a noisy difference) or a reference at or below zero has no meaningful ratio.
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || a < 0 || b <= 0) return null;
   return a / b;
 }
 
@@ -77,17 +78,20 @@ export function cpuShare(ticksBefore: number, ticksAfter: number, ticksPerSec: n
   return ms > 0 ? (ticksAfter - ticksBefore) / ticksPerSec / (ms / 1000) : 0;
 }
 
-/** Least-squares slope of y over x; NaN for fewer than two distinct x. */
-export function slope(points: ReadonlyArray<readonly [number, number]>): number {
-  const n = points.length;
-  if (n < 2) return NaN;
-  const mx = points.reduce((a, p) => a + p[0], 0) / n;
-  const my = points.reduce((a, p) => a + p[1], 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (const [x, y] of points) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
+/**
+ * The median of the slopes between consecutive points: a growth rate that one
+ * step up or down (an allocator handing pages back, a heap or table growing
+ * once) does not move, where a least-squares slope tilts towards it.
+ */
+export function medianStepSlope(points: ReadonlyArray<readonly [number, number]>): number {
+  const steps: number[] = [];
+  for (let i = 1; i < points.length; i++) {
+    const dx = points[i][0] - points[i - 1][0];
+    if (dx !== 0) steps.push((points[i][1] - points[i - 1][1]) / dx);
   }
-  return sxx === 0 ? NaN : sxy / sxx;
+  if (steps.length === 0) return NaN;
+  steps.sort((a, b) => a - b);
+  const mid = steps.length >> 1;
+  return steps.length % 2 === 1 ? steps[mid] : (steps[mid - 1] + steps[mid]) / 2;
 }
+

@@ -1,16 +1,22 @@
 /**
  * Phase 5: memory per idle subscriber connection. Each connection opens,
- * subscribes to a channel of its own and stays silent. The cost of one is the
- * slope of the server's RSS over the number of connections, sampled while
- * they open: a garbage collection or heap growth step at the end would sway a
- * plain before/after difference. Raw uWebSockets.js (each socket on a topic of
- * its own) and a freshly started notify are measured with the same clients,
- * which run in processes of their own because every process is held to the
- * same file-descriptor limit.
+ * subscribes to a channel of its own and stays silent. Connections open in
+ * steps; after each step the server's heap is collected in full (through its
+ * inspector) and its RSS read, and the cost of one connection is the median
+ * growth per connection over the steps, which one step of the allocators
+ * (pages handed back, a table doubling) does not move. Without the collection a sample holds whatever
+ * garbage the collector has not reached yet, and V8's young generation grows
+ * by up to 32 MiB at some point of a ramp: single ramps moved between 0.84
+ * and 3.50 KiB per connection, and once went negative. Raw uWebSockets.js
+ * (each socket on a topic of its own) and a freshly started notify are
+ * measured the same way with the same clients, which run in processes of
+ * their own because every process is held to the same file-descriptor limit.
  */
+import { freePort } from "../../test/helpers/ports.ts";
+import { Inspector } from "../inspector.ts";
 import { note, progress } from "../progress.ts";
 import { fdLimits, rssBytes } from "../proc.ts";
-import { fmtBytes, fmtCount, ratio, slope } from "../stats.ts";
+import { fmtBytes, fmtCount, medianStepSlope, ratio } from "../stats.ts";
 import { Worker } from "../worker.ts";
 import type { Ctx } from "./context.ts";
 
@@ -21,13 +27,13 @@ export interface IdleRun {
   connectMs: number;
   rssBefore: number;
   rssAfter: number;
-  /** Slope of RSS over connections while they opened, from SLOPE_FROM of them on. */
+  /** Growth of RSS (after a full collection) per connection: the median over the steps of the ramp. */
   bytesPerConnection: number;
   /** (rssAfter - rssBefore) / connections, for comparison. */
   deltaPerConnection: number;
 
   samples: number;
-  /** [connections, RSS] as sampled, for a look at the curve. */
+  /** [connections, RSS after a full collection] at each step. */
   points: Array<[number, number]>;
   /** RSS growth of other processes over the same interval (nats-server for jetmesh). */
   othersRssGrowth: Record<string, number>;
@@ -49,69 +55,68 @@ export interface IdleResult {
 /** Descriptors a server needs besides its connections: listen sockets, NATS, PostgreSQL, stdio, epoll, libuv. */
 const SERVER_FD_RESERVE = 150;
 const CLIENTS_PER_PROCESS = 8000;
-const SETTLE_MS = 3000;
+/** After a full collection, before reading RSS: V8 hands freed pages back to the system from a background thread. */
+const SETTLE_MS = 1000;
 const CONNECT_DEADLINE_MS = 240_000;
-
 /** Connections opened and closed before measuring, so that first-use costs (JIT, buffers) are behind. */
 const WARM_UP_CONNECTIONS = 500;
-/**
- * The slope leaves out the first quarter of the ramp. A JS server that takes
- * thousands of subscriptions at once grows V8's young generation to its limit
- * early on (two 16 MiB semi-spaces on Node 20): a step of up to 16 MiB, once
- * per process, whatever the number of connections, which any process that has
- * served load has already taken. The plain difference keeps it, for comparison.
- */
-const SLOPE_FROM = 0.25;
+/** Samples along the ramp, besides the one before it. */
+const STEPS = 10;
 
-async function hold(ctx: Ctx, name: string, url: string, serverPid: number, count: number, others: Record<string, number> = {}): Promise<IdleRun> {
-  const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
+interface Server {
+  pid: number;
+  inspector: Inspector;
+}
+
+async function rssAfterCollection(server: Server): Promise<number> {
+  await server.inspector.collectGarbage();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  return rssBytes(server.pid) ?? NaN;
+}
+
+async function hold(ctx: Ctx, name: string, url: string, server: Server, count: number, others: Record<string, number> = {}): Promise<IdleRun> {
   const shares = Math.ceil(count / CLIENTS_PER_PROCESS);
   const clients = await Promise.all(Array.from({ length: shares }, () => Worker.start("idle-clients", "loadgen.ts")));
   progress(`idle ${name}: warming up`);
   await clients[0].call("idleOpen", { url, count: WARM_UP_CONNECTIONS, channelPrefix: `warm.${ctx.tag("w")}.` });
   await clients[0].call("idleClose");
-  await settle();
-  const rssBefore = rssBytes(serverPid) ?? NaN;
+  const rssBefore = await rssAfterCollection(server);
   const othersBefore = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, rssBytes(pid) ?? NaN]));
   const tag = ctx.tag("i");
-  const open = new Array<number>(shares).fill(0);
   const points: Array<[number, number]> = [[0, rssBefore]];
-  let opening = true;
-  const sampling = (async () => {
-    while (opening) {
-      await new Promise((r) => setTimeout(r, 250));
-      const rss = rssBytes(serverPid);
-      if (rss !== undefined) points.push([open.reduce((a, b) => a + b, 0), rss]);
-    }
-  })();
+  const started = performance.now();
+  // Per client process: connections it holds, failures, the first error.
+  const held = clients.map(() => ({ open: 0, failed: 0, firstError: undefined as string | undefined }));
   try {
-    const results = await Promise.all(clients.map((w, i) => {
-      const first = i * CLIENTS_PER_PROCESS;
-      const n = Math.min(CLIENTS_PER_PROCESS, count - first);
-      return w.call<{ open: number; failed: number; firstError?: string; ms: number }>(
-        "idleOpen",
-        { url, count: n, first, channelPrefix: `idle.${tag}.`, deadlineMs: CONNECT_DEADLINE_MS },
-        (f) => {
-          open[i] = f.open as number;
-          progress(`idle ${name}: ${fmtCount(open.reduce((a, b) => a + b, 0))} of ${fmtCount(count)} connected and subscribed`);
-        },
-      );
-    }));
-    opening = false;
-    await sampling;
-    await settle();
-    const rssAfter = rssBytes(serverPid) ?? NaN;
+    for (let step = 1; step <= STEPS; step++) {
+      await Promise.all(clients.map(async (w, i) => {
+        const first = i * CLIENTS_PER_PROCESS;
+        const share = Math.min(CLIENTS_PER_PROCESS, count - first);
+        const upTo = Math.round((share * step) / STEPS);
+        const from = Math.round((share * (step - 1)) / STEPS);
+        const r = await w.call<{ open: number; failed: number; firstError?: string }>(
+          "idleOpen",
+          { url, count: upTo - from, first: first + from, channelPrefix: `idle.${tag}.`, deadlineMs: CONNECT_DEADLINE_MS },
+        );
+        held[i].open = r.open;
+        held[i].failed += r.failed;
+        held[i].firstError ??= r.firstError;
+      }));
+      const open = held.reduce((a, h) => a + h.open, 0);
+      progress(`idle ${name}: ${fmtCount(open)} of ${fmtCount(count)} connected and subscribed`);
+      points.push([open, await rssAfterCollection(server)]);
+    }
+    const connectMs = performance.now() - started;
+    const [connections, rssAfter] = points[points.length - 1];
     const othersRssGrowth = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, (rssBytes(pid) ?? NaN) - othersBefore[k]]));
-    const connections = results.reduce((a, r) => a + r.open, 0);
-    points.push([connections, rssAfter]);
     return {
       connections,
-      failed: results.reduce((a, r) => a + r.failed, 0),
-      firstError: results.find((r) => r.firstError)?.firstError,
-      connectMs: Math.max(...results.map((r) => r.ms)),
+      failed: held.reduce((a, h) => a + h.failed, 0),
+      firstError: held.find((h) => h.firstError)?.firstError,
+      connectMs,
       rssBefore,
       rssAfter,
-      bytesPerConnection: slope(points.filter(([n]) => n >= connections * SLOPE_FROM)),
+      bytesPerConnection: medianStepSlope(points),
       deltaPerConnection: connections > 0 ? (rssAfter - rssBefore) / connections : NaN,
       samples: points.length,
       points,
@@ -145,18 +150,30 @@ export async function idle(ctx: Ctx): Promise<IdleResult> {
   const raws: IdleRun[] = [];
   const jets: IdleRun[] = [];
   for (let i = 0; i < ramps; i++) {
-    const raw = await Worker.start("rawws", "rawws.ts");
+    const rawInspect = await freePort();
+    const raw = await Worker.start("rawws", "rawws.ts", { NODE_OPTIONS: `--inspect=127.0.0.1:${rawInspect}` });
+    let inspector = await Inspector.connect(rawInspect);
     try {
       const { port } = await raw.call<{ port: number }>("start");
-      raws.push(await hold(ctx, "raw uWS", `ws://127.0.0.1:${port}/`, raw.pid, attempted));
+      raws.push(await hold(ctx, "raw uWS", `ws://127.0.0.1:${port}/`, { pid: raw.pid, inspector }, attempted));
     } finally {
+      inspector.close();
       await raw.stop();
     }
     // A fresh process, so the figure is not blurred by what earlier phases left in its heap.
-    await ctx.stack.restart("notify");
-    jets.push(await hold(ctx, "jetmesh", ctx.stack.notifyWs, ctx.stack.pids().notify, attempted, { nats: ctx.nats.pid ?? -1 }));
+    const notifyInspect = await freePort();
+    await ctx.stack.restart("notify", [`--inspect=127.0.0.1:${notifyInspect}`]);
+    inspector = await Inspector.connect(notifyInspect);
+    try {
+      const server = { pid: ctx.stack.pids().notify, inspector };
+      jets.push(await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, attempted, { nats: ctx.nats.pid ?? -1 }));
+    } finally {
+      inspector.close();
+    }
     note(`idle ramp ${i + 1}/${ramps}: raw uWS ${fmtBytes(raws[i].bytesPerConnection)}, jetmesh ${fmtBytes(jets[i].bytesPerConnection)} per connection (nats-server grew ${fmtBytes(jets[i].othersRssGrowth.nats)})`);
   }
+  // Later phases get notify as it is deployed, without the inspector.
+  await ctx.stack.restart("notify");
   const raw = median(raws);
   const jetmesh = median(jets);
   return {

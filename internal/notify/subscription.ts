@@ -44,6 +44,11 @@ const STORE_PAGE = 500;
 const EXPIRY_MARGIN_MS = 5000;
 /** Events held for a subscription catching up; past this it gives them up and catches up further instead. */
 const MAX_HELD = 4096;
+/** Opening times are kept relative to this: a small integer fits in the object, a timestamp is a heap number of its own. */
+const CLOCK_ORIGIN = Date.now();
+
+/** Told once when a subscription's delivery is over; one function serves every subscription of a process. */
+export type SubscriptionEnd = (sub: Subscription, err?: Error) => void;
 
 /**
  * One subscription, delivering every event of its channel (or pattern) after
@@ -85,16 +90,20 @@ const MAX_HELD = 4096;
  */
 export class Subscription implements HubMember {
   readonly pattern: string;
+  /** Whose subscription this is (its connection), for the end handler. */
+  readonly owner: unknown;
   readonly #deps: SubscriptionDeps;
-  readonly #start: StartPoint;
+  /** Until the subscription is first live; kept after that only when it cannot use the hub's epoch and max age. */
+  #start: StartPoint | undefined;
   readonly #sink: EventSink;
-  readonly #encoding: Encoding;
+  /** How its frames are encoded: the encoding of the frame that subscribed. */
+  readonly encoding: Encoding;
   /** Lets a client with both `chat.a` and `chat.*` tell which subscription an event belongs to. */
   readonly #tag: string | undefined;
   /** Made when first needed (a retry's sleep): most subscriptions never wait. */
   #abort?: AbortController;
-  /** Events received at ingest before this are replays: their age is not delivery latency. */
-  readonly #openedAt = Date.now();
+  /** Events received at ingest before this (ms after CLOCK_ORIGIN) are replays: their age is not delivery latency. */
+  readonly #openedAt = Date.now() - CLOCK_ORIGIN;
   /** The next stream sequence to deliver: everything before it was delivered or does not match. */
   #next: number;
   /** The catch-up consumer, and whether it had nothing to deliver when created. */
@@ -111,17 +120,18 @@ export class Subscription implements HubMember {
   /** Events offered by the hub and not yet delivered; complete unless given up (too many, or a gap). */
   #held?: OutEvent[];
   #heldComplete = true;
-  #onEnd?: (err?: Error) => void;
+  #onEnd?: SubscriptionEnd;
   #stopped = false;
   /** Why delivery ended, when it cannot go on by itself. */
   #failure?: Error;
 
-  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding) {
+  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding, owner: unknown) {
     this.pattern = pattern;
+    this.owner = owner;
     this.#deps = deps;
     this.#start = start;
     this.#sink = sink;
-    this.#encoding = encoding;
+    this.encoding = encoding;
     this.#tag = isWildcard(pattern) ? pattern : undefined;
     this.#next = start.fromSeq;
     this.#mayHaveGap = start.resumed;
@@ -132,7 +142,7 @@ export class Subscription implements HubMember {
   async open(): Promise<void> {
     const { hub } = this.#deps;
     if (this.#shared) this.#join();
-    if (this.#shared && !this.#start.fromStore && this.#next - 1 >= hub.position) return;
+    if (this.#shared && !this.#start!.fromStore && this.#next - 1 >= hub.position) return;
     try {
       await this.#consume(this.#next);
     } catch (err) {
@@ -147,7 +157,7 @@ export class Subscription implements HubMember {
    * A live subscription holds no pending async work, only its place in the
    * hub: idle connections should cost little more than their socket.
    */
-  run(onEnd: (err?: Error) => void): void {
+  run(onEnd: SubscriptionEnd): void {
     this.#onEnd = onEnd;
     void this.#catchUp("start");
   }
@@ -157,7 +167,7 @@ export class Subscription implements HubMember {
     try {
       const s = this.#start;
       if (why === "start") {
-        if (s.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) return this.stop();
+        if (s?.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) return this.stop();
       } else {
         if (why === "paused") await this.#sink.writable();
         if (!(await this.#rejoin())) return this.stop();
@@ -189,7 +199,7 @@ export class Subscription implements HubMember {
     this.#closeConsumer();
     const onEnd = this.#onEnd;
     this.#onEnd = undefined;
-    onEnd?.(this.#failure);
+    onEnd?.(this, this.#failure);
   }
 
   /**
@@ -250,6 +260,8 @@ export class Subscription implements HubMember {
   /** From here the hub's offers are delivered as they come. */
   #goLive(): void {
     this.#live = true;
+    // A live subscription holds only its place in the hub; the hub knows the epoch and max age.
+    if (this.#shared) this.#start = undefined;
     this.flush();
   }
 
@@ -310,7 +322,7 @@ export class Subscription implements HubMember {
    * (`#shared` false) it reads until the end.
    */
   async #fromStream(): Promise<boolean> {
-    const { epoch } = this.#start;
+    const epoch = this.#epoch;
     while (!this.#stopped) {
       const messages = this.#messages ?? (await this.#replace(this.#next));
       if (!messages) return false;
@@ -337,7 +349,8 @@ export class Subscription implements HubMember {
     if (lastSeq === undefined && this.#mayHaveExpired()) {
       const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
       if (first > this.#next) {
-        if (!(await this.#fromStore({ epoch: this.#start.epoch, seq: this.#next - 1 }, { epoch: this.#start.epoch, seq: first }))) return false;
+        const epoch = this.#epoch;
+        if (!(await this.#fromStore({ epoch, seq: this.#next - 1 }, { epoch, seq: first }))) return false;
         this.#next = first;
       }
     }
@@ -350,7 +363,7 @@ export class Subscription implements HubMember {
     if (!this.#mayHaveExpired()) return true;
     const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
     if (first <= this.#next) return true;
-    const { epoch } = this.#start;
+    const epoch = this.#epoch;
     const before = { epoch, seq: Math.min(first, seq) };
     this.#deps.log.debug("events expired under a subscription, reading them from PostgreSQL", { pattern: this.pattern, from: this.#next, before: before.seq });
     return await this.#fromStore({ epoch, seq: this.#next - 1 }, before);
@@ -392,10 +405,15 @@ export class Subscription implements HubMember {
     return c.signal;
   }
 
+  /** The stream's epoch: the start's, or the hub's once the start is dropped (they are equal then). */
+  get #epoch(): number {
+    return this.#start?.epoch ?? this.#deps.hub.epoch;
+  }
+
   #mayHaveExpired(): boolean {
     const previous = this.#previousStoredAt;
     if (previous === undefined) return this.#mayHaveGap;
-    const maxAge = this.#start.maxAgeMs;
+    const maxAge = this.#start?.maxAgeMs ?? this.#deps.hub.maxAgeMs;
     return maxAge > 0 && previous + maxAge - EXPIRY_MARGIN_MS <= Date.now();
   }
 
@@ -443,18 +461,18 @@ export class Subscription implements HubMember {
         fromStream.push(ev);
         spans.push(this.#span(ev.seq, ev.origin, ev));
       }
-      frames.push(ev.encoded(this.#encoding, this.#tag));
+      frames.push(ev.encoded(this.encoding, this.#tag));
     }
     if (frames.length === 0) return "sent";
     if (fromStream.length > 0) metrics.received.inc(fromStream.length);
-    const r = this.#sink.sendEncoded(frames, this.#encoding);
+    const r = this.#sink.sendEncoded(frames, this.encoding);
     if (r === "closed") {
       for (const span of spans) endSpan(span, "subscriber connection closed");
       return r;
     }
     if (fromStream.length > 0) metrics.delivered.inc(fromStream.length);
     const now = Date.now();
-    for (const ev of fromStream) if (ev.frame.ts >= this.#openedAt) metrics.publishToDeliver.observe((now - ev.frame.ts) / 1000);
+    for (const ev of fromStream) if (ev.frame.ts - CLOCK_ORIGIN >= this.#openedAt) metrics.publishToDeliver.observe((now - ev.frame.ts) / 1000);
     for (const span of spans) endSpan(span);
     return r;
   }

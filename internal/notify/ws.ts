@@ -15,14 +15,15 @@ import { Outbox } from "./outbox.ts";
 import type { Presence } from "./presence.ts";
 import { type MemberState, presenceFrames } from "./presence-frames.ts";
 import { firstSequence, resolveStart } from "./start.ts";
-import { Subscription, type SubscriptionDeps } from "./subscription.ts";
+import { Subscription, type SubscriptionDeps, type SubscriptionEnd } from "./subscription.ts";
+import { Subscriptions } from "./subscriptions.ts";
 
 export interface SubscriberConnection extends MemberState {
-  subs: Map<string, Subscription>;
+  subs: Subscriptions;
   /** Set on open; everything sent to the client goes through it. */
-  outbox?: Outbox;
+  outbox: Outbox | undefined;
   /** Frames of one connection are handled one after another, so answers come in request order; unset when none is pending. */
-  chain?: Promise<void>;
+  chain: Promise<void> | undefined;
 }
 
 export const WS_PATH = "/v1/ws";
@@ -50,13 +51,29 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
   let connections = 0;
   const limits = { pauseBytes: cfg.maxBufferedBytes, closeBytes: cfg.disconnectBufferedBytes, maxPauseMs: cfg.maxPauseMs };
 
+  // One function for every subscription's end, not a closure per subscription: idle connections should cost little.
+  const ended: SubscriptionEnd = (sub, err) => {
+    // Every subscription made here is owned by its connection.
+    const conn = sub.owner as Conn;
+    deps.live.delete(sub);
+    // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
+    if (!err || conn.data.subs.get(sub.pattern) !== sub) return;
+    // The subscription is over; the client resubscribes from the last cursor it received.
+    conn.data.subs.delete(sub.pattern);
+    metrics.subscriptions.dec();
+    const code = isRetryable(err) ? "unavailable" : errorCode(err);
+    log.warn("subscription ended", { err, channel: sub.pattern });
+    const message = `subscription ended: ${code === "internal" ? "internal error" : errorMessage(err)}; resubscribe from your last cursor`;
+    conn.data.outbox?.send({ op: "unsubscribed", channel: sub.pattern, code, message }, sub.encoding);
+  };
+
   async function subscribe(conn: Conn, outbox: Outbox, f: SubFrame, enc: Encoding): Promise<void> {
     const existing = conn.data.subs.get(f.channel);
     if (!existing && conn.data.subs.size >= cfg.maxSubscriptionsPerConnection) {
       throw new JetmeshError("limit_exceeded", `at most ${cfg.maxSubscriptionsPerConnection} subscriptions per connection`);
     }
     const start = await resolveStart(jsm, deps.hub, f.after === undefined ? undefined : parseCursor(f.after));
-    const sub = new Subscription(subDeps, f.channel, start, outbox, enc);
+    const sub = new Subscription(subDeps, f.channel, start, outbox, enc, conn);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
@@ -65,18 +82,7 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     if (!existing) metrics.subscriptions.inc();
     outbox.send({ op: "subscribed", channel: f.channel, cursor: formatCursor(start.after) }, enc);
     deps.live.add(sub);
-    sub.run((err) => {
-      deps.live.delete(sub);
-      // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
-      if (!err || conn.data.subs.get(f.channel) !== sub) return;
-      // The subscription is over; the client resubscribes from the last cursor it received.
-      conn.data.subs.delete(f.channel);
-      metrics.subscriptions.dec();
-      const code = isRetryable(err) ? "unavailable" : errorCode(err);
-      log.warn("subscription ended", { err, channel: f.channel });
-      const message = `subscription ended: ${code === "internal" ? "internal error" : errorMessage(err)}; resubscribe from your last cursor`;
-      outbox.send({ op: "unsubscribed", channel: f.channel, code, message }, enc);
-    });
+    sub.run(ended);
   }
 
   async function handle(conn: Conn, payload: Uint8Array | string, isBinary: boolean): Promise<void> {
@@ -110,7 +116,8 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
       if (connections >= cfg.maxConnections) {
         throw new JetmeshError("unavailable", `notify is at its limit of ${cfg.maxConnections} connections; retry later or use another instance`);
       }
-      return { subs: new Map() };
+      // Every field from the start: fields added later would cost a property array per connection.
+      return { subs: new Subscriptions(), outbox: undefined, chain: undefined, presence: undefined };
     },
     open(conn) {
       connections++;
