@@ -44,6 +44,17 @@ export function endToEnd(s: SustainedResult): number {
   return Math.min(s.ackedPerSec, s.committedPerSec, s.deliveredPerSec);
 }
 
+/** Microseconds of CPU per event of each process, and their sum, from cores used at a rate. */
+export function cpuPerEvent(cpu: CpuUsage, perSec: number): { total: number; byProcess: Record<string, number> } {
+  const byProcess: Record<string, number> = {};
+  let total = 0;
+  for (const [name, cores] of Object.entries(cpu.cores)) {
+    byProcess[name] = perSec > 0 ? (cores / perSec) * 1e6 : NaN;
+    total += byProcess[name];
+  }
+  return { total, byProcess };
+}
+
 export function checkTargets(r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle">): TargetCheck[] {
   const out: TargetCheck[] = [];
   const relay = r.ceilings?.relay.perSec;
@@ -127,6 +138,20 @@ export function markdown(r: BenchResults): string {
     notes.push(
       `Sustained: ${s.errors} errors, ${s.orderViolations} order violations, ` +
         `${s.drained ? `drained in ${(s.drainMs / 1000).toFixed(1)}s after the load stopped` : "NOT drained within 60 s"}.`,
+    );
+  }
+  if (s && r.ceilings) {
+    const relay = r.ceilings.relay;
+    const relayRun = relay.pipelined.perSec >= relay.stock.perSec ? relay.pipelined : relay.stock;
+    const hop = cpuPerEvent(relayRun.cpu, relayRun.perSec);
+    const e2e = cpuPerEvent(s.cpu, endToEnd(s));
+    const us = (n: number) => `${n.toFixed(0)} µs`;
+    const parts = (c: { byProcess: Record<string, number> }) => Object.entries(c.byProcess).map(([k, v]) => `${k} ${us(v)}`).join(", ");
+    const cap = (r.machine.cpus * 1e6) / e2e.total;
+    notes.push(
+      `CPU per event: the relay hop ${us(hop.total)} (${parts(hop)}); jetmesh end to end ${us(e2e.total)} (${parts(e2e)}), ` +
+        `PostgreSQL not counted. At that cost ${r.machine.cpus} cores carry at most ${perSec(cap)}, ${fmtRatio(ratio(cap, relay.perSec))} of the relay ceiling; ` +
+        `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
     );
   }
   if (i && i.attempted < i.wanted) {

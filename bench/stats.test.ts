@@ -1,6 +1,6 @@
 import t from "tap";
 import { readOptions } from "./options.ts";
-import { checkTargets } from "./report.ts";
+import { checkTargets, cpuPerEvent } from "./report.ts";
 import { cpuShare, fmtCount, medianStepSlope, percentile, ratio, summarize } from "./stats.ts";
 
 t.test("nearest-rank percentiles", async (t) => {
@@ -52,4 +52,11 @@ t.test("the median step slope ignores a one-off step of the allocators", async (
   t.equal(medianStepSlope([[0, 1], [10, 21]]), 2);
   t.equal(medianStepSlope([[0, 1], [0, 5], [2, 9], [4, 11]]), 1.5, "an even count takes the middle pair's mean; equal x is skipped");
   t.ok(Number.isNaN(medianStepSlope([[0, 1]])));
+});
+
+t.test("CPU per event is cores over rate, per process and in all", async (t) => {
+  const c = cpuPerEvent({ cores: { nats: 0.5, route: 0.25 }, machineBusy: 0.4, load1: [1, 1] }, 5000);
+  t.same(c.byProcess, { nats: 100, route: 50 });
+  t.equal(c.total, 150);
+  t.ok(Number.isNaN(cpuPerEvent({ cores: { nats: 0.5 }, machineBusy: 0, load1: [0, 0] }, 0).total), "no events, no figure");
 });

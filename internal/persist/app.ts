@@ -39,7 +39,11 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
     metrics: persistMetrics(registry),
     tracing,
   });
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, (batch) => writer.write(batch));
+  const loop = consumeBatches(
+    consumer,
+    { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer, lingerMs: cfg.lingerMs },
+    (batch) => writer.write(batch),
+  );
   loop.catch((err) => log.error("persist consumer stopped", { err }));
   const checks = { ...busChecks(bus, streams), database: () => store.ping() };
   const server = await startOpsServer(cfg.listen, opsRoutes("persist", registry, checks));

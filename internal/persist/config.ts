@@ -8,6 +8,8 @@ export interface PersistConfig extends ServiceBase {
   maxBatch: number;
   /** Attempts at a row the database rejects before it goes to DLQ. */
   maxAttempts: number;
+  /** How long a batch that is not full waits for more events before its commit. */
+  lingerMs: number;
 }
 
 export function readPersistConfig(env: Env): PersistConfig {
@@ -19,6 +21,7 @@ export function readPersistConfig(env: Env): PersistConfig {
     maxAckPending: r.int("PERSIST_MAX_ACK_PENDING", 8192, 1, 1_000_000),
     maxBatch: r.int("PERSIST_MAX_BATCH", 1000, 1, 5000),
     maxAttempts: r.int("PERSIST_MAX_ATTEMPTS", 3, 1, 100),
+    lingerMs: r.durationMs("PERSIST_LINGER", "10ms", 0),
   };
   r.check("PERSIST_MAX_ACK_PENDING", cfg.maxAckPending >= cfg.maxBatch * 2, "at least twice PERSIST_MAX_BATCH");
   r.done();
