@@ -2,7 +2,7 @@ export { type BusConnection, type BusOptions, connectBus, inboxPrefix, onReconne
 export { type BatchLoopOptions, consumeBatches } from "./batches.ts";
 export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";
-export { PipelinedPublisher, type Publisher, type PublishOptions } from "./pipeline.ts";
+export { PipelinedPublisher, type Publisher, type PublishOptions, statusError } from "./pipeline.ts";
 export { backoffMs, isRetryable, publishWithRetry, type RetryOptions, sleep, withRetry } from "./retry.ts";
 export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
 export { busChecks } from "./ready.ts";

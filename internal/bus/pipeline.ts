@@ -15,10 +15,15 @@ export interface Publisher {
 }
 
 interface Pending {
-  resolve(pa: PubAck): void;
+  /** Settles the caller's promise from the reply. */
+  answer(m: Msg): void;
   reject(err: Error): void;
-  subject: string;
   deadline: number;
+}
+
+/** The error a status reply (no JetStream behind the subject, no leader yet) stands for, as the client would raise it. */
+export function statusError(h: MsgHdrs, subject: string): Error {
+  return h.code === 503 ? new errors.NoRespondersError(subject) : new RequestError(`${h.code} ${h.description}`);
 }
 
 /** How often deadlines are checked: a timeout fires up to this late. */
@@ -26,7 +31,8 @@ const SWEEP_MS = 100;
 const decoder = new TextDecoder();
 
 /**
- * JetStream publishes over one reply subscription, answered from a map. The
+ * JetStream publishes (and other requests: seen.ts's direct gets) over one
+ * reply subscription, answered from a map. The
  * client's own `js.publish` goes through a request per publish, and
  * nats-core 3.4 builds an Error with a stack trace for every request that
  * completes (STACK.md), plus a timer and promises of its own: at the rates
@@ -62,16 +68,40 @@ export class PipelinedPublisher implements Publisher {
       h ??= natsHeaders();
       h.set(MSG_ID_HEADER, opts.msgID);
     }
-    const token = (this.#next++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + (opts.timeout ?? this.#timeoutMs) });
-      try {
-        this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers: h });
-      } catch (err) {
-        this.#pending.delete(token);
-        reject(err);
-      }
+      const answer = (m: Msg) => {
+        // A status reply with no JetStream behind the subject (no stream, or no leader yet).
+        if (m.headers?.hasError) return reject(statusError(m.headers, subject));
+        try {
+          const v = JSON.parse(decoder.decode(m.data));
+          if (v.error) reject(new JetStreamApiError(v.error));
+          else resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
+        } catch (err) {
+          reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
+        }
+      };
+      this.#send(subject, payload, h, opts.timeout, { answer, reject, deadline: 0 });
     });
+  }
+
+  /**
+   * A request over the same reply subscription, answered with the reply as it
+   * came: status replies (such as a direct get's 404) are for the caller to read.
+   */
+  request(subject: string, payload: Uint8Array, opts: { headers?: MsgHdrs; timeout?: number } = {}): Promise<Msg> {
+    return new Promise<Msg>((resolve, reject) => this.#send(subject, payload, opts.headers, opts.timeout, { answer: resolve, reject, deadline: 0 }));
+  }
+
+  #send(subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, timeout: number | undefined, p: Pending): void {
+    const token = (this.#next++).toString(36);
+    p.deadline = performance.now() + (timeout ?? this.#timeoutMs);
+    this.#pending.set(token, p);
+    try {
+      this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers });
+    } catch (err) {
+      this.#pending.delete(token);
+      p.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   #answer(m: Msg): void {
@@ -79,18 +109,7 @@ export class PipelinedPublisher implements Publisher {
     const p = this.#pending.get(token);
     if (!p) return;
     this.#pending.delete(token);
-    // A status reply with no JetStream behind the subject (no stream, or no leader yet).
-    if (m.headers?.hasError) {
-      p.reject(m.headers.code === 503 ? new errors.NoRespondersError(p.subject) : new RequestError(`${m.headers.code} ${m.headers.description}`));
-      return;
-    }
-    try {
-      const v = JSON.parse(decoder.decode(m.data));
-      if (v.error) p.reject(new JetStreamApiError(v.error));
-      else p.resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
-    } catch (err) {
-      p.reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
-    }
+    p.answer(m);
   }
 
   #sweep(): void {

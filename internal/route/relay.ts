@@ -19,9 +19,12 @@ import { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { RouteMetrics } from "./metrics.ts";
-import type { SeenIds } from "./seen.ts";
+import type { Routed as SeenRouted, SeenIds } from "./seen.ts";
 
 export const ROUTE_SERVICE = "route";
+
+/** A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does not decode. */
+type Input = { env: Envelope; routed: Promise<SeenRouted | undefined> | undefined } | { invalid: unknown };
 
 export interface Routed {
   subject: string;
@@ -83,7 +86,8 @@ export class Relay {
     this.#o.metrics.received.inc();
     if (m.info.deliveryCount > 1) this.#o.metrics.redelivered.inc();
     const channel = channelOf(INGEST_PREFIX, m.subject) ?? m.subject;
-    this.#order.run(channel, () => this.#traced(m, channel))
+    const input = this.#read(m);
+    this.#order.run(channel, () => this.#traced(m, channel, input))
       .catch((err) => {
         this.#o.metrics.failed.inc();
         this.#o.log.warn("event left for redelivery", { err, seq, channel });
@@ -91,14 +95,33 @@ export class Relay {
       .finally(() => this.#queued.delete(seq));
   }
 
+  /**
+   * Decodes the envelope and starts the seen-ids lookup at once, not when
+   * the channel's turn comes: the lookup only reads, so it need not wait for
+   * the events ahead of it. If one of those carries the same id and is not
+   * recorded yet, this one is published too, and EVENTS drops it by msgID.
+   */
+  #read(m: JsMsg): Input {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(m.data);
+    } catch (err) {
+      return { invalid: err };
+    }
+    const routed = this.#o.seen?.routed(env.id);
+    // Awaited on the channel's turn, where a failure is retried.
+    routed?.catch(() => {});
+    return { env, routed };
+  }
+
   /** With tracing off, straight to the relay: not even a wrapping promise per event. */
-  #traced(m: JsMsg, channel: string): Promise<void> {
+  #traced(m: JsMsg, channel: string, input: Input): Promise<void> {
     const tracing = this.#o.tracing;
-    return tracing === undefined ? this.#relay(m, channel, undefined) : this.#relayInSpan(tracing, m, channel);
+    return tracing === undefined ? this.#relay(m, channel, input, undefined) : this.#relayInSpan(tracing, m, channel, input);
   }
 
   /** One span per relay of a message, child of the ingest span; logs inside it carry its trace id. */
-  async #relayInSpan(tracing: Tracing, m: JsMsg, channel: string): Promise<void> {
+  async #relayInSpan(tracing: Tracing, m: JsMsg, channel: string, input: Input): Promise<void> {
     const span = tracing.startFromHeaders("route relay", SpanKind.CONSUMER, m.headers, {
       [ATTR.messagingSystem]: "nats",
       [ATTR.operation]: "process",
@@ -109,7 +132,7 @@ export class Relay {
       [ATTR.channel]: channel,
     });
     try {
-      await tracing.within(span, () => this.#relay(m, channel, span));
+      await tracing.within(span, () => this.#relay(m, channel, input, span));
       endSpan(span);
     } catch (err) {
       endSpan(span, err);
@@ -117,7 +140,7 @@ export class Relay {
     }
   }
 
-  async #relay(m: JsMsg, channel: string, span: Span | undefined): Promise<void> {
+  async #relay(m: JsMsg, channel: string, input: Input, span: Span | undefined): Promise<void> {
     const { js, log, signal, metrics } = this.#o;
     if (signal.aborted) return;
     const seq = m.info.streamSequence;
@@ -127,33 +150,31 @@ export class Relay {
       await deadLetter(js, ROUTE_SERVICE, channel, m, reason, deliveries, signal);
       metrics.deadLettered.inc();
     };
-    let env: Envelope;
-    try {
-      env = decodeEnvelope(m.data);
-    } catch (err) {
-      log.error("undecodable event sent to DLQ", { err, seq });
-      return park(`invalid envelope: ${errorMessage(err)}`, m.info.deliveryCount);
+    if ("invalid" in input) {
+      log.error("undecodable event sent to DLQ", { err: input.invalid, seq });
+      return park(`invalid envelope: ${errorMessage(input.invalid)}`, m.info.deliveryCount);
     }
+    const env = input.env;
     span?.setAttribute(ATTR.eventId, env.id);
-    const out = await this.#route(env, m);
-    if (out instanceof Error) {
-      log.error("event failed routing, sent to DLQ", { err: out, id: env.id, attempts: this.#o.maxAttempts });
-      return park(`route step failed: ${out.message}`, this.#o.maxAttempts);
-    }
     // Keep the input from being redelivered while we hold it.
     const keepAlive = () => m.working();
     const seen = this.#o.seen;
     if (seen) {
-      const claim = await withRetry(() => seen.claim(env.id, seq), { signal, onRetry: keepAlive });
-      if (claim.seq !== seq) {
-        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: claim.seq });
+      let early = input.routed;
+      const routed = await withRetry(() => {
+        const lookup = early ?? seen.routed(env.id);
+        early = undefined;
+        return lookup;
+      }, { signal, onRetry: keepAlive });
+      if (routed !== undefined && routed.seq !== seq) {
+        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: routed.seq });
         span?.setAttribute(ATTR.lateRetry, true);
         m.ack();
         metrics.lateRetries.inc();
         metrics.acked.inc();
         return;
       }
-      if (claim.routed) {
+      if (routed !== undefined) {
         // EVENTS may no longer remember the msgID: publishing again could store the event twice.
         log.info("redelivery of a routed event acked without publishing", { id: env.id, seq, deliveries: m.info.deliveryCount });
         m.ack();
@@ -161,6 +182,11 @@ export class Relay {
         metrics.acked.inc();
         return;
       }
+    }
+    const out = await this.#route(env, m);
+    if (out instanceof Error) {
+      log.error("event failed routing, sent to DLQ", { err: out, id: env.id, attempts: this.#o.maxAttempts });
+      return park(`route step failed: ${out.message}`, this.#o.maxAttempts);
     }
     const h = natsHeaders();
     if (span !== undefined && this.#o.tracing !== undefined) {
@@ -187,7 +213,6 @@ export class Relay {
     } catch (err) {
       if (isRetryable(err) || signal.aborted) throw err;
       log.error("unpublishable event sent to DLQ", { err, id: env.id });
-      await seen?.release(env.id);
       return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
     }
     if (!seen) return this.#ack(m);

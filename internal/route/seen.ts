@@ -1,95 +1,83 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
 import { SEEN_BUCKET } from "../../subjects/mod.ts";
-import type { Publisher } from "../bus/mod.ts";
+import { type PipelinedPublisher, statusError } from "../bus/mod.ts";
 
 /** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
 export function seenKey(eventId: string): string {
   return btoa(eventId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Who holds an event id: the INGEST sequence that first carried it, and whether its publish to EVENTS was acked. */
-export interface Claim {
+/** The INGEST message whose event was routed under an id. */
+export interface Routed {
   seq: number;
-  routed: boolean;
 }
 
 const ROUTED = ":routed";
-const EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+const STREAM = `KV_${SEEN_BUCKET}`;
+/** Set on the delete and purge markers KV leaves in place of a value. */
+const KV_OPERATION = "KV-Operation";
+const NOT_FOUND = 404;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const empty = new Uint8Array(0);
 
 function subjectOf(key: string): string {
   return `$KV.${SEEN_BUCKET}.${key}`;
 }
 
-function parseClaim(value: string): Claim {
-  const routed = value.endsWith(ROUTED);
-  return { seq: Number(routed ? value.slice(0, -ROUTED.length) : value), routed };
-}
-
 /**
- * Remembers which INGEST message first carried each event id, and whether it
- * was routed, for `ttlMs`. JetStream's duplicate windows are short (minutes)
- * because they live in memory; this lives on disk, so an event is not routed
- * and delivered a second time when it comes back later: a client that retries
- * an hour later, or an INGEST message redelivered long after it was routed
- * (nats-server 2.9 can lose a durable consumer's acks on kill -9 and deliver
- * from an older floor again).
+ * Remembers, for `ttlMs`, which INGEST message each routed event id came in,
+ * so that an event is not routed and delivered a second time when it comes
+ * back after JetStream's duplicate windows (minutes, because they live in
+ * memory; this lives on disk): a client that retries an hour later, or an
+ * INGEST message redelivered long after it was routed (nats-server 2.9 can
+ * lose a durable consumer's acks on kill -9 and deliver from an older floor
+ * again).
+ *
+ * One write per event, after its PubAck from EVENTS, and one read before it
+ * is published, a direct get, which costs the server no write. A crash
+ * between the PubAck and the write leaves the id unrecorded: the redelivery
+ * publishes again and EVENTS drops the copy by its msgID, within the
+ * duplicate window as ever. Both go through the route's pipelined publisher.
  */
 export class SeenIds {
-  readonly #kv: KV;
-  /** Claims and marks are plain publishes to the bucket's subjects: two per event, so they take the cheap path. */
-  readonly #pub: Publisher;
+  readonly #pub: PipelinedPublisher;
 
-  private constructor(kv: KV, pub: Publisher) {
-    this.#kv = kv;
+  private constructor(pub: PipelinedPublisher) {
     this.#pub = pub;
   }
 
-  static async open(js: JetStreamClient, pub: Publisher, ttlMs: number, replicas: number): Promise<SeenIds> {
-    const kv = await new Kvm(js).create(SEEN_BUCKET, {
+  static async open(js: JetStreamClient, pub: PipelinedPublisher, ttlMs: number, replicas: number): Promise<SeenIds> {
+    await new Kvm(js).create(SEEN_BUCKET, {
       ttl: ttlMs,
       replicas,
       history: 1,
+      // Direct gets are what `routed` reads with.
+      allow_direct: true,
       description: "jetmesh route: event ids already routed, for dedupe past the duplicate windows",
     });
-    return new SeenIds(kv, pub);
+    return new SeenIds(pub);
   }
 
-  /**
-   * Claims `eventId` for INGEST sequence `seq` and returns who holds the
-   * claim: `seq` itself for a new id or a redelivery of the same message
-   * (`routed` once `markRouted` recorded its PubAck), another sequence for a
-   * late retry of an event already claimed.
-   */
-  async claim(eventId: string, seq: number): Promise<Claim> {
+  /** The INGEST message `eventId` was routed from, if it was (within the TTL). */
+  async routed(eventId: string): Promise<Routed | undefined> {
     const key = seenKey(eventId);
-    try {
-      // What kv.create does: store only if the key has no entry yet.
-      const h = natsHeaders();
-      h.set(EXPECTED_LAST_SUBJECT_SEQ, "0");
-      await this.#pub.publish(subjectOf(key), encoder.encode(String(seq)), { headers: h });
-      return { seq, routed: false };
-    } catch (err) {
-      const exists = err instanceof JetStreamApiError &&
-        (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-      if (!exists) throw err;
-      const entry = await this.#kv.get(key);
-      // Gone between create and get (expired): the claim is free again.
-      if (entry === null || entry.operation !== "PUT") return this.claim(eventId, seq);
-      return parseClaim(entry.string());
+    const m = await this.#pub.request(`$JS.API.DIRECT.GET.${STREAM}.${subjectOf(key)}`, empty);
+    const h = m.headers;
+    if (h?.hasError) {
+      if (h.code === NOT_FOUND) return undefined;
+      throw statusError(h, subjectOf(key));
     }
+    // A purge or delete marker: the id was given up.
+    if (h?.get(KV_OPERATION)) return undefined;
+    const value = decoder.decode(m.data);
+    if (!value.endsWith(ROUTED)) return undefined;
+    return { seq: Number(value.slice(0, -ROUTED.length)) };
   }
 
-  /** Records that the holder's publish to EVENTS was acked: a later redelivery of it needs no publish. */
+  /** Records that the event of INGEST message `seq` was published to EVENTS (its PubAck came). */
   async markRouted(eventId: string, seq: number): Promise<void> {
     await this.#pub.publish(subjectOf(seenKey(eventId)), encoder.encode(`${seq}${ROUTED}`));
-  }
-
-  /** Gives up the claim of an event that was not routed after all (parked on DLQ), so a replay of it is routed. */
-  async release(eventId: string): Promise<void> {
-    await this.#kv.purge(seenKey(eventId));
   }
 }
