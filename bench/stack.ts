@@ -11,6 +11,9 @@ import { freePorts } from "../test/helpers/ports.ts";
 
 export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
+/** What node prints on stderr about its inspector, which the idle phase turns on: not a complaint of the service. */
+const INSPECTOR_LINE = /^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector)/;
+
 export interface BenchStack {
   env: Record<string, string>;
   ingestWs: string;
@@ -83,6 +86,7 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
         for (const l of p.logs) {
           const level = String(l.level ?? (l.raw ? "stderr" : ""));
           if (level !== "warn" && level !== "error" && level !== "stderr") continue;
+          if (level === "stderr" && INSPECTOR_LINE.test(String(l.msg))) continue;
           const key = `${p.name} ${level} ${String(l.msg)}`;
           const c = out.get(key);
           if (c) c.count++;
