@@ -57,6 +57,8 @@ const SERVER_FD_RESERVE = 150;
 const CLIENTS_PER_PROCESS = 8000;
 /** After a full collection, before reading RSS: V8 hands freed pages back to the system from a background thread. */
 const SETTLE_MS = 1000;
+/** Enough in QUICK mode, where every second counts; the full run waits longer to be sure. */
+const QUICK_SETTLE_MS = 400;
 const CONNECT_DEADLINE_MS = 240_000;
 /** Connections opened and closed before measuring, so that first-use costs (JIT, buffers) are behind. */
 const WARM_UP_CONNECTIONS = 500;
@@ -68,19 +70,20 @@ interface Server {
   inspector: Inspector;
 }
 
-async function rssAfterCollection(server: Server): Promise<number> {
+async function rssAfterCollection(server: Server, settleMs: number): Promise<number> {
   await server.inspector.collectGarbage();
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  await new Promise((r) => setTimeout(r, settleMs));
   return rssBytes(server.pid) ?? NaN;
 }
 
 async function hold(ctx: Ctx, name: string, url: string, server: Server, count: number, others: Record<string, number> = {}): Promise<IdleRun> {
+  const settleMs = ctx.opts.quick ? QUICK_SETTLE_MS : SETTLE_MS;
   const shares = Math.ceil(count / CLIENTS_PER_PROCESS);
   const clients = await Promise.all(Array.from({ length: shares }, () => Worker.start("idle-clients", "loadgen.ts")));
   progress(`idle ${name}: warming up`);
   await clients[0].call("idleOpen", { url, count: WARM_UP_CONNECTIONS, channelPrefix: `warm.${ctx.tag("w")}.` });
   await clients[0].call("idleClose");
-  const rssBefore = await rssAfterCollection(server);
+  const rssBefore = await rssAfterCollection(server, settleMs);
   const othersBefore = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, rssBytes(pid) ?? NaN]));
   const tag = ctx.tag("i");
   const points: Array<[number, number]> = [[0, rssBefore]];
@@ -104,7 +107,7 @@ async function hold(ctx: Ctx, name: string, url: string, server: Server, count: 
       }));
       const open = held.reduce((a, h) => a + h.open, 0);
       progress(`idle ${name}: ${fmtCount(open)} of ${fmtCount(count)} connected and subscribed`);
-      points.push([open, await rssAfterCollection(server)]);
+      points.push([open, await rssAfterCollection(server, settleMs)]);
     }
     const connectMs = performance.now() - started;
     const [connections, rssAfter] = points[points.length - 1];
