@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   } finally {
     complaints = stack?.complaints() ?? [];
     await stack?.stop();
+    // Everything the services logged, for a closer look than the complaints give.
+    stack?.writeLogs(join(root, "bench", "results", "logs", startedAt.replace(/[:.]/g, "-").slice(0, 19)));
     await nats.stop();
     await sql.end({ timeout: 5 });
     await db.drop();

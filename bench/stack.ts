@@ -3,6 +3,8 @@
  * nats-server (free ports, temporary store), a schema of its own in the
  * PostgreSQL at DATABASE_URL, and the four services as separate Node processes.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { spawnService, type ServiceProcess } from "../test/e2e/processes.ts";
 import type { ServiceName } from "../test/e2e/stack.ts";
 import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
@@ -21,6 +23,8 @@ export interface BenchStack {
   pids(): Record<string, number>;
   /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
   complaints(): Complaint[];
+  /** Writes every service process's log lines, one JSON object per line, into `dir`/<service>-<n>.log. */
+  writeLogs(dir: string): void;
   /** Stops one service and starts a fresh process in its place, on the same port; `nodeArgs` go to node before the entry point. */
   restart(name: ServiceName, nodeArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
@@ -94,6 +98,15 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
         }
       }
       return [...out.values()];
+    },
+    writeLogs(dir) {
+      mkdirSync(dir, { recursive: true });
+      const counts = new Map<string, number>();
+      for (const p of [...retired, ...procs.values()]) {
+        const n = (counts.get(p.name) ?? 0) + 1;
+        counts.set(p.name, n);
+        writeFileSync(join(dir, `${p.name}-${n}.log`), p.logs.map((l) => JSON.stringify(l)).join("\n") + "\n");
+      }
     },
     async restart(name, nodeArgs) {
       const old = procs.get(name);
