@@ -1,4 +1,4 @@
-import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log/mod.ts";
 import { backoffMs, sleep } from "./retry.ts";
 
@@ -69,6 +69,7 @@ export async function consumeBatches(
 async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
   while (!o.signal.aborted) {
     const messages = await consumer.fetch({ max_messages: o.maxBatch * 2, expires: PULL_EXPIRES_MS });
+    const settled = endIfServerDropped(consumer, messages, o.log);
     let batch: JsMsg[] = [];
     let lingered = false;
     for await (const m of messages) {
@@ -85,6 +86,48 @@ async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle:
         lingered = false;
       }
     }
+    settled();
     if (batch.length > 0) await handle(batch);
   }
+}
+
+/** After a pull's expiry, how long before asking the server whether it still holds the pull, and then how often. */
+const DROPPED_CHECK_MS = 300;
+const DROPPED_RECHECK_MS = 500;
+
+/**
+ * Ends a fetch whose pull request the server no longer holds. nats.js 3.x
+ * ends a fetch when the server says the request is over, or after two missed
+ * heartbeats. Against nats-server 2.9.10 a pull that expires partly filled
+ * (as load resumes after a pause) sometimes ends with neither message: the
+ * consumer reports no waiting request while nats.js waits two seconds for
+ * the heartbeats, and events pile up behind it. So past the expiry the
+ * server is asked: with no request waiting on the consumer, nothing more can
+ * come for this one (and whatever it sent came before the answer, on the
+ * same connection), so the fetch ends and the next pull starts. With another
+ * puller's request waiting the check cannot tell, and the heartbeats decide
+ * as before. Returns the function to call once the fetch has ended.
+ */
+function endIfServerDropped(consumer: Consumer, messages: ConsumerMessages, log: Logger): () => void {
+  let settled = false;
+  let timer: ReturnType<typeof setTimeout>;
+  const check = async () => {
+    try {
+      const info = await consumer.info();
+      if (settled) return;
+      if (info.num_waiting === 0) {
+        log.info("pull request no longer on the server: pulling again", { consumer: info.name, pending: info.num_pending });
+        messages.stop();
+        return;
+      }
+    } catch {
+      // Unanswered: the heartbeats still end the fetch.
+    }
+    if (!settled) timer = setTimeout(check, DROPPED_RECHECK_MS);
+  };
+  timer = setTimeout(check, PULL_EXPIRES_MS + DROPPED_CHECK_MS);
+  return () => {
+    settled = true;
+    clearTimeout(timer);
+  };
 }
