@@ -67,23 +67,25 @@ export async function consumeBatches(
  * them.
  */
 async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
+  const linger = o.lingerMs ?? 0;
   while (!o.signal.aborted) {
     const messages = await consumer.fetch({ max_messages: o.maxBatch * 2, expires: PULL_EXPIRES_MS });
     const settled = endIfServerDropped(consumer, messages, o.log);
     let batch: JsMsg[] = [];
-    let lingered = false;
+    // Once per batch: a batch that waited is handed over as soon as nothing more is buffered.
+    let lingered = linger === 0;
     for await (const m of messages) {
       batch.push(m);
-      if (batch.length < o.maxBatch && messages.getPending() === 0 && !lingered && (o.lingerMs ?? 0) > 0) {
+      if (!lingered && batch.length < o.maxBatch && messages.getPending() === 0) {
         lingered = true;
-        await sleep(o.lingerMs!, o.signal);
+        await sleep(linger, o.signal);
         // What arrived meanwhile joins this batch.
         if (messages.getPending() > 0) continue;
       }
       if (batch.length >= o.maxBatch || messages.getPending() === 0) {
         await handle(batch);
         batch = [];
-        lingered = false;
+        lingered = linger === 0;
       }
     }
     settled();

@@ -15,10 +15,12 @@ export interface Publisher {
 }
 
 interface Pending {
-  /** Settles the caller's promise from the reply. */
-  answer(m: Msg): void;
+  resolve(value: PubAck | Msg): void;
   reject(err: Error): void;
+  subject: string;
   deadline: number;
+  /** Resolve with the PubAck read from the reply, rather than the reply itself. */
+  pubAck: boolean;
 }
 
 /** The error a status reply (no JetStream behind the subject, no leader yet) stands for, as the client would raise it. */
@@ -32,8 +34,7 @@ const decoder = new TextDecoder();
 
 /**
  * JetStream publishes (and other requests: seen.ts's direct gets) over one
- * reply subscription, answered from a map. The
- * client's own `js.publish` goes through a request per publish, and
+ * reply subscription, answered from a map. The client's own `js.publish` goes through a request per publish, and
  * nats-core 3.4 builds an Error with a stack trace for every request that
  * completes (STACK.md), plus a timer and promises of its own: at the rates
  * ingest publishes, that was the largest single cost in its profile. Errors
@@ -68,20 +69,7 @@ export class PipelinedPublisher implements Publisher {
       h ??= natsHeaders();
       h.set(MSG_ID_HEADER, opts.msgID);
     }
-    return new Promise<PubAck>((resolve, reject) => {
-      const answer = (m: Msg) => {
-        // A status reply with no JetStream behind the subject (no stream, or no leader yet).
-        if (m.headers?.hasError) return reject(statusError(m.headers, subject));
-        try {
-          const v = JSON.parse(decoder.decode(m.data));
-          if (v.error) reject(new JetStreamApiError(v.error));
-          else resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
-        } catch (err) {
-          reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
-        }
-      };
-      this.#send(subject, payload, h, opts.timeout, { answer, reject, deadline: 0 });
-    });
+    return this.#send(subject, payload, h, opts.timeout, true) as Promise<PubAck>;
   }
 
   /**
@@ -89,19 +77,20 @@ export class PipelinedPublisher implements Publisher {
    * came: status replies (such as a direct get's 404) are for the caller to read.
    */
   request(subject: string, payload: Uint8Array, opts: { headers?: MsgHdrs; timeout?: number } = {}): Promise<Msg> {
-    return new Promise<Msg>((resolve, reject) => this.#send(subject, payload, opts.headers, opts.timeout, { answer: resolve, reject, deadline: 0 }));
+    return this.#send(subject, payload, opts.headers, opts.timeout, false) as Promise<Msg>;
   }
 
-  #send(subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, timeout: number | undefined, p: Pending): void {
+  #send(subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, timeout: number | undefined, pubAck: boolean): Promise<PubAck | Msg> {
     const token = (this.#next++).toString(36);
-    p.deadline = performance.now() + (timeout ?? this.#timeoutMs);
-    this.#pending.set(token, p);
-    try {
-      this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers });
-    } catch (err) {
-      this.#pending.delete(token);
-      p.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    return new Promise((resolve, reject) => {
+      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + (timeout ?? this.#timeoutMs), pubAck });
+      try {
+        this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers });
+      } catch (err) {
+        this.#pending.delete(token);
+        reject(err);
+      }
+    });
   }
 
   #answer(m: Msg): void {
@@ -109,7 +98,16 @@ export class PipelinedPublisher implements Publisher {
     const p = this.#pending.get(token);
     if (!p) return;
     this.#pending.delete(token);
-    p.answer(m);
+    if (!p.pubAck) return p.resolve(m);
+    // A status reply with no JetStream behind the subject (no stream, or no leader yet).
+    if (m.headers?.hasError) return p.reject(statusError(m.headers, p.subject));
+    try {
+      const v = JSON.parse(decoder.decode(m.data));
+      if (v.error) p.reject(new JetStreamApiError(v.error));
+      else p.resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
+    } catch (err) {
+      p.reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
+    }
   }
 
   #sweep(): void {

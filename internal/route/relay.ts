@@ -19,12 +19,12 @@ import { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { RouteMetrics } from "./metrics.ts";
-import type { Routed as SeenRouted, SeenIds } from "./seen.ts";
+import type { RoutedFrom, SeenIds } from "./seen.ts";
 
 export const ROUTE_SERVICE = "route";
 
 /** A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does not decode. */
-type Input = { env: Envelope; routed: Promise<SeenRouted | undefined> | undefined } | { invalid: unknown };
+type Input = { env: Envelope; routed: Promise<RoutedFrom | undefined> | undefined } | { invalid: unknown };
 
 export interface Routed {
   subject: string;
@@ -38,7 +38,7 @@ export type RouteStep = (env: Envelope, now: number) => Routed;
 export const defaultRoute: RouteStep = (env, now) => ({ subject: eventsSubject(env.channel), envelope: { ...env, routedAt: now } });
 
 export interface RelayOptions {
-  /** For the seen-ids bucket and DLQ. */
+  /** For DLQ. */
   js: JetStreamClient;
   /** Publishes to EVENTS: a PipelinedPublisher, whose PubAcks cost far less CPU than the client's request per publish. */
   pub: Publisher;

@@ -9,7 +9,7 @@ export function seenKey(eventId: string): string {
 }
 
 /** The INGEST message whose event was routed under an id. */
-export interface Routed {
+export interface RoutedFrom {
   seq: number;
 }
 
@@ -61,7 +61,7 @@ export class SeenIds {
   }
 
   /** The INGEST message `eventId` was routed from, if it was (within the TTL). */
-  async routed(eventId: string): Promise<Routed | undefined> {
+  async routed(eventId: string): Promise<RoutedFrom | undefined> {
     const key = seenKey(eventId);
     const m = await this.#pub.request(`$JS.API.DIRECT.GET.${STREAM}.${subjectOf(key)}`, empty);
     const h = m.headers;
