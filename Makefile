@@ -1,9 +1,10 @@
 # jetmesh — developer entry points. `make help` lists them.
 #
-# Tests need nats-server (Debian: apt-get install nats-server) and PostgreSQL at
-# DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). `make
-# run-local` needs neither PostgreSQL nor a configured NATS: it starts
-# nats-server and an embedded PGlite itself.
+# Tests need PostgreSQL at DATABASE_URL (default
+# postgres://postgres@127.0.0.1:5432/test) and the pinned tools that `make
+# tools` builds with Go into .tools/bin (nats-server, the nats CLI, Jaeger).
+# `make run-local` needs no PostgreSQL: it starts nats-server, Jaeger and an
+# embedded PGlite itself.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -26,10 +27,11 @@ INSTALLED := node_modules/.package-lock.json
 # tap compiles its Test class for the plugins named in .taprc.
 TAP_BUILT := node_modules/.jetmesh-tap-built
 
-.PHONY: help install test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-nats ensure-postgres ensure-chromium
+.PHONY: help install tools test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-postgres ensure-chromium
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
+	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt)"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make check      tsc --noEmit and deno check over cmd internal subjects sdk demo test bench infra"
@@ -62,8 +64,10 @@ $(TAP_BUILT): $(INSTALLED) .taprc
 	  bash test/helpers/tap-build.sh; \
 	  touch $@
 
-ensure-nats:
-	@bash infra/local/ensure-apt.sh nats-server /usr/sbin/nats-server
+# Each tool is built once per pinned version; a second run only checks stamps.
+# TOOLS="nats-server nats" builds some of them.
+tools:
+	@bash infra/tools/install.sh
 
 # The browser test (test/browser) drives Debian's chromium through playwright-core.
 ensure-chromium:
@@ -76,7 +80,7 @@ ensure-postgres: $(INSTALLED)
 # is not one either (CI, logs), CI=true makes tap's reporter print plain lines
 # instead of redrawing progress. tap prints "# { total: N, pass: N, fail: N }"
 # last; the line after it repeats that as "N passed, N failed, N skipped".
-test: install ensure-nats ensure-postgres ensure-chromium
+test: install tools ensure-postgres ensure-chromium
 	@mkdir -p .tap
 	@echo "==> tap"
 	@set +e; if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
@@ -99,7 +103,7 @@ test: install ensure-nats ensure-postgres ensure-chromium
 # takes minutes, so `make test` leaves it out (.taprc excludes test/faults);
 # one file at a time, since each loads both cores. It prints FAULT_SEED=<n>;
 # `FAULT_SEED=<n> make test-faults` replays that fault schedule.
-test-faults: install ensure-nats ensure-postgres
+test-faults: install tools ensure-postgres
 	@echo "==> tap test/faults"
 	@if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
 	  DATABASE_URL='$(TEST_DATABASE_URL)' npx --no-install tap --timeout=600 --jobs=1 $(TAP_FLAGS) test/faults/*.test.ts
@@ -128,12 +132,12 @@ inspect: install
 replay-dlq: install
 	@$(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
-run-local: install
+run-local: install tools
 	@$(NODE_TSX) infra/local/run.ts
 
 # A fresh stack (nats-server + PGlite + services, free ports, temp data) and
 # one event through it. `make smoke-running` checks an already running stack.
-smoke: install
+smoke: install tools
 	@$(NODE_TSX) infra/local/run.ts --smoke
 
 smoke-running: install
@@ -144,11 +148,11 @@ smoke-running: install
 # PostgreSQL at DATABASE_URL like the tests; never part of `make test`.
 QUICK ?=
 BENCH_ARGS ?=
-bench: install ensure-nats ensure-postgres
+bench: install tools ensure-postgres
 	@QUICK='$(QUICK)' DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) bench/run.ts $(BENCH_ARGS)
 
 # What tracing costs: off (no exporter) against OTLP export on; needs nats-server.
-bench-tracing: install ensure-nats
+bench-tracing: install tools
 	@$(NODE_TSX) bench/tracing-overhead.ts
 
 clean:

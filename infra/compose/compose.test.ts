@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { findNatsServer } from "../../test/helpers/nats-server.ts";
+import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
 import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
 
@@ -94,7 +94,7 @@ t.test("NATS nodes: every password users.conf needs, and nats-server accepts the
   }
   t.same([...users.keys()].sort(), ["admin", "ingest", "notify", "persist", "route"]);
   const bin = findNatsServer();
-  if (!bin) return t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
+  if (!bin) return t.fail(new NatsServerMissingError().message);
   const dir = mkdtempSync(join(tmpdir(), "jm-compose-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(join(here, "nats.conf"), join(dir, "nats.conf"));

@@ -37,6 +37,7 @@ import {
   stopLeftover,
   waitForHttp,
 } from "./supervisor.ts";
+import { findTool, toolMissingReason } from "../tools/tools.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const smoke = process.argv.includes("--smoke");
@@ -133,9 +134,9 @@ async function startNats(): Promise<string> {
     say(`using NATS_URL=${env.NATS_URL}`);
     return env.NATS_URL;
   }
-  const bin = env.NATS_SERVER_BIN || findExecutable("nats-server");
-  if (!bin || !existsSync(bin)) {
-    shout("nats-server not found: install it (Debian: apt-get install nats-server)");
+  const bin = findTool("nats-server");
+  if (!bin) {
+    shout(toolMissingReason("nats-server"));
     process.exit(1);
   }
   await stopLeftover(pidDir, "nats", "nats-server", root);

@@ -8,14 +8,14 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setNatsPasswords, templateConfig as template } from "../../test/helpers/nats-config.ts";
-import { findNatsServer, type NatsServerHandle, startNatsServer } from "../../test/helpers/nats-server.ts";
+import { findNatsServer, type NatsServerHandle, NatsServerMissingError, startNatsServer } from "../../test/helpers/nats-server.ts";
 import { freePorts } from "../../test/helpers/ports.ts";
 
 const passwords = setNatsPasswords();
 const admin = { user: "admin", pass: passwords.admin };
 
 if (!findNatsServer()) {
-  t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
+  t.fail(new NatsServerMissingError().message);
 } else {
   t.test("single.conf", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "jm-conf-"));

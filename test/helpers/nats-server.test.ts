@@ -4,10 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { findNatsServer, startNatsCluster, startNatsServer } from "./nats-server.ts";
+import { findNatsServer, NatsServerMissingError, startNatsCluster, startNatsServer } from "./nats-server.ts";
 
 if (!findNatsServer()) {
-  t.fail("nats-server not found: install it (Debian: apt-get install nats-server)");
+  t.fail(new NatsServerMissingError().message);
 } else {
   t.test("single server: connect, JetStream on, restart keeps a stream", async (t) => {
     const ns = await startNatsServer();

@@ -10,10 +10,11 @@
  * Set NATS_SERVER_LOG=1 to copy the servers' own log lines to stderr.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
 import { freePorts } from "./ports.ts";
 
 export interface NatsServerOptions {
@@ -71,27 +72,14 @@ export type NatsCluster = NatsServerHandle[] & {
 
 export class NatsServerMissingError extends Error {
   constructor() {
-    super("nats-server not found on PATH: install it (Debian: apt-get install nats-server)");
+    super(toolMissingReason("nats-server"));
     this.name = "NatsServerMissingError";
   }
 }
 
-/** Path of the nats-server binary found on PATH (or /usr/sbin, /usr/local/bin), else undefined. */
+/** Path of the pinned nats-server (.tools/bin, NATS_SERVER_BIN, or a new enough one on PATH), else undefined. */
 export function findNatsServer(): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "");
-  for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"]) {
-    if (!dirs.includes(extra)) dirs.push(extra);
-  }
-  for (const dir of dirs) {
-    const file = join(dir, "nats-server");
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findTool("nats-server");
 }
 
 const LOG_LINES = 200;

@@ -1,18 +1,21 @@
 /**
  * Checks what the test suite needs before tap starts, with one clear message
- * per missing piece: `node --import tsx test/helpers/preflight.ts [nats] [postgres]`.
+ * per missing piece: `node --import tsx test/helpers/preflight.ts [nats-server] [nats] [jaeger] [postgres]`.
  * Exits 1 when something is missing.
  */
 import postgres from "postgres";
 import { DEFAULT_TEST_DATABASE_URL, redact } from "./db.ts";
-import { findNatsServer } from "./nats-server.ts";
+import { toolMissingReason } from "../../infra/tools/tools.ts";
 
-const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["nats", "postgres"]);
+const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["nats-server", "postgres"]);
 let ok = true;
 
-if (wanted.has("nats") && !findNatsServer()) {
-  console.error("nats-server not found: install it (Debian: apt-get install nats-server)");
-  ok = false;
+for (const tool of ["nats-server", "nats", "jaeger"] as const) {
+  const why = wanted.has(tool) ? toolMissingReason(tool) : "";
+  if (why) {
+    console.error(why);
+    ok = false;
+  }
 }
 
 if (wanted.has("postgres")) {

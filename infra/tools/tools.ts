@@ -1,0 +1,131 @@
+/**
+ * Where the project's pinned tools are: nats-server, the nats CLI and Jaeger,
+ * built by `make tools` into .tools/bin at the versions of infra/tools/pins.txt.
+ *
+ * A binary named by its variable (NATS_SERVER_BIN, NATS_CLI_BIN, JAEGER_BIN)
+ * wins; then .tools/bin; then one on PATH, but only when it reports at least
+ * the minimum version in pins.txt (Debian's nats-server 2.9.10 does not).
+ */
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export type ToolName = "nats-server" | "nats" | "jaeger";
+
+export interface Pin {
+  name: ToolName;
+  module: string;
+  package: string;
+  version: string;
+  /** Oldest version accepted from PATH; undefined: only the pinned build. */
+  minimum: string | undefined;
+}
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const TOOLS_BIN = join(ROOT, ".tools/bin");
+
+const OVERRIDE: Record<ToolName, string> = { "nats-server": "NATS_SERVER_BIN", nats: "NATS_CLI_BIN", jaeger: "JAEGER_BIN" };
+
+export function readPins(text = readFileSync(join(ROOT, "infra/tools/pins.txt"), "utf8")): Map<ToolName, Pin> {
+  const pins = new Map<ToolName, Pin>();
+  for (const line of text.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] === "" || cols[0].startsWith("#")) continue;
+    const [name, module, pkg, version, minimum] = cols as [ToolName, string, string, string, string];
+    pins.set(name, { name, module, package: pkg, version, minimum: minimum === "-" ? undefined : minimum });
+  }
+  return pins;
+}
+
+/** "v2.15.3", "nats-server: v2.15.3", "0.5.0" → [2, 15, 3]; undefined when no version is in the text. */
+export function parseVersion(text: string): number[] | undefined {
+  const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+export function atLeast(have: number[], want: number[]): boolean {
+  for (let i = 0; i < 3; i++) if (have[i] !== want[i]) return have[i] > want[i];
+  return true;
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "");
+  for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]) if (!dirs.includes(extra)) dirs.push(extra);
+  return dirs.map((d) => join(d, name)).find(executable);
+}
+
+/** The version a binary reports (`--version`), or undefined. */
+export function versionOf(file: string): number[] | undefined {
+  const r = spawnSync(file, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  return parseVersion(`${r.stdout ?? ""} ${r.stderr ?? ""}`);
+}
+
+export class ToolMissingError extends Error {
+  readonly code = "tool_missing";
+  constructor(readonly tool: ToolName, detail: string) {
+    super(`${detail}\n${howToGet(tool)}`);
+    this.name = "ToolMissingError";
+  }
+}
+
+export function howToGet(tool: ToolName): string {
+  const pin = readPins().get(tool)!;
+  const repo = pin.module.replace(/^github\.com\//, "").replace(/\/v\d+$/, "");
+  return [
+    `  make tools            builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
+    `  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`,
+    `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${OVERRIDE[tool]}`,
+  ].join("\n");
+}
+
+const found = new Map<ToolName, string | ToolMissingError>();
+
+function resolveTool(tool: ToolName): string | ToolMissingError {
+  const pin = readPins().get(tool)!;
+  const named = process.env[OVERRIDE[tool]];
+  if (named) return executable(named) ? named : new ToolMissingError(tool, `${OVERRIDE[tool]}=${named} is not an executable file`);
+  const built = join(TOOLS_BIN, tool);
+  if (executable(built)) return built;
+  const path = onPath(tool);
+  if (!path) return new ToolMissingError(tool, `${tool} not found in .tools/bin or on PATH`);
+  if (!pin.minimum) return path;
+  const have = versionOf(path);
+  const want = parseVersion(pin.minimum)!;
+  if (have && atLeast(have, want)) return path;
+  return new ToolMissingError(
+    tool,
+    `${path} is ${have ? `v${have.join(".")}` : "of unknown version"}; jetmesh needs ${tool} ${pin.minimum} or newer (pinned: ${pin.version})`,
+  );
+}
+
+/** Path of a tool, or undefined when none usable is installed (see toolPath for why). */
+export function findTool(tool: ToolName): string | undefined {
+  const r = found.get(tool) ?? resolveTool(tool);
+  found.set(tool, r);
+  return typeof r === "string" ? r : undefined;
+}
+
+/** Why a tool is not usable, with how to get it ("" when it is). */
+export function toolMissingReason(tool: ToolName): string {
+  const r = found.get(tool) ?? resolveTool(tool);
+  found.set(tool, r);
+  return typeof r === "string" ? "" : r.message;
+}
+
+/** Path of a tool; throws ToolMissingError saying exactly how to get one. */
+export function toolPath(tool: ToolName): string {
+  const r = found.get(tool) ?? resolveTool(tool);
+  found.set(tool, r);
+  if (typeof r === "string") return r;
+  throw r;
+}
