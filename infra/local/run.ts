@@ -76,7 +76,7 @@ const children: Child[] = [];
 let nats: Child | undefined;
 let pglite: Child | undefined;
 let jaeger: Child | undefined;
-let jaegerUi: string | undefined;
+let jaegerUiPort: number | undefined;
 let stopping = false;
 
 async function shutdown(exitCode: number, why: string): Promise<never> {
@@ -261,8 +261,8 @@ async function startJaeger(): Promise<string | undefined> {
   const ok = await waitForHttp(`http://127.0.0.1:${ui}/api/services`, 30_000, () => !jaeger!.exited);
   if (!ok) return failStart(`jaeger (${bin}) did not serve its query API on port ${ui}`, jaeger.tail);
   const otlp = `http://127.0.0.1:${otlpPort}`;
-  jaegerUi = `http://localhost:${ui}`;
-  say(`Jaeger UI ${jaegerUi} (${shownDir(bin)}; the services send traces to ${otlp})`);
+  jaegerUiPort = ui;
+  say(`Jaeger UI http://localhost:${ui} (${shownDir(bin)}; the services send traces to ${otlp})`);
   return otlp;
 }
 
@@ -335,7 +335,7 @@ async function main(): Promise<void> {
     `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
     `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
     `  metrics  ${services.map((s) => `http://localhost:${portOf(s)}/metrics`).join("  ")}`,
-    `  traces   ${jaegerUi ? `Jaeger UI ${jaegerUi}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
+    `  traces   ${jaegerUiPort ? `Jaeger UI http://localhost:${jaegerUiPort}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
     `  NATS     ${natsUrl}`,
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
     `  try      make smoke      stop  Ctrl-C`,
@@ -351,7 +351,7 @@ async function main(): Promise<void> {
     command: process.execPath,
     args: ["--import", "tsx", join(root, "infra/local/smoke.ts"), `http://127.0.0.1:${ingest}`, `http://127.0.0.1:${notify}`],
     cwd: root,
-    env,
+    env: jaegerUiPort ? { ...env, SMOKE_JAEGER_URL: `http://127.0.0.1:${jaegerUiPort}` } : env,
     paint: color.bold,
     pidDir,
   });
