@@ -252,8 +252,14 @@ async function startJaeger(): Promise<string | undefined> {
       // jaeger.yaml reads its ports from these.
       env: { ...env, JAEGER_UI_PORT: String(ui), JAEGER_OTLP_PORT: String(otlpPort), JAEGER_LISTEN_HOST: env.JAEGER_LISTEN_HOST || "127.0.0.1" },
       paint: color.gray,
-      // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
-      filter: (line) => (verbose || /\t(warn|error|fatal|panic)\t|"level":"(warn|error|fatal)"/i.test(line) ? line : undefined),
+      filter: (line) => {
+        // A go-built Jaeger has no UI assets (README, Tracing): say so in a line, not its whole log record.
+        if (line.includes("ui assets not embedded")) {
+          return env.JAEGER_UI_ASSETS ? undefined : "no UI assets in this build: the UI page is a placeholder (the query API works; JAEGER_UI_ASSETS=<dir> serves a built Jaeger UI)";
+        }
+        // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
+        return verbose || /\t(warn|error|fatal|panic)\t|"level":"(warn|error|fatal)"/i.test(line) ? line : undefined;
+      },
       pidDir,
     }),
   );
