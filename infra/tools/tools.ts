@@ -81,9 +81,13 @@ export class ToolMissingError extends Error {
 export function howToGet(tool: ToolName): string {
   const pin = readPins().get(tool)!;
   const repo = pin.module.replace(/^github\.com\//, "").replace(/\/v\d+$/, "");
+  // go install refuses modules with replace directives, such as Jaeger's: make tools builds those from the module's directory.
+  const goInstall = tool === "jaeger"
+    ? []
+    : [`  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`];
   return [
     `  make tools            builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
-    `  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`,
+    ...goInstall,
     `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${OVERRIDE[tool]}`,
   ].join("\n");
 }
