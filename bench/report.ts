@@ -164,7 +164,6 @@ export function markdown(r: BenchResults): string {
   }
   if (lines.length === tableAt + 2) lines.splice(tableAt, 2);
   else lines.push("");
-  if (r.durability) lines.push(...durabilityTable(r.durability));
   const notes: string[] = [];
   if (s) {
     notes.push(
@@ -206,6 +205,7 @@ export function markdown(r: BenchResults): string {
   for (const c of r.complaints) notes.push(`${c.service} logged ${c.level} "${c.msg}" ${c.count}×.`);
   for (const n of notes) lines.push(`- ${n}`);
   if (notes.length > 0) lines.push("");
+  if (r.durability) lines.push(...durabilityTable(r.durability));
   lines.push("CPU in cores per process during each window (1.00 = one core), machine busy share, load average:");
   lines.push("");
   lines.push("| window | cores | machine busy | load |");
