@@ -101,7 +101,7 @@ t.test("every service works with its own user", async (t) => {
   await sql`alter table ${sql(stack.db.schema)}.events drop constraint no_poison`;
   const cfg = readReplayConfig({ ...stack.env, NATS_USER: "admin", NATS_PASSWORD: passwords.admin }, ["--service", "persist"]);
   const log = testLogger("replay");
-  const bus = await openBus(cfg.common.nats, "admin", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "admin", ["DLQ"], log);
   const store = openStore(cfg.database, log);
   t.same(await replayDlq({ js: bus.js, jsm: bus.jsm, store, log, service: "persist" }), { replayed: 1, failed: 0 }, "replay-dlq as admin");
   await bus.nc.close();
