@@ -66,12 +66,12 @@ export function natsUsers(): NatsUsers {
 /**
  * Runs the migration (internal/migrate, what `make migrate` runs) as admin, with
  * the stack's environment, so streams and buckets get the settings the services
- * are configured with. Without `admin` it connects without credentials (a server
- * a test started without users).
+ * are configured with. Without `admin` it connects with what `env` says (none, or
+ * NATS_TOKEN) — a server a test started without users.
  */
 export async function migrateAsAdmin(servers: string[], env: Record<string, string | undefined>, admin?: NatsCredentials): Promise<Step[]> {
-  const auth = admin ? { NATS_USER: admin.user, NATS_PASSWORD: admin.pass } : { NATS_USER: undefined, NATS_PASSWORD: undefined };
-  const cfg = readMigrateConfig({ ...env, ...auth, NATS_TOKEN: undefined, NATS_URL: servers.join(",") });
+  const auth = admin ? { NATS_USER: admin.user, NATS_PASSWORD: admin.pass, NATS_TOKEN: undefined } : {};
+  const cfg = readMigrateConfig({ ...env, ...auth, NATS_URL: servers.join(",") });
   const show = Boolean(process.env.JETMESH_TEST_LOG);
   const log = createLogger({ svc: "migrate" }, { level: show ? "debug" : "error", sink: (line) => show ? console.error(line) : undefined });
   return await runMigrate(cfg, log);
