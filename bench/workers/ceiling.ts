@@ -12,8 +12,9 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
-async function open(url: string): Promise<NatsConnection> {
-  return await connect({ servers: url, noAsyncTraces: true, name: "bench-ceiling" });
+/** The bench's server has users; the ceilings make streams of their own, so they log in as admin (`user`, `pass`). */
+async function open(args: Record<string, unknown>): Promise<NatsConnection> {
+  return await connect({ servers: str(args, "url"), user: str(args, "user", "") || undefined, pass: str(args, "pass", "") || undefined, noAsyncTraces: true, name: "bench-ceiling" });
 }
 
 function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
@@ -24,7 +25,7 @@ function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher
 }
 
 async function publishCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(str(args, "url"));
+  const nc = await open(args);
   const jsm = await jetstreamManager(nc);
   const stream = str(args, "stream");
   const prefix = str(args, "prefix");
@@ -65,7 +66,7 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
 }
 
 async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(str(args, "url"));
+  const nc = await open(args);
   const jsm = await jetstreamManager(nc);
   const from = str(args, "from");
   const to = str(args, "to");
@@ -118,7 +119,7 @@ async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
 }
 
 async function drop(args: Record<string, unknown>) {
-  const nc = await open(str(args, "url"));
+  const nc = await open(args);
   const jsm = await jetstreamManager(nc);
   for (const s of (args.streams as string[]) ?? []) await jsm.streams.delete(s).catch(() => false);
   await nc.close();
