@@ -126,18 +126,25 @@ denocheck: install
 	  if [ -z "$$files" ]; then echo "no .ts files"; else RUST_BACKTRACE=0 npx --no-install deno check --quiet $$files; fi
 
 # Streams and KV buckets, created or brought to the configured settings, as the
-# NATS admin user (NATS_URL, NATS_USER=admin, NATS_PASSWORD); the services only
-# check that they exist. `make run-local` runs it itself.
+# NATS admin user (NATS_URL, NATS_USER=admin, NATS_PASSWORD; run-local's when
+# NATS_URL is not set); the services only check that they exist. `make
+# run-local` runs it itself.
 migrate: install
-	@$(NODE_TSX) cmd/migrate/main.ts
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/migrate/main.ts
+
+# The admin user's NATS_URL / NATS_USER / NATS_PASSWORD (and PGlite's
+# DATABASE_URL) that `make run-local` writes: the admin tools below use them
+# when NATS_URL is not set, so they work against run-local as they are.
+LOCAL_ADMIN_ENV := .data/run-local.env
+WITH_LOCAL_ADMIN := if [ -z "$${NATS_URL:-}" ] && [ -f $(LOCAL_ADMIN_ENV) ]; then set -a; . ./$(LOCAL_ADMIN_ENV); set +a; fi;
 
 # Streams, consumer lag and DLQ of a running jetmesh (NATS_URL, and NATS_USER/NATS_PASSWORD of the admin user when the server has users).
 inspect: install
-	@$(NODE_TSX) cmd/inspect/main.ts
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/inspect/main.ts
 
 # Re-inject events parked on DLQ once their cause is fixed (docs/architecture.md); ARGS="--service route --dry-run".
 replay-dlq: install
-	@$(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
 run-local: install tools
 	@$(NODE_TSX) infra/local/run.ts
