@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
+import { Child, color, formatLogLine, say } from "./supervisor.ts";
 
 /** The users of infra/nats/users.conf: the four services and the admin. */
 export const NATS_USERS = ["ingest", "route", "persist", "notify", "admin"] as const;
@@ -129,4 +130,46 @@ export function withContext(args: string[], configHome?: string): string {
   const r = spawnSync(bin, ["--context", CONTEXT_NAME, ...args], { env, encoding: "utf8", timeout: 15_000 });
   if (r.status !== 0) throw new Error(`nats --context ${CONTEXT_NAME} ${args.join(" ")}: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
+}
+
+/** cmd/migrate as a child of run-local, as admin when the server is run-local's own. */
+export function migrationChild(o: { root: string; env: NodeJS.ProcessEnv; natsUrl: string; passwords?: Passwords; pidDir: string; rawLogs: boolean }): Child {
+  return new Child({
+    name: "migrate",
+    command: process.execPath,
+    args: ["--import", "tsx", join(o.root, "cmd/migrate/main.ts")],
+    cwd: o.root,
+    env: { ...o.env, NATS_URL: o.natsUrl, ...(o.passwords ? userEnv("admin", o.passwords) : {}) },
+    paint: color.gray,
+    filter: (line) => formatLogLine(line, o.rawLogs),
+    pidDir: o.pidDir,
+  });
+}
+
+/**
+ * The admin's ways in, once the stack runs: the nats CLI context and, outside
+ * --smoke, .data/run-local.env for the make targets. In --smoke the context
+ * goes to a temporary config home and a `stream ls` through it proves it works.
+ * Returns the lines to print.
+ */
+export function adminAccess(o: {
+  natsUrl: string;
+  passwords: Passwords;
+  dataDir: string;
+  smoke: boolean;
+  shownDir: (d: string) => string;
+  databaseUrl?: string;
+}): string[] {
+  const home = o.smoke ? join(o.dataDir, "config") : undefined;
+  const ctx = saveContext(o.natsUrl, o.passwords, home);
+  if (o.smoke && ctx.ok) {
+    const names = withContext(["stream", "ls", "--names"], home).split(/\s+/).filter(Boolean).sort();
+    say(`nats --context ${CONTEXT_NAME} stream ls: ${names.join(" ")}`);
+  }
+  if (!o.smoke) {
+    const file = join(o.dataDir, "run-local.env");
+    writeAdminEnv(file, { NATS_URL: o.natsUrl, ...userEnv("admin", o.passwords), ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}) });
+    ctx.lines.push(`make inspect / make replay-dlq / make migrate read ${o.shownDir(file)} (admin user) when NATS_URL is not set`);
+  }
+  return ctx.lines;
 }

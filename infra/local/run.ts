@@ -47,7 +47,7 @@ import {
   waitForHttp,
 } from "./supervisor.ts";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
-import { localPasswords, type Passwords, saveContext, serverEnv, userEnv, withContext, writeAdminEnv, writeServerConfig } from "./nats-local.ts";
+import { adminAccess, localPasswords, migrationChild, type Passwords, serverEnv, userEnv, writeServerConfig } from "./nats-local.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const smoke = process.argv.includes("--smoke");
@@ -186,36 +186,9 @@ async function startNats(): Promise<string> {
 
 /** The migration as admin (the local server's, or whatever NATS_USER an external NATS_URL came with); a failure stops everything. */
 async function migrate(natsUrl: string): Promise<void> {
-  const auth = natsPasswords ? userEnv("admin", natsPasswords) : {};
-  const child = new Child({
-    name: "migrate",
-    command: process.execPath,
-    args: ["--import", "tsx", join(root, "cmd/migrate/main.ts")],
-    cwd: root,
-    env: { ...env, NATS_URL: natsUrl, ...auth },
-    paint: color.gray,
-    filter: (line) => formatLogLine(line, rawLogs),
-    pidDir,
-  });
+  const child = migrationChild({ root, env, natsUrl, passwords: natsPasswords, pidDir, rawLogs });
   const { code } = await child.done;
   if (code !== 0) await failStart("the migration (cmd/migrate) failed: the services would find no streams", child.tail);
-}
-
-/** The nats CLI context and the admin env file; in --smoke a temporary config home, and a `stream ls` through the context as proof. */
-function adminAccess(natsUrl: string, databaseUrl: string | undefined): string[] {
-  if (!natsPasswords) return [];
-  const home = smoke ? join(dataDir, "config") : undefined;
-  const ctx = saveContext(natsUrl, natsPasswords, home);
-  if (smoke && ctx.ok) {
-    const names = withContext(["stream", "ls", "--names"], home).split(/\s+/).filter(Boolean).sort();
-    say(`nats --context jetmesh-local stream ls: ${names.join(" ")}`);
-  }
-  if (!smoke) {
-    const file = join(dataDir, "run-local.env");
-    writeAdminEnv(file, { NATS_URL: natsUrl, ...userEnv("admin", natsPasswords), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
-    ctx.lines.push(`make inspect / make replay-dlq read ${shownDir(file)} (admin user) when NATS_URL is not set`);
-  }
-  return ctx.lines;
 }
 
 async function startPglite(): Promise<string> {
@@ -364,7 +337,9 @@ async function main(): Promise<void> {
     }),
   );
   if (stopping) return;
-  const access = adminAccess(natsUrl, embedded ? databaseUrl : undefined);
+  const access = natsPasswords
+    ? adminAccess({ natsUrl, passwords: natsPasswords, dataDir, smoke, shownDir, databaseUrl: embedded ? databaseUrl : undefined })
+    : [];
   const ingest = portOf(services[0]);
   const notify = portOf(services[3]);
   const lines = [
