@@ -27,7 +27,7 @@ t.test("presence across two notify processes: joins, leaves, several sessions, a
   const stack = await startStack({ NOTIFY_PRESENCE_TTL: `${TTL_MS}ms` });
   t.teardown(stack.stop);
   const [port] = await restartablePorts(1);
-  const env = { ...stack.env, NOTIFY_PORT: String(port) };
+  const env = { ...stack.serviceEnv("notify"), NOTIFY_PORT: String(port) };
   let other = spawnService("notify", env);
   t.teardown(() => other.stop("SIGKILL"));
   await other.waitForLog(/listening/);

@@ -30,6 +30,8 @@ export interface Stack {
    * test brought its own server without giving its admin (StackOptions.nats).
    */
   admin: NatsCredentials | undefined;
+  /** The environment one of the services runs with (its own NATS user): for a second instance of it. */
+  serviceEnv(name: ServiceName): Record<string, string>;
   ingestHttp: string;
   ingestWs: string;
   notifyHttp: string;
@@ -103,13 +105,14 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   }
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
+  const envOf = (name: ServiceName, o: StackOptions = options) => ({ ...shared, ...users?.serviceEnv(name), ...o.serviceEnv?.[name] });
   const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
     // Clients reconnect to the edges' known ports. The workers' operations port
     // is new on each start: a scrape's keep-alive connection, closed by the
     // server on stop, leaves a TIME_WAIT that uWS cannot listen over.
     const port = name === "ingest" || name === "notify" ? ports.get(name) : undefined;
-    const own = { ...shared, ...users?.serviceEnv(name), ...o.serviceEnv?.[name] };
+    const own = envOf(name, o);
     const svcEnv = port === undefined ? own : { ...own, [portVar]: String(port) };
     // uWS releases a closed port on its next loop turn, so a quick restart may find it still bound.
     let svc: RunningService | undefined;
@@ -134,6 +137,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     db,
     env,
     admin,
+    serviceEnv: (name) => envOf(name),
     ingestHttp: `http://127.0.0.1:${ports.get("ingest")}`,
     ingestWs: `ws://127.0.0.1:${ports.get("ingest")}/v1/ws`,
     notifyHttp: `http://127.0.0.1:${ports.get("notify")}`,
