@@ -172,8 +172,9 @@ async function startNats(): Promise<string> {
       cwd: root,
       env: { ...env, ...serverEnv(passwords) },
       paint: color.yellow,
-      // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug.
-      filter: (line) => (verbose || /\[(WRN|ERR|FTL)\]/.test(line) ? line : undefined),
+      // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug. Its
+      // plaintext-password warning is by design here: users.conf takes them from the environment.
+      filter: (line) => (verbose || (/\[(WRN|ERR|FTL)\]/.test(line) && !/Plaintext passwords detected/.test(line)) ? line : undefined),
       pidDir,
     }),
   );
