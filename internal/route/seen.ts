@@ -2,6 +2,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { SEEN_BUCKET } from "../../subjects/mod.ts";
 import { openBucket, type PipelinedPublisher, statusError } from "../bus/mod.ts";
+import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
@@ -63,7 +64,9 @@ export class SeenIds {
       });
     }
     // `routed` reads with direct gets, which a bucket without allow_direct does not answer.
-    if (!info.config.allow_direct) throw new Error("jetmesh_seen does not allow direct gets: run the migration (make migrate)");
+    if (!info.config.allow_direct) {
+      throw new JetmeshError("not_migrated", "KV bucket jetmesh_seen does not allow direct gets: run the migration as the NATS admin user (make migrate)");
+    }
     return new SeenIds(pub);
   }
 
