@@ -27,6 +27,14 @@ t.test("missing nats-server: clear message, exit 1", async (t) => {
   t.match(r.out, "make tools", "says how to get one");
 });
 
+t.test("an external NATS_URL: no server or users of its own, and the migration must pass before any service starts", async (t) => {
+  const r = await run(["--smoke"], { NATS_URL: "nats://127.0.0.1:1", MIGRATE_WAIT: "1s", DATABASE_URL: "" });
+  t.equal(r.code, 1);
+  t.match(r.out, "an external server, so no nats-server, users or nats CLI context are set up here");
+  t.match(r.out, /the migration \(cmd\/migrate\) failed: the services would find no streams/);
+  t.notMatch(r.out, /\[(ingest|route|persist|notify)\]/, "no service was started");
+});
+
 t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to end", { skip: !findNatsServer() && "nats-server missing", timeout: 110_000 }, async (t) => {
   const context = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "nats/context/jetmesh-local.json");
   const before = existsSync(context) ? statSync(context).mtimeMs : undefined;
