@@ -27,7 +27,7 @@ INSTALLED := node_modules/.package-lock.json
 # tap compiles its Test class for the plugins named in .taprc.
 TAP_BUILT := node_modules/.jetmesh-tap-built
 
-.PHONY: help install tools test test-faults check typecheck denocheck inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-postgres ensure-chromium
+.PHONY: help install tools test test-faults check typecheck denocheck migrate inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-postgres ensure-chromium
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
@@ -36,6 +36,7 @@ help:
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make check      tsc --noEmit and deno check over cmd internal subjects sdk demo test bench infra"
 	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
+	@echo "make migrate    create or update the streams and KV buckets, as the NATS admin user (before the services start)"
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
 	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back (and its trace from Jaeger)"
@@ -124,13 +125,26 @@ denocheck: install
 	  if [ ! -t 2 ]; then export NO_COLOR=1; fi; \
 	  if [ -z "$$files" ]; then echo "no .ts files"; else RUST_BACKTRACE=0 npx --no-install deno check --quiet $$files; fi
 
+# Streams and KV buckets, created or brought to the configured settings, as the
+# NATS admin user (NATS_URL, NATS_USER=admin, NATS_PASSWORD; run-local's when
+# NATS_URL is not set); the services only check that they exist. `make
+# run-local` runs it itself.
+migrate: install
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/migrate/main.ts
+
+# The admin user's NATS_URL / NATS_USER / NATS_PASSWORD (and PGlite's
+# DATABASE_URL) that `make run-local` writes: the admin tools below use them
+# when NATS_URL is not set, so they work against run-local as they are.
+LOCAL_ADMIN_ENV := .data/run-local.env
+WITH_LOCAL_ADMIN := if [ -z "$${NATS_URL:-}" ] && [ -f $(LOCAL_ADMIN_ENV) ]; then set -a; . ./$(LOCAL_ADMIN_ENV); set +a; fi;
+
 # Streams, consumer lag and DLQ of a running jetmesh (NATS_URL, and NATS_USER/NATS_PASSWORD of the admin user when the server has users).
 inspect: install
-	@$(NODE_TSX) cmd/inspect/main.ts
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/inspect/main.ts
 
 # Re-inject events parked on DLQ once their cause is fixed (docs/architecture.md); ARGS="--service route --dry-run".
 replay-dlq: install
-	@$(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
+	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
 run-local: install tools
 	@$(NODE_TSX) infra/local/run.ts

@@ -1,7 +1,9 @@
 /**
  * The stack under test, started the way `make run-local` starts it: its own
- * nats-server (free ports, temporary store), a schema of its own in the
- * PostgreSQL at DATABASE_URL, and the four services as separate Node processes.
+ * nats-server (free ports, temporary store) with the users of
+ * infra/nats/users.conf, the migration run as admin, a schema of its own in
+ * the PostgreSQL at DATABASE_URL, and the four services as separate Node
+ * processes, each as its own NATS user.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +11,7 @@ import { spawnService, type ServiceProcess } from "../test/e2e/processes.ts";
 import type { ServiceName } from "../test/e2e/stack.ts";
 import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
 import { type NatsServerHandle, startNatsServer } from "../test/helpers/nats-server.ts";
+import { migrateAsAdmin, type NatsUsers, natsUsers } from "../test/helpers/nats-users.ts";
 import { freePorts } from "../test/helpers/ports.ts";
 
 export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
@@ -38,8 +41,13 @@ export interface Complaint {
   first: Record<string, unknown>;
 }
 
-export async function startNats(): Promise<NatsServerHandle> {
-  return await startNatsServer({ name: "bench-nats" });
+/** The bench's nats-server and its users; the raw ceilings connect as `users.admin` (they make streams of their own). */
+export type BenchNats = NatsServerHandle & { users: NatsUsers };
+
+export async function startNats(): Promise<BenchNats> {
+  const users = natsUsers();
+  // Object.assign keeps the handle's getters (url, pid).
+  return Object.assign(await startNatsServer({ name: "bench-nats", ...users.server }), { users });
 }
 
 export async function benchDatabase(): Promise<TestDatabase> {
@@ -47,7 +55,7 @@ export async function benchDatabase(): Promise<TestDatabase> {
 }
 
 /** `profile`: services to run under `node --cpu-prof`, writing into `profileDir`/<service>-<n>/ when they exit. */
-export async function startServices(nats: NatsServerHandle, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
+export async function startServices(nats: BenchNats, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
   for (const p of profile) if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
   const [ingest, notify, route, persist] = await freePorts(4);
   const env: Record<string, string> = {
@@ -73,11 +81,12 @@ export async function startServices(nats: NatsServerHandle, db: TestDatabase, pr
   const start = async (name: ServiceName, nodeArgs: string[] = []) => {
     // A directory per process: tsx's loader thread writes a profile of its own, with a name of its own.
     const dir = `${profileDir}/${name}-${++starts}`;
-    const p = spawnService(name, env, "node", [...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), ...nodeArgs]);
+    const p = spawnService(name, { ...env, ...nats.users.serviceEnv(name) }, "node", [...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), ...nodeArgs]);
     procs.set(name, p);
     await p.waitForLog(/listening|running/, 60_000);
   };
-  // One at a time: they all create the streams at start-up, and a 2-core machine starts them no faster in parallel.
+  await migrateAsAdmin([nats.url], env, nats.users.admin);
+  // One at a time: a 2-core machine starts them no faster in parallel.
   for (const name of SERVICES) await start(name);
   return {
     env,

@@ -1,3 +1,4 @@
+export * from "./buckets.ts";
 export * from "./channel.ts";
 export * from "./consumers.ts";
 export * from "./cursor.ts";

@@ -46,6 +46,7 @@ export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {
       const a = snapshot(pids);
       const r = await w.call<{ acked: number; failed: number; ms: number }>("publish", {
         url: nats.url,
+        ...nats.users.admin,
         client,
         stream: from.from,
         prefix: from.fromPrefix,
@@ -61,6 +62,7 @@ export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {
       const a = snapshot(pids);
       const r = await w.call<{ relayed: number; failed: number; ms: number; exhausted: boolean }>("relay", {
         url: nats.url,
+        ...nats.users.admin,
         client,
         ...from,
         to: `BENCH_B_${client.toUpperCase()}`,
@@ -70,7 +72,7 @@ export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {
       if (r.exhausted) note(`ceilings: the relay (${client}) ran out of input before ${opts.durationSec}s; measured over what there was`);
       runs.relay[client] = { perSec: perSecond(r.relayed, r.ms), count: r.relayed, ms: r.ms, failed: r.failed, cpu: usage(a, snapshot(pids)) };
     }
-    await w.call("drop", { url: nats.url, streams: [from.from, ...CLIENTS.map((c) => `BENCH_B_${c.toUpperCase()}`)] });
+    await w.call("drop", { url: nats.url, ...nats.users.admin, streams: [from.from, ...CLIENTS.map((c) => `BENCH_B_${c.toUpperCase()}`)] });
   } finally {
     await w.stop();
   }

@@ -1,14 +1,13 @@
 /** What every phase gets: options, the nats-server, the database, the services once started. */
 import type postgres from "postgres";
 import type { TestDatabase } from "../../test/helpers/db.ts";
-import type { NatsServerHandle } from "../../test/helpers/nats-server.ts";
 import type { BenchOptions } from "../options.ts";
 import { progress } from "../progress.ts";
-import type { BenchStack } from "../stack.ts";
+import type { BenchNats, BenchStack } from "../stack.ts";
 
 export interface Ctx {
   opts: BenchOptions;
-  nats: NatsServerHandle;
+  nats: BenchNats;
   db: TestDatabase;
   sql: postgres.Sql;
   stack: BenchStack;

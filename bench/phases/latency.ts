@@ -76,7 +76,7 @@ export async function latency(ctx: Ctx): Promise<LatencyResult[]> {
   const protoNotify = await Worker.start("proto-notify", "proto.ts");
   const lg = await Worker.start("loadgen", "loadgen.ts");
   try {
-    const stream = { url: ctx.nats.url, stream: "BENCH_PROTO", prefix: "bench_proto" };
+    const stream = { url: ctx.nats.url, ...ctx.nats.users.admin, stream: "BENCH_PROTO", prefix: "bench_proto" };
     const { port: pubPort } = await protoIngest.call<{ port: number }>("ingest", stream);
     const { port: subPort } = await protoNotify.call<{ port: number }>("notify", stream);
     const urls: Record<string, [string, string]> = {

@@ -13,10 +13,10 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
-/** `url` is one server or, for a cluster, a list of them. */
-async function open(url: unknown): Promise<NatsConnection> {
-  const servers = Array.isArray(url) ? url.map(String) : String(url);
-  return await connect({ servers, noAsyncTraces: true, name: "bench-ceiling" });
+/** `url` is one server or, for a cluster, a list of them. The bench's server has users; the ceilings make streams of their own, so they log in as admin (`user`, `pass`). */
+async function open(args: Record<string, unknown>): Promise<NatsConnection> {
+  const servers = Array.isArray(args.url) ? args.url.map(String) : str(args, "url");
+  return await connect({ servers, user: str(args, "user", "") || undefined, pass: str(args, "pass", "") || undefined, noAsyncTraces: true, name: "bench-ceiling" });
 }
 
 /** The stream a publish measure writes to; `replicas` > 1 on a cluster. Adding an existing one with the same config is a no-op. */
@@ -33,7 +33,7 @@ function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher
 }
 
 async function publishCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(args.url);
+  const nc = await open(args);
   await ensureStream(nc, args);
   const prefix = str(args, "prefix");
   const js = publisher(nc, args);
@@ -85,7 +85,7 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
  * `sync_interval: always`, one fsync) with nothing to batch it with.
  */
 async function serialPublish(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(args.url);
+  const nc = await open(args);
   await ensureStream(nc, args);
   const prefix = str(args, "prefix");
   const js = publisher(nc, args);
@@ -113,7 +113,7 @@ async function serialPublish(args: Record<string, unknown>, progress: Progress) 
 }
 
 async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(args.url);
+  const nc = await open(args);
   const jsm = await jetstreamManager(nc);
   const from = str(args, "from");
   const to = str(args, "to");
@@ -166,7 +166,7 @@ async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
 }
 
 async function drop(args: Record<string, unknown>) {
-  const nc = await open(args.url);
+  const nc = await open(args);
   const jsm = await jetstreamManager(nc);
   for (const s of (args.streams as string[]) ?? []) await jsm.streams.delete(s).catch(() => false);
   await nc.close();

@@ -20,7 +20,7 @@ function listen(app: uWS.TemplatedApp): Promise<number> {
 
 /** Publisher side: a frame in, a JetStream publish with msgID, an ack out after the PubAck. */
 async function ingest(args: Record<string, unknown>) {
-  const nc = await connect({ servers: str(args, "url"), noAsyncTraces: true, name: "bench-proto-ingest" });
+  const nc = await connect({ servers: str(args, "url"), user: str(args, "user", "") || undefined, pass: str(args, "pass", "") || undefined, noAsyncTraces: true, name: "bench-proto-ingest" });
   const stream = str(args, "stream");
   const prefix = str(args, "prefix");
   const jsm = await jetstreamManager(nc);
@@ -52,7 +52,7 @@ async function ingest(args: Record<string, unknown>) {
 
 /** Subscriber side: one pull consumer for the stream; each event is sent to the sockets subscribed to its channel. */
 async function notify(args: Record<string, unknown>) {
-  const nc = await connect({ servers: str(args, "url"), noAsyncTraces: true, name: "bench-proto-notify" });
+  const nc = await connect({ servers: str(args, "url"), user: str(args, "user", "") || undefined, pass: str(args, "pass", "") || undefined, noAsyncTraces: true, name: "bench-proto-notify" });
   const stream = str(args, "stream");
   const jsm = await jetstreamManager(nc);
   const last = (await jsm.streams.info(stream)).state.last_seq;

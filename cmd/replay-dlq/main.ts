@@ -1,4 +1,5 @@
 import { openBus } from "../../internal/bus/mod.ts";
+import { DLQ_STREAM } from "../../subjects/mod.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
 import { exitOnStartFailure } from "../../internal/lifecycle/mod.ts";
 import { createLogger } from "../../internal/log/mod.ts";
@@ -10,7 +11,7 @@ try {
   const cfg = readReplayConfig(process.env, process.argv.slice(2));
   const log = createLogger({ svc: "replay-dlq" }, { level: cfg.common.logLevel });
   const store = openStore(cfg.database, log);
-  const bus = await openBus(cfg.common.nats, "replay-dlq", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "replay-dlq", [DLQ_STREAM], log);
   const result = await replayDlq({ js: bus.js, jsm: bus.jsm, store, log, service: cfg.service, dryRun: cfg.dryRun });
   log.info("replay done", { ...result });
   await bus.nc.drain();

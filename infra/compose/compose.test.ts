@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
-import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
+import { readMigrateConfig } from "../../internal/migrate/mod.ts";
+import { MIGRATION_SETTINGS, readServiceConfig, readTracked, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -55,7 +56,7 @@ t.test("every file parses", async (t) => {
   t.ok(JSON.parse(file("grafana/dashboards/jetmesh.json")).panels.length > 0, "grafana/dashboards/jetmesh.json");
   t.same(
     Object.keys(compose.services).sort(),
-    ["grafana", "ingest", "jaeger", "nats1", "nats2", "nats3", "notify", "persist", "postgres", "prometheus", "route"],
+    ["grafana", "ingest", "jaeger", "migrate", "nats1", "nats2", "nats3", "notify", "persist", "postgres", "prometheus", "route"],
     "the full stack",
   );
 });
@@ -80,10 +81,28 @@ t.test("each service: its config reader accepts its environment, and reads every
     t.ok(targets.includes(`${svc}:${port}`), `${svc}: Prometheus scrapes ${svc}:${port}`);
     t.match(compose.services[svc].healthcheck?.test.join(" "), `http://127.0.0.1:${port}/readyz`, `${svc}: healthcheck is its /readyz`);
     t.same(compose.services[svc].command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
+    t.match(compose.services[svc].depends_on, { migrate: { condition: "service_completed_successfully" } }, `${svc}: starts after the migration succeeded`);
     if (svc === "persist" || svc === "notify") {
       const db = new URL(config.database!.url);
       t.same([db.hostname, db.username, db.password, db.pathname], ["postgres", postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`], `${svc}: the compose PostgreSQL`);
     }
+  }
+});
+
+t.test("the migration: one-shot, as admin, with the stream settings the services have", async (t) => {
+  const m = compose.services.migrate as ComposeService & { restart?: string; image?: string };
+  t.same(m.command, ["node", "--import", "tsx", "cmd/migrate/main.ts"]);
+  t.equal(m.restart, "no", "runs once per `up`");
+  t.equal(m.image, (compose.services.ingest as { image?: string }).image, "the services' image");
+  const env = envOf("migrate");
+  const { config, read } = readTracked(readMigrateConfig, env);
+  t.same(Object.keys(env).filter((k) => !read.has(k)), [], "no variable its config does not read");
+  t.same(config.common.nats.auth, { user: "admin", pass: envOf("nats1")[users.get("admin")!] }, "the admin user, with the password nats-server has");
+  t.same(config.common.nats.servers, ["nats://nats1:4222", "nats://nats2:4222", "nats://nats3:4222"]);
+  t.equal(config.streams.replicas, 3, "R3 streams and buckets");
+  for (const svc of SERVICES) {
+    const own = envOf(svc);
+    for (const k of MIGRATION_SETTINGS.filter((k) => own[k] !== undefined)) t.equal(own[k], env[k], `${svc}: ${k} as the migration has it`);
   }
 });
 

@@ -2,13 +2,14 @@
 // cluster): check that they parse, that each Deployment's environment is
 // accepted by the service's own config reader, and that ports, probes,
 // secrets and the NATS users agree.
-import t from "tap";
+import t, { type Test } from "tap";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
+import { readMigrateConfig } from "../../internal/migrate/mod.ts";
+import { readServiceConfig, readTracked, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
 import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
@@ -36,7 +37,8 @@ interface Doc {
     /** A Deployment's is `{ matchLabels }`, a Service's the labels themselves. */
     selector?: Record<string, unknown>;
     ports?: Array<{ name: string; port: number; targetPort: string }>;
-    template?: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: Container[] } };
+    template?: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: Container[]; restartPolicy?: string } };
+    backoffLimit?: number;
   };
 }
 
@@ -45,6 +47,18 @@ const docs = parseAllDocuments(readFileSync(join(here, "jetmesh.yaml"), "utf8"))
   return d.toJS() as Doc;
 });
 const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+
+/** A container's own variables, secrets replaced by the stand-ins below. */
+function envOf(t: Test, who: string, c: Container): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const e of c.env) {
+    const ref = e.valueFrom?.secretKeyRef;
+    const v = ref ? secrets[ref.name]?.[ref.key] : e.value;
+    t.ok(v !== undefined, `${who}: ${e.name} has a value or a known secret (${JSON.stringify(e.valueFrom ?? e.value)})`);
+    own[e.name] = v!;
+  }
+  return own;
+}
 /** What secretKeyRef values stand for in this test. */
 const secrets: Record<string, Record<string, string>> = {
   "jetmesh-nats": Object.fromEntries([...users.keys()].map((u) => [u, `${u}-password`])),
@@ -54,6 +68,7 @@ const secrets: Record<string, Record<string, string>> = {
 t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by its config reader", async (t) => {
   t.same(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort(), [
     "ConfigMap/jetmesh",
+    "Job/jetmesh-migrate",
     ...SERVICES.flatMap((s) => [`Deployment/jetmesh-${s}`, `Service/jetmesh-${s}`]),
   ].sort());
   const shared = find("ConfigMap", "jetmesh")!.data!;
@@ -64,13 +79,7 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     const [c] = pod.spec.containers;
     t.same(c.command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
     t.same(c.envFrom, [{ configMapRef: { name: "jetmesh" } }]);
-    const own: Record<string, string> = {};
-    for (const e of c.env) {
-      const ref = e.valueFrom?.secretKeyRef;
-      const v = ref ? secrets[ref.name]?.[ref.key] : e.value;
-      t.ok(v !== undefined, `${svc}: ${e.name} has a value or a known secret (${JSON.stringify(e.valueFrom ?? e.value)})`);
-      own[e.name] = v!;
-    }
+    const own = envOf(t, svc, c);
     const { config, read } = readServiceConfig(svc, { ...shared, ...own });
     for (const k of read) readAnywhere.add(k);
     t.same(Object.keys(own).filter((k) => !read.has(k)), [], `${svc}: no variable its config does not read`);
@@ -88,6 +97,25 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
   }
   t.same(Object.keys(shared).filter((k) => !readAnywhere.has(k)), [], "every shared variable is read by some service");
   t.equal(shared.STREAM_REPLICAS, "3", "R3 streams on the 3-node cluster");
+});
+
+t.test("jetmesh.yaml: the migration Job runs as admin with the services' ConfigMap", async (t) => {
+  const job = find("Job", "jetmesh-migrate")!;
+  const pod = job.spec!.template!;
+  const [c] = pod.spec.containers;
+  t.same(c.command, ["node", "--import", "tsx", "cmd/migrate/main.ts"]);
+  t.same(c.envFrom, [{ configMapRef: { name: "jetmesh" } }], "the same settings as the services");
+  t.equal(pod.spec.restartPolicy, "OnFailure", "tried again while NATS is not up yet");
+  t.ok(job.spec!.backoffLimit! >= 3);
+  const own = envOf(t, "migrate", c);
+  const { config, read } = readTracked(readMigrateConfig, { ...find("ConfigMap", "jetmesh")!.data!, ...own });
+  t.same(Object.keys(own).filter((k) => !read.has(k)), [], "no variable its config does not read");
+  t.same(config.common.nats.auth, { user: "admin", pass: "admin-password" }, "the admin user from jetmesh-nats");
+  t.equal(config.streams.replicas, 3);
+  for (const svc of SERVICES) {
+    const [sc] = find("Deployment", `jetmesh-${svc}`)!.spec!.template!.spec.containers;
+    t.notOk(sc.env.some((e) => e.valueFrom?.secretKeyRef?.key === "admin"), `${svc}: never sees the admin password`);
+  }
 });
 
 t.test("nats-values.yaml: users.conf as is, its passwords from the Secret the services use", async (t) => {

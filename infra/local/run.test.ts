@@ -1,4 +1,7 @@
 import t from "tap";
+import { existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { runLocal as run } from "../../test/helpers/run-local.ts";
 import { findNatsServer } from "../../test/helpers/nats-server.ts";
 import { formatLogLine, pickPort } from "./supervisor.ts";
@@ -24,9 +27,23 @@ t.test("missing nats-server: clear message, exit 1", async (t) => {
   t.match(r.out, "make tools", "says how to get one");
 });
 
+t.test("an external NATS_URL: no server or users of its own, and the migration must pass before any service starts", async (t) => {
+  const r = await run(["--smoke"], { NATS_URL: "nats://127.0.0.1:1", MIGRATE_WAIT: "1s", DATABASE_URL: "" });
+  t.equal(r.code, 1);
+  t.match(r.out, "an external server, so no nats-server, users or nats CLI context are set up here");
+  t.match(r.out, /the migration \(cmd\/migrate\) failed: the services would find no streams/);
+  t.notMatch(r.out, /\[(ingest|route|persist|notify)\]/, "no service was started");
+});
+
 t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to end", { skip: !findNatsServer() && "nats-server missing", timeout: 110_000 }, async (t) => {
+  const context = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "nats/context/jetmesh-local.json");
+  const before = existsSync(context) ? statSync(context).mtimeMs : undefined;
   const r = await run(["--smoke"], { NATS_URL: "", DATABASE_URL: "", RUN_LOCAL_LOG: "json" });
   t.equal(r.code, 0, "exit 0", { output: r.out.split("\n").slice(-40).join("\n") });
+  t.match(r.out, /"msg":"migration done"/, "the migration ran before the services");
+  t.match(r.out, /nats --context jetmesh-local stream ls: DLQ EVENTS INGEST KV_jetmesh_presence KV_jetmesh_seen/, "the nats CLI context works (admin)");
+  t.equal(existsSync(context) ? statSync(context).mtimeMs : undefined, before, "the developer's own jetmesh-local context is left alone");
+  t.notMatch(r.out, /Permissions Violation/, "no service was refused anything");
   t.match(r.out, /embedded PostgreSQL postgres:\/\//);
   t.match(r.out, /smoke: OK publish → history/);
   t.match(r.out, /\[local\]\s+stopped/);

@@ -1,12 +1,20 @@
 /**
  * `make run-local`: the whole platform on one machine.
  *
- * - NATS: NATS_URL when set; otherwise a nats-server with JetStream, data in
- *   .data/nats, on 127.0.0.1:4222 (another free port when 4222 is taken).
+ * - NATS: NATS_URL when set (an external server: no server or users here);
+ *   otherwise a nats-server with JetStream, data in .data/nats, on
+ *   127.0.0.1:4222 (another free port when 4222 is taken), with the users of
+ *   infra/nats/users.conf. Their passwords come from JETMESH_NATS_<USER>_PASSWORD
+ *   or are generated once and kept in .data/nats-passwords.json (mode 0600).
+ * - The migration (cmd/migrate) as the admin user, before any service: it
+ *   creates the streams and KV buckets; the services' users may not.
+ * - A nats CLI context `jetmesh-local` with the admin user, and
+ *   .data/run-local.env for `make inspect` / `make replay-dlq`.
  * - PostgreSQL: DATABASE_URL when set; otherwise embedded PGlite
  *   (cmd/pglite/main.ts, data in .data/pglite) with DATABASE_POOL_MAX=1.
- * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts) with
- *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
+ * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts), each
+ *   as its own NATS user, with their output prefixed and coloured.
+ *   RUN_LOCAL_LOG=json keeps the raw JSON.
  * - Jaeger (the pinned .tools/bin/jaeger, or JAEGER_BIN) with
  *   infra/local/jaeger.yaml, unless RUN_LOCAL_JAEGER=0 or an OTEL_* exporter
  *   variable is set: UI and query API on JAEGER_UI_PORT (16686), OTLP/HTTP on
@@ -20,7 +28,8 @@
  * `--smoke` (make smoke): the same stack on free ports with its data in a
  * temporary directory (so it can run beside a running run-local), then
  * infra/local/smoke.ts against it, then everything stops; the exit code is the
- * smoke check's.
+ * smoke check's. Its nats CLI context goes to a temporary XDG_CONFIG_HOME, so
+ * the developer's own `jetmesh-local` context is left alone.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +48,7 @@ import {
   waitForHttp,
 } from "./supervisor.ts";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
+import { adminAccess, localPasswords, migrationChild, type Passwords, serverEnv, userEnv, writeServerConfig } from "./nats-local.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const smoke = process.argv.includes("--smoke");
@@ -74,6 +84,8 @@ const OTEL_VARIABLES = ["OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_
 
 const children: Child[] = [];
 let nats: Child | undefined;
+/** The local server's users' passwords; undefined with an external NATS_URL. */
+let natsPasswords: Passwords | undefined;
 let pglite: Child | undefined;
 let jaeger: Child | undefined;
 let jaegerUiPort: number | undefined;
@@ -134,7 +146,8 @@ function failStart(msg: string, tail?: string[]): Promise<never> {
 
 async function startNats(): Promise<string> {
   if (env.NATS_URL) {
-    say(`using NATS_URL=${env.NATS_URL}`);
+    say(`using NATS_URL=${env.NATS_URL}: an external server, so no nats-server, users or nats CLI context are set up here;`);
+    say("  the migration and the services connect with NATS_USER/NATS_PASSWORD (or NATS_TOKEN) as set", color.dim);
     return env.NATS_URL;
   }
   const bin = findTool("nats-server");
@@ -149,24 +162,37 @@ async function startNats(): Promise<string> {
   if (moved && !smoke) say(`port 4222 is taken by another process (another nats-server?): using ${port} instead`, color.yellow);
   const monitor = await pickPort(smoke ? 0 : 8222);
   const verbose = env.LOG_LEVEL === "debug";
+  const kept = join(dataDir, "nats-passwords.json");
+  const { passwords, generated } = localPasswords(kept, env);
+  natsPasswords = passwords;
+  if (generated) say(`NATS users: passwords generated into ${shownDir(kept)} (mode 0600); JETMESH_NATS_<USER>_PASSWORD overrides`);
+  const conf = writeServerConfig(join(dataDir, "nats-conf"), root);
   nats = watch(
     new Child({
       name: "nats",
       command: bin,
-      args: ["-js", "-sd", store, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor.port), "--server_name", "jetmesh-local"],
+      args: ["-c", conf, "-js", "-sd", store, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor.port), "--server_name", "jetmesh-local"],
       cwd: root,
-      env,
+      env: { ...env, ...serverEnv(passwords) },
       paint: color.yellow,
-      // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug.
-      filter: (line) => (verbose || /\[(WRN|ERR|FTL)\]/.test(line) ? line : undefined),
+      // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug. Its
+      // plaintext-password warning is by design here: users.conf takes them from the environment.
+      filter: (line) => (verbose || (/\[(WRN|ERR|FTL)\]/.test(line) && !/Plaintext passwords detected/.test(line)) ? line : undefined),
       pidDir,
     }),
   );
   const ok = await waitForHttp(`http://127.0.0.1:${monitor.port}/healthz?js-enabled-only=true`, 30_000, () => !nats!.exited);
   if (!ok) return failStart("nats-server did not become ready", nats.tail);
   const url = `nats://127.0.0.1:${port}`;
-  say(`nats-server ${url} (JetStream, data in ${shownDir(store)}, monitor http://127.0.0.1:${monitor.port})`);
+  say(`nats-server ${url} (JetStream, data in ${shownDir(store)}, monitor http://127.0.0.1:${monitor.port}, users of infra/nats/users.conf)`);
   return url;
+}
+
+/** The migration as admin (the local server's, or whatever NATS_USER an external NATS_URL came with); a failure stops everything. */
+async function migrate(natsUrl: string): Promise<void> {
+  const child = migrationChild({ root, env, natsUrl, passwords: natsPasswords, pidDir, rawLogs });
+  const { code } = await child.done;
+  if (code !== 0) await failStart("the migration (cmd/migrate) failed: the services would find no streams", child.tail);
 }
 
 async function startPglite(): Promise<string> {
@@ -298,12 +324,15 @@ async function main(): Promise<void> {
   }
 
   const natsUrl = await startNats();
+  await migrate(natsUrl);
+  if (stopping) return;
   const databaseUrl = await startPglite();
   const embedded = pglite !== undefined;
   const otlp = await startJaeger();
 
   for (const s of services) {
-    const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl };
+    // Each service as its own NATS user (with an external server: as NATS_USER says).
+    const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl, ...(natsPasswords ? userEnv(s.name, natsPasswords) : {}) };
     if (otlp) childEnv.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
     if (s.usesDatabase) {
       childEnv.DATABASE_URL = databaseUrl;
@@ -330,6 +359,9 @@ async function main(): Promise<void> {
     }),
   );
   if (stopping) return;
+  const access = natsPasswords
+    ? adminAccess({ natsUrl, passwords: natsPasswords, dataDir, smoke, shownDir, databaseUrl: embedded ? databaseUrl : undefined })
+    : [];
   const ingest = portOf(services[0]);
   const notify = portOf(services[3]);
   const lines = [
@@ -342,7 +374,8 @@ async function main(): Promise<void> {
     `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
     `  metrics  ${services.map((s) => `http://localhost:${portOf(s)}/metrics`).join("  ")}`,
     `  traces   ${jaegerUiPort ? `Jaeger UI http://localhost:${jaegerUiPort}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
-    `  NATS     ${natsUrl}`,
+    `  NATS     ${natsUrl}${natsPasswords ? " (a user per service; admin for tools)" : ""}`,
+    ...access.map((l) => `  ${l}`),
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
     `  try      make smoke      stop  Ctrl-C`,
     "",

@@ -1,7 +1,8 @@
-// nats-server started with the shipped single.conf (and so users.conf): each
-// service runs with its own NATS user and the whole pipeline works, including
-// DLQ, readiness and lag metrics; then each user is refused what its service
-// does not need.
+// nats-server started with the shipped single.conf (and so users.conf): the
+// migration runs as admin, each service runs with its own NATS user and the
+// whole pipeline works, including DLQ, readiness and lag metrics; then each
+// user is refused what its service does not need — above all any change to a
+// stream — and nothing on the server changed.
 import t from "tap";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,9 +10,8 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import postgres from "postgres";
-import { inboxPrefix } from "../../internal/bus/mod.ts";
+import { ensureConsumer, inboxPrefix, openBus } from "../../internal/bus/mod.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
-import { openBus } from "../../internal/bus/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { startIngest } from "../../internal/ingest/app.ts";
 import { readIngestConfig } from "../../internal/ingest/config.ts";
@@ -20,11 +20,14 @@ import { TestClient } from "../../test/e2e/client.ts";
 import { type ServiceName, startStack, testLogger } from "../../test/e2e/stack.ts";
 import { type NatsUser, setNatsPasswords, templateConfig } from "../../test/helpers/nats-config.ts";
 import { type NatsServerHandle, startNatsServer } from "../../test/helpers/nats-server.ts";
+import { migrateAsAdmin } from "../../test/helpers/nats-users.ts";
 import { freePorts } from "../../test/helpers/ports.ts";
 import { parseMetrics, valueOf } from "../../test/helpers/prometheus.ts";
+import { PRESENCE_BUCKET, persistConsumer, routeConsumer, SEEN_BUCKET } from "../../subjects/mod.ts";
+import { ALL_STREAMS, publishRefusal, requestRefusal, snapshot, streamChanges, subscribeRefusal } from "./refusals.ts";
 
 const passwords = setNatsPasswords();
-const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+const SERVICES: (ServiceName & NatsUser)[] = ["ingest", "route", "persist", "notify"];
 
 async function startConfiguredServer(teardown: (fn: () => unknown) => void): Promise<NatsServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), "jm-perm-"));
@@ -49,7 +52,9 @@ const failOnPoison: RouteStep = (env, now) => {
 t.test("every service works with its own user", async (t) => {
   const ns = await startConfiguredServer((fn) => t.teardown(fn));
   const serviceEnv = Object.fromEntries(SERVICES.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]));
-  const stack = await startStack({ ROUTE_MAX_ATTEMPTS: "1" }, { nats: ns, serviceEnv, routeStep: failOnPoison });
+  // startStack runs the migration as admin, then each service as its own user.
+  const admin = { user: "admin", pass: passwords.admin };
+  const stack = await startStack({ ROUTE_MAX_ATTEMPTS: "1" }, { nats: ns, admin, serviceEnv, routeStep: failOnPoison });
   t.teardown(stack.stop);
   const sql = postgres(stack.db.url, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end());
@@ -101,7 +106,7 @@ t.test("every service works with its own user", async (t) => {
   await sql`alter table ${sql(stack.db.schema)}.events drop constraint no_poison`;
   const cfg = readReplayConfig({ ...stack.env, NATS_USER: "admin", NATS_PASSWORD: passwords.admin }, ["--service", "persist"]);
   const log = testLogger("replay");
-  const bus = await openBus(cfg.common.nats, "admin", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "admin", ["DLQ"], log);
   const store = openStore(cfg.database, log);
   t.same(await replayDlq({ js: bus.js, jsm: bus.jsm, store, log, service: "persist" }), { replayed: 1, failed: 0 }, "replay-dlq as admin");
   await bus.nc.close();
@@ -110,54 +115,91 @@ t.test("every service works with its own user", async (t) => {
   t.notMatch(ns.logTail(), /Permissions Violation/, "nats-server refused nothing the services did");
 });
 
-t.test("each user is refused what its service does not need", async (t) => {
+t.test("a service started before the migration stops with a clear error, and cannot create the stream itself", async (t) => {
   const ns = await startConfiguredServer((fn) => t.teardown(fn));
-  // Streams and durables as the services create them.
+  const env = { NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: passwords.ingest, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0" };
+  const err = await startIngest(readIngestConfig(env), testLogger("ingest")).then((svc) => svc.stop().then(() => undefined), (e: unknown) => e);
+  t.match(err, { code: "not_migrated", message: /stream INGEST does not exist: run the migration as the NATS admin user first \(make migrate/ });
+  const nc = await connectAs(ns, "ingest");
+  t.teardown(() => nc.close());
+  t.match(String(await requestRefusal(nc, "$JS.API.STREAM.CREATE.INGEST", { name: "INGEST", subjects: ["ingest.>"] })), /Permissions Violation/);
+});
+
+t.test("each user is refused what its service does not need, and nothing changes", async (t) => {
+  const ns = await startConfiguredServer((fn) => t.teardown(fn));
   const admin = await connectAs(ns, "admin");
   t.teardown(() => admin.close());
   const jsm = await jetstreamManager(admin);
-  for (const [name, subject] of [["INGEST", "ingest.>"], ["EVENTS", "events.>"], ["DLQ", "dlq.>"]]) {
-    await jsm.streams.add({ name, subjects: [subject] });
-  }
-  await jsm.consumers.add("INGEST", { durable_name: "route" });
-  await jsm.consumers.add("EVENTS", { durable_name: "persist" });
-
-  const denied = async (user: NatsUser, what: string, attempt: (nc: NatsConnection) => Promise<unknown>) => {
+  await migrateAsAdmin([ns.url], {}, { user: "admin", pass: passwords.admin });
+  // route and persist create their own durables, as at start-up, each with its own user.
+  const log = testLogger("perm");
+  const settings = { ackWaitMs: 30_000, maxAckPending: 100 };
+  for (const [user, durable] of [["route", routeConsumer(settings)], ["persist", persistConsumer(settings)]] as const) {
     const nc = await connectAs(ns, user);
-    try {
-      const err = await attempt(nc).then(() => undefined, (e: unknown) => e);
-      t.match(String(err), /Permissions Violation|permission/i, `${user} may not ${what}`);
-    } finally {
-      await nc.close();
-    }
-  };
-  const subscribe = async (nc: NatsConnection, subject: string) => {
-    const err = await nc.subscribe(subject).closed;
-    if (err) throw err;
+    await ensureConsumer(await jetstreamManager(nc), durable, log);
+    await nc.close();
+  }
+  // Something in every stream, so a purge or a shrink would show.
+  const js = jetstream(admin);
+  for (const subject of ["ingest.x", "events.x", "dlq.route.x", `$KV.${SEEN_BUCKET}.k`, `$KV.${PRESENCE_BUCKET}.k`]) await js.publish(subject, "v");
+  const before = await snapshot(jsm);
+  t.equal(Object.keys(before.consumers).sort().join(), "EVENTS/persist,INGEST/route", "the two durables");
+
+  const conns = new Map<NatsUser, NatsConnection>();
+  for (const u of SERVICES) conns.set(u, await connectAs(ns, u));
+  t.teardown(() => Promise.all([...conns.values()].map((nc) => nc.close())));
+  const refused = async (user: NatsUser, what: string, attempt: (nc: NatsConnection) => Promise<unknown>) => {
+    const err = await attempt(conns.get(user)!).then((v) => v, (e: unknown) => e);
+    t.match(String(err), /Permissions Violation/, `${user} may not ${what}`);
   };
 
-  await denied("ingest", "publish to EVENTS (skipping route)", (nc) => jetstream(nc).publish("events.x", "e"));
-  await denied("ingest", "delete a stream", async (nc) => (await jetstreamManager(nc)).streams.delete("EVENTS"));
-  await denied("ingest", "read another service's inbox", (nc) => subscribe(nc, "_INBOX.route.>"));
-  await denied("route", "publish to INGEST", (nc) => jetstream(nc).publish("ingest.x", "e"));
-  await denied("route", "park events as persist", (nc) => jetstream(nc).publish("dlq.persist.x", "e"));
-  await denied("route", "pull from persist's durable", async (nc) => (await jetstream(nc).consumers.get("EVENTS", "persist")).next());
-  await denied("persist", "publish to EVENTS", (nc) => jetstream(nc).publish("events.x", "e"));
-  await denied("persist", "pull from route's durable", async (nc) => (await jetstream(nc).consumers.get("INGEST", "route")).next());
-  await denied("persist", "subscribe to events directly", (nc) => subscribe(nc, "events.>"));
-  await denied("notify", "publish to EVENTS", (nc) => jetstream(nc).publish("events.x", "e"));
-  await denied("notify", "pull from persist's durable", async (nc) => (await jetstream(nc).consumers.get("EVENTS", "persist")).next());
-  await denied("notify", "replace persist's durable", async (nc) => (await jetstreamManager(nc)).consumers.add("EVENTS", { durable_name: "persist" }));
-  await denied("notify", "create consumers on INGEST", async (nc) => (await jetstreamManager(nc)).consumers.add("INGEST", { name: "peek" }));
-  await denied("notify", "ack for persist", async (nc) => {
-    nc.publish("$JS.ACK.EVENTS.persist.1.1.1.1.1", "+ACK");
-    const status = nc.status()[Symbol.asyncIterator]();
-    await nc.flush();
-    for (;;) {
-      const s = (await status.next()).value;
-      if (s?.type === "error") throw s.error;
+  // The issue's example: the internet-facing ingest shrinking EVENTS to one message.
+  await refused("ingest", "shrink EVENTS to one message", (nc) =>
+    requestRefusal(nc, "$JS.API.STREAM.UPDATE.EVENTS", { ...before.streams.EVENTS.config as object, max_msgs: 1 }));
+  t.equal((await jsm.streams.info("EVENTS")).config.max_msgs, -1, "EVENTS still keeps any number of messages");
+
+  // No service user may touch any stream's (or bucket's) config or contents through the API.
+  for (const user of SERVICES) {
+    for (const stream of ALL_STREAMS) {
+      for (const [what, subject, body] of streamChanges(stream, before.streams[stream].config as Record<string, unknown>)) {
+        await refused(user, `${what} ${stream}`, (nc) => requestRefusal(nc, subject, body));
+      }
     }
-  });
+    await refused(user, "create a stream of its own", (nc) => requestRefusal(nc, "$JS.API.STREAM.CREATE.MINE", { name: "MINE", subjects: ["mine.>"] }));
+    for (const other of SERVICES.filter((o) => o !== user)) {
+      await refused(user, `read ${other}'s inbox`, (nc) => subscribeRefusal(nc, `_INBOX.${other}.>`));
+    }
+  }
+
+  // Other services' subjects and durables.
+  const pull = (stream: string, durable: string) => (nc: NatsConnection) => requestRefusal(nc, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, { batch: 1 });
+  const replace = (c: typeof before.consumers[string], stream: string, name: string) => (nc: NatsConnection) =>
+    requestRefusal(nc, `$JS.API.CONSUMER.CREATE.${stream}.${name}.${stream === "INGEST" ? "ingest" : "events"}.>`, { stream_name: stream, config: { ...c.config as object, max_ack_pending: 1 } });
+  await refused("ingest", "publish to EVENTS (skipping route)", (nc) => requestRefusal(nc, "events.x", "e"));
+  await refused("ingest", "park events on DLQ", (nc) => requestRefusal(nc, "dlq.route.x", "e"));
+  await refused("ingest", "write route's KV bucket", (nc) => requestRefusal(nc, `$KV.${SEEN_BUCKET}.k`, "v"));
+  await refused("route", "publish to INGEST", (nc) => requestRefusal(nc, "ingest.x", "e"));
+  await refused("route", "park events as persist", (nc) => requestRefusal(nc, "dlq.persist.x", "e"));
+  await refused("route", "pull from persist's durable", pull("EVENTS", "persist"));
+  await refused("route", "replace persist's durable", replace(before.consumers["EVENTS/persist"], "EVENTS", "persist"));
+  await refused("route", "delete its own durable", (nc) => requestRefusal(nc, "$JS.API.CONSUMER.DELETE.INGEST.route", undefined));
+  await refused("route", "write notify's presence", (nc) => requestRefusal(nc, `$KV.${PRESENCE_BUCKET}.k`, "v"));
+  await refused("persist", "publish to EVENTS", (nc) => requestRefusal(nc, "events.x", "e"));
+  await refused("persist", "pull from route's durable", pull("INGEST", "route"));
+  await refused("persist", "replace route's durable", replace(before.consumers["INGEST/route"], "INGEST", "route"));
+  await refused("persist", "ack for route", (nc) => publishRefusal(nc, "$JS.ACK.INGEST.route.1.1.1.1.1", "+ACK"));
+  await refused("persist", "subscribe to events directly", (nc) => subscribeRefusal(nc, "events.>"));
+  await refused("persist", "read route's KV bucket", (nc) => requestRefusal(nc, `$JS.API.DIRECT.GET.KV_${SEEN_BUCKET}.$KV.${SEEN_BUCKET}.k`, undefined));
+  await refused("notify", "publish to EVENTS", (nc) => requestRefusal(nc, "events.x", "e"));
+  await refused("notify", "pull from persist's durable", pull("EVENTS", "persist"));
+  await refused("notify", "replace persist's durable", replace(before.consumers["EVENTS/persist"], "EVENTS", "persist"));
+  await refused("notify", "create a consumer with its name only in the request", (nc) =>
+    requestRefusal(nc, "$JS.API.CONSUMER.CREATE.EVENTS", { stream_name: "EVENTS", config: { name: "persist", ack_policy: "none" } }));
+  await refused("notify", "create consumers on INGEST", async (nc) => (await jetstreamManager(nc)).consumers.add("INGEST", { name: "peek" }));
+  await refused("notify", "ack for persist", (nc) => publishRefusal(nc, "$JS.ACK.EVENTS.persist.1.1.1.1.1", "+ACK"));
+  await refused("notify", "write route's KV bucket", (nc) => requestRefusal(nc, `$KV.${SEEN_BUCKET}.k`, "v"));
+
+  t.same(await snapshot(jsm), before, "every stream, bucket and durable is as before: config, contents, positions");
 
   for (const [who, opts] of [["no credentials", {}], ["a wrong password", { user: "route", pass: "guess" }]] as const) {
     const err = await connect({ servers: ns.url, ...opts }).then((nc) => nc.close().then(() => undefined), (e: unknown) => e);
@@ -169,6 +211,7 @@ t.test("NATS_TOKEN: a service connects to a server that wants a token, and fails
   const token = crypto.randomUUID();
   const ns = await startNatsServer({ args: ["--auth", token] });
   t.teardown(() => ns.stop());
+  await migrateAsAdmin([ns.url], { NATS_TOKEN: token });
   const log = testLogger("ingest");
   const ingest = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: token, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0" }), log);
   t.teardown(() => ingest.stop());

@@ -5,4 +5,5 @@ export { type Bus, openBus } from "./open.ts";
 export { PipelinedPublisher, type Publisher, type PublishOptions, statusError } from "./pipeline.ts";
 export { backoffMs, isRetryable, publishWithRetry, type RetryOptions, sleep, withRetry } from "./retry.ts";
 export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
+export { openBucket, requireStreams, runMigration } from "./require.ts";
 export { busChecks } from "./ready.ts";

@@ -1,10 +1,9 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { streamConfigs, type StreamSettings } from "../../subjects/mod.ts";
 import type { NatsConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { connectBus } from "./connect.ts";
-import { ensureStreams } from "./streams.ts";
+import { requireStreams } from "./require.ts";
 
 export interface Bus {
   nc: NatsConnection;
@@ -14,12 +13,16 @@ export interface Bus {
   connected(): boolean;
 }
 
-/** Connects and makes sure the streams exist: the first step of every service. */
-export async function openBus(nats: NatsConfig, service: string, streams: StreamSettings, log: Logger): Promise<Bus> {
+/**
+ * Connects and checks that the streams the service uses exist: the first step
+ * of every service. It does not create them: the migration does (cmd/migrate,
+ * as the NATS admin user), and a missing one ends the start with `not_migrated`.
+ */
+export async function openBus(nats: NatsConfig, service: string, streams: readonly string[], log: Logger): Promise<Bus> {
   const { nc, connected } = await connectBus({ nats, service, log });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, streamConfigs(streams), log);
+    await requireStreams(jsm, streams, service);
     return { nc, js: jetstream(nc), jsm, connected };
   } catch (err) {
     await nc.close();

@@ -5,9 +5,10 @@ import type { Logger } from "../log/mod.ts";
 type Config = Partial<StreamConfig> & { name: string };
 
 /**
- * Creates each stream, or brings an existing one to the given config. Every
- * service runs this at start-up, so any order of starts converges on the same
- * streams; the server treats an identical create as a no-op.
+ * Creates each stream, or brings an existing one to the given config; the
+ * server treats an identical create as a no-op. For the admin's tools and
+ * tests: services never run it (their NATS users may not), the migration
+ * (internal/migrate) creates and updates the streams.
  */
 export async function ensureStreams(jsm: JetStreamManager, configs: Config[], log: Logger): Promise<void> {
   for (const cfg of configs) {
@@ -23,6 +24,11 @@ export async function ensureStreams(jsm: JetStreamManager, configs: Config[], lo
   }
 }
 
+/**
+ * Creates a service's own durable, or brings it to the service's config. route
+ * and persist run this at start-up and whenever their durable vanishes; their
+ * NATS users may create exactly that one durable and nothing on any stream.
+ */
 export async function ensureConsumer(jsm: JetStreamManager, c: DurableConsumer, log: Logger): Promise<void> {
   try {
     await jsm.consumers.add(c.stream, c.config);

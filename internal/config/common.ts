@@ -1,5 +1,5 @@
 import { isLevel, type Level } from "../log/mod.ts";
-import type { StreamSettings } from "../../subjects/mod.ts";
+import type { BucketSettings, StreamSettings } from "../../subjects/mod.ts";
 import type { EnvReader } from "./env.ts";
 import { readTelemetry, type TelemetryConfig } from "./telemetry.ts";
 
@@ -36,7 +36,10 @@ export function readCommon(r: EnvReader): CommonConfig {
   return { nats: { servers, auth: readNatsAuth(r) }, logLevel: isLevel(level) ? level : "info" };
 }
 
-/** Stream settings; every service reads them so whichever starts first creates the same streams. */
+/**
+ * Stream settings. The migration (cmd/migrate) creates the streams with them;
+ * the services read them too, for the values they use themselves (replicas).
+ */
 export function readStreamLimits(r: EnvReader): StreamSettings {
   return {
     ingestDuplicateWindowMs: r.durationMs("INGEST_DUPLICATE_WINDOW", "2m", 100),
@@ -46,6 +49,21 @@ export function readStreamLimits(r: EnvReader): StreamSettings {
     dlqMaxAgeMs: r.durationMs("DLQ_MAX_AGE", "30d", 1000),
     replicas: r.int("STREAM_REPLICAS", 1, 1, 5),
   };
+}
+
+/** How long route remembers a routed event id: the TTL of the `jetmesh_seen` bucket. */
+export function readDedupeTtlMs(r: EnvReader): number {
+  return r.durationMs("ROUTE_DEDUPE_TTL", "7d", 1000);
+}
+
+/** How long a presence entry lives without a refresh: the TTL of the `jetmesh_presence` bucket. */
+export function readPresenceTtlMs(r: EnvReader): number {
+  return r.durationMs("NOTIFY_PRESENCE_TTL", "15s", 1000);
+}
+
+/** The KV buckets' settings, read from the same variables route and notify read. */
+export function readBucketSettings(r: EnvReader, replicas: number): BucketSettings {
+  return { seenTtlMs: readDedupeTtlMs(r), presenceTtlMs: readPresenceTtlMs(r), replicas };
 }
 
 export interface DatabaseConfig {

@@ -17,6 +17,8 @@ export type ErrorCode =
   | "slow_consumer"
   | "rejected"
   | "bad_config"
+  /** A stream or KV bucket a service needs does not exist: the migration (cmd/migrate) has not run. */
+  | "not_migrated"
   | "internal";
 
 export class JetmeshError extends Error {

@@ -17,7 +17,7 @@ const ENVELOPE_OVERHEAD = 512;
 
 export async function startIngest(cfg: IngestConfig, log: Logger): Promise<RunningService> {
   const tracing = await startTracing("ingest", cfg.telemetry, log);
-  const bus = await openBus(cfg.common.nats, "ingest", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "ingest", [INGEST_STREAM], log);
   const registry = createRegistry("ingest");
   natsConnected(registry, bus.connected);
   streamMessages(registry, bus.jsm, [INGEST_STREAM]);

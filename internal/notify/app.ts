@@ -20,12 +20,12 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
   const tracing = await startTracing("notify", cfg.telemetry, log);
   const store = openStore(cfg.database, log);
   await store.migrate();
-  const bus = await openBus(cfg.common.nats, "notify", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "notify", [EVENTS_STREAM], log);
   const registry = createRegistry("notify");
   natsConnected(registry, bus.connected);
   streamMessages(registry, bus.jsm, [EVENTS_STREAM]);
   const checks = { ...busChecks(bus, [EVENTS_STREAM]), database: () => store.ping() };
-  const presence = await Presence.open(bus.js, { ttlMs: cfg.presenceTtlMs, replicas: cfg.streams.replicas, log });
+  const presence = await Presence.open(bus.js, { ttlMs: cfg.presenceTtlMs, log });
   const hub = await Hub.start(bus.js, bus.jsm, log);
   const live = new Set<Subscription>();
   onReconnect(bus.nc, () => {

@@ -1,4 +1,4 @@
-import { type DatabaseConfig, type Env, EnvReader, readDatabase, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import { type DatabaseConfig, type Env, EnvReader, readDatabase, readPresenceTtlMs, readServiceBase, type ServiceBase } from "../config/mod.ts";
 
 export interface NotifyConfig extends ServiceBase {
   database: DatabaseConfig;
@@ -32,7 +32,7 @@ export function readNotifyConfig(env: Env): NotifyConfig {
     maxBufferedBytes,
     disconnectBufferedBytes: r.int("NOTIFY_DISCONNECT_BUFFERED_BYTES", 16 * 1024 * 1024, 2048, 4 * 1024 * 1024 * 1024),
     maxPauseMs: r.durationMs("NOTIFY_MAX_PAUSE", "30s", 100),
-    presenceTtlMs: r.durationMs("NOTIFY_PRESENCE_TTL", "15s", 1000),
+    presenceTtlMs: readPresenceTtlMs(r),
     maxHistoryLimit: r.int("NOTIFY_MAX_HISTORY_LIMIT", 1000, 1, 100_000),
   };
   // Subscriptions must pause before the connection is cut, or every burst would disconnect.

@@ -1,16 +1,18 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type KV, type KvWatchEntry, Kvm } from "@nats-io/kv";
-import { nanos, type QueuedIterator } from "@nats-io/transport-node";
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/transport-node";
 import { parsePresenceKey, PRESENCE_BUCKET, type PresenceEntry, presenceKey } from "../../subjects/mod.ts";
-import { withRetry } from "../bus/mod.ts";
+import { openBucket, withRetry } from "../bus/mod.ts";
 import { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type PresenceChange, PresenceView } from "./presence-view.ts";
 
 export interface PresenceOptions {
-  /** An entry nobody refreshed for this long is gone: the bucket's max age, and the sweeper's horizon. */
+  /**
+   * An entry nobody refreshed for this long is gone: NOTIFY_PRESENCE_TTL. The
+   * bucket's max age (set by the migration) wins when the two differ.
+   */
   ttlMs: number;
-  replicas: number;
   log: Logger;
 }
 
@@ -52,20 +54,18 @@ export class Presence {
     this.#o = o;
   }
 
+  /** Binds to the bucket the migration created (notify's NATS user may not create or change it). */
   static async open(js: JetStreamClient, o: PresenceOptions): Promise<Presence> {
-    const kv = await new Kvm(js).create(PRESENCE_BUCKET, {
-      ttl: o.ttlMs,
-      history: 1,
-      replicas: o.replicas,
-      description: "jetmesh notify: who is in which channel, one entry per member session, refreshed by a heartbeat",
-    });
-    // create() binds to an existing bucket as it is; a changed TTL must reach the server too,
-    // or entries would vanish there at another age than the sweepers expect.
-    const { streamInfo } = await kv.status();
-    if (streamInfo.config.max_age !== nanos(o.ttlMs)) {
-      const jsm = await js.jetstreamManager();
-      await jsm.streams.update(streamInfo.config.name, { ...streamInfo.config, max_age: nanos(o.ttlMs) });
-      o.log.info("presence TTL changed", { ttl_ms: o.ttlMs });
+    const { kv, info } = await openBucket(js, PRESENCE_BUCKET, "notify");
+    // Entries vanish on the server at the bucket's max age; the sweepers and the
+    // heartbeat must go by the same age, so the bucket's wins over the setting.
+    const bucketTtlMs = Math.round(info.config.max_age / 1e6);
+    if (bucketTtlMs > 0 && bucketTtlMs !== o.ttlMs) {
+      o.log.warn("jetmesh_presence has another TTL than NOTIFY_PRESENCE_TTL: using the bucket's; run the migration (make migrate) to change it", {
+        bucket_ttl_ms: bucketTtlMs,
+        ttl_ms: o.ttlMs,
+      });
+      o = { ...o, ttlMs: bucketTtlMs };
     }
     const p = new Presence(kv, o);
     await p.#watch();

@@ -14,7 +14,8 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   const tracing = await startTracing("persist", cfg.telemetry, log);
   const store = openStore(cfg.database, log);
   await store.migrate();
-  const bus = await openBus(cfg.common.nats, "persist", cfg.streams, log);
+  const streams = [EVENTS_STREAM, DLQ_STREAM];
+  const bus = await openBus(cfg.common.nats, "persist", streams, log);
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
     await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
@@ -25,7 +26,6 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   const registry = createRegistry("persist");
   natsConnected(registry, bus.connected);
   consumerLag(registry, bus.jsm, EVENTS_STREAM, PERSIST_CONSUMER);
-  const streams = [EVENTS_STREAM, DLQ_STREAM];
   streamMessages(registry, bus.jsm, streams);
   const abort = new AbortController();
   const pulling = new AbortController();

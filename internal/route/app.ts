@@ -13,7 +13,14 @@ import { SeenIds } from "./seen.ts";
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep = defaultRoute): Promise<RunningService> {
   const tracing = await startTracing("route", cfg.telemetry, log);
-  const bus = await openBus(cfg.common.nats, "route", cfg.streams, log);
+  const streams = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
+  const bus = await openBus(cfg.common.nats, "route", streams, log);
+  // Before anything is pulled: a missing bucket must stop the start, not the first event.
+  const pub = new PipelinedPublisher(bus.nc, inboxPrefix("route"));
+  const seen = await SeenIds.open(bus.js, pub, cfg.dedupeTtlMs, log).catch(async (err) => {
+    await bus.nc.close();
+    throw err;
+  });
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
     await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
@@ -23,7 +30,6 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   const registry = createRegistry("route");
   natsConnected(registry, bus.connected);
   consumerLag(registry, bus.jsm, INGEST_STREAM, ROUTE_CONSUMER);
-  const streams = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
   streamMessages(registry, bus.jsm, streams);
   // The operations routes answer from here on: alive (and reporting lag) during the wait below.
   const server = await startOpsServer(cfg.listen, opsRoutes("route", registry, busChecks(bus, streams)));
@@ -35,8 +41,6 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     await sleep(cfg.ackWaitMs + 1000);
   }
   const abort = new AbortController();
-  const pub = new PipelinedPublisher(bus.nc, inboxPrefix("route"));
-  const seen = await SeenIds.open(bus.js, pub, cfg.dedupeTtlMs, cfg.streams.replicas);
   const relay = new Relay({
     js: bus.js,
     pub,

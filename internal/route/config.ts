@@ -1,4 +1,4 @@
-import { type Env, EnvReader, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import { type Env, EnvReader, readDedupeTtlMs, readServiceBase, type ServiceBase } from "../config/mod.ts";
 
 export interface RouteConfig extends ServiceBase {
   ackWaitMs: number;
@@ -19,7 +19,7 @@ export function readRouteConfig(env: Env): RouteConfig {
     maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
     maxAttempts: r.int("ROUTE_MAX_ATTEMPTS", 3, 1, 100),
-    dedupeTtlMs: r.durationMs("ROUTE_DEDUPE_TTL", "7d", 1000),
+    dedupeTtlMs: readDedupeTtlMs(r),
   };
   r.done();
   return cfg;

@@ -3,6 +3,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../../test/helpers/nats-server.ts";
+import { migrateAsAdmin } from "../../test/helpers/nats-users.ts";
+import { createLogger } from "../log/mod.ts";
 import { SEEN_BUCKET } from "../../subjects/mod.ts";
 import { PipelinedPublisher } from "../bus/mod.ts";
 import { SeenIds, seenKey } from "./seen.ts";
@@ -13,7 +15,12 @@ t.test("an id reads as routed from the INGEST message recorded for it, and only 
   const nc = await connect({ servers: ns.url });
   t.teardown(() => nc.close());
   const js = jetstream(nc);
-  const seen = await SeenIds.open(js, new PipelinedPublisher(nc, "_INBOX_test"), 60_000, 1);
+  const log = createLogger({ svc: "route" }, { level: "error", sink: () => {} });
+  const pub = new PipelinedPublisher(nc, "_INBOX_test");
+  const missing = await SeenIds.open(js, pub, 60_000, log).catch((e: unknown) => e);
+  t.match(missing, { code: "not_migrated", message: /KV bucket jetmesh_seen does not exist: run the migration .*make migrate/ }, "route does not create the bucket");
+  await migrateAsAdmin([ns.url], { ROUTE_DEDUPE_TTL: "60s" });
+  const seen = await SeenIds.open(js, pub, 60_000, log);
 
   t.equal(await seen.routed("evt-1"), undefined, "never seen");
   await seen.markRouted("evt-1", 41);

@@ -1,7 +1,9 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { nanos } from "@nats-io/transport-node";
 import { SEEN_BUCKET } from "../../subjects/mod.ts";
-import { type PipelinedPublisher, statusError } from "../bus/mod.ts";
+import { openBucket, type PipelinedPublisher, statusError } from "../bus/mod.ts";
+import { JetmeshError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
 
 /** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
 export function seenKey(eventId: string): string {
@@ -48,15 +50,23 @@ export class SeenIds {
     this.#pub = pub;
   }
 
-  static async open(js: JetStreamClient, pub: PipelinedPublisher, ttlMs: number, replicas: number): Promise<SeenIds> {
-    await new Kvm(js).create(SEEN_BUCKET, {
-      ttl: ttlMs,
-      replicas,
-      history: 1,
-      // Direct gets are what `routed` reads with.
-      allow_direct: true,
-      description: "jetmesh route: event ids already routed, for dedupe past the duplicate windows",
-    });
+  /**
+   * Checks that the bucket exists (the migration creates it; route's NATS user
+   * may not) and that it keeps ids as long as ROUTE_DEDUPE_TTL says.
+   */
+  static async open(js: JetStreamClient, pub: PipelinedPublisher, ttlMs: number, log: Logger): Promise<SeenIds> {
+    const { info } = await openBucket(js, SEEN_BUCKET, "route");
+    // A TTL that differs only changes how long ids are remembered: worth a warning, not a refusal to route.
+    if (info.config.max_age !== nanos(ttlMs)) {
+      log.warn("jetmesh_seen keeps ids for another time than ROUTE_DEDUPE_TTL: run the migration (make migrate) with this value", {
+        bucket_ttl_ms: Math.round(info.config.max_age / 1e6),
+        ttl_ms: ttlMs,
+      });
+    }
+    // `routed` reads with direct gets, which a bucket without allow_direct does not answer.
+    if (!info.config.allow_direct) {
+      throw new JetmeshError("not_migrated", "KV bucket jetmesh_seen does not allow direct gets: run the migration as the NATS admin user (make migrate)");
+    }
     return new SeenIds(pub);
   }
 

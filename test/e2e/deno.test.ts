@@ -1,5 +1,6 @@
 import t from "tap";
 import { startNatsServer } from "../helpers/nats-server.ts";
+import { migrateAsAdmin, natsUsers } from "../helpers/nats-users.ts";
 import { testDatabase } from "../helpers/db.ts";
 import { startOtlpReceiver } from "../helpers/otlp-receiver.ts";
 import { freePorts } from "../helpers/ports.ts";
@@ -7,7 +8,8 @@ import { TestClient } from "./client.ts";
 import { spawnService } from "./processes.ts";
 
 t.test("the four services run under Deno: publish, route, persist, deliver, history, traces, metrics", async (t) => {
-  const nats = await startNatsServer();
+  const users = natsUsers();
+  const nats = await startNatsServer(users.server);
   t.teardown(() => nats.stop());
   const db = await testDatabase();
   t.teardown(() => db.drop());
@@ -28,7 +30,9 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     PERSIST_HOST: "127.0.0.1",
     PERSIST_PORT: String(persistPort),
   };
-  const services = (["ingest", "route", "persist", "notify"] as const).map((n) => spawnService(n, env, "deno"));
+  // As deployed: the migration as admin, then each service as its own NATS user.
+  await migrateAsAdmin([nats.url], env, users.admin);
+  const services = (["ingest", "route", "persist", "notify"] as const).map((n) => spawnService(n, { ...env, ...users.serviceEnv(n) }, "deno"));
   t.teardown(() => Promise.all(services.map((s) => s.stop())));
   for (const s of services) await s.waitForLog(/listening|running/, 60_000);
 

@@ -17,7 +17,7 @@ const failOnPoison: RouteStep = (env, now) => {
 };
 
 async function dlqMessages(stack: Stack) {
-  const nc = await connect({ servers: stack.nats.url });
+  const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   try {
     const jsm = await jetstreamManager(nc);
     const si = await jsm.streams.info(DLQ_STREAM);
@@ -40,7 +40,7 @@ async function replay(stack: Stack) {
   const cfg = readReplayConfig({ ...stack.env }, []);
   const log = testLogger("replay");
   const store = openStore(cfg.database, log);
-  const bus = await openBus(cfg.common.nats, "test-replay", cfg.streams, log);
+  const bus = await openBus(cfg.common.nats, "test-replay", [DLQ_STREAM], log);
   try {
     return await replayDlq({ js: bus.js, jsm: bus.jsm, store, log });
   } finally {
@@ -187,7 +187,7 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
 
   // What nats-server (2.9.10 and 2.15.3 alike) does after kill -9: the durable comes back without the acks it had not written.
   await stack.stopService("route");
-  const nc = await connect({ servers: stack.nats.url });
+  const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.delete("INGEST", "route");

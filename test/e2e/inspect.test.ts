@@ -43,7 +43,7 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
   for (let i = 0; i < 3; i++) pub.sendJson({ op: "pub", id: `late-${i}`, channel: "insp.y", data: i });
   await sub.until((fs) => fs.filter((f) => f.op === "event").length === 4, 15_000, "3 more events");
 
-  const json = await run(["--json"], { NATS_URL: stack.nats.url });
+  const json = await run(["--json"], { NATS_URL: stack.nats.url, NATS_USER: "admin", NATS_PASSWORD: stack.admin!.pass });
   t.equal(json.code, 0, json.err);
   const report = JSON.parse(json.out) as Report;
   t.same(report.streams.map((s) => [s.name, s.messages]), [["INGEST", 5], ["EVENTS", 4], ["DLQ", 1]]);
@@ -54,7 +54,7 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
   t.same(report.dlq, { total: 1, bySubject: { "dlq.route.insp.x": 1 } });
   t.equal(report.seenIds, 4, "route remembers the ids it routed");
 
-  const text = await run([], { NATS_URL: stack.nats.url });
+  const text = await run([], { NATS_URL: stack.nats.url, NATS_USER: "admin", NATS_PASSWORD: stack.admin!.pass });
   t.equal(text.code, 0, text.err);
   t.match(text.out, /^stream\s+messages\s+bytes/m);
   t.match(text.out, /^EVENTS\/persist\s+3\s+0\s+0\s+0\s+1\s+1\s+behind, and not pulling: is the worker running\?$/m);

@@ -4,9 +4,11 @@ import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { Presence } from "../../internal/notify/presence.ts";
 import { PRESENCE_BUCKET } from "../../subjects/mod.ts";
+import { createLogger } from "../../internal/log/mod.ts";
 import { startNatsServer } from "../helpers/nats-server.ts";
+import { migrateAsAdmin } from "../helpers/nats-users.ts";
 import { restartablePorts } from "../helpers/ports.ts";
-import { startStack, testLogger } from "./stack.ts";
+import { startStack } from "./stack.ts";
 import { type Frame, TestClient } from "./client.ts";
 import { spawnService } from "./processes.ts";
 
@@ -25,7 +27,7 @@ t.test("presence across two notify processes: joins, leaves, several sessions, a
   const stack = await startStack({ NOTIFY_PRESENCE_TTL: `${TTL_MS}ms` });
   t.teardown(stack.stop);
   const [port] = await restartablePorts(1);
-  const env = { ...stack.env, NOTIFY_PORT: String(port) };
+  const env = { ...stack.serviceEnv("notify"), NOTIFY_PORT: String(port) };
   let other = spawnService("notify", env);
   t.teardown(() => other.stop("SIGKILL"));
   await other.waitForLog(/listening/);
@@ -77,18 +79,27 @@ t.test("presence across two notify processes: joins, leaves, several sessions, a
   t.match(await ask(carol, { op: "join", channel: "room", member: "a.b" }, "joined"), { op: "error", code: "bad_frame" }, "member ids are checked");
 });
 
-t.test("a changed presence TTL reaches the bucket", async (t) => {
+t.test("the migration sets the presence TTL; a notify configured otherwise goes by the bucket's", async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const js = jetstream(nc);
-  const log = testLogger("presence");
+  const lines: string[] = [];
+  const log = createLogger({ svc: "notify" }, { level: "info", sink: (line) => lines.push(line) });
   const ttlOf = async () => (await new Kvm(js).open(PRESENCE_BUCKET).then((kv) => kv.status())).ttl;
-  const first = await Presence.open(js, { ttlMs: 2000, replicas: 1, log });
-  await first.close();
+  const missing = await Presence.open(js, { ttlMs: 2000, log }).catch((e: unknown) => e);
+  t.match(missing, { code: "not_migrated", message: /KV bucket jetmesh_presence does not exist: run the migration/ }, "notify does not create the bucket");
+  await migrateAsAdmin([nats.url], { NOTIFY_PRESENCE_TTL: "2s" });
   t.equal(await ttlOf(), 2000, "created with the configured TTL");
-  const second = await Presence.open(js, { ttlMs: 5000, replicas: 1, log });
+  const first = await Presence.open(js, { ttlMs: 2000, log });
+  await first.close();
+  t.equal(lines.length, 0, "no warning when they agree");
+  const steps = await migrateAsAdmin([nats.url], { NOTIFY_PRESENCE_TTL: "5s" });
+  t.match(steps.find((s) => s.name === PRESENCE_BUCKET), { action: "updated", changed: ["max_age"] }, "the migration moves the bucket to a new TTL");
+  t.equal(await ttlOf(), 5000);
+  const second = await Presence.open(js, { ttlMs: 2000, log });
   await second.close();
-  t.equal(await ttlOf(), 5000, "a notify started with another TTL moves the bucket to it");
+  t.match(JSON.parse(lines[0]), { level: "warn", bucket_ttl_ms: 5000, ttl_ms: 2000 }, "a notify configured otherwise warns and goes by the bucket");
+  t.equal(await ttlOf(), 5000, "and leaves the bucket alone");
 });

@@ -1,4 +1,5 @@
 import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
+import { migrateAsAdmin, type NatsCredentials, natsUsers } from "../helpers/nats-users.ts";
 import { type TestDatabase, testDatabase } from "../helpers/db.ts";
 import { restartablePorts } from "../helpers/ports.ts";
 import { type ServiceProcess, spawnService } from "./processes.ts";
@@ -8,6 +9,8 @@ const ORDER: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 export interface ProcessStack {
   nats: NatsServerHandle;
+  /** The admin user of `nats`, for tests that use the JetStream API. */
+  admin: NatsCredentials;
   db: TestDatabase;
   ingestWs: string;
   notifyWs: string;
@@ -22,10 +25,13 @@ export interface ProcessStack {
 /**
  * The four services as separate Node processes on fixed ports, on a
  * nats-server and a schema of their own: what a test needs to kill a service
- * with SIGKILL and bring it back where clients expect it.
+ * with SIGKILL and bring it back where clients expect it. As in production:
+ * the server has the users of users.conf, the migration runs as admin, each
+ * service runs as its own user.
  */
 export async function startProcessStack(extraEnv: Record<string, string> = {}): Promise<ProcessStack> {
-  const nats = await startNatsServer();
+  const users = natsUsers();
+  const nats = await startNatsServer(users.server);
   const db = await testDatabase();
   const [ingest, notify, route, persist] = await restartablePorts(4);
   const env = { ...stackEnv(nats.url, db, { ingest, route, persist, notify }), ...extraEnv };
@@ -33,7 +39,7 @@ export async function startProcessStack(extraEnv: Record<string, string> = {}): 
   const start = async (name: ServiceName) => {
     // A port just released by a killed process can take a moment to bind again.
     for (let attempt = 1; ; attempt++) {
-      const p = spawnService(name, env);
+      const p = spawnService(name, { ...env, ...users.serviceEnv(name) });
       running.set(name, p);
       try {
         await p.waitForLog(/listening|running/, 60_000);
@@ -50,6 +56,7 @@ export async function startProcessStack(extraEnv: Record<string, string> = {}): 
     running.clear();
   };
   try {
+    await migrateAsAdmin([nats.url], env, users.admin);
     await Promise.all(ORDER.map(start));
   } catch (err) {
     await stopAll();
@@ -59,6 +66,7 @@ export async function startProcessStack(extraEnv: Record<string, string> = {}): 
   }
   return {
     nats,
+    admin: users.admin,
     db,
     ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,

@@ -10,7 +10,7 @@ import { type Stack, startStack, testLogger } from "./stack.ts";
 import { events, seqOf, Traffic } from "./traffic.ts";
 
 async function withJsm<T>(stack: Stack, fn: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: stack.nats.url });
+  const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   try {
     return await fn(await jetstreamManager(nc));
   } finally {

@@ -10,6 +10,7 @@ import { startRoute } from "../../internal/route/app.ts";
 import { readRouteConfig } from "../../internal/route/config.ts";
 import type { RouteStep } from "../../internal/route/relay.ts";
 import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
+import { migrateAsAdmin, type NatsCredentials, natsUsers } from "../helpers/nats-users.ts";
 import { type TestDatabase, testDatabase } from "../helpers/db.ts";
 
 export type ServiceName = "ingest" | "route" | "persist" | "notify";
@@ -17,7 +18,20 @@ export type ServiceName = "ingest" | "route" | "persist" | "notify";
 export interface Stack {
   nats: NatsServerHandle;
   db: TestDatabase;
+  /**
+   * The stack's shared environment, with the NATS admin user's NATS_USER and
+   * NATS_PASSWORD: what a test's own tools (replay, a config reader, an extra
+   * service) connect with. Each of the four services runs as its own user.
+   */
   env: Record<string, string>;
+  /**
+   * The admin user of `nats`, for tests that use the JetStream API:
+   * `connect({ servers: stack.nats.url, ...stack.admin })`. Undefined when the
+   * test brought its own server without giving its admin (StackOptions.nats).
+   */
+  admin: NatsCredentials | undefined;
+  /** The environment one of the services runs with (its own NATS user): for a second instance of it. */
+  serviceEnv(name: ServiceName): Record<string, string>;
   ingestHttp: string;
   ingestWs: string;
   notifyHttp: string;
@@ -42,8 +56,14 @@ export interface StackOptions {
   routeStep?: RouteStep;
   /** Variables for one service on top of the stack's (e.g. its own NATS user). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** A nats-server the test started (e.g. with a config file); the stack then neither starts nor stops one. */
+  /**
+   * A nats-server the test started (e.g. with a config file); the stack then
+   * neither starts nor stops one. Its services connect with what `serviceEnv`
+   * gives them, the migration with `admin`.
+   */
   nats?: NatsServerHandle;
+  /** The admin user of `nats`, for the migration; without it the migration connects without credentials. */
+  admin?: NatsCredentials;
 }
 
 const starters: Record<ServiceName, (env: Record<string, string>, o: StackOptions) => Promise<RunningService>> = {
@@ -66,20 +86,33 @@ export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<Servic
 /**
  * The four services in this process, on a nats-server of their own and a
  * schema of their own in the test PostgreSQL: a whole jetmesh per test file.
+ * The server has the users of infra/nats/users.conf (fresh passwords); the
+ * migration runs as admin, then each service starts as its own user.
  */
 export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
-  const nats = options.nats ?? await startNatsServer();
+  const users = options.nats ? undefined : natsUsers();
+  const nats = options.nats ?? await startNatsServer(users!.server);
+  const admin = options.admin ?? users?.admin;
   const db = await testDatabase();
-  const env = { ...stackEnv(nats.url, db, { ingest: 0, route: 0, persist: 0, notify: 0 }), ...extraEnv };
+  const shared = { ...stackEnv(nats.url, db, { ingest: 0, route: 0, persist: 0, notify: 0 }), ...extraEnv };
+  const env = admin ? { ...shared, NATS_USER: admin.user, NATS_PASSWORD: admin.pass } : shared;
+  try {
+    await migrateAsAdmin([nats.url], shared, admin);
+  } catch (err) {
+    if (options.nats === undefined) await nats.stop();
+    await db.drop();
+    throw err;
+  }
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
+  const envOf = (name: ServiceName, o: StackOptions = options) => ({ ...shared, ...users?.serviceEnv(name), ...o.serviceEnv?.[name] });
   const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
     // Clients reconnect to the edges' known ports. The workers' operations port
     // is new on each start: a scrape's keep-alive connection, closed by the
     // server on stop, leaves a TIME_WAIT that uWS cannot listen over.
     const port = name === "ingest" || name === "notify" ? ports.get(name) : undefined;
-    const own = { ...env, ...o.serviceEnv?.[name] };
+    const own = envOf(name, o);
     const svcEnv = port === undefined ? own : { ...own, [portVar]: String(port) };
     // uWS releases a closed port on its next loop turn, so a quick restart may find it still bound.
     let svc: RunningService | undefined;
@@ -103,6 +136,8 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     nats,
     db,
     env,
+    admin,
+    serviceEnv: (name) => envOf(name),
     ingestHttp: `http://127.0.0.1:${ports.get("ingest")}`,
     ingestWs: `ws://127.0.0.1:${ports.get("ingest")}/v1/ws`,
     notifyHttp: `http://127.0.0.1:${ports.get("notify")}`,

@@ -2,7 +2,8 @@ import postgres from "postgres";
 import type { Test } from "tap";
 import { testDatabase } from "../helpers/db.ts";
 import { freePorts } from "../helpers/ports.ts";
-import { busState, type BusState } from "./bus.ts";
+import { migrateAsAdmin, type NatsUsers } from "../helpers/nats-users.ts";
+import { busState, type BusState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
 import { Services } from "./services.ts";
@@ -32,9 +33,15 @@ export interface Harness {
 /**
  * PostgreSQL schema, the four services as processes on fixed ports, and the
  * load running against them. One teardown stops it all in an order that never
- * leaves a service waiting on a bus or database that is already gone.
+ * leaves a service waiting on a bus or database that is already gone. The
+ * servers run with `users` (natsUsers()): the migration runs as admin, each
+ * service as its own user.
  */
-export async function startHarness(t: Test, o: { servers: string[]; replicas: number; stopNats: () => Promise<void> }): Promise<Harness> {
+export async function startHarness(
+  t: Test,
+  o: { servers: string[]; users: NatsUsers; replicas: number; stopNats: () => Promise<void> },
+): Promise<Harness> {
+  useAdmin(o.users.admin);
   const db = await testDatabase();
   const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
   const env: Record<string, string> = {
@@ -63,7 +70,7 @@ export async function startHarness(t: Test, o: { servers: string[]; replicas: nu
     PERSIST_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
     PERSIST_MAX_BATCH: String(MAX_ACK_PENDING / 2),
   };
-  const services = new Services(env);
+  const services = new Services(env, (name) => o.users.serviceEnv(name));
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   let load: Load | undefined;
   t.teardown(async () => {
@@ -73,6 +80,7 @@ export async function startHarness(t: Test, o: { servers: string[]; replicas: nu
     await db.drop();
     await o.stopNats();
   });
+  await migrateAsAdmin(o.servers, env, o.users.admin);
   await services.startAll();
   load = await Load.start({
     ingestWs: `ws://127.0.0.1:${ingestPort}/v1/ws`,

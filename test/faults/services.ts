@@ -26,6 +26,7 @@ export interface TermResult {
  */
 export class Services {
   readonly #env: Record<string, string>;
+  readonly #own: (name: ServiceName) => Record<string, string>;
   readonly #procs = new Map<ServiceName, ServiceProcess>();
   /** Every process started, in order, for the log dump. */
   readonly #history: ServiceProcess[] = [];
@@ -35,8 +36,10 @@ export class Services {
   /** Starts that had to be tried again (the process exited before it was ready). */
   readonly startRetries: string[] = [];
 
-  constructor(env: Record<string, string>) {
+  /** `own`: what one service adds to `env`, e.g. its NATS_USER and NATS_PASSWORD. */
+  constructor(env: Record<string, string>, own: (name: ServiceName) => Record<string, string> = () => ({})) {
     this.#env = env;
+    this.#own = own;
   }
 
   async startAll(): Promise<void> {
@@ -45,7 +48,7 @@ export class Services {
 
   async start(name: ServiceName): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const proc = spawnService(name, this.#env);
+      const proc = spawnService(name, { ...this.#env, ...this.#own(name) });
       this.#procs.set(name, proc);
       this.#history.push(proc);
       let ready = false;

@@ -1,5 +1,6 @@
 import t from "tap";
 import { startNatsServer } from "../helpers/nats-server.ts";
+import { natsUsers } from "../helpers/nats-users.ts";
 import { planFaults, SingleNodeChaos } from "./chaos.ts";
 import { ACK_WAIT_MS, drainAndVerify, startHarness } from "./harness.ts";
 import { faultSeed, Rng } from "./prng.ts";
@@ -8,8 +9,9 @@ t.test("kill -9 and SIGTERM of every process under load: acked events stored onc
   const seed = faultSeed("single node");
   const plan = planFaults(new Rng(seed), { kills: 3, terms: 1 });
   // File storage in a store dir that survives restarts: a crash must not be a fresh start.
-  const nats = await startNatsServer({ name: "nats" });
-  const h = await startHarness(t, { servers: [nats.url], replicas: 1, stopNats: () => nats.stop() });
+  const users = natsUsers();
+  const nats = await startNatsServer({ name: "nats", ...users.server });
+  const h = await startHarness(t, { servers: [nats.url], users, replicas: 1, stopNats: () => nats.stop() });
   const chaos = new SingleNodeChaos({ services: h.services, nats, ackWaitMs: ACK_WAIT_MS });
   await chaos.run(plan);
 

@@ -32,6 +32,8 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Label used in error messages and NATS_SERVER_LOG output. */
   name?: string;
+  /** Variables added to the server's environment (e.g. the passwords users.conf reads); kept across restarts. */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -119,6 +121,7 @@ class Server implements NatsServerHandle {
   readonly #name: string;
   readonly #readyTimeoutMs: number;
   readonly #readyPath: string;
+  readonly #env: Record<string, string>;
   #proc: ChildProcess | undefined;
   #exit: Promise<void> = Promise.resolve();
   #exited = true;
@@ -134,6 +137,7 @@ class Server implements NatsServerHandle {
     name: string;
     readyTimeoutMs: number;
     readyPath: string;
+    env?: Record<string, string>;
   }) {
     this.#bin = o.bin;
     this.port = o.port;
@@ -144,6 +148,7 @@ class Server implements NatsServerHandle {
     this.#name = o.name;
     this.#readyTimeoutMs = o.readyTimeoutMs;
     this.#readyPath = o.readyPath;
+    this.#env = o.env ?? {};
   }
 
   get url(): string {
@@ -179,7 +184,7 @@ class Server implements NatsServerHandle {
   async spawn(): Promise<void> {
     if (!this.#exited) throw new Error(`${this.#name}: already running`);
     this.#log = [];
-    const proc = spawn(this.#bin, this.#args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(this.#bin, this.#args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.#env } });
     this.#proc = proc;
     this.#exited = false;
     live.add(proc);
@@ -309,6 +314,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       name: opts.name ?? `nats:${port}`,
       readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
       readyPath: jetstream ? "/healthz?js-enabled-only=true" : "/healthz",
+      env: opts.env,
     });
     try {
       await srv.spawn();
@@ -333,7 +339,7 @@ interface JszMeta {
  */
 export async function startNatsCluster(
   n = 3,
-  opts: { args?: string[]; readyTimeoutMs?: number } = {},
+  opts: { args?: string[]; readyTimeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<NatsCluster> {
   const bin = findNatsServer();
   if (!bin) throw new NatsServerMissingError();
@@ -375,6 +381,7 @@ export async function startNatsCluster(
           // Cluster nodes answer /healthz only once the meta group is up; readiness
           // here is just "serving", the meta leader is awaited below.
           readyPath: "/varz",
+          env: opts.env,
         }),
       );
     }

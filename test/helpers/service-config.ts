@@ -25,6 +25,11 @@ export interface ConfigRead {
 }
 
 export function readServiceConfig(service: ServiceName, env: Env): ConfigRead {
+  return readTracked(readers[service], env) as ConfigRead;
+}
+
+/** Any config reader (the migration's too) over `env`, with the variables it looked at. */
+export function readTracked<C>(reader: (env: Env) => C, env: Env): { config: C; read: Set<string> } {
   const read = new Set<string>();
   const tracked = new Proxy(env, {
     get(target, name) {
@@ -32,8 +37,24 @@ export function readServiceConfig(service: ServiceName, env: Env): ConfigRead {
       return target[name as string];
     },
   });
-  return { config: readers[service](tracked), read };
+  return { config: reader(tracked), read };
 }
+
+/**
+ * The variables that shape the streams and buckets: a service given one of
+ * them must have the same value as the migration, or the migration made the
+ * streams another way than that service is configured.
+ */
+export const MIGRATION_SETTINGS = [
+  "STREAM_REPLICAS",
+  "INGEST_MAX_AGE",
+  "INGEST_DUPLICATE_WINDOW",
+  "EVENTS_MAX_AGE",
+  "EVENTS_DUPLICATE_WINDOW",
+  "DLQ_MAX_AGE",
+  "ROUTE_DEDUPE_TTL",
+  "NOTIFY_PRESENCE_TTL",
+];
 
 /** Users and the password variables infra/nats/users.conf reads from nats-server's environment. */
 export function usersConf(text: string): Map<string, string> {

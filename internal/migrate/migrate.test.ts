@@ -1,0 +1,61 @@
+// The migration against a real nats-server with users.conf: creates, leaves
+// alone, updates; and as `make migrate` runs it, a clear exit 1 when it cannot.
+import t from "tap";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startNatsServer } from "../../test/helpers/nats-server.ts";
+import { migrateAsAdmin, natsUsers } from "../../test/helpers/nats-users.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+function runMain(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ["--import", "tsx", "cmd/migrate/main.ts"], { cwd: root, env: { ...process.env, ...env } });
+    let out = "";
+    p.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    p.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    p.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+t.test("creates the streams and buckets, changes nothing the second time, follows a changed setting", async (t) => {
+  const users = natsUsers();
+  const ns = await startNatsServer(users.server);
+  t.teardown(() => ns.stop());
+  const first = await migrateAsAdmin([ns.url], {}, users.admin);
+  t.same(first.map((s) => `${s.name} ${s.action}`), [
+    "INGEST created", "EVENTS created", "DLQ created", "jetmesh_seen created", "jetmesh_presence created",
+  ]);
+  const again = await migrateAsAdmin([ns.url], {}, users.admin);
+  t.same(again.map((s) => s.action), ["unchanged", "unchanged", "unchanged", "unchanged", "unchanged"], "idempotent");
+  const changed = await migrateAsAdmin([ns.url], { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" }, users.admin);
+  t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [["EVENTS", ["max_age"]], ["jetmesh_seen", ["max_age"]]]);
+  const nc = await connect({ servers: ns.url, ...users.admin });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9);
+  t.equal((await jsm.streams.info("KV_jetmesh_seen")).config.max_age, 3_600e9);
+
+  const main = await runMain({ NATS_URL: ns.url, NATS_USER: "admin", NATS_PASSWORD: users.passwords.admin, EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" });
+  t.equal(main.code, 0, main.out);
+  t.match(main.out, /"msg":"migration done".*"unchanged":5/, "one JSON line says what it did");
+
+  const asService = await runMain({ NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: users.passwords.ingest, EVENTS_MAX_AGE: "2d" });
+  t.equal(asService.code, 1, "a service user cannot migrate");
+  t.match(asService.out, /"msg":"migration failed".*run it as the admin user.*"code":"unauthorized"/);
+  t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9, "and changed nothing");
+});
+
+t.test("cmd/migrate exits 1 with a clear line: wrong password, no NATS", async (t) => {
+  const users = natsUsers();
+  const ns = await startNatsServer(users.server);
+  t.teardown(() => ns.stop());
+  const wrong = await runMain({ NATS_URL: ns.url, NATS_USER: "admin", NATS_PASSWORD: "guess" });
+  t.equal(wrong.code, 1);
+  t.match(wrong.out, /"msg":"migration failed".*NATS_USER=admin.*"code":"unauthorized"/);
+  const down = await runMain({ NATS_URL: "nats://127.0.0.1:1", MIGRATE_WAIT: "1s" });
+  t.equal(down.code, 1);
+  t.match(down.out, /"msg":"migration failed".*did not answer within 1000 ms.*"code":"unavailable"/);
+});
