@@ -43,7 +43,8 @@ const packed = envs.map((e) => packValue(e));
 const json = envs.map((e) => te.encode(JSON.stringify(e)));
 
 function plainHeaders(e: Envelope) {
-  const h = natsHeaders();
+  // MsgHdrsImpl: encode() is what the client calls on publish.
+  const h = natsHeaders() as MsgHdrsImpl;
   h.set(MSG_ID_HEADER, e.id);
   return h;
 }

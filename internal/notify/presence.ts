@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, type KvWatchEntry, Kvm } from "@nats-io/kv";
 import { nanos, type QueuedIterator } from "@nats-io/transport-node";
-import { parsePresenceKey, PRESENCE_BUCKET, type PresenceEntry, presenceKey } from "../../subjects/mod.ts";
+import { parsePresenceKey, PRESENCE_BUCKET, PRESENCE_BUCKET_DESCRIPTION, type PresenceEntry, presenceKey } from "../../subjects/mod.ts";
 import { withRetry } from "../bus/mod.ts";
 import { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -57,7 +57,7 @@ export class Presence {
       ttl: o.ttlMs,
       history: 1,
       replicas: o.replicas,
-      description: "jetmesh notify: who is in which channel, one entry per member session, refreshed by a heartbeat",
+      description: PRESENCE_BUCKET_DESCRIPTION,
     });
     // create() binds to an existing bucket as it is; a changed TTL must reach the server too,
     // or entries would vanish there at another age than the sweepers expect.

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { SEEN_BUCKET } from "../../subjects/mod.ts";
+import { SEEN_BUCKET, SEEN_BUCKET_DESCRIPTION } from "../../subjects/mod.ts";
 import { type PipelinedPublisher, statusError } from "../bus/mod.ts";
 
 /** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
@@ -55,7 +55,7 @@ export class SeenIds {
       history: 1,
       // Direct gets are what `routed` reads with.
       allow_direct: true,
-      description: "jetmesh route: event ids already routed, for dedupe past the duplicate windows",
+      description: SEEN_BUCKET_DESCRIPTION,
     });
     return new SeenIds(pub);
   }
