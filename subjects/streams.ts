@@ -25,7 +25,7 @@ export const SEEN_BUCKET = "jetmesh_seen";
  * who meets jetmesh through the CLI. Short, because `stream ls` prints them
  * in one table row.
  */
-export const DECODER = "bin/jetmesh-decode";
+export const DECODER = "bin/jetmesh-decode.mjs";
 export const STREAM_DESCRIPTIONS = {
   [INGEST_STREAM]: `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${DECODER})`,
   [EVENTS_STREAM]: `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${DECODER})`,

@@ -3,12 +3,15 @@
 // as JSON. Made for the nats CLI, which runs it once per message with the
 // message's payload on stdin:
 //
-//   .tools/bin/nats --context jetmesh-local stream get EVENTS 1 --translate bin/jetmesh-decode
+//   .tools/bin/nats --context jetmesh-local stream get EVENTS 1 --translate bin/jetmesh-decode.mjs
 //
 // --compact prints one line per message (handy with `nats sub`).
 //
 // Plain JavaScript on purpose: it starts once per message, and loading tsx
-// first would triple its start-up (docs/protocol.md, "Reading the bus").
+// and the contract first would cost several times its start-up
+// (docs/protocol.md, "Reading the bus"). `.mjs` so that it is ES module
+// whatever loaders NODE_OPTIONS adds (tap's would load an extensionless file
+// as CommonJS and fail).
 // It decodes with the options of internal/codec/msgpack.ts (maps as plain
 // objects); test/e2e/nats-cli.test.ts checks it against decodeEnvelope.
 import { Packr } from "msgpackr";
