@@ -60,12 +60,14 @@ export class Presence {
       description: PRESENCE_BUCKET_DESCRIPTION,
     });
     // create() binds to an existing bucket as it is; a changed TTL must reach the server too,
-    // or entries would vanish there at another age than the sweepers expect.
+    // or entries would vanish there at another age than the sweepers expect. The description
+    // follows, so that `nats kv ls` on an upgraded deployment says what the bucket holds now.
     const { streamInfo } = await kv.status();
-    if (streamInfo.config.max_age !== nanos(o.ttlMs)) {
+    const { max_age, description } = streamInfo.config;
+    if (max_age !== nanos(o.ttlMs) || description !== PRESENCE_BUCKET_DESCRIPTION) {
       const jsm = await js.jetstreamManager();
-      await jsm.streams.update(streamInfo.config.name, { ...streamInfo.config, max_age: nanos(o.ttlMs) });
-      o.log.info("presence TTL changed", { ttl_ms: o.ttlMs });
+      await jsm.streams.update(streamInfo.config.name, { ...streamInfo.config, max_age: nanos(o.ttlMs), description: PRESENCE_BUCKET_DESCRIPTION });
+      if (max_age !== nanos(o.ttlMs)) o.log.info("presence TTL changed", { ttl_ms: o.ttlMs });
     }
     const p = new Presence(kv, o);
     await p.#watch();

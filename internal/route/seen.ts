@@ -49,7 +49,7 @@ export class SeenIds {
   }
 
   static async open(js: JetStreamClient, pub: PipelinedPublisher, ttlMs: number, replicas: number): Promise<SeenIds> {
-    await new Kvm(js).create(SEEN_BUCKET, {
+    const kv = await new Kvm(js).create(SEEN_BUCKET, {
       ttl: ttlMs,
       replicas,
       history: 1,
@@ -57,6 +57,13 @@ export class SeenIds {
       allow_direct: true,
       description: SEEN_BUCKET_DESCRIPTION,
     });
+    // create() binds to an existing bucket as it is: bring an older description up to date,
+    // so that `nats kv ls` on an upgraded deployment says what the bucket holds now.
+    const { streamInfo } = await kv.status();
+    if (streamInfo.config.description !== SEEN_BUCKET_DESCRIPTION) {
+      const jsm = await js.jetstreamManager();
+      await jsm.streams.update(streamInfo.config.name, { ...streamInfo.config, description: SEEN_BUCKET_DESCRIPTION });
+    }
     return new SeenIds(pub);
   }
 

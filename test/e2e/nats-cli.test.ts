@@ -9,9 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { ROOT, toolPath } from "../../infra/tools/tools.ts";
 import { packValue } from "../../internal/codec/mod.ts";
+import { readNotifyConfig } from "../../internal/notify/config.ts";
+import { readRouteConfig } from "../../internal/route/config.ts";
 import {
   CONSUMER_DESCRIPTIONS,
   decodeEnvelope,
@@ -146,14 +149,18 @@ t.test("the README's nats CLI commands against a running jetmesh", async (t) => 
   const conf = templateConfig("single.conf", dir, join(dir, "store"), new Map([[4222, p], [8222, m]]));
   const ns = await startNatsServer({ jetstream: false, port: p, monitorPort: m, args: ["-c", conf] });
   t.teardown(() => ns.stop());
+  const nc = await connect({ servers: ns.url, user: "admin", pass: passwords.admin });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  // Buckets from an older jetmesh, with the TTLs the services use: route and notify bring
+  // their descriptions up to date (kv ls below).
+  const ttls = { [SEEN_BUCKET]: readRouteConfig({}).dedupeTtlMs, [PRESENCE_BUCKET]: readNotifyConfig({}).presenceTtlMs };
+  for (const [bucket, ttl] of Object.entries(ttls)) await new Kvm(nc).create(bucket, { history: 1, ttl, description: "jetmesh: an older description" });
+
   const services: ServiceName[] = ["ingest", "route", "persist", "notify"];
   const serviceEnv = Object.fromEntries(services.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]));
   const stack = await startStack({}, { nats: ns, serviceEnv });
   t.teardown(stack.stop);
-
-  const nc = await connect({ servers: ns.url, user: "admin", pass: passwords.admin });
-  t.teardown(() => nc.close());
-  const jsm = await jetstreamManager(nc);
   const until = async (what: string, ok: () => Promise<boolean>) => {
     for (const end = Date.now() + 20_000; !(await ok());) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
