@@ -134,7 +134,7 @@ function run(line: string, vars: Record<string, string>, env: NodeJS.ProcessEnv,
     let out = "";
     p.stdout.on("data", (b) => (out += b));
     p.stderr.on("data", (b) => (out += b));
-    p.on("error", reject);
+    p.on("error", (err) => reject(terminal ? new Error(`script(1) gives nats its terminal (apt-get install bsdutils): ${err.message}`) : err));
     p.on("close", (code) => resolve({ code, out: out.replace(/\r\n/g, "\n") }));
   });
 }
