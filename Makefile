@@ -35,11 +35,11 @@ help:
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make check      tsc --noEmit and deno check over cmd internal subjects sdk demo test bench infra"
-	@echo "make run-local  nats-server + PGlite + the four services (+ Jaeger when installed), Ctrl-C stops all"
+	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
-	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back"
-	@echo "make bench      throughput, latency, fan-out, idle memory vs raw ceilings (QUICK=1: under 2 min)"
+	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back (and its trace from Jaeger)"
+	@echo "make bench      throughput, latency, fan-out, idle memory vs raw ceilings, fsync cost (QUICK=1: under 3 min)"
 	@echo "make bench-tracing  tracing cost: off vs OTLP export on (per hop and ingest publish throughput)"
 	@echo "make clean      remove .tap, .data and bench temp files"
 
@@ -143,7 +143,8 @@ smoke: install tools
 smoke-running: install
 	@$(NODE_TSX) infra/local/smoke.ts
 
-# QUICK=1 for a run under two minutes; BENCH_ARGS="--channels=16 --rates=1000,5000"
+# QUICK=1 for a run under three minutes; BENCH_ARGS="--phases=durability" for some
+# phases, BENCH_ARGS="--channels=16 --rates=1000,5000"
 # and BENCH_* variables change the load (bench/options.ts). Needs nats-server and
 # PostgreSQL at DATABASE_URL like the tests; never part of `make test`.
 QUICK ?=

@@ -7,7 +7,7 @@ export interface BenchOptions {
   /** Seconds each measured window lasts (after its warm-up). */
   durationSec: number;
   warmupSec: number;
-  /** Fan-out and latency: jetmesh and its reference alternate this many times, each slice durationSec / rounds long. */
+  /** Fan-out, latency and durability: the variants alternate this many times, each slice durationSec / rounds long. */
   rounds: number;
   /** Latency phase: offered events per second, one measurement per rate. */
   rates: number[];
@@ -21,13 +21,14 @@ export interface BenchOptions {
   fanoutSubscribers: number;
   /** Idle phase: subscriber connections wanted (capped by the file-descriptor limit). */
   idleConnections: number;
-  /** Which phases run, in this order. */
+  /** Which phases run, in this order (`--phases=durability` or BENCH_PHASES for some). */
   phases: Phase[];
   /** Services to run under `node --cpu-prof`; profiles land in bench/results/profiles/<run>/. */
   profile: string[];
 }
 
-export const PHASES = ["ceilings", "sustained", "latency", "fanout", "idle"] as const;
+// durability runs its own nats-servers, before the services start, so nothing else loads the machine meanwhile.
+export const PHASES = ["ceilings", "durability", "sustained", "latency", "fanout", "idle"] as const;
 export type Phase = (typeof PHASES)[number];
 
 type Source = Record<string, string | undefined>;

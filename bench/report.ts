@@ -1,6 +1,7 @@
 /** The results file and its Markdown table. Pure: the tap test renders a fixed result. */
 import type { BenchOptions } from "./options.ts";
 import type { Ceiling, CeilingsResult } from "./phases/ceilings.ts";
+import { type DurabilityResult, ratios } from "./phases/durability.ts";
 import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
@@ -19,6 +20,7 @@ export interface BenchResults {
   machine: MachineInfo & { natsServer: string; postgres: string; load1Start: number; load1End: number };
   options: BenchOptions;
   ceilings?: CeilingsResult;
+  durability?: DurabilityResult;
   sustained?: SustainedResult;
   latency?: LatencyResult[];
   fanout?: FanoutResult;
@@ -81,6 +83,32 @@ function lat(run: LatencyRun): string {
   return `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)}`;
 }
 
+/** The durability phase's own table: each fsync policy next to the default of the same topology. */
+export function durabilityTable(d: DurabilityResult): string[] {
+  const lines: string[] = [];
+  lines.push(
+    `Durability: a fresh nats-server (or 3-node cluster, R3 stream) per configuration, all four taking turns; ` +
+      `store on ${d.store.fstype} (${d.store.source}, ${d.store.mount}); throughput with ${d.inFlight} publishes in flight on one connection, ` +
+      `ack latency with one at a time; ${d.payloadBytes} B payloads with a msgID.`,
+  );
+  lines.push("");
+  lines.push("| config | publishes/s | ack p50 | ack p99 | vs the default of the same topology (publishes/s; p50; p99) |");
+  lines.push("|---|---|---|---|---|");
+  for (const run of d.runs) {
+    const q = ratios(d, run);
+    const vs = run.sync === "default" ? "1 (reference)" : `${fmtRatio(q.publishes)}; ${times(q.p50)}; ${times(q.p99)}`;
+    const name = `${run.topology === "single" ? "single node" : "3-node cluster, R3"}, ${run.sync === "always" ? "`sync_interval: always`" : "default (2 min)"}`;
+    lines.push(`| ${name} | ${perSec(run.publishesPerSec)} | ${fmtMs(run.ack.p50)} | ${fmtMs(run.ack.p99)} | ${vs} |`);
+  }
+  lines.push("");
+  const rounds = d.runs.map((x) => `${x.topology} ${x.sync} ${x.roundsPerSec.map(fmtCount).join(", ")}`).join("; ");
+  lines.push(`- Publishes/s are the median of the rounds (${rounds}); latencies are over all rounds' samples (${d.runs.map((x) => fmtCount(x.ack.count)).join(", ")}).`);
+  const failed = d.runs.filter((x) => x.failed > 0);
+  if (failed.length > 0) lines.push(`- Failed publishes: ${failed.map((x) => `${x.topology} ${x.sync} ${x.failed}`).join(", ")}.`);
+  lines.push("");
+  return lines;
+}
+
 export function markdown(r: BenchResults): string {
   const m = r.machine;
   const o = r.options;
@@ -96,6 +124,8 @@ export function markdown(r: BenchResults): string {
       `${o.publishers} publishers × ${o.window} in flight.`,
   );
   lines.push("");
+  // With only some phases (--phases=durability) the main table may have no row: then it is left out.
+  const tableAt = lines.length;
   lines.push("| # | measure | jetmesh | reference (same run) | ratio | target | met |");
   lines.push("|---|---|---|---|---|---|---|");
   const c = r.ceilings;
@@ -132,7 +162,8 @@ export function markdown(r: BenchResults): string {
       `| 5 | memory per idle subscriber connection (${fmtCount(i.jetmesh.connections)} on one notify) | ${fmtBytes(i.jetmesh.bytesPerConnection)} | raw uWS ${fmtBytes(i.raw.bytesPerConnection)} (${fmtCount(i.raw.connections)}) | ${times(i.ratio)} | ≤ 2× | ${met(target(3))} |`,
     );
   }
-  lines.push("");
+  if (lines.length === tableAt + 2) lines.splice(tableAt, 2);
+  else lines.push("");
   const notes: string[] = [];
   if (s) {
     notes.push(
@@ -174,6 +205,7 @@ export function markdown(r: BenchResults): string {
   for (const c of r.complaints) notes.push(`${c.service} logged ${c.level} "${c.msg}" ${c.count}×.`);
   for (const n of notes) lines.push(`- ${n}`);
   if (notes.length > 0) lines.push("");
+  if (r.durability) lines.push(...durabilityTable(r.durability));
   lines.push("CPU in cores per process during each window (1.00 = one core), machine busy share, load average:");
   lines.push("");
   lines.push("| window | cores | machine busy | load |");
@@ -183,6 +215,7 @@ export function markdown(r: BenchResults): string {
     cpuLine("ceiling: publish, pipelined", c?.publish.pipelined.cpu),
     cpuLine("ceiling: relay, js.publish", c?.relay.stock.cpu),
     cpuLine("ceiling: relay, pipelined", c?.relay.pipelined.cpu),
+    ...(r.durability?.runs ?? []).map((x) => cpuLine(`durability: ${x.topology} ${x.sync}, publish`, x.cpu)),
     cpuLine("sustained", s?.cpu),
     ...(r.latency ?? []).flatMap((l) => [cpuLine(`latency jetmesh @ ${fmtCount(l.rate)}/s`, l.jetmesh.cpu), cpuLine(`latency prototype @ ${fmtCount(l.rate)}/s`, l.proto.cpu)]),
     cpuLine("fan-out raw uWS", f?.raw.cpu),

@@ -15,6 +15,7 @@ import { raiseFdLimitOrReexec } from "./fdlimit.ts";
 import { readOptions } from "./options.ts";
 import { ceilings } from "./phases/ceilings.ts";
 import type { Ctx } from "./phases/context.ts";
+import { durability } from "./phases/durability.ts";
 import { fanout } from "./phases/fanout.ts";
 import { idle } from "./phases/idle.ts";
 import { latency } from "./phases/latency.ts";
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     const ctx = { opts, nats, db, sql, tag: (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}` } as Omit<Ctx, "stack">;
     // Ceilings first, on a nats-server nothing else uses yet.
     if (opts.phases.includes("ceilings")) results.ceilings = await ceilings(ctx as Ctx);
-    if (opts.phases.some((p) => p !== "ceilings")) {
+    // Its own nats-servers, while the services do not run yet.
+    if (opts.phases.includes("durability")) results.durability = await durability(ctx as Ctx);
+    if (opts.phases.some((p) => p !== "ceilings" && p !== "durability")) {
       note("starting the services: ingest, route, persist, notify");
       const profileDir = join(root, "bench", "results", "profiles", startedAt.replace(/[:.]/g, "-").slice(0, 19));
       if (opts.profile.length > 0) note(`profiling ${opts.profile.join(", ")} into ${relative(process.cwd(), profileDir)}`);

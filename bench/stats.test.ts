@@ -1,6 +1,7 @@
 import t from "tap";
 import { readOptions } from "./options.ts";
-import { checkTargets, cpuPerEvent } from "./report.ts";
+import type { DurabilityRun } from "./phases/durability.ts";
+import { checkTargets, cpuPerEvent, durabilityTable } from "./report.ts";
 import { cpuShare, fmtCount, medianStepSlope, percentile, ratio, summarize } from "./stats.ts";
 
 t.test("nearest-rank percentiles", async (t) => {
@@ -37,6 +38,7 @@ t.test("options: defaults, QUICK, arguments over environment", async (t) => {
   t.equal(quick.channels, 4);
   t.same(quick.rates, [500]);
   t.throws(() => readOptions({}, ["--phases=nope"]), /unknown phase/);
+  t.same(readOptions({}, ["--phases=durability"]).phases, ["durability"], "one phase alone");
   t.throws(() => readOptions({}, ["--duration=-1"]), /positive/);
 });
 
@@ -59,4 +61,20 @@ t.test("CPU per event is cores over rate, per process and in all", async (t) => 
   t.same(c.byProcess, { nats: 100, route: 50 });
   t.equal(c.total, 150);
   t.ok(Number.isNaN(cpuPerEvent({ cores: { nats: 0.5 }, machineBusy: 0, load1: [0, 0] }, 0).total), "no events, no figure");
+});
+
+t.test("durability: each fsync policy against the default of its own topology", async (t) => {
+  const run = (topology: "single" | "R3", sync: "default" | "always", perSec: number, p50: number, p99: number): DurabilityRun => ({
+    topology, sync, serverSync: sync === "always" ? "always" : "120s", publishesPerSec: perSec, roundsPerSec: [perSec], failed: 0,
+    ack: { count: 100, p50, p99, p999: p99, max: p99 }, cpu: { cores: {}, machineBusy: 0, load1: [0, 0] },
+  });
+  const lines = durabilityTable({
+    store: { dir: "/tmp/x", fstype: "ext4", source: "/dev/vda", mount: "/" },
+    inFlight: 1024,
+    payloadBytes: 200,
+    runs: [run("single", "default", 20000, 0.2, 0.4), run("single", "always", 1000, 0.6, 4), run("R3", "default", 10000, 1, 2), run("R3", "always", 5000, 2, 8)],
+  });
+  t.match(lines[0], "store on ext4 (/dev/vda, /)");
+  t.match(lines.find((l) => l.startsWith("| single node, `sync_interval: always`")), "| 1.00k/s | 0.60 ms | 4.00 ms | 5 %; 3.00×; 10.00× |");
+  t.match(lines.find((l) => l.startsWith("| 3-node cluster, R3, `sync_interval: always`")), "| 50 %; 2.00×; 4.00× |");
 });

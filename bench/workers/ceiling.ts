@@ -3,7 +3,8 @@
  * connection options as the services (noAsyncTraces):
  * - publish: async publishes with a msgID, a window of them in flight;
  * - relay: one hop as route does it, without route's per-channel order or
- *   dedupe: consume A → publish to B with the msgID → ack A after the PubAck.
+ *   dedupe: consume A → publish to B with the msgID → ack A after the PubAck;
+ * - serial: one publish at a time, for ack latency (the durability phase).
  * Each with the client's own `js.publish` ("stock") or with jetmesh's
  * pipelined publisher, so the ceiling is the better of the two.
  */
@@ -12,8 +13,16 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
-async function open(url: string): Promise<NatsConnection> {
-  return await connect({ servers: url, noAsyncTraces: true, name: "bench-ceiling" });
+/** `url` is one server or, for a cluster, a list of them. */
+async function open(url: unknown): Promise<NatsConnection> {
+  const servers = Array.isArray(url) ? url.map(String) : String(url);
+  return await connect({ servers, noAsyncTraces: true, name: "bench-ceiling" });
+}
+
+/** The stream a publish measure writes to; `replicas` > 1 on a cluster. Adding an existing one with the same config is a no-op. */
+async function ensureStream(nc: NatsConnection, args: Record<string, unknown>): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: str(args, "stream"), subjects: [`${str(args, "prefix")}.>`], duplicate_window: 120e9, num_replicas: num(args, "replicas", 1) });
 }
 
 function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
@@ -24,21 +33,25 @@ function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher
 }
 
 async function publishCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(str(args, "url"));
-  const jsm = await jetstreamManager(nc);
-  const stream = str(args, "stream");
+  const nc = await open(args.url);
+  await ensureStream(nc, args);
   const prefix = str(args, "prefix");
-  await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], duplicate_window: 120e9 });
   const js = publisher(nc, args);
-  const tag = str(args, "client");
-  const durationMs = num(args, "durationMs");
+  // Calls that write to one stream more than once need ids of their own: a repeated msgID is acked as a duplicate without being stored.
+  const tag = str(args, "idPrefix", str(args, "client"));
+  // Publishes during the warm-up fill the window and the server's caches; only acks after it count.
+  const warmupMs = num(args, "warmupMs", 0);
+  const durationMs = num(args, "durationMs") + warmupMs;
   const window = num(args, "window", 1024);
   const channels = num(args, "channels", 64);
   const payload = new Uint8Array(num(args, "payloadBytes")).fill(0x61);
   let sent = 0;
   let acked = 0;
   let failed = 0;
+  let ackedAtMark = 0;
+  let mark = 0;
   const start = performance.now();
+  const warm = setTimeout(() => ((ackedAtMark = acked), (mark = performance.now())), warmupMs);
   const tick = setInterval(() => progress({ acked }), 1000);
   await new Promise<void>((done) => {
     let inflight = 0;
@@ -58,14 +71,49 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
     };
     next();
   });
-  const ms = performance.now() - start;
+  const end = performance.now();
+  clearTimeout(warm);
   clearInterval(tick);
   await nc.close();
-  return { acked, failed, ms };
+  if (warmupMs === 0) return { acked, failed, ms: end - start };
+  return { acked: acked - ackedAtMark, failed, ms: end - mark };
+}
+
+/**
+ * Ack latency of one publisher with one publish in flight: each publish waits
+ * for the PubAck of the one before, so every sample is one store (and, with
+ * `sync_interval: always`, one fsync) with nothing to batch it with.
+ */
+async function serialPublish(args: Record<string, unknown>, progress: Progress) {
+  const nc = await open(args.url);
+  await ensureStream(nc, args);
+  const prefix = str(args, "prefix");
+  const js = publisher(nc, args);
+  const tag = str(args, "idPrefix");
+  const warmupMs = num(args, "warmupMs", 0);
+  const durationMs = num(args, "durationMs");
+  const payload = new Uint8Array(num(args, "payloadBytes")).fill(0x61);
+  const samples: number[] = [];
+  let failed = 0;
+  const start = performance.now();
+  const tick = setInterval(() => progress({ acked: samples.length }), 1000);
+  for (let i = 0; ; i++) {
+    const t0 = performance.now();
+    if (t0 - start >= warmupMs + durationMs) break;
+    try {
+      await js.publish(`${prefix}.c${i % 64}`, payload, { msgID: `${tag}-${i}` });
+      if (t0 - start >= warmupMs) samples.push(performance.now() - t0);
+    } catch {
+      failed++;
+    }
+  }
+  clearInterval(tick);
+  await nc.close();
+  return { samples, failed };
 }
 
 async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
-  const nc = await open(str(args, "url"));
+  const nc = await open(args.url);
   const jsm = await jetstreamManager(nc);
   const from = str(args, "from");
   const to = str(args, "to");
@@ -118,11 +166,11 @@ async function relayCeiling(args: Record<string, unknown>, progress: Progress) {
 }
 
 async function drop(args: Record<string, unknown>) {
-  const nc = await open(str(args, "url"));
+  const nc = await open(args.url);
   const jsm = await jetstreamManager(nc);
   for (const s of (args.streams as string[]) ?? []) await jsm.streams.delete(s).catch(() => false);
   await nc.close();
   return null;
 }
 
-serve({ publish: publishCeiling, relay: relayCeiling, drop });
+serve({ publish: publishCeiling, serial: serialPublish, relay: relayCeiling, drop });

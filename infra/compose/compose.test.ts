@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
+import { readPins } from "../tools/tools.ts";
 import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
 
@@ -33,6 +34,7 @@ function interpolate(value: unknown): string {
 }
 
 interface ComposeService {
+  image?: string;
   environment?: Record<string, unknown>;
   ports?: string[];
   volumes?: string[];
@@ -101,6 +103,15 @@ t.test("NATS nodes: every password users.conf needs, and nats-server accepts the
   copyFileSync(join(here, "../nats/users.conf"), join(dir, "users.conf"));
   const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { env: { ...process.env, ...envOf("nats1") }, encoding: "utf8" });
   t.equal(r.status, 0, `nats-server -t: ${r.stderr.trim()}`);
+});
+
+t.test("NATS nodes: the pinned nats-server, with the fsync policy docs/durability.md states", async (t) => {
+  const pinned = readPins().get("nats-server")!.version.replace(/^v/, "");
+  for (const node of ["nats1", "nats2", "nats3"]) {
+    t.equal(compose.services[node].image, `nats:${pinned}-alpine`, `${node}: nats-server ${pinned} as infra/tools/pins.txt`);
+  }
+  // The value itself is checked by nats-server -t above; this is the choice.
+  t.match(file("nats.conf"), /^\s*sync_interval: "2m"$/m, "sync_interval: the server's default, stated");
 });
 
 t.test("Grafana: the dashboard queries the provisioned datasource", async (t) => {

@@ -3,11 +3,15 @@
 // accepted by the service's own config reader, and that ports, probes,
 // secrets and the NATS users agree.
 import t from "tap";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { readServiceConfig, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
+import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
+import { readPins } from "../tools/tools.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
@@ -102,4 +106,24 @@ t.test("nats-values.yaml: users.conf as is, its passwords from the Secret the se
   t.equal(mount.name, volume.name, "the mounted volume is the one added to the pod");
   t.equal(volume.configMap.name, "jetmesh-nats-users");
   t.equal(join("/etc/nats-config", v.config.merge.$include), join(mount.mountPath, "users.conf"), "the include points at the mounted users.conf");
+});
+
+t.test("nats-values.yaml: the pinned nats-server, with the fsync policy docs/durability.md states", async (t) => {
+  const v = parse(readFileSync(join(here, "nats-values.yaml"), "utf8")) as {
+    config: { jetstream: { merge: Record<string, unknown> } };
+    container: { image: { tag: string } };
+    podTemplate: { topologySpreadConstraints: Record<string, { maxSkew: number }> };
+  };
+  const pinned = readPins().get("nats-server")!.version.replace(/^v/, "");
+  t.equal(v.container.image.tag, `${pinned}-alpine`, `nats-server ${pinned} as infra/tools/pins.txt`);
+  t.same(v.config.jetstream.merge, { sync_interval: "2m" }, "sync_interval: the server's default, stated");
+  t.equal(v.podTemplate.topologySpreadConstraints["kubernetes.io/hostname"]?.maxSkew, 1, "the three pods spread over hosts");
+  // The chart writes its config as JSON, which nats-server reads: the merged block must pass nats-server -t.
+  const bin = findNatsServer();
+  if (!bin) return t.fail(new NatsServerMissingError().message);
+  const dir = mkdtempSync(join(tmpdir(), "jm-k8s-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "nats.conf"), JSON.stringify({ jetstream: { store_dir: join(dir, "js"), ...v.config.jetstream.merge } }, null, 2));
+  const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { encoding: "utf8" });
+  t.equal(r.status, 0, `nats-server -t: ${r.stderr.trim()}`);
 });

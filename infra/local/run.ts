@@ -7,9 +7,11 @@
  *   (cmd/pglite/main.ts, data in .data/pglite) with DATABASE_POOL_MAX=1.
  * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts) with
  *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
- * - Jaeger, when a `jaeger` (v2) or `jaeger-all-in-one` (v1) binary is on PATH
- *   and no OTEL_* exporter variable is set: started on its default ports (UI
- *   16686, OTLP/HTTP 4318) and the services send their traces to it.
+ * - Jaeger (the pinned .tools/bin/jaeger, or JAEGER_BIN) with
+ *   infra/local/jaeger.yaml, unless RUN_LOCAL_JAEGER=0 or an OTEL_* exporter
+ *   variable is set: UI and query API on JAEGER_UI_PORT (16686), OTLP/HTTP on
+ *   JAEGER_OTLP_PORT (4318), another free port when one is taken; the
+ *   services send their traces to it.
  *
  * Ctrl-C / SIGTERM stops the services (SIGTERM, SIGKILL after 10 s), then
  * PGlite and nats-server, and exits 0. If any of them exits on its own,
@@ -22,13 +24,12 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   canListen,
   Child,
   color,
-  findExecutable,
   formatLogLine,
   type Paint,
   pickPort,
@@ -65,15 +66,17 @@ const services: Service[] = [
 const portOf = (s: Service) => Number(env[s.portVar] || s.defaultPort);
 const shownDir = (d: string) => (d.startsWith(`${root}/`) ? d.slice(root.length + 1) : d);
 
-/** Jaeger's own defaults, the same in v1 (all-in-one) and v2. */
+/** Jaeger's own default ports: UI and query API, OTLP/HTTP. */
 const JAEGER_UI_PORT = 16686;
 const JAEGER_OTLP_PORT = 4318;
+const JAEGER_CONFIG = join(root, "infra/local/jaeger.yaml");
 const OTEL_VARIABLES = ["OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"];
 
 const children: Child[] = [];
 let nats: Child | undefined;
 let pglite: Child | undefined;
 let jaeger: Child | undefined;
+let jaegerUiPort: number | undefined;
 let stopping = false;
 
 async function shutdown(exitCode: number, why: string): Promise<never> {
@@ -214,40 +217,58 @@ async function startPglite(): Promise<string> {
   }
 }
 
-/** Starts Jaeger when one is installed and tracing is not configured otherwise; returns the OTLP endpoint for the services. */
+/** Starts Jaeger unless told not to or tracing is configured otherwise; returns the OTLP endpoint for the services. */
 async function startJaeger(): Promise<string | undefined> {
   if (OTEL_VARIABLES.some((v) => env[v])) {
     say("traces: exported as the OTEL_* variables say (no local Jaeger started)");
     return undefined;
   }
-  const bin = findExecutable("jaeger") ?? findExecutable("jaeger-all-in-one");
+  if (env.RUN_LOCAL_JAEGER === "0") {
+    say("traces: off (RUN_LOCAL_JAEGER=0)", color.dim);
+    return undefined;
+  }
+  const bin = findTool("jaeger");
   if (!bin) {
-    say("traces: off (put a jaeger or jaeger-all-in-one binary on PATH to get a local Jaeger, or set OTEL_EXPORTER_OTLP_ENDPOINT)", color.dim);
+    // Tracing is optional: the stack runs without it, but says how to get it.
+    say(`traces: off, no Jaeger: ${toolMissingReason("jaeger")}\n  or RUN_LOCAL_JAEGER=0 to run without it`, color.yellow);
     return undefined;
   }
-  if (!(await canListen(JAEGER_UI_PORT, "127.0.0.1")) || !(await canListen(JAEGER_OTLP_PORT, "127.0.0.1"))) {
-    say(`traces: off (ports ${JAEGER_UI_PORT} and ${JAEGER_OTLP_PORT} are not both free: another Jaeger running?)`, color.yellow);
-    return undefined;
-  }
-  await stopLeftover(pidDir, "jaeger", basename(bin), root);
+  await stopLeftover(pidDir, "jaeger", JAEGER_CONFIG, root);
+  const jaegerPort = async (name: string, preferred: number): Promise<number> => {
+    const wanted = smoke && !env[name] ? 0 : Number(env[name] || preferred);
+    const { port, moved } = await pickPort(wanted);
+    if (moved) say(`port ${wanted} (${name}) is taken (another Jaeger?): Jaeger uses ${port} instead`, color.yellow);
+    return port;
+  };
+  const ui = await jaegerPort("JAEGER_UI_PORT", JAEGER_UI_PORT);
+  const otlpPort = await jaegerPort("JAEGER_OTLP_PORT", JAEGER_OTLP_PORT);
   const verbose = env.LOG_LEVEL === "debug";
   jaeger = watch(
     new Child({
       name: "jaeger",
       command: bin,
-      args: [],
+      args: ["--config", JAEGER_CONFIG],
       cwd: root,
-      env,
+      // jaeger.yaml reads its ports from these.
+      env: { ...env, JAEGER_UI_PORT: String(ui), JAEGER_OTLP_PORT: String(otlpPort), JAEGER_LISTEN_HOST: env.JAEGER_LISTEN_HOST || "127.0.0.1" },
       paint: color.gray,
-      // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
-      filter: (line) => (verbose || /"level":"(warn|error|fatal)"|\b(WARN|ERROR|FATAL)\b/.test(line) ? line : undefined),
+      filter: (line) => {
+        // A go-built Jaeger has no UI assets (README, Tracing): say so in a line, not its whole log record.
+        if (line.includes("ui assets not embedded")) {
+          return env.JAEGER_UI_ASSETS ? undefined : "no UI assets in this build: the UI page is a placeholder (the query API works; JAEGER_UI_ASSETS=<dir> serves a built Jaeger UI)";
+        }
+        // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
+        return verbose || /\t(warn|error|fatal|panic)\t|"level":"(warn|error|fatal)"/i.test(line) ? line : undefined;
+      },
       pidDir,
     }),
   );
-  const ok = await waitForHttp(`http://127.0.0.1:${JAEGER_UI_PORT}/`, 30_000, () => !jaeger!.exited);
-  if (!ok) return failStart(`${basename(bin)} did not serve its UI on port ${JAEGER_UI_PORT}`, jaeger.tail);
-  const otlp = `http://127.0.0.1:${JAEGER_OTLP_PORT}`;
-  say(`Jaeger UI http://localhost:${JAEGER_UI_PORT} (${basename(bin)}; the services send traces to ${otlp})`);
+  // The query API, not the UI page: the tests and a trace search need it.
+  const ok = await waitForHttp(`http://127.0.0.1:${ui}/api/services`, 30_000, () => !jaeger!.exited);
+  if (!ok) return failStart(`jaeger (${bin}) did not serve its query API on port ${ui}`, jaeger.tail);
+  const otlp = `http://127.0.0.1:${otlpPort}`;
+  jaegerUiPort = ui;
+  say(`Jaeger UI http://localhost:${ui} (${shownDir(bin)}; the services send traces to ${otlp})`);
   return otlp;
 }
 
@@ -320,7 +341,7 @@ async function main(): Promise<void> {
     `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
     `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
     `  metrics  ${services.map((s) => `http://localhost:${portOf(s)}/metrics`).join("  ")}`,
-    `  traces   ${otlp ? `Jaeger UI http://localhost:${JAEGER_UI_PORT}` : "off"}`,
+    `  traces   ${jaegerUiPort ? `Jaeger UI http://localhost:${jaegerUiPort}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
     `  NATS     ${natsUrl}`,
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
     `  try      make smoke      stop  Ctrl-C`,
@@ -336,7 +357,7 @@ async function main(): Promise<void> {
     command: process.execPath,
     args: ["--import", "tsx", join(root, "infra/local/smoke.ts"), `http://127.0.0.1:${ingest}`, `http://127.0.0.1:${notify}`],
     cwd: root,
-    env,
+    env: jaegerUiPort ? { ...env, SMOKE_JAEGER_URL: `http://127.0.0.1:${jaegerUiPort}` } : env,
     paint: color.bold,
     pidDir,
   });

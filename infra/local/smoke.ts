@@ -10,7 +10,10 @@
  * as a bearer token when ingest requires one (INGEST_TOKENS), SMOKE_CHANNEL
  * (default smoke.test), SMOKE_TIMEOUT_MS (default 30000). Each run publishes a
  * new id (smoke-<time>), so a rerun proves the path again instead of finding
- * an old event. Exits 0 when the event was read back, 1 otherwise.
+ * an old event. With SMOKE_JAEGER_URL (Jaeger's UI and query API; `make smoke`
+ * sets it when it started one) the event's trace must also be found there,
+ * with ingest's, route's and persist's spans. Exits 0 when all was read back,
+ * 1 otherwise.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -122,4 +125,28 @@ if (JSON.stringify((found.data as { hello?: unknown })?.hello) !== JSON.stringif
   fail(`data differs: sent ${JSON.stringify(data)}, got ${JSON.stringify(found.data)}`);
 }
 console.log(`smoke: OK publish → history in ${Date.now() - started} ms`);
+
+// 3. The trace, found the way the UI's search finds it. The services export every 5 s.
+const jaeger = env.SMOKE_JAEGER_URL?.replace(/\/+$/, "");
+if (jaeger) {
+  const hops = ["ingest publish", "route relay", "persist write"];
+  const q = new URLSearchParams({ service: "jetmesh-ingest", tags: JSON.stringify({ "jetmesh.event.id": found.id }), lookback: "1h" });
+  const deadline = Date.now() + timeoutMs;
+  let names: string[] = [];
+  let traceId = "";
+  while (!hops.every((h) => names.includes(h))) {
+    if (Date.now() > deadline) fail(`trace of ${found.id} not complete in ${jaeger}/api/traces?${q} after ${timeoutMs} ms (spans: ${names.join(", ") || "none"}${lastProblem ? `; last: ${lastProblem}` : ""})`);
+    await sleep(500);
+    try {
+      const r = await request(`${jaeger}/api/traces?${q}`);
+      const [trace] = (r.body as { data?: { traceID: string; spans: { operationName: string }[] }[] } | undefined)?.data ?? [];
+      if (r.status !== 200) lastProblem = `${r.status} ${r.text.slice(0, 200)}`;
+      names = trace?.spans.map((s) => s.operationName) ?? [];
+      traceId = trace?.traceID ?? "";
+    } catch (err) {
+      lastProblem = String(err instanceof Error ? err.message : err);
+    }
+  }
+  console.log(`smoke: OK trace ${traceId} in Jaeger: ${hops.join(" → ")}`);
+}
 process.exit(0);

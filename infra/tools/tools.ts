@@ -58,8 +58,8 @@ function executable(file: string): boolean {
   }
 }
 
-function onPath(name: string): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "");
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const dirs = (env.PATH ?? "").split(delimiter).filter((d) => d !== "");
   for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]) if (!dirs.includes(extra)) dirs.push(extra);
   return dirs.map((d) => join(d, name)).find(executable);
 }
@@ -81,22 +81,27 @@ export class ToolMissingError extends Error {
 export function howToGet(tool: ToolName): string {
   const pin = readPins().get(tool)!;
   const repo = pin.module.replace(/^github\.com\//, "").replace(/\/v\d+$/, "");
+  // go install refuses modules with replace directives, such as Jaeger's: make tools builds those from the module's directory.
+  const goInstall = tool === "jaeger"
+    ? []
+    : [`  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`];
   return [
     `  make tools            builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
-    `  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`,
+    ...goInstall,
     `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${OVERRIDE[tool]}`,
   ].join("\n");
 }
 
 const found = new Map<ToolName, string | ToolMissingError>();
 
-function resolveTool(tool: ToolName): string | ToolMissingError {
+/** Where `tool` is for this environment and tools dir (uncached; findTool and toolPath cache it). */
+export function locateTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env, toolsBin = TOOLS_BIN): string | ToolMissingError {
   const pin = readPins().get(tool)!;
-  const named = process.env[OVERRIDE[tool]];
+  const named = env[OVERRIDE[tool]];
   if (named) return executable(named) ? named : new ToolMissingError(tool, `${OVERRIDE[tool]}=${named} is not an executable file`);
-  const built = join(TOOLS_BIN, tool);
+  const built = join(toolsBin, tool);
   if (executable(built)) return built;
-  const path = onPath(tool);
+  const path = onPath(tool, env);
   if (!path) return new ToolMissingError(tool, `${tool} not found in .tools/bin or on PATH`);
   if (!pin.minimum) return path;
   const have = versionOf(path);
@@ -110,21 +115,21 @@ function resolveTool(tool: ToolName): string | ToolMissingError {
 
 /** Path of a tool, or undefined when none usable is installed (see toolPath for why). */
 export function findTool(tool: ToolName): string | undefined {
-  const r = found.get(tool) ?? resolveTool(tool);
+  const r = found.get(tool) ?? locateTool(tool);
   found.set(tool, r);
   return typeof r === "string" ? r : undefined;
 }
 
 /** Why a tool is not usable, with how to get it ("" when it is). */
 export function toolMissingReason(tool: ToolName): string {
-  const r = found.get(tool) ?? resolveTool(tool);
+  const r = found.get(tool) ?? locateTool(tool);
   found.set(tool, r);
   return typeof r === "string" ? "" : r.message;
 }
 
 /** Path of a tool; throws ToolMissingError saying exactly how to get one. */
 export function toolPath(tool: ToolName): string {
-  const r = found.get(tool) ?? resolveTool(tool);
+  const r = found.get(tool) ?? locateTool(tool);
   found.set(tool, r);
   if (typeof r === "string") return r;
   throw r;

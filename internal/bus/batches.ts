@@ -100,15 +100,18 @@ const DROPPED_RECHECK_MS = 500;
 /**
  * Ends a fetch whose pull request the server no longer holds. nats.js 3.x
  * ends a fetch when the server says the request is over, or after two missed
- * heartbeats. Against nats-server 2.9.10 a pull that expires partly filled
- * (as load resumes after a pause) sometimes ends with neither message: the
- * consumer reports no waiting request while nats.js waits two seconds for
- * the heartbeats, and events pile up behind it. So past the expiry the
- * server is asked: with no request waiting on the consumer, nothing more can
- * come for this one (and whatever it sent came before the answer, on the
- * same connection), so the fetch ends and the next pull starts. With another
- * puller's request waiting the check cannot tell, and the heartbeats decide
- * as before. Returns the function to call once the fetch has ended.
+ * heartbeats. A request can vanish with neither: on a cluster, when the node
+ * holding it dies or the consumer's leader moves (the R3 fault run on
+ * nats-server 2.15.3 ended four pulls this way, each beside a node kill), and
+ * on 2.9.10 also when a pull expired part-filled on a single node
+ * (`bench/pull-expiry.ts` shows that stall on 2.9.10 and none on 2.15.3).
+ * Meanwhile events pile up behind a fetch that waits two seconds for the
+ * heartbeats. So past the expiry the server is asked: with no request
+ * waiting on the consumer, nothing more can come for this one (and whatever
+ * it sent came before the answer, on the same connection), so the fetch ends
+ * and the next pull starts. With another puller's request waiting the check
+ * cannot tell, and the heartbeats decide as before. Returns the function to
+ * call once the fetch has ended.
  */
 function endIfServerDropped(consumer: Consumer, messages: ConsumerMessages, log: Logger): () => void {
   let settled = false;

@@ -185,7 +185,7 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 3, 10_000, "3 events");
   await new Promise((r) => setTimeout(r, 1500));
 
-  // What nats-server 2.9 sometimes does after kill -9: the durable comes back without its acks.
+  // What nats-server (2.9.10 and 2.15.3 alike) does after kill -9: the durable comes back without the acks it had not written.
   await stack.stopService("route");
   const nc = await connect({ servers: stack.nats.url });
   t.teardown(() => nc.close());

@@ -138,4 +138,10 @@ export async function drainAndVerify(t: Test, h: Harness, o: { title: string; se
   const logs = `.tap/faults/${o.title.replace(/\W+/g, "-")}-${o.seed}.log`;
   h.services.dumpLogs(logs);
   console.log(`service logs: ${logs}`);
+  // How often the safety nets for server misbehaviour fired (nats-server 2.9.10
+  // lost durable acks on kill -9 and dropped part-filled pulls): on a server
+  // without those bugs both stay at 0, while the nets stay for what else they cover.
+  const routedAgain = h.services.countLogs(/^redelivery of a routed event acked without publishing$/);
+  const droppedPulls = h.services.countLogs(/^pull request no longer on the server/);
+  console.log(`safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`);
 }

@@ -86,6 +86,11 @@ export class Services {
     }
   }
 
+  /** How many log lines of every process ever started have a msg matching `re`. */
+  countLogs(re: RegExp): number {
+    return this.#history.reduce((n, p) => n + p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length, 0);
+  }
+
   /** Writes what every process ever started logged, one line each, oldest process first. */
   dumpLogs(file: string): void {
     mkdirSync(dirname(file), { recursive: true });
