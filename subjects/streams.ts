@@ -18,6 +18,9 @@ export const DLQ_PREFIX = "dlq";
  */
 export const SEEN_BUCKET = "jetmesh_seen";
 
+/** The decoder for the nats CLI's --translate (README "Inspect with the nats CLI"). */
+export const BUS_DECODER = "bin/jetmesh-decode.mjs";
+
 /**
  * Descriptions, shown by `nats stream ls`, `nats stream info` and `nats kv ls`
  * (README "Inspect with the nats CLI"): each says what the stream holds, on
@@ -25,10 +28,9 @@ export const SEEN_BUCKET = "jetmesh_seen";
  * who meets jetmesh through the CLI. Short, because `stream ls` prints them
  * in one table row.
  */
-export const DECODER = "bin/jetmesh-decode.mjs";
 export const STREAM_DESCRIPTIONS = {
-  [INGEST_STREAM]: `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${DECODER})`,
-  [EVENTS_STREAM]: `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${DECODER})`,
+  [INGEST_STREAM]: `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+  [EVENTS_STREAM]: `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
   [DLQ_STREAM]: `jetmesh: events a service gave up on, why in ${DLQ_REASON_HEADER}; make replay-dlq. ${DLQ_PREFIX}.<service>.<channel>`,
 } as const;
 export const SEEN_BUCKET_DESCRIPTION = "jetmesh route: ids of events already moved to EVENTS, so late client retries are dropped (key: id, base64url)";
