@@ -1,6 +1,6 @@
 import { nanos } from "@nats-io/transport-node";
-import { PRESENCE_BUCKET } from "./presence.ts";
-import { SEEN_BUCKET } from "./streams.ts";
+import { PRESENCE_BUCKET, PRESENCE_BUCKET_DESCRIPTION } from "./presence.ts";
+import { SEEN_BUCKET, SEEN_BUCKET_DESCRIPTION } from "./streams.ts";
 
 /**
  * The two KV buckets, as the migration creates them (internal/migrate). The
@@ -37,7 +37,7 @@ export function bucketConfigs(s: BucketSettings): BucketConfig[] {
       ttlMs: s.seenTtlMs,
       replicas: s.replicas,
       allowDirect: true,
-      description: "jetmesh route: event ids already routed, for dedupe past the duplicate windows",
+      description: SEEN_BUCKET_DESCRIPTION,
     },
     {
       bucket: PRESENCE_BUCKET,
@@ -45,7 +45,7 @@ export function bucketConfigs(s: BucketSettings): BucketConfig[] {
       ttlMs: s.presenceTtlMs,
       replicas: s.replicas,
       allowDirect: true,
-      description: "jetmesh notify: who is in which channel, one entry per member session, refreshed by a heartbeat",
+      description: PRESENCE_BUCKET_DESCRIPTION,
     },
   ];
 }

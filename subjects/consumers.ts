@@ -31,12 +31,18 @@ function durable(name: string, stream: string, prefix: string, description: stri
   };
 }
 
+/** Shown by `nats consumer info` and `nats consumer ls`: what the durable does and when it acks. */
+export const CONSUMER_DESCRIPTIONS = {
+  [ROUTE_CONSUMER]: `jetmesh route: moves each ${INGEST_PREFIX}.<channel> event to ${EVENTS_PREFIX}.<channel>, acks once ${EVENTS_STREAM} stored it`,
+  [PERSIST_CONSUMER]: `jetmesh persist: writes each event to PostgreSQL (table events), acks after the commit`,
+} as const;
+
 /** route: INGEST → EVENTS. */
 export function routeConsumer(s: ConsumerSettings): DurableConsumer {
-  return durable(ROUTE_CONSUMER, INGEST_STREAM, INGEST_PREFIX, "jetmesh route: ingest.> to events.>", s);
+  return durable(ROUTE_CONSUMER, INGEST_STREAM, INGEST_PREFIX, CONSUMER_DESCRIPTIONS[ROUTE_CONSUMER], s);
 }
 
 /** persist: EVENTS → PostgreSQL. */
 export function persistConsumer(s: ConsumerSettings): DurableConsumer {
-  return durable(PERSIST_CONSUMER, EVENTS_STREAM, EVENTS_PREFIX, "jetmesh persist: events.> to PostgreSQL", s);
+  return durable(PERSIST_CONSUMER, EVENTS_STREAM, EVENTS_PREFIX, CONSUMER_DESCRIPTIONS[PERSIST_CONSUMER], s);
 }

@@ -1,5 +1,6 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { DLQ_REASON_HEADER } from "./headers.ts";
 
 /** The three streams and their subject prefixes: the one place these strings are spelled. */
 export const INGEST_STREAM = "INGEST";
@@ -16,6 +17,23 @@ export const DLQ_PREFIX = "dlq";
  * the duplicate windows, so a client retry long after them is still dropped.
  */
 export const SEEN_BUCKET = "jetmesh_seen";
+
+/** The decoder for the nats CLI's --translate (README "Inspect with the nats CLI"). */
+export const BUS_DECODER = "bin/jetmesh-decode.mjs";
+
+/**
+ * Descriptions, shown by `nats stream ls`, `nats stream info` and `nats kv ls`
+ * (README "Inspect with the nats CLI"): each says what the stream holds, on
+ * which subjects, who reads it and how to read its payloads, for someone
+ * who meets jetmesh through the CLI. Short, because `stream ls` prints them
+ * in one table row.
+ */
+export const STREAM_DESCRIPTIONS = {
+  [INGEST_STREAM]: `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+  [EVENTS_STREAM]: `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+  [DLQ_STREAM]: `jetmesh: events a service gave up on, why in ${DLQ_REASON_HEADER}; make replay-dlq. ${DLQ_PREFIX}.<service>.<channel>`,
+} as const;
+export const SEEN_BUCKET_DESCRIPTION = "jetmesh route: ids of events already moved to EVENTS, so late client retries are dropped (key: id, base64url)";
 
 export function ingestSubject(channel: string): string {
   return `${INGEST_PREFIX}.${channel}`;
@@ -66,7 +84,7 @@ export function streamConfigs(s: StreamSettings): Config[] {
     base(
       INGEST_STREAM,
       INGEST_PREFIX,
-      "jetmesh: events accepted from publishers, before routing (ingest.<channel>)",
+      STREAM_DESCRIPTIONS[INGEST_STREAM],
       s.ingestMaxAgeMs,
       s.ingestDuplicateWindowMs,
       s.replicas,
@@ -74,7 +92,7 @@ export function streamConfigs(s: StreamSettings): Config[] {
     base(
       EVENTS_STREAM,
       EVENTS_PREFIX,
-      "jetmesh: routed events, the replay window for subscribers (events.<channel>)",
+      STREAM_DESCRIPTIONS[EVENTS_STREAM],
       s.eventsMaxAgeMs,
       s.eventsDuplicateWindowMs,
       s.replicas,
@@ -82,7 +100,7 @@ export function streamConfigs(s: StreamSettings): Config[] {
     base(
       DLQ_STREAM,
       DLQ_PREFIX,
-      "jetmesh: events that failed after max deliveries, reason in headers (dlq.<service>.<channel>)",
+      STREAM_DESCRIPTIONS[DLQ_STREAM],
       s.dlqMaxAgeMs,
       s.eventsDuplicateWindowMs,
       s.replicas,
