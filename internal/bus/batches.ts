@@ -74,22 +74,28 @@ async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle:
     let batch: JsMsg[] = [];
     // Once per batch: a batch that waited is handed over as soon as nothing more is buffered.
     let lingered = linger === 0;
-    for await (const m of messages) {
-      batch.push(m);
-      if (!lingered && batch.length < o.maxBatch && messages.getPending() === 0) {
-        lingered = true;
-        await sleep(linger, o.signal);
-        // What arrived meanwhile joins this batch.
-        if (messages.getPending() > 0) continue;
+    try {
+      for await (const m of messages) {
+        batch.push(m);
+        if (!lingered && batch.length < o.maxBatch && messages.getPending() === 0) {
+          lingered = true;
+          await sleep(linger, o.signal);
+          // What arrived meanwhile joins this batch.
+          if (messages.getPending() > 0) continue;
+        }
+        if (batch.length >= o.maxBatch || messages.getPending() === 0) {
+          await handle(batch);
+          batch = [];
+          lingered = linger === 0;
+        }
       }
-      if (batch.length >= o.maxBatch || messages.getPending() === 0) {
-        await handle(batch);
-        batch = [];
-        lingered = linger === 0;
-      }
+    } finally {
+      settled();
+      // Also when the pull fails (a consumer leader change ends it with a 409): what
+      // was delivered is handed over now; dropped, it would come back only after
+      // ack_wait, behind the events pulled next.
+      if (batch.length > 0) await handle(batch);
     }
-    settled();
-    if (batch.length > 0) await handle(batch);
   }
 }
 

@@ -53,7 +53,20 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     tracing,
   });
   const pulling = new AbortController();
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer }, async (batch) => {
+  // After a failed pull (a consumer leader change, a lost node) the consumer may hold events
+  // delivered to this process that never arrived; they come back only after ack_wait. As at
+  // start, wait for them before pulling newer ones, or they would land behind their successors.
+  const reopen = async () => {
+    await relay.idle();
+    const c = await openConsumer();
+    const unaccounted = (await c.info()).num_ack_pending;
+    if (unaccounted > 0) {
+      log.warn("waiting one ack wait for events delivered before the pull failed", { held: unaccounted, wait_ms: cfg.ackWaitMs });
+      await sleep(cfg.ackWaitMs + 1000, pulling.signal);
+    }
+    return c;
+  };
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen }, async (batch) => {
     for (const m of batch) relay.accept(m);
   });
   loop.catch((err) => log.error("route consumer stopped", { err }));
