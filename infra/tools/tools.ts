@@ -94,6 +94,13 @@ export function howToGet(tool: ToolName): string {
 
 const found = new Map<ToolName, string | ToolMissingError>();
 
+/** locateTool for this process, looked up once per tool (a PATH binary's version check spawns it). */
+function cached(tool: ToolName): string | ToolMissingError {
+  let r = found.get(tool);
+  if (r === undefined) found.set(tool, (r = locateTool(tool)));
+  return r;
+}
+
 /** Where `tool` is for this environment and tools dir (uncached; findTool and toolPath cache it). */
 export function locateTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env, toolsBin = TOOLS_BIN): string | ToolMissingError {
   const pin = readPins().get(tool)!;
@@ -115,22 +122,19 @@ export function locateTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env,
 
 /** Path of a tool, or undefined when none usable is installed (see toolPath for why). */
 export function findTool(tool: ToolName): string | undefined {
-  const r = found.get(tool) ?? locateTool(tool);
-  found.set(tool, r);
+  const r = cached(tool);
   return typeof r === "string" ? r : undefined;
 }
 
 /** Why a tool is not usable, with how to get it ("" when it is). */
 export function toolMissingReason(tool: ToolName): string {
-  const r = found.get(tool) ?? locateTool(tool);
-  found.set(tool, r);
+  const r = cached(tool);
   return typeof r === "string" ? "" : r.message;
 }
 
 /** Path of a tool; throws ToolMissingError saying exactly how to get one. */
 export function toolPath(tool: ToolName): string {
-  const r = found.get(tool) ?? locateTool(tool);
-  found.set(tool, r);
+  const r = cached(tool);
   if (typeof r === "string") return r;
   throw r;
 }
