@@ -1,5 +1,5 @@
 import t from "tap";
-import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard } from "./channel.ts";
+import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard, patternCovers } from "./channel.ts";
 import { compareCursors, formatCursor, parseCursor } from "./cursor.ts";
 import { decodeEnvelope, encodeEnvelope, eventId } from "./envelope.ts";
 import { packValue } from "../internal/codec/mod.ts";
@@ -64,4 +64,34 @@ t.test("presence keys split back into channel, member and session", async (t) =>
   t.equal(parsePresenceKey("m.s"), undefined);
   t.ok(isMember("Bob-1"));
   for (const bad of ["", "a.b", "a b", "x".repeat(65), 3]) t.notOk(isMember(bad), String(bad));
+});
+
+t.test("patternCovers: a grant covers a pattern only when it matches every channel the pattern does", async (t) => {
+  const yes: Array<[string, string]> = [
+    ["chat.room1", "chat.room1"],
+    ["chat.*", "chat.room1"],
+    ["chat.*", "chat.*"],
+    ["chat.>", "chat.room1"],
+    ["chat.>", "chat.*.x"],
+    ["chat.>", "chat.>"],
+    [">", ">"],
+    [">", "a.b.c"],
+    ["*.b", "a.b"],
+    ["*.>", "a.>"],
+  ];
+  const no: Array<[string, string]> = [
+    ["chat.*", ">"],
+    ["chat.*", "chat.>"],
+    ["chat.*", "chat.a.b"],
+    ["chat.room1", "chat.*"],
+    ["chat.room1", "chat.room2"],
+    ["chat.>", "chat"],
+    ["chat.>", ">"],
+    ["chat.a", "chat"],
+    ["chat", "chat.a"],
+    ["*", "a.b"],
+    ["*.b", "*.c"],
+  ];
+  for (const [g, p] of yes) t.ok(patternCovers(g, p), `${g} covers ${p}`);
+  for (const [g, p] of no) t.notOk(patternCovers(g, p), `${g} does not cover ${p}`);
 });

@@ -66,3 +66,23 @@ export function channelPatternRegex(pattern: string): string {
   });
   return `^${parts.join("\\.")}$`;
 }
+
+/**
+ * Whether every channel `pattern` matches is also matched by `grant` (both
+ * checked patterns; a concrete channel is a pattern without wildcards). So
+ * `chat.*` covers `chat.room1` and `chat.*` but never `chat.>` or `>`.
+ */
+export function patternCovers(grant: string, pattern: string): boolean {
+  const g = grant.split(".");
+  const p = pattern.split(".");
+  for (let i = 0; i < g.length; i++) {
+    if (g[i] === ">") return i < p.length;
+    if (i >= p.length) return false;
+    if (g[i] === "*") {
+      if (p[i] === ">") return false;
+      continue;
+    }
+    if (g[i] !== p[i]) return false;
+  }
+  return g.length === p.length;
+}

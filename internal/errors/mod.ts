@@ -9,7 +9,12 @@ export type ErrorCode =
   | "bad_request"
   | "unknown_op"
   | "too_large"
+  /** No token, or one that failed verification or expired. */
   | "unauthorized"
+  /** A valid token that does not allow this action on this channel. */
+  | "forbidden"
+  /** Over a rate limit; `retryAfterMs` says when the next attempt can pass. */
+  | "rate_limited"
   | "overloaded"
   | "unavailable"
   | "not_found"
@@ -23,10 +28,13 @@ export type ErrorCode =
 
 export class JetmeshError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Set on `rate_limited`: how long until a retry can succeed. */
+  readonly retryAfterMs?: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.name = "JetmeshError";
     this.code = code;
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -42,12 +50,15 @@ export function httpStatus(code: ErrorCode): number {
       return 400;
     case "unauthorized":
       return 401;
+    case "forbidden":
+      return 403;
     case "not_found":
       return 404;
     case "too_large":
       return 413;
     case "overloaded":
     case "limit_exceeded":
+    case "rate_limited":
       return 429;
     case "unavailable":
       return 503;
@@ -62,4 +73,8 @@ export function errorCode(err: unknown): ErrorCode {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+export function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof JetmeshError ? err.retryAfterMs : undefined;
 }

@@ -78,22 +78,25 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
       await Promise.race([Promise.all(open.map((conn) => conn.done)), grace]);
       clearTimeout(timer);
       stopped ??= server.shutdown();
-      await stopped;
+      // A client that left while an async `upgrade` awaited leaves a connection shutdown() waits on for good.
+      const stuck = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([stopped, stuck]);
+      clearTimeout(timer);
     },
   };
 }
 
-function upgrade<T>(
+async function upgrade<T>(
   deno: DenoLike,
   o: ServerOptions<T>,
   ws: WsHandlers<T>,
   conns: Set<DenoConnection<T>>,
   req: Request,
   head: UpgradeRequest,
-): Response {
+): Promise<Response> {
   let data: T;
   try {
-    data = ws.upgrade(head);
+    data = await ws.upgrade(head);
   } catch (err) {
     reportInternal(err, `upgrade ${head.path}`, o.onError);
     return toResponse(thrownResponse(err));

@@ -48,8 +48,12 @@ export interface WsConnection<T> {
 
 export interface WsHandlers<T> {
   path: string;
-  /** Accepts a connection and builds its state; throwing a JetmeshError rejects it with that error's HTTP status. */
-  upgrade(req: UpgradeRequest): T;
+  /**
+   * Accepts a connection and builds its state; throwing (or rejecting with) a
+   * JetmeshError refuses it with that error's HTTP status. It may be async (a
+   * token to verify); a client that goes away meanwhile is simply not upgraded.
+   */
+  upgrade(req: UpgradeRequest): T | Promise<T>;
   open?(conn: WsConnection<T>): void;
   /** `payload` is a copy the handler may keep; `isBinary` tells a binary frame from a text frame. */
   message(conn: WsConnection<T>, payload: Uint8Array | string, isBinary: boolean): void;

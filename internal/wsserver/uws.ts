@@ -64,15 +64,27 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
         const protocol = req.getHeader("sec-websocket-protocol");
         const extensions = req.getHeader("sec-websocket-extensions");
         const head = readHead(req, res);
-        let data: T;
-        try {
-          data = ws.upgrade(head);
-        } catch (err) {
+        const live: Liveness = { aborted: false };
+        const refuse = (err: unknown) => {
           reportInternal(err, `upgrade ${head.path}`, o.onError);
-          respond(res, { aborted: false }, thrownResponse(err));
-          return;
+          respond(res, live, thrownResponse(err));
+        };
+        const accept = (data: T) => {
+          if (live.aborted) return;
+          res.cork(() => res.upgrade<Slot<T>>({ conn: new UwsConnection(data, o.maxBackpressureBytes) }, key, protocol, extensions, context));
+        };
+        let result: T | Promise<T>;
+        try {
+          result = ws.upgrade(head);
+        } catch (err) {
+          return refuse(err);
         }
-        res.upgrade<Slot<T>>({ conn: new UwsConnection(data, o.maxBackpressureBytes) }, key, protocol, extensions, context);
+        if (!(result instanceof Promise)) return accept(result);
+        // uWS requires an abort handler before a response is finished after this callback returns.
+        res.onAborted(() => {
+          live.aborted = true;
+        });
+        result.then(accept, refuse);
       },
       open: (socket) => {
         const conn = socket.getUserData().conn;

@@ -82,8 +82,16 @@ function options(seen: Seen): ServerOptions<User> {
       upgrade: (req) => {
         const token = req.query.get("token");
         if (token === "crash") throw new Error("upgrade bug");
+        const user = { user: req.query.get("user") ?? "anon" };
+        // Verifying a real token awaits; "later" stands for one that passes, "later-bad" for one that does not.
+        if (token?.startsWith("later")) {
+          const wait = Number(req.query.get("wait") ?? 20);
+          return new Promise((resolve, reject) =>
+            setTimeout(() => token === "later" ? resolve(user) : reject(new JetmeshError("unauthorized", "bad token, later")), wait)
+          );
+        }
         if (token !== "ok") throw new JetmeshError("unauthorized", "bad token");
-        return { user: req.query.get("user") ?? "anon" };
+        return user;
       },
       message: (conn, payload, isBinary) => {
         seen.messages++;
@@ -404,6 +412,25 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
       t.equal(plain.status, 404, "a plain GET on the WebSocket path is an unknown route");
       const keyless = await rawStatusLine(server.port, "GET /ws?token=ok HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n");
       t.equal(keyless, "HTTP/1.1 404 Not Found", "a handshake without a key is a plain request");
+    }),
+
+  "an async upgrade accepts or refuses after its await; a client gone meanwhile is dropped quietly": (start, t) =>
+    withServer(start, async ({ ws, seen }) => {
+      const c = await Client.open(ws("token=later&user=ann"));
+      t.equal(JSON.parse((await c.ask("whoami")).text ?? "").user, "ann", "accepted after the await");
+      c.socket.close();
+      const refused = await refusedUpgrade(ws("token=later-bad"));
+      t.equal(refused.status, 401);
+      t.strictSame(JSON.parse(refused.body), { op: "error", code: "unauthorized", message: "bad token, later" });
+      const gone = new WebSocket(ws("token=later&wait=200"));
+      gone.on("error", () => {});
+      await new Promise((r) => setTimeout(r, 50));
+      gone.terminate();
+      await new Promise((r) => setTimeout(r, 300));
+      const after = await Client.open(ws("token=ok&user=bo"));
+      t.equal(JSON.parse((await after.ask("whoami")).text ?? "").user, "bo", "the server still serves");
+      after.socket.close();
+      t.strictSame(seen.errors, [], "nothing reported as internal");
     }),
 
   "send after close returns closed": (start, t) =>

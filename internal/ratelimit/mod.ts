@@ -1,0 +1,1 @@
+export { type Rate, RateLimiter } from "./bucket.ts";
