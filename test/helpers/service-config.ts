@@ -48,10 +48,13 @@ export function readTracked<C>(reader: (env: Env) => C, env: Env): { config: C; 
 export const MIGRATION_SETTINGS = [
   "STREAM_REPLICAS",
   "INGEST_MAX_AGE",
+  "INGEST_MAX_BYTES",
   "INGEST_DUPLICATE_WINDOW",
   "EVENTS_MAX_AGE",
+  "EVENTS_MAX_BYTES",
   "EVENTS_DUPLICATE_WINDOW",
   "DLQ_MAX_AGE",
+  "DLQ_MAX_BYTES",
   "ROUTE_DEDUPE_TTL",
   "NOTIFY_PRESENCE_TTL",
 ];
