@@ -105,6 +105,17 @@ export function readListen(r: EnvReader, prefix: string, defaultPort: number): L
   };
 }
 
+/**
+ * Where an edge (ingest, notify) serves /healthz, /readyz and /metrics: a port
+ * of its own, never exposed publicly. The host defaults to the service's, so
+ * the kubelet's probes and Prometheus reach it from outside the pod.
+ */
+export function readOpsListen(r: EnvReader, prefix: string, defaultPort: number, service: ListenConfig): ListenConfig {
+  const ops = { host: r.string(`${prefix}_OPS_HOST`, service.host), port: r.int(`${prefix}_OPS_PORT`, defaultPort, 0, 65535) };
+  r.check(`${prefix}_OPS_PORT`, ops.port === 0 || ops.port !== service.port, `a port other than ${prefix}_PORT=${service.port} (unset: ${defaultPort})`);
+  return ops;
+}
+
 /** What every service reads: NATS and logs, stream settings, where it listens, where its traces go. */
 export interface ServiceBase {
   common: CommonConfig;
