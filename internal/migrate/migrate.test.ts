@@ -63,6 +63,16 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9, "and changed nothing");
 });
 
+t.test("max bytes the server cannot reserve fail the migration with the variables to change", async (t) => {
+  const ns = await startNatsServer();
+  t.teardown(() => ns.stop());
+  const err = await migrateAsAdmin([ns.url], { EVENTS_MAX_BYTES: String(2 ** 52) }).catch((e: unknown) => e);
+  t.match(err, {
+    code: "bad_config",
+    message: /^stream EVENTS: nats-server has no room for max_bytes=4503599627370496 \(insufficient storage resources available\); INGEST_MAX_BYTES \+ EVENTS_MAX_BYTES/,
+  });
+});
+
 t.test("cmd/migrate exits 1 with a clear line: wrong password, no NATS", async (t) => {
   const users = natsUsers();
   const ns = await startNatsServer(users.server);
