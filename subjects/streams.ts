@@ -79,16 +79,16 @@ interface Limits {
   discard: DiscardPolicy;
 }
 
-function base(name: string, prefix: string, limits: Limits, replicas: number): Config {
+function base(name: keyof typeof STREAM_DESCRIPTIONS, prefix: string, limits: Limits, replicas: number): Config {
   return {
     name,
-    description: STREAM_DESCRIPTIONS[name as keyof typeof STREAM_DESCRIPTIONS],
+    description: STREAM_DESCRIPTIONS[name],
     subjects: [`${prefix}.>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: limits.discard,
     max_age: nanos(limits.maxAgeMs),
-    // nats-server reserves max_bytes of its JetStream storage per stream (times replicas), so the three must fit in it.
+    // Reserved up front in nats-server's JetStream storage, on every node with a replica.
     max_bytes: limits.maxBytes,
     // The duplicate window can never be longer than the stream keeps messages.
     duplicate_window: nanos(Math.min(limits.duplicateWindowMs, limits.maxAgeMs)),
