@@ -65,8 +65,10 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
     LOG_LEVEL: "info",
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingest),
+    INGEST_OPS_PORT: "0",
     NOTIFY_HOST: "127.0.0.1",
     NOTIFY_PORT: String(notify),
+    NOTIFY_OPS_PORT: "0",
     // The idle phase holds 20k connections on one notify; the default limit is 10k.
     NOTIFY_MAX_CONNECTIONS: "50000",
     ROUTE_HOST: "127.0.0.1",

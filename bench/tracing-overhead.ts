@@ -133,9 +133,12 @@ try {
   await ensureStreams(jsm, streamConfigs({
     ingestDuplicateWindowMs: 120_000,
     ingestMaxAgeMs: 3_600_000,
+    ingestMaxBytes: 1024 ** 3,
     eventsDuplicateWindowMs: 120_000,
     eventsMaxAgeMs: 3_600_000,
+    eventsMaxBytes: 1024 ** 3,
     dlqMaxAgeMs: 3_600_000,
+    dlqMaxBytes: 1024 ** 3,
     replicas: 1,
   }), quiet);
   const js = jetstream(nc);

@@ -56,54 +56,84 @@ export function channelOf(prefix: string, subject: string): string | undefined {
 export interface StreamSettings {
   ingestDuplicateWindowMs: number;
   ingestMaxAgeMs: number;
+  ingestMaxBytes: number;
   eventsDuplicateWindowMs: number;
   eventsMaxAgeMs: number;
+  eventsMaxBytes: number;
   dlqMaxAgeMs: number;
+  dlqMaxBytes: number;
   replicas: number;
 }
 
 type Config = Partial<StreamConfig> & { name: string; subjects: string[] };
 
-function base(name: string, prefix: string, description: string, maxAgeMs: number, dupMs: number, replicas: number): Config {
+interface Limits {
+  maxAgeMs: number;
+  maxBytes: number;
+  duplicateWindowMs: number;
+  /**
+   * What a full stream does. DiscardNew refuses the publish, so the publisher
+   * keeps the event and answers with an error; DiscardOld drops the oldest
+   * message to make room, silently.
+   */
+  discard: DiscardPolicy;
+}
+
+function base(name: keyof typeof STREAM_DESCRIPTIONS, prefix: string, limits: Limits, replicas: number): Config {
   return {
     name,
-    description,
+    description: STREAM_DESCRIPTIONS[name],
     subjects: [`${prefix}.>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(maxAgeMs),
+    discard: limits.discard,
+    max_age: nanos(limits.maxAgeMs),
+    // Reserved up front in nats-server's JetStream storage, on every node with a replica.
+    max_bytes: limits.maxBytes,
     // The duplicate window can never be longer than the stream keeps messages.
-    duplicate_window: nanos(Math.min(dupMs, maxAgeMs)),
+    duplicate_window: nanos(Math.min(limits.duplicateWindowMs, limits.maxAgeMs)),
     num_replicas: replicas,
   };
 }
 
+/**
+ * Why each stream discards as it does when it reaches max_bytes:
+ *
+ * - INGEST: DiscardNew. Its messages are accepted events route may not have
+ *   moved yet; dropping the oldest would lose events a client holds an ack
+ *   for. Refused, the publish fails and ingest answers `unavailable`
+ *   ("stream full"), so the client still has the event and retries. The
+ *   stream keeps routed messages too (limits retention) until INGEST_MAX_AGE,
+ *   so INGEST_MAX_BYTES must hold INGEST_MAX_AGE of peak traffic.
+ * - EVENTS: DiscardOld, as max_age already does. persist copies every event
+ *   to PostgreSQL, where history and replay for older cursors come from; the
+ *   stream is the recent window notify resumes from. DiscardNew would stop
+ *   route, then ingest, for good once the window is full, since routed events
+ *   stay until they age out. The cost: persist lagging by more than
+ *   EVENTS_MAX_BYTES loses the oldest unpersisted events, as a lag past
+ *   EVENTS_MAX_AGE does.
+ * - DLQ: DiscardNew. A parked event exists nowhere else; a service that
+ *   cannot park one keeps it unacknowledged on its own stream and retries.
+ */
 export function streamConfigs(s: StreamSettings): Config[] {
   return [
-    base(
-      INGEST_STREAM,
-      INGEST_PREFIX,
-      STREAM_DESCRIPTIONS[INGEST_STREAM],
-      s.ingestMaxAgeMs,
-      s.ingestDuplicateWindowMs,
-      s.replicas,
-    ),
-    base(
-      EVENTS_STREAM,
-      EVENTS_PREFIX,
-      STREAM_DESCRIPTIONS[EVENTS_STREAM],
-      s.eventsMaxAgeMs,
-      s.eventsDuplicateWindowMs,
-      s.replicas,
-    ),
-    base(
-      DLQ_STREAM,
-      DLQ_PREFIX,
-      STREAM_DESCRIPTIONS[DLQ_STREAM],
-      s.dlqMaxAgeMs,
-      s.eventsDuplicateWindowMs,
-      s.replicas,
-    ),
+    base(INGEST_STREAM, INGEST_PREFIX, {
+      maxAgeMs: s.ingestMaxAgeMs,
+      maxBytes: s.ingestMaxBytes,
+      duplicateWindowMs: s.ingestDuplicateWindowMs,
+      discard: DiscardPolicy.New,
+    }, s.replicas),
+    base(EVENTS_STREAM, EVENTS_PREFIX, {
+      maxAgeMs: s.eventsMaxAgeMs,
+      maxBytes: s.eventsMaxBytes,
+      duplicateWindowMs: s.eventsDuplicateWindowMs,
+      discard: DiscardPolicy.Old,
+    }, s.replicas),
+    base(DLQ_STREAM, DLQ_PREFIX, {
+      maxAgeMs: s.dlqMaxAgeMs,
+      maxBytes: s.dlqMaxBytes,
+      duplicateWindowMs: s.eventsDuplicateWindowMs,
+      discard: DiscardPolicy.New,
+    }, s.replicas),
   ];
 }

@@ -77,9 +77,11 @@ t.test("each service: its config reader accepts its environment, and reads every
     t.equal(auth.pass, natsEnv[users.get(svc)!], `${svc}: the password nats-server has for that user`);
     t.same([config.telemetry.exporter, config.telemetry.endpoint], ["otlp", "http://jaeger:4318/v1/traces"], `${svc}: traces to Jaeger`);
     const port = config.listen.port;
+    const opsPort = config.ops?.port ?? port;
     t.ok(compose.services[svc].ports?.includes(`${port}:${port}`), `${svc}: port ${port} published`);
-    t.ok(targets.includes(`${svc}:${port}`), `${svc}: Prometheus scrapes ${svc}:${port}`);
-    t.match(compose.services[svc].healthcheck?.test.join(" "), `http://127.0.0.1:${port}/readyz`, `${svc}: healthcheck is its /readyz`);
+    if (config.ops) t.notOk(compose.services[svc].ports?.some((p) => p.endsWith(`:${opsPort}`)), `${svc}: operations port ${opsPort} not published`);
+    t.ok(targets.includes(`${svc}:${opsPort}`), `${svc}: Prometheus scrapes ${svc}:${opsPort}`);
+    t.match(compose.services[svc].healthcheck?.test.join(" "), `http://127.0.0.1:${opsPort}/readyz`, `${svc}: healthcheck is its /readyz`);
     t.same(compose.services[svc].command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
     t.match(compose.services[svc].depends_on, { migrate: { condition: "service_completed_successfully" } }, `${svc}: starts after the migration succeeded`);
     if (svc === "persist" || svc === "notify") {

@@ -44,7 +44,7 @@ t.test("the dashboard's queries name metrics the services export", async (t) => 
 
   const exported = new Set<string>();
   for (const svc of SERVICES) {
-    const text = await (await fetch(`${stack.serviceUrl(svc)}/metrics`)).text();
+    const text = await (await fetch(`${stack.opsUrl(svc)}/metrics`)).text();
     for (const n of exportedNames(text)) exported.add(n);
   }
   const used = new Set<string>();

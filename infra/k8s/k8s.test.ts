@@ -86,9 +86,11 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     t.same((config.common.nats.auth as { user: string }).user, svc, `${svc}: its own NATS user`);
     t.ok(users.has(svc), `${svc}: a user in users.conf`);
     const port = config.listen.port;
-    t.same(c.ports, [{ name: "http", containerPort: port }], `${svc}: container port ${port}`);
-    t.same([c.livenessProbe.httpGet, c.readinessProbe.httpGet], [{ path: "/healthz", port: "http" }, { path: "/readyz", port: "http" }], `${svc}: liveness /healthz, readiness /readyz`);
-    t.same(pod.metadata.annotations, { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" });
+    // ingest and notify: the operations routes on a port of their own; route and persist have only that one.
+    const ops = config.ops ? { name: "ops", containerPort: config.ops.port } : { name: "http", containerPort: port };
+    t.same(c.ports, config.ops ? [{ name: "http", containerPort: port }, ops] : [ops], `${svc}: container ports`);
+    t.same([c.livenessProbe.httpGet, c.readinessProbe.httpGet], [{ path: "/healthz", port: ops.name }, { path: "/readyz", port: ops.name }], `${svc}: liveness /healthz, readiness /readyz on port ${ops.name}`);
+    t.same(pod.metadata.annotations, { "prometheus.io/scrape": "true", "prometheus.io/port": String(ops.containerPort), "prometheus.io/path": "/metrics" });
     t.same(dep.spec!.selector!.matchLabels, pod.metadata.labels);
     const service = find("Service", `jetmesh-${svc}`)!;
     t.same(service.spec!.ports, [{ name: "http", port, targetPort: "http" }]);

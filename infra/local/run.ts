@@ -62,18 +62,27 @@ interface Service {
   name: "ingest" | "route" | "persist" | "notify";
   portVar: string;
   defaultPort: number;
+  /** Where /healthz and /metrics are: a port of their own on ingest and notify, the only port of route and persist. */
+  opsPortVar: string;
+  defaultOpsPort: number;
   paint: Paint;
   usesDatabase: boolean;
 }
 
 const services: Service[] = [
-  { name: "ingest", portVar: "INGEST_PORT", defaultPort: 8080, paint: color.cyan, usesDatabase: false },
-  { name: "route", portVar: "ROUTE_PORT", defaultPort: 8082, paint: color.magenta, usesDatabase: false },
-  { name: "persist", portVar: "PERSIST_PORT", defaultPort: 8083, paint: color.blue, usesDatabase: true },
-  { name: "notify", portVar: "NOTIFY_PORT", defaultPort: 8081, paint: color.green, usesDatabase: true },
+  { name: "ingest", portVar: "INGEST_PORT", defaultPort: 8080, opsPortVar: "INGEST_OPS_PORT", defaultOpsPort: 9090, paint: color.cyan, usesDatabase: false },
+  { name: "route", portVar: "ROUTE_PORT", defaultPort: 8082, opsPortVar: "ROUTE_PORT", defaultOpsPort: 8082, paint: color.magenta, usesDatabase: false },
+  { name: "persist", portVar: "PERSIST_PORT", defaultPort: 8083, opsPortVar: "PERSIST_PORT", defaultOpsPort: 8083, paint: color.blue, usesDatabase: true },
+  { name: "notify", portVar: "NOTIFY_PORT", defaultPort: 8081, opsPortVar: "NOTIFY_OPS_PORT", defaultOpsPort: 9091, paint: color.green, usesDatabase: true },
 ];
 
 const portOf = (s: Service) => Number(env[s.portVar] || s.defaultPort);
+const opsPortOf = (s: Service) => Number(env[s.opsPortVar] || s.defaultOpsPort);
+/** Every port a service listens on, with its variable and default. */
+const listeners = (s: Service) => [
+  { v: s.portVar, port: portOf(s) },
+  ...(s.opsPortVar === s.portVar ? [] : [{ v: s.opsPortVar, port: opsPortOf(s) }]),
+];
 const shownDir = (d: string) => (d.startsWith(`${root}/`) ? d.slice(root.length + 1) : d);
 
 /** Jaeger's own default ports: UI and query API, OTLP/HTTP. */
@@ -310,16 +319,18 @@ async function main(): Promise<void> {
   if (smoke) {
     // Free ports, so a smoke run works beside a running run-local.
     for (const s of services) {
-      env[s.portVar] = String((await pickPort(0)).port);
+      for (const { v } of listeners(s)) env[v] = String((await pickPort(0)).port);
       env[s.portVar.replace(/_PORT$/, "_HOST")] ||= "127.0.0.1";
     }
   }
   // Fail early with a clear message instead of a service dying on EADDRINUSE.
   for (const s of services) {
-    const host = env[`${s.portVar.replace(/_PORT$/, "")}_HOST`] || "0.0.0.0";
-    if (!(await canListen(portOf(s), host))) {
-      shout(`port ${portOf(s)} (${s.portVar}) is in use: stop what uses it or set ${s.portVar}=<port>`);
-      process.exit(1);
+    for (const { v, port } of listeners(s)) {
+      const host = env[v.replace(/_PORT$/, "_HOST")] || env[s.portVar.replace(/_PORT$/, "_HOST")] || "0.0.0.0";
+      if (!(await canListen(port, host))) {
+        shout(`port ${port} (${v}) is in use: stop what uses it or set ${v}=<port>`);
+        process.exit(1);
+      }
     }
   }
 
@@ -355,7 +366,7 @@ async function main(): Promise<void> {
   const healthy = await Promise.all(
     services.map((s) => {
       const c = children.find((x) => x.name === s.name)!;
-      return waitForHttp(`http://127.0.0.1:${portOf(s)}/healthz`, 60_000, () => !c.exited && !stopping);
+      return waitForHttp(`http://127.0.0.1:${opsPortOf(s)}/healthz`, 60_000, () => !c.exited && !stopping);
     }),
   );
   if (stopping) return;
@@ -371,8 +382,8 @@ async function main(): Promise<void> {
     `           http://localhost:${ingest}/v1/publish  POST {"id","channel","data"}`,
     `  notify   ws://localhost:${notify}/v1/ws         subscribe`,
     `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
-    `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${portOf(s)}/healthz`).join("  ")}`,
-    `  metrics  ${services.map((s) => `http://localhost:${portOf(s)}/metrics`).join("  ")}`,
+    `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${opsPortOf(s)}/healthz`).join("  ")}`,
+    `  metrics  ${services.map((s) => `http://localhost:${opsPortOf(s)}/metrics`).join("  ")}`,
     `  traces   ${jaegerUiPort ? `Jaeger UI http://localhost:${jaegerUiPort}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
     `  NATS     ${natsUrl}${natsPasswords ? " (a user per service; admin for tools)" : ""}`,
     ...access.map((l) => `  ${l}`),

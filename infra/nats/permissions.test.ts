@@ -86,7 +86,7 @@ t.test("every service works with its own user", async (t) => {
   t.same(sub.ofOp("event").map((f) => f.id).sort(), ["p:a", "p:b", "poison:row"], "routed and delivered (the route poison parked)");
 
   const metric = async (svc: ServiceName, name: string, labels: Record<string, string> = {}) =>
-    valueOf(parseMetrics(await (await fetch(`${stack.serviceUrl(svc)}/metrics`)).text()), name, labels);
+    valueOf(parseMetrics(await (await fetch(`${stack.opsUrl(svc)}/metrics`)).text()), name, labels);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && (await metric("persist", "jetmesh_events_dlq_total")) !== 1) await new Promise((r) => setTimeout(r, 100));
   t.equal(await metric("route", "jetmesh_events_dlq_total"), 1, "route parked its poison event on dlq.route.>");
@@ -95,7 +95,7 @@ t.test("every service works with its own user", async (t) => {
   t.same(stored.map((r) => r.event_id), ["p:a", "p:b"], "persist stored the rest");
 
   for (const svc of SERVICES) {
-    const r = await fetch(`${stack.serviceUrl(svc)}/readyz`);
+    const r = await fetch(`${stack.opsUrl(svc)}/readyz`);
     t.equal(r.status, 200, `${svc}: /readyz reads the streams it needs (${JSON.stringify((await r.json()).checks)})`);
   }
   t.equal(await metric("route", "jetmesh_consumer_num_pending", { consumer: "route" }), 0, "route reads its consumer's info");
@@ -117,7 +117,7 @@ t.test("every service works with its own user", async (t) => {
 
 t.test("a service started before the migration stops with a clear error, and cannot create the stream itself", async (t) => {
   const ns = await startConfiguredServer((fn) => t.teardown(fn));
-  const env = { NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: passwords.ingest, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0" };
+  const env = { NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: passwords.ingest, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0" };
   const err = await startIngest(readIngestConfig(env), testLogger("ingest")).then((svc) => svc.stop().then(() => undefined), (e: unknown) => e);
   t.match(err, { code: "not_migrated", message: /stream INGEST does not exist: run the migration as the NATS admin user first \(make migrate/ });
   const nc = await connectAs(ns, "ingest");
@@ -213,11 +213,11 @@ t.test("NATS_TOKEN: a service connects to a server that wants a token, and fails
   t.teardown(() => ns.stop());
   await migrateAsAdmin([ns.url], { NATS_TOKEN: token });
   const log = testLogger("ingest");
-  const ingest = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: token, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0" }), log);
+  const ingest = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: token, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0" }), log);
   t.teardown(() => ingest.stop());
-  const ready = await fetch(`http://127.0.0.1:${ingest.port}/readyz`);
+  const ready = await fetch(`http://127.0.0.1:${ingest.opsPort}/readyz`);
   t.equal(ready.status, 200, "ready with the token");
-  const err = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: "wrong", INGEST_PORT: "0" }), log).then(
+  const err = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: "wrong", INGEST_PORT: "0", INGEST_OPS_PORT: "0" }), log).then(
     (svc) => svc.stop().then(() => undefined),
     (e: unknown) => e,
   );

@@ -19,6 +19,18 @@ export function isRetryable(err: unknown): boolean {
   return false;
 }
 
+/** JetStream's "stream store failed", which a DiscardNew stream at its max_bytes or max_msgs answers. */
+const STREAM_STORE_FAILED = 10077;
+
+/**
+ * The stream refused the message because it is full: it was not stored, and
+ * an immediate retry meets the same limit. Status 503 makes it retryable for
+ * a worker that can wait; an edge answering a client gives up on it at once.
+ */
+export function isStreamFull(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED && /^maximum (bytes|messages) exceeded/.test(err.message);
+}
+
 /** Exponential backoff with full jitter, capped. */
 export function backoffMs(attempt: number, baseMs = 50, capMs = 2000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
@@ -44,6 +56,8 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Called before each retry, e.g. to log or to extend an ack deadline. */
   onRetry?: (err: unknown, attempt: number) => void;
+  /** Retryable errors this caller does not wait out (e.g. `isStreamFull`). */
+  giveUpOn?: (err: unknown) => boolean;
 }
 
 /**
@@ -57,7 +71,7 @@ export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {
       return await fn();
     } catch (err) {
       const outOfTime = retry.deadlineMs !== undefined && Date.now() - start >= retry.deadlineMs;
-      if (!isRetryable(err) || outOfTime || retry.signal?.aborted) throw err;
+      if (!isRetryable(err) || retry.giveUpOn?.(err) || outOfTime || retry.signal?.aborted) throw err;
       retry.onRetry?.(err, attempt);
       let wait = backoffMs(attempt);
       if (retry.deadlineMs !== undefined) wait = Math.min(wait, Math.max(0, start + retry.deadlineMs - Date.now()));

@@ -1,4 +1,5 @@
 import { JetmeshError } from "../errors/mod.ts";
+import { jsonNestsDeeper, MAX_NESTING_DEPTH, valueNestsDeeper } from "./depth.ts";
 import { packValue, unpackValue } from "./msgpack.ts";
 
 /** How a client speaks: JSON text frames or msgpack binary frames, with the same shapes. */
@@ -6,18 +7,29 @@ export type Encoding = "json" | "msgpack";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Decodes one client frame; any malformed input becomes a `bad_frame` error. */
+/**
+ * Decodes one client frame (a WebSocket frame or an HTTP body); malformed input
+ * and nesting deeper than MAX_NESTING_DEPTH become a `bad_frame` error.
+ */
 export function decodeFrame(payload: Uint8Array | string, encoding: Encoding): unknown {
+  const what = encoding === "json" ? "JSON" : "msgpack";
+  let value: unknown;
+  let tooDeep: boolean;
   try {
     if (encoding === "msgpack") {
       if (typeof payload === "string") throw new Error("msgpack frame must be binary");
-      return unpackValue(payload);
+      value = unpackValue(payload);
+      tooDeep = valueNestsDeeper(value, MAX_NESTING_DEPTH);
+    } else {
+      const text = typeof payload === "string" ? payload : utf8.decode(payload);
+      tooDeep = jsonNestsDeeper(text, MAX_NESTING_DEPTH);
+      if (!tooDeep) value = JSON.parse(text);
     }
-    return JSON.parse(typeof payload === "string" ? payload : utf8.decode(payload));
   } catch (err) {
-    const what = encoding === "json" ? "invalid JSON" : "invalid msgpack";
-    throw new JetmeshError("bad_frame", `${what}: ${(err as Error).message}`);
+    throw new JetmeshError("bad_frame", `invalid ${what}: ${(err as Error).message}`);
   }
+  if (tooDeep) throw new JetmeshError("bad_frame", `${what} nests deeper than ${MAX_NESTING_DEPTH} levels`);
+  return value;
 }
 
 export function encodeFrame(value: unknown, encoding: Encoding): Uint8Array | string {

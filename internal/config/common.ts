@@ -37,6 +37,16 @@ export function readCommon(r: EnvReader): CommonConfig {
 }
 
 /**
+ * nats-server reserves every stream's max_bytes of its JetStream storage up
+ * front, and refuses a stream that does not fit: the defaults (7 GiB in all)
+ * fit the 10GB max_file_store of infra/nats and infra/compose, with room for
+ * the KV buckets.
+ */
+const GIB = 1024 ** 3;
+/** Floor of the *_MAX_BYTES variables: tests fill a stream with a few KiB; production wants GiB. */
+const MIN_STREAM_BYTES = 1024;
+
+/**
  * Stream settings. The migration (cmd/migrate) creates the streams with them;
  * the services read them too, for the values they use themselves (replicas).
  */
@@ -44,9 +54,12 @@ export function readStreamLimits(r: EnvReader): StreamSettings {
   return {
     ingestDuplicateWindowMs: r.durationMs("INGEST_DUPLICATE_WINDOW", "2m", 100),
     ingestMaxAgeMs: r.durationMs("INGEST_MAX_AGE", "24h", 1000),
+    ingestMaxBytes: r.int("INGEST_MAX_BYTES", GIB, MIN_STREAM_BYTES),
     eventsDuplicateWindowMs: r.durationMs("EVENTS_DUPLICATE_WINDOW", "2m", 100),
     eventsMaxAgeMs: r.durationMs("EVENTS_MAX_AGE", "7d", 1000),
+    eventsMaxBytes: r.int("EVENTS_MAX_BYTES", 5 * GIB, MIN_STREAM_BYTES),
     dlqMaxAgeMs: r.durationMs("DLQ_MAX_AGE", "30d", 1000),
+    dlqMaxBytes: r.int("DLQ_MAX_BYTES", GIB, MIN_STREAM_BYTES),
     replicas: r.int("STREAM_REPLICAS", 1, 1, 5),
   };
 }
@@ -90,6 +103,17 @@ export function readListen(r: EnvReader, prefix: string, defaultPort: number): L
     host: r.string(`${prefix}_HOST`, "0.0.0.0"),
     port: r.int(`${prefix}_PORT`, defaultPort, 0, 65535),
   };
+}
+
+/**
+ * Where an edge (ingest, notify) serves /healthz, /readyz and /metrics: a port
+ * of its own, never exposed publicly. The host defaults to the service's, so
+ * the kubelet's probes and Prometheus reach it from outside the pod.
+ */
+export function readOpsListen(r: EnvReader, prefix: string, defaultPort: number, service: ListenConfig): ListenConfig {
+  const ops = { host: r.string(`${prefix}_OPS_HOST`, service.host), port: r.int(`${prefix}_OPS_PORT`, defaultPort, 0, 65535) };
+  r.check(`${prefix}_OPS_PORT`, ops.port === 0 || ops.port !== service.port, `a port other than ${prefix}_PORT=${service.port} (unset: ${defaultPort})`);
+  return ops;
 }
 
 /** What every service reads: NATS and logs, stream settings, where it listens, where its traces go. */

@@ -12,6 +12,7 @@ export {
   readPresenceTtlMs,
   readDatabase,
   readListen,
+  readOpsListen,
   readServiceBase,
   readStreamLimits,
   type ServiceBase,

@@ -47,7 +47,11 @@ export function opsRoutes(service: string, registry: Registry, checks: Record<st
   };
 }
 
-/** Workers (route, persist) serve only the operations routes; same server type as the edges so one code path runs everywhere. */
+/**
+ * The operations listener: the only one of route and persist, the second one
+ * of ingest and notify (off their public port). Same server type as the edges
+ * so one code path runs everywhere.
+ */
 export async function startOpsServer(listen: { host: string; port: number }, routes: Record<string, HttpHandler>): Promise<RunningServer> {
   return await startServer({
     host: listen.host,

@@ -1,6 +1,6 @@
 import { INGEST_STREAM } from "../../subjects/mod.ts";
 import { busChecks, inboxPrefix, openBus, PipelinedPublisher } from "../bus/mod.ts";
-import { opsRoutes } from "../httpapi/mod.ts";
+import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import { Inflight, type RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
@@ -39,21 +39,26 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     maxFrameBytes: Math.max(4 * cfg.maxFrameBytes, 1024 * 1024),
     idleTimeoutSec: 120,
     maxBackpressureBytes: 1024 * 1024,
-    routes: {
-      ...opsRoutes("ingest", registry, busChecks(bus, [INGEST_STREAM])),
-      "POST /v1/publish": publishHandler(cfg, pub, inflight),
-    },
+    routes: { "POST /v1/publish": publishHandler(cfg, pub, inflight) },
     ws: publisherSocket(cfg, pub, inflight, log),
   });
-  log.info("ingest listening", { host: cfg.listen.host, port: server.port });
+  // A taken operations port fails the start: close what is open, so the caller may retry in this process.
+  const ops = await startOpsServer(cfg.ops, opsRoutes("ingest", registry, busChecks(bus, [INGEST_STREAM]))).catch(async (err) => {
+    await server.close(1001, "server shutting down");
+    await bus.nc.close();
+    throw err;
+  });
+  log.info("ingest listening", { host: cfg.listen.host, port: server.port, ops_port: ops.port });
   return {
     port: server.port,
+    opsPort: ops.port,
     async stop() {
       server.stopListening();
       // Accepted publishes still get their acks before the sockets close.
       await inflight.settled();
       await server.close(1001, "server shutting down");
       abort.abort();
+      await ops.close();
       await bus.nc.drain();
       await tracing?.shutdown();
     },

@@ -1,7 +1,9 @@
-import { type Env, EnvReader, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import { type Env, EnvReader, type ListenConfig, readOpsListen, readServiceBase, type ServiceBase } from "../config/mod.ts";
 import { isPublisher } from "../../subjects/mod.ts";
 
 export interface IngestConfig extends ServiceBase {
+  /** /healthz, /readyz and /metrics, apart from the public port. */
+  ops: ListenConfig;
   /** Largest accepted frame or event, in bytes. */
   maxFrameBytes: number;
   /** Largest HTTP body, in bytes. */
@@ -24,8 +26,10 @@ export function readIngestConfig(env: Env): IngestConfig {
     r.check("INGEST_TOKENS", Boolean(token) && isPublisher(publisher), "comma-separated token=publisher pairs, publisher [A-Za-z0-9_-]{1,64}");
     if (token && isPublisher(publisher)) tokens.set(token, publisher);
   }
+  const base = readServiceBase(r, "INGEST", 8080);
   const cfg: IngestConfig = {
-    ...readServiceBase(r, "INGEST", 8080),
+    ...base,
+    ops: readOpsListen(r, "INGEST", 9090, base.listen),
     maxFrameBytes: r.int("INGEST_MAX_FRAME_BYTES", 64 * 1024, 256, 8 * 1024 * 1024),
     maxBodyBytes: r.int("INGEST_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxBatch: r.int("INGEST_MAX_BATCH", 1000, 1, 100_000),

@@ -9,7 +9,7 @@ import {
   ingestSubject,
   TRACEPARENT_HEADER,
 } from "../../subjects/mod.ts";
-import { isRetryable, publishWithRetry, type Publisher } from "../bus/mod.ts";
+import { isRetryable, isStreamFull, publishWithRetry, type Publisher } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
 import { ATTR, endSpan, isTraceparent, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
@@ -76,7 +76,7 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
       subject,
       payload,
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
-      { deadlineMs: o.publishTimeoutMs, signal: o.signal, onRetry: () => (retried = true) },
+      { deadlineMs: o.publishTimeoutMs, signal: o.signal, onRetry: () => (retried = true), giveUpOn: isStreamFull },
     );
     // After our own retry, "duplicate" most likely means our first attempt landed unacknowledged:
     // to this client it is the first send, not a repeat.
@@ -91,6 +91,10 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
   } catch (err) {
     o.metrics.failed.inc();
     endSpan(span, err);
+    if (isStreamFull(err)) {
+      // Not stored, so not acked: the client still holds the event. INGEST refuses rather than drop accepted events (subjects/streams.ts).
+      throw new JetmeshError("unavailable", `stream full: ${INGEST_STREAM} is at its INGEST_MAX_BYTES; not accepted, retry later with the same id`, { cause: err });
+    }
     if (isRetryable(err) || o.signal.aborted) {
       throw new JetmeshError("unavailable", `event store unavailable, retry with the same id: ${errorMessage(err)}`, { cause: err });
     }

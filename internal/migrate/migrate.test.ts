@@ -3,7 +3,7 @@
 import t from "tap";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../../test/helpers/nats-server.ts";
 import { migrateAsAdmin, natsUsers } from "../../test/helpers/nats-users.ts";
@@ -37,15 +37,40 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
   const jsm = await jetstreamManager(nc);
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9);
   t.equal((await jsm.streams.info("KV_jetmesh_seen")).config.max_age, 3_600e9);
+  const limits = async () =>
+    Promise.all(["INGEST", "EVENTS", "DLQ"].map(async (name) => {
+      const { max_bytes, discard } = (await jsm.streams.info(name)).config;
+      return [name, max_bytes, discard];
+    }));
+  t.same(await limits(), [["INGEST", 1024 ** 3, "new"], ["EVENTS", 5 * 1024 ** 3, "old"], ["DLQ", 1024 ** 3, "new"]], "every stream has max_bytes");
 
-  const main = await runMain({ NATS_URL: ns.url, NATS_USER: "admin", NATS_PASSWORD: users.passwords.admin, EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" });
+  // A stream made before max_bytes existed: no byte limit, discarding old messages.
+  await jsm.streams.update("INGEST", { max_bytes: -1, discard: DiscardPolicy.Old });
+  const bytes = { INGEST_MAX_BYTES: "2000000", EVENTS_MAX_BYTES: "3000000", DLQ_MAX_BYTES: "4000000", EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" };
+  const updated = await migrateAsAdmin([ns.url], bytes, users.admin);
+  t.same(updated.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [
+    ["INGEST", ["discard", "max_bytes"]], ["EVENTS", ["max_bytes"]], ["DLQ", ["max_bytes"]],
+  ], "the update sets them");
+  t.same(await limits(), [["INGEST", 2_000_000, "new"], ["EVENTS", 3_000_000, "old"], ["DLQ", 4_000_000, "new"]]);
+
+  const main = await runMain({ NATS_URL: ns.url, NATS_USER: "admin", NATS_PASSWORD: users.passwords.admin, ...bytes });
   t.equal(main.code, 0, main.out);
   t.match(main.out, /"msg":"migration done".*"unchanged":5/, "one JSON line says what it did");
 
-  const asService = await runMain({ NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: users.passwords.ingest, EVENTS_MAX_AGE: "2d" });
+  const asService = await runMain({ NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: users.passwords.ingest, ...bytes, EVENTS_MAX_AGE: "2d" });
   t.equal(asService.code, 1, "a service user cannot migrate");
   t.match(asService.out, /"msg":"migration failed".*run it as the admin user.*"code":"unauthorized"/);
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9, "and changed nothing");
+});
+
+t.test("max bytes the server cannot reserve fail the migration with the variables to change", async (t) => {
+  const ns = await startNatsServer();
+  t.teardown(() => ns.stop());
+  const err = await migrateAsAdmin([ns.url], { EVENTS_MAX_BYTES: String(2 ** 52) }).catch((e: unknown) => e);
+  t.match(err, {
+    code: "bad_config",
+    message: /^stream EVENTS: nats-server has no room for max_bytes=4503599627370496 \(insufficient storage resources available\); INGEST_MAX_BYTES \+ EVENTS_MAX_BYTES/,
+  });
 });
 
 t.test("cmd/migrate exits 1 with a clear line: wrong password, no NATS", async (t) => {

@@ -2,6 +2,7 @@ import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type St
 import { Kvm } from "@nats-io/kv";
 import { type BucketConfig, bucketConfigs, bucketStreamFields, type BucketSettings, streamConfigs, type StreamSettings } from "../../subjects/mod.ts";
 import { withRetry } from "../bus/mod.ts";
+import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** What the migration did to one stream or bucket. */
@@ -24,6 +25,20 @@ export interface MigrateOptions {
 }
 
 const STREAM_NOT_FOUND = 10059;
+/** nats-server reserves a stream's max_bytes up front and refuses what its JetStream storage cannot hold. */
+const INSUFFICIENT_RESOURCES = 10047;
+
+function explainNoRoom(cfg: Partial<StreamConfig> & { name: string }) {
+  return (err: unknown): never => {
+    if (!(err instanceof JetStreamApiError && err.code === INSUFFICIENT_RESOURCES)) throw err;
+    throw new JetmeshError(
+      "bad_config",
+      `stream ${cfg.name}: nats-server has no room for max_bytes=${cfg.max_bytes} (${err.message}); ` +
+        "INGEST_MAX_BYTES + EVENTS_MAX_BYTES + DLQ_MAX_BYTES must fit its JetStream max_file_store on every node",
+      { cause: err },
+    );
+  };
+}
 
 /** The fields of `want` whose value differs on the server. */
 function differences(have: Partial<StreamConfig>, want: Record<string, unknown>): string[] {
@@ -60,12 +75,12 @@ export async function migrate(o: MigrateOptions): Promise<Step[]> {
   for (const cfg of streamConfigs(o.streams)) {
     const have = await retry(() => current(o.jsm, cfg.name));
     if (!have) {
-      await retry(() => o.jsm.streams.add(cfg));
+      await retry(() => o.jsm.streams.add(cfg)).catch(explainNoRoom(cfg));
       done({ kind: "stream", name: cfg.name, action: "created" });
       continue;
     }
     const changed = differences(have, cfg);
-    if (changed.length > 0) await retry(() => o.jsm.streams.update(cfg.name, cfg));
+    if (changed.length > 0) await retry(() => o.jsm.streams.update(cfg.name, cfg)).catch(explainNoRoom(cfg));
     done({ kind: "stream", name: cfg.name, action: changed.length > 0 ? "updated" : "unchanged", ...(changed.length > 0 ? { changed } : {}) });
   }
   for (const b of bucketConfigs(o.buckets)) done(await ensureBucket(o, b, retry));

@@ -1,6 +1,6 @@
 import { EVENTS_STREAM } from "../../subjects/mod.ts";
 import { busChecks, onReconnect, openBus } from "../bus/mod.ts";
-import { opsRoutes } from "../httpapi/mod.ts";
+import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
@@ -42,21 +42,30 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
     // "buffered" and drain at the pause limit; the outbox enforces the disconnect limit above it.
     maxBackpressureBytes: cfg.maxBufferedBytes,
     routes: {
-      ...opsRoutes("notify", registry, checks),
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
       ...demoRoutes(),
     },
     ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, log, metrics: notifyMetrics(registry), tracing }),
   });
-  log.info("notify listening", { host: cfg.listen.host, port: server.port });
+  // A taken operations port fails the start: close what is open, so the caller may retry in this process.
+  const ops = await startOpsServer(cfg.ops, opsRoutes("notify", registry, checks)).catch(async (err) => {
+    await server.close(1001, "server shutting down");
+    await hub.stop();
+    await bus.nc.close();
+    await store.close();
+    throw err;
+  });
+  log.info("notify listening", { host: cfg.listen.host, port: server.port, ops_port: ops.port });
   return {
     port: server.port,
+    opsPort: ops.port,
     async stop() {
       // Subscribers resume by cursor on another notify (or this one after restart).
       await server.close(1001, "server shutting down");
       // Closing the sockets took their members out of presence; let those deletes land.
       await presence.close();
       await hub.stop();
+      await ops.close();
       await bus.nc.drain();
       await store.close();
       await tracing?.shutdown();

@@ -1,6 +1,18 @@
-import { type DatabaseConfig, type Env, EnvReader, readDatabase, readPresenceTtlMs, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import {
+  type DatabaseConfig,
+  type Env,
+  EnvReader,
+  type ListenConfig,
+  readDatabase,
+  readOpsListen,
+  readPresenceTtlMs,
+  readServiceBase,
+  type ServiceBase,
+} from "../config/mod.ts";
 
 export interface NotifyConfig extends ServiceBase {
+  /** /healthz, /readyz and /metrics, apart from the public port. */
+  ops: ListenConfig;
   database: DatabaseConfig;
   /** Largest accepted subscriber frame. */
   maxFrameBytes: number;
@@ -23,8 +35,10 @@ export interface NotifyConfig extends ServiceBase {
 export function readNotifyConfig(env: Env): NotifyConfig {
   const r = new EnvReader(env);
   const maxBufferedBytes = r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024);
+  const base = readServiceBase(r, "NOTIFY", 8081);
   const cfg: NotifyConfig = {
-    ...readServiceBase(r, "NOTIFY", 8081),
+    ...base,
+    ops: readOpsListen(r, "NOTIFY", 9091, base.listen),
     database: readDatabase(r),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),

@@ -50,6 +50,7 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   log.info("persist running", { consumer: PERSIST_CONSUMER, epoch, health_port: server.port });
   return {
     port: server.port,
+    opsPort: server.port,
     async stop() {
       // The loop commits and acks the batch in hand before it ends.
       pulling.abort();

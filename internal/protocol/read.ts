@@ -1,12 +1,28 @@
 import { decodeFrame, type Encoding } from "../codec/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 
-const utf8 = new TextEncoder();
-
+/**
+ * UTF-8 size of a frame, counted from the UTF-16 code units so a size check
+ * never allocates the encoding it measures, and runs the same under Node and Deno.
+ * A lone surrogate counts 3 bytes: TextEncoder writes it as U+FFFD.
+ */
 export function byteLength(payload: Uint8Array | string): number {
   if (typeof payload !== "string") return payload.length;
-  // A UTF-16 unit is at most 3 UTF-8 bytes: skip the encode for short strings.
-  return payload.length * 3 <= 0xffff ? payload.length : utf8.encode(payload).length;
+  let bytes = 0;
+  for (let i = 0; i < payload.length; i++) {
+    const unit = payload.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && isLowSurrogate(payload.charCodeAt(i + 1))) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
 export interface ReadFrame {

@@ -73,6 +73,7 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   log.info("route running", { consumer: ROUTE_CONSUMER, health_port: server.port });
   return {
     port: server.port,
+    opsPort: server.port,
     async stop() {
       pulling.abort();
       await loop.catch(() => {});

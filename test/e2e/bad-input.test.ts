@@ -2,6 +2,13 @@ import t from "tap";
 import { startStack } from "./stack.ts";
 import { TestClient } from "./client.ts";
 
+/** `depth` arrays inside each other. */
+function nested(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
+
 t.test("malformed input gets the right error code; connections and services stay usable", async (t) => {
   const stack = await startStack({ INGEST_MAX_FRAME_BYTES: "1024" });
   t.teardown(stack.stop);
@@ -13,6 +20,8 @@ t.test("malformed input gets the right error code; connections and services stay
   const cases: Array<[string, () => void, string]> = [
     ["invalid JSON", () => c.sendRaw("{not json", false), "bad_frame"],
     ["invalid msgpack", () => c.sendRaw(new Uint8Array([0xc1, 0xff, 0x00]), true), "bad_frame"],
+    ["data nested 100 deep", () => c.sendJson({ op: "pub", id: "n1", channel: "x", data: nested(100) }), "bad_frame"],
+    ["msgpack data nested 100 deep", () => c.sendMsgpack({ op: "pub", id: "n2", channel: "x", data: nested(100) }), "bad_frame"],
     ["not an object", () => c.sendJson([1, 2]), "bad_frame"],
     ["unknown op", () => c.sendJson({ op: "explode", id: "u1" }), "unknown_op"],
     ["missing channel", () => c.sendJson({ op: "pub", id: "m1", data: 1 }), "bad_frame"],
@@ -34,6 +43,13 @@ t.test("malformed input gets the right error code; connections and services stay
     t.type(f.message, "string");
   }
   t.match(c.frames.find((f) => f.code === "bad_channel"), { id: "c1" }, "the error names the frame's id");
+  const deep = await fetch(`${stack.ingestHttp}/v1/publish`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: `{"channel":"x","data":${"[".repeat(3000)}${"]".repeat(3000)}}`,
+  });
+  t.equal(deep.status, 400, "an HTTP body nested 3000 deep is a bad request");
+  t.match(await deep.json(), { code: "bad_frame", message: "JSON nests deeper than 64 levels" });
   const from = c.frames.length;
   c.sendMsgpack({ op: "nope" });
   t.equal(c.frames.length >= from, true);

@@ -15,7 +15,7 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   t.teardown(() => db.drop());
   const rx = await startOtlpReceiver();
   t.teardown(rx.stop);
-  const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
+  const [ingestPort, notifyPort, routePort, persistPort, ingestOpsPort, notifyOpsPort] = await freePorts(6);
   const env = {
     OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
     NATS_URL: nats.url,
@@ -23,8 +23,10 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     DATABASE_SCHEMA: db.schema,
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingestPort),
+    INGEST_OPS_PORT: String(ingestOpsPort),
     NOTIFY_HOST: "127.0.0.1",
     NOTIFY_PORT: String(notifyPort),
+    NOTIFY_OPS_PORT: String(notifyOpsPort),
     ROUTE_HOST: "127.0.0.1",
     ROUTE_PORT: String(routePort),
     PERSIST_HOST: "127.0.0.1",
@@ -56,7 +58,7 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   }
   t.equal(stored, 20, "history serves what persist stored");
 
-  for (const port of [ingestPort, routePort, persistPort, notifyPort]) {
+  for (const port of [ingestOpsPort, routePort, persistPort, notifyOpsPort]) {
     t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `:${port} /readyz`);
     t.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^jetmesh_events_received_total\{service="\w+"\} 20$/m, `:${port} /metrics`);
   }

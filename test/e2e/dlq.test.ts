@@ -33,7 +33,7 @@ async function dlqMessages(stack: Stack) {
 }
 
 async function metric(stack: Stack, svc: ServiceName, name: string): Promise<number | undefined> {
-  return valueOf(parseMetrics(await (await fetch(`${stack.serviceUrl(svc)}/metrics`)).text()), name);
+  return valueOf(parseMetrics(await (await fetch(`${stack.opsUrl(svc)}/metrics`)).text()), name);
 }
 
 async function replay(stack: Stack) {

@@ -8,7 +8,7 @@ import { type ServiceName, type Stack, startStack } from "./stack.ts";
 const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 async function scrape(stack: Stack, svc: ServiceName): Promise<{ text: string; samples: Sample[] }> {
-  const res = await fetch(`${stack.serviceUrl(svc)}/metrics`);
+  const res = await fetch(`${stack.opsUrl(svc)}/metrics`);
   if (res.status !== 200) throw new Error(`${svc} /metrics: ${res.status}`);
   if (!String(res.headers.get("content-type")).startsWith("text/plain")) throw new Error(`${svc} /metrics content-type ${res.headers.get("content-type")}`);
   const text = await res.text();
@@ -16,7 +16,7 @@ async function scrape(stack: Stack, svc: ServiceName): Promise<{ text: string; s
 }
 
 async function ready(stack: Stack, svc: ServiceName): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
-  const res = await fetch(`${stack.serviceUrl(svc)}/readyz`);
+  const res = await fetch(`${stack.opsUrl(svc)}/readyz`);
   return { status: res.status, body: await res.json() as { status: string; checks: Record<string, string> } };
 }
 
@@ -31,6 +31,18 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 t.test("/metrics counts one run hop by hop", async (t) => {
   const stack = await startStack();
   t.teardown(stack.stop);
+
+  for (const [svc, publicUrl] of [["ingest", stack.ingestHttp], ["notify", stack.notifyHttp]] as const) {
+    t.not(stack.opsUrl(svc), publicUrl, `${svc}: the operations port is another port`);
+    for (const path of ["/metrics", "/healthz", "/readyz"]) {
+      const res = await fetch(`${publicUrl}${path}`);
+      t.equal(res.status, 404, `${svc}: ${path} is not served on the public port`);
+      await res.body?.cancel();
+    }
+    const ops = await fetch(`${stack.opsUrl(svc)}/metrics`);
+    t.equal(ops.status, 200, `${svc}: /metrics on the operations port`);
+    await ops.body?.cancel();
+  }
   const sub = await TestClient.open(stack.notifyWs);
   t.teardown(() => sub.close());
   sub.sendJson({ op: "sub", channel: "m.a" });
@@ -164,7 +176,7 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
     await eventually(`${svc} not ready without NATS`, async () => (await ready(stack, svc)).status === 503);
     const r = await ready(stack, svc);
     t.not(r.body.checks.nats, "ok", `${svc}: ${r.body.checks.nats}`);
-    const health = await fetch(`${stack.serviceUrl(svc)}/healthz`);
+    const health = await fetch(`${stack.opsUrl(svc)}/healthz`);
     t.equal(health.status, 200, `${svc}: /healthz still 200 (alive, not ready)`);
     t.equal(valueOf((await scrape(stack, svc)).samples, "jetmesh_nats_connected"), 0, `${svc}: jetmesh_nats_connected 0`);
   }

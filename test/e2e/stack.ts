@@ -36,8 +36,8 @@ export interface Stack {
   ingestWs: string;
   notifyHttp: string;
   notifyWs: string;
-  /** http://127.0.0.1:PORT of a service: the main port of ingest and notify, the operations port of route and persist. */
-  serviceUrl(name: ServiceName): string;
+  /** http://127.0.0.1:PORT of a service's /healthz, /readyz and /metrics (the only port of route and persist). */
+  opsUrl(name: ServiceName): string;
   /** Stops one service gracefully. */
   stopService(name: ServiceName): Promise<void>;
   /** Starts a stopped service again, on the same port for the edges; `options` replace the stack's. */
@@ -73,13 +73,18 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
 
-/** The environment of a test stack's services: its nats-server, its schema, loopback listeners on `ports` (0: any free port). */
+/**
+ * The environment of a test stack's services: its nats-server, its schema,
+ * loopback listeners on `ports` (0: any free port), and any free port for the
+ * operations listeners of ingest and notify.
+ */
 export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<ServiceName, number>): Record<string, string> {
   const env: Record<string, string> = { NATS_URL: natsUrl, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, DATABASE_POOL_MAX: "4" };
   for (const [name, port] of Object.entries(ports)) {
     env[`${name.toUpperCase()}_HOST`] = "127.0.0.1";
     env[`${name.toUpperCase()}_PORT`] = String(port);
   }
+  env.INGEST_OPS_PORT = env.NOTIFY_OPS_PORT = "0";
   return env;
 }
 
@@ -105,6 +110,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   }
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
+  const opsPorts = new Map<ServiceName, number>();
   const envOf = (name: ServiceName, o: StackOptions = options) => ({ ...shared, ...users?.serviceEnv(name), ...o.serviceEnv?.[name] });
   const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
@@ -125,6 +131,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     }
     running.set(name, svc);
     ports.set(name, svc.port);
+    opsPorts.set(name, svc.opsPort);
   };
   for (const name of ["ingest", "route", "persist", "notify"] as const) await start(name);
   const stopService = async (name: ServiceName) => {
@@ -142,7 +149,7 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
     ingestWs: `ws://127.0.0.1:${ports.get("ingest")}/v1/ws`,
     notifyHttp: `http://127.0.0.1:${ports.get("notify")}`,
     notifyWs: `ws://127.0.0.1:${ports.get("notify")}/v1/ws`,
-    serviceUrl: (name) => `http://127.0.0.1:${ports.get(name)}`,
+    opsUrl: (name) => `http://127.0.0.1:${opsPorts.get(name)}`,
     stopService,
     startService: start,
     async stop() {

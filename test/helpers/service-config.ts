@@ -3,7 +3,7 @@
  * taken from a deployment file, and report which variables it read, so a
  * variable that no reader knows (a typo, a leftover) is caught too.
  */
-import type { Env, ServiceBase } from "../../internal/config/mod.ts";
+import type { Env, ListenConfig, ServiceBase } from "../../internal/config/mod.ts";
 import { readIngestConfig } from "../../internal/ingest/config.ts";
 import { readNotifyConfig } from "../../internal/notify/config.ts";
 import { readPersistConfig } from "../../internal/persist/config.ts";
@@ -18,8 +18,8 @@ const readers: Record<ServiceName, (env: Env) => ServiceBase> = {
 };
 
 export interface ConfigRead {
-  /** The parsed config; the reader throws (bad_config) when a value is wrong. */
-  config: ServiceBase & { database?: { url: string } };
+  /** The parsed config; the reader throws (bad_config) when a value is wrong. `ops`: the edges' operations listener. */
+  config: ServiceBase & { database?: { url: string }; ops?: ListenConfig };
   /** Every variable the reader looked at, set or not. */
   read: Set<string>;
 }
@@ -48,10 +48,13 @@ export function readTracked<C>(reader: (env: Env) => C, env: Env): { config: C; 
 export const MIGRATION_SETTINGS = [
   "STREAM_REPLICAS",
   "INGEST_MAX_AGE",
+  "INGEST_MAX_BYTES",
   "INGEST_DUPLICATE_WINDOW",
   "EVENTS_MAX_AGE",
+  "EVENTS_MAX_BYTES",
   "EVENTS_DUPLICATE_WINDOW",
   "DLQ_MAX_AGE",
+  "DLQ_MAX_BYTES",
   "ROUTE_DEDUPE_TTL",
   "NOTIFY_PRESENCE_TTL",
 ];
