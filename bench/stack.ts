@@ -63,6 +63,7 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     LOG_LEVEL: "info",
+    JETMESH_AUTH: "none",
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingest),
     INGEST_OPS_PORT: "0",

@@ -345,6 +345,7 @@ async function main(): Promise<void> {
     // Each service as its own NATS user (with an external server: as NATS_USER says).
     const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl, ...(natsPasswords ? userEnv(s.name, natsPasswords) : {}) };
     if (otlp) childEnv.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
+    childEnv.JETMESH_AUTH ??= "none";
     if (s.usesDatabase) {
       childEnv.DATABASE_URL = databaseUrl;
       if (embedded) childEnv.DATABASE_POOL_MAX = "1";

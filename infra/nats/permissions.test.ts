@@ -117,7 +117,7 @@ t.test("every service works with its own user", async (t) => {
 
 t.test("a service started before the migration stops with a clear error, and cannot create the stream itself", async (t) => {
   const ns = await startConfiguredServer((fn) => t.teardown(fn));
-  const env = { NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: passwords.ingest, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0" };
+  const env = { NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: passwords.ingest, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0", JETMESH_AUTH: "none" };
   const err = await startIngest(readIngestConfig(env), testLogger("ingest")).then((svc) => svc.stop().then(() => undefined), (e: unknown) => e);
   t.match(err, { code: "not_migrated", message: /stream INGEST does not exist: run the migration as the NATS admin user first \(make migrate/ });
   const nc = await connectAs(ns, "ingest");
@@ -217,7 +217,7 @@ t.test("NATS_TOKEN: a service connects to a server that wants a token, and fails
   t.teardown(() => ingest.stop());
   const ready = await fetch(`http://127.0.0.1:${ingest.opsPort}/readyz`);
   t.equal(ready.status, 200, "ready with the token");
-  const err = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: "wrong", INGEST_PORT: "0", INGEST_OPS_PORT: "0" }), log).then(
+  const err = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: "wrong", INGEST_PORT: "0", INGEST_OPS_PORT: "0", JETMESH_AUTH: "none" }), log).then(
     (svc) => svc.stop().then(() => undefined),
     (e: unknown) => e,
   );

@@ -1,7 +1,10 @@
+import { type EdgeConfig, readEdgeConfig } from "../edge/mod.ts";
 import { type Env, EnvReader, type ListenConfig, readOpsListen, readServiceBase, type ServiceBase } from "../config/mod.ts";
 import { isPublisher } from "../../subjects/mod.ts";
 
 export interface IngestConfig extends ServiceBase {
+  /** Who may connect and do what: tokens, namespaces, origins. */
+  edge: EdgeConfig;
   /** /healthz, /readyz and /metrics, apart from the public port. */
   ops: ListenConfig;
   /** Largest accepted frame or event, in bytes. */
@@ -30,6 +33,7 @@ export function readIngestConfig(env: Env): IngestConfig {
   const cfg: IngestConfig = {
     ...base,
     ops: readOpsListen(r, "INGEST", 9090, base.listen),
+    edge: readEdgeConfig(r),
     maxFrameBytes: r.int("INGEST_MAX_FRAME_BYTES", 64 * 1024, 256, 8 * 1024 * 1024),
     maxBodyBytes: r.int("INGEST_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxBatch: r.int("INGEST_MAX_BATCH", 1000, 1, 100_000),

@@ -1,3 +1,4 @@
+import { type EdgeConfig, readEdgeConfig } from "../edge/mod.ts";
 import {
   type DatabaseConfig,
   type Env,
@@ -11,6 +12,8 @@ import {
 } from "../config/mod.ts";
 
 export interface NotifyConfig extends ServiceBase {
+  /** Who may connect and do what: tokens, namespaces, origins. */
+  edge: EdgeConfig;
   /** /healthz, /readyz and /metrics, apart from the public port. */
   ops: ListenConfig;
   database: DatabaseConfig;
@@ -39,6 +42,7 @@ export function readNotifyConfig(env: Env): NotifyConfig {
   const cfg: NotifyConfig = {
     ...base,
     ops: readOpsListen(r, "NOTIFY", 9091, base.listen),
+    edge: readEdgeConfig(r),
     database: readDatabase(r),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),

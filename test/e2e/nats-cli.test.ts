@@ -154,7 +154,7 @@ t.test("the README's nats CLI commands against a running jetmesh", async (t) => 
   const jsm = await jetstreamManager(nc);
   // Buckets from an older jetmesh, with the TTLs the services use: the migration brings
   // their descriptions up to date (kv ls below).
-  const ttls = { [SEEN_BUCKET]: readRouteConfig({}).dedupeTtlMs, [PRESENCE_BUCKET]: readNotifyConfig({}).presenceTtlMs };
+  const ttls = { [SEEN_BUCKET]: readRouteConfig({}).dedupeTtlMs, [PRESENCE_BUCKET]: readNotifyConfig({ JETMESH_AUTH: "none" }).presenceTtlMs };
   for (const [bucket, ttl] of Object.entries(ttls)) await new Kvm(nc).create(bucket, { history: 1, ttl, description: "jetmesh: an older description" });
 
   const services: ServiceName[] = ["ingest", "route", "persist", "notify"];

@@ -79,7 +79,14 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
  * operations listeners of ingest and notify.
  */
 export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<ServiceName, number>): Record<string, string> {
-  const env: Record<string, string> = { NATS_URL: natsUrl, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, DATABASE_POOL_MAX: "4" };
+  const env: Record<string, string> = {
+    NATS_URL: natsUrl,
+    DATABASE_URL: db.url,
+    DATABASE_SCHEMA: db.schema,
+    DATABASE_POOL_MAX: "4",
+    // Pipeline tests run open; tests of the edges' security pass jwtAuth().env (test/helpers/tokens.ts) as extraEnv.
+    JETMESH_AUTH: "none",
+  };
   for (const [name, port] of Object.entries(ports)) {
     env[`${name.toUpperCase()}_HOST`] = "127.0.0.1";
     env[`${name.toUpperCase()}_PORT`] = String(port);

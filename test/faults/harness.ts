@@ -50,6 +50,7 @@ export async function startHarness(
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     DATABASE_POOL_MAX: "4",
+    JETMESH_AUTH: "none",
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingestPort),
     INGEST_OPS_PORT: "0",
