@@ -100,6 +100,9 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
           if (conn.data.subs.delete(f.channel)) metrics.subscriptions.dec();
           outbox.send({ op: "unsubscribed", channel: f.channel }, enc);
           return;
+        case "auth":
+          // Tokens arrive with the security work on this service; until then a connection has none to refresh.
+          throw new JetmeshError("bad_frame", "this service does not take tokens");
         default:
           return await presence.handle(conn, outbox, f, enc);
       }

@@ -43,7 +43,17 @@ export interface PresenceQueryFrame {
   watch?: boolean;
 }
 
-export type SubscriberFrame = SubFrame | UnsubFrame | JoinFrame | LeaveFrame | PresenceQueryFrame;
+/**
+ * A fresh token for a live connection, sent before the current one expires;
+ * it must name the same `sub`. Answered with `authed`, or an error (the
+ * connection keeps its current token until that expires).
+ */
+export interface AuthFrame {
+  op: "auth";
+  token: string;
+}
+
+export type SubscriberFrame = SubFrame | UnsubFrame | JoinFrame | LeaveFrame | PresenceQueryFrame | AuthFrame;
 
 export type ClientFrame = PubFrame | SubscriberFrame;
 
@@ -88,6 +98,15 @@ export interface ErrorFrame {
   id?: string;
   code: ErrorCode;
   message: string;
+  /** With `rate_limited`: milliseconds until a retry can pass. */
+  retryAfterMs?: number;
+}
+
+/** The answer to `auth`: the connection now runs on the new token, until `expiresAt` (epoch ms). */
+export interface AuthedFrame {
+  op: "authed";
+  sub: string;
+  expiresAt: number;
 }
 
 export interface JoinedFrame {
@@ -121,6 +140,7 @@ export type ServerFrame =
   | UnsubscribedFrame
   | EventFrame
   | ErrorFrame
+  | AuthedFrame
   | JoinedFrame
   | LeftFrame
   | PresenceFrame

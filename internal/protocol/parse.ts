@@ -1,6 +1,6 @@
 import { checkChannel, checkChannelPattern, isClientId, isMember, MAX_CLIENT_ID_LENGTH, parseCursor } from "../../subjects/mod.ts";
 import { type ErrorCode, JetmeshError } from "../errors/mod.ts";
-import type { ErrorFrame, PubFrame, SubscriberFrame } from "./frames.ts";
+import type { AuthFrame, ErrorFrame, PubFrame, SubscriberFrame } from "./frames.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -16,6 +16,22 @@ function requireChannel(f: Obj, pattern: boolean): string {
   const check = pattern ? checkChannelPattern(f.channel) : checkChannel(f.channel);
   if (!check.ok) throw new JetmeshError("bad_channel", check.reason);
   return f.channel as string;
+}
+
+/** Longest token accepted in a frame or on an upgrade; real JWTs are well under it. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+function parseAuth(f: Obj): AuthFrame {
+  if (typeof f.token !== "string" || f.token === "" || f.token.length > MAX_TOKEN_LENGTH) {
+    throw new JetmeshError("bad_frame", `token must be a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`);
+  }
+  return { op: "auth", token: f.token };
+}
+
+/** A producer's frame: a publish, or a token refresh. */
+export function parsePublisherFrame(value: unknown): PubFrame | AuthFrame {
+  const f = asObject(value);
+  return f.op === "auth" ? parseAuth(f) : parsePub(f);
 }
 
 /** Validates a publish, from a WebSocket frame or one item of an HTTP body (where `op` may be left out). */
@@ -57,10 +73,12 @@ export function parseSubscriberFrame(value: unknown): SubscriberFrame {
       if (f.watch !== undefined && typeof f.watch !== "boolean") throw new JetmeshError("bad_frame", "watch must be a boolean");
       return f.watch === undefined ? { op: "presence", channel } : { op: "presence", channel, watch: f.watch };
     }
+    case "auth":
+      return parseAuth(f);
     case undefined:
       throw new JetmeshError("bad_frame", "missing field: op");
     default:
-      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub, unsub, join, leave or presence`);
+      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub, unsub, join, leave, presence or auth`);
   }
 }
 
@@ -73,6 +91,8 @@ export function idOf(value: unknown): string | undefined {
   return undefined;
 }
 
-export function errorFrame(code: ErrorCode, message: string, id?: string): ErrorFrame {
-  return id === undefined ? { op: "error", code, message } : { op: "error", id, code, message };
+export function errorFrame(code: ErrorCode, message: string, id?: string, retryAfterMs?: number): ErrorFrame {
+  const frame: ErrorFrame = id === undefined ? { op: "error", code, message } : { op: "error", id, code, message };
+  if (retryAfterMs !== undefined) frame.retryAfterMs = retryAfterMs;
+  return frame;
 }
