@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import type { Test } from "tap";
 import { testDatabase } from "../helpers/db.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { migrateAsAdmin, type NatsUsers } from "../helpers/nats-users.ts";
+import { jwtAuth } from "../helpers/tokens.ts";
 import { busState, type BusState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
@@ -19,6 +23,23 @@ export const ACK_WAIT_MS = 5000;
 const MAX_ACK_PENDING = 512;
 /** Longer than any client resend or crash redelivery takes here, far shorter than a run. */
 const DUPLICATE_WINDOW = "30s";
+
+/**
+ * Limits that never refuse the suite's clients, so a refusal is a fault of the
+ * services under test rather than of the load: rates far above what four
+ * publishers and a burst of resends after a restart send; connection counts
+ * far above the handful of clients even while a service still counts the
+ * connections a restart left behind; a replay window longer than any run, so
+ * a subscriber's resume cursor is never too old.
+ */
+const NAMESPACES = {
+  defaults: {
+    publishRate: { perSecond: 100_000, burst: 100_000 },
+    commandRate: { perSecond: 100_000, burst: 100_000 },
+    replay: { maxAge: "2h", eventsPerSecond: 100_000 },
+  },
+  connections: { perAddress: 10_000, perIdentity: 1_000 },
+};
 
 export interface Harness {
   servers: string[];
@@ -44,13 +65,19 @@ export async function startHarness(
   useAdmin(o.users.admin);
   const db = await testDatabase();
   const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
+  // Auth on, as in production: the suite must pass with every client proving who it is.
+  const auth = jwtAuth();
+  const dir = mkdtempSync(join(tmpdir(), "jm-faults-"));
+  const namespacesFile = join(dir, "namespaces.json");
+  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
   const env: Record<string, string> = {
     NATS_URL: o.servers.join(","),
     STREAM_REPLICAS: String(o.replicas),
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     DATABASE_POOL_MAX: "4",
-    JETMESH_AUTH: "none",
+    ...auth.env,
+    JETMESH_NAMESPACES: namespacesFile,
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingestPort),
     INGEST_OPS_PORT: "0",
@@ -82,6 +109,7 @@ export async function startHarness(
     await sql.end({ timeout: 5 });
     await db.drop();
     await o.stopNats();
+    rmSync(dir, { recursive: true, force: true });
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
   await services.startAll();
@@ -92,6 +120,7 @@ export async function startHarness(
     channels: 6,
     channelSubscribers: 3,
     intervalMs: 120,
+    secret: auth.secret,
   });
   return { servers: o.servers, services, load, sql, schema: db.schema, startedAt: Date.now() };
 }

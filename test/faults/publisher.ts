@@ -64,10 +64,13 @@ export class Publisher {
   #closed = false;
   #idle?: () => void;
 
-  /** `intervalMs` is the pause after an ack before the channel's next event: it sets the load. */
-  constructor(ingestWs: string, name: string, channels: string[], intervalMs: number) {
+  /**
+   * `token` proves `name` (its sub, the publisher in event ids); `intervalMs` is
+   * the pause after an ack before the channel's next event: it sets the load.
+   */
+  constructor(ingestWs: string, name: string, token: string, channels: string[], intervalMs: number) {
     this.name = name;
-    this.#url = `${ingestWs}?publisher=${name}`;
+    this.#url = `${ingestWs}?token=${token}`;
     this.#intervalMs = intervalMs;
     this.#channels = channels.map((channel) => ({ channel, count: 0, order: [] }));
   }

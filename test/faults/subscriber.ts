@@ -35,9 +35,9 @@ export class Subscriber {
   #closed = false;
   #ready?: () => void;
 
-  constructor(notifyWs: string, name: string, subscriptions: string[]) {
+  constructor(notifyWs: string, name: string, token: string, subscriptions: string[]) {
     this.name = name;
-    this.#url = notifyWs;
+    this.#url = `${notifyWs}?token=${token}`;
     this.subscriptions = subscriptions;
   }
 
