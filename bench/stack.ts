@@ -3,9 +3,12 @@
  * nats-server (free ports, temporary store) with the users of
  * infra/nats/users.conf, the migration run as admin, a schema of its own in
  * the PostgreSQL at DATABASE_URL, and the four services as separate Node
- * processes, each as its own NATS user.
+ * processes, each as its own NATS user. Auth is on, as in production: every
+ * client connects with a token, so the figures include verifying it once per
+ * connection and the authorization and rate-limit checks on every frame.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnService, type ServiceProcess } from "../test/e2e/processes.ts";
 import type { ServiceName } from "../test/e2e/stack.ts";
@@ -13,16 +16,36 @@ import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
 import { type NatsServerHandle, startNatsServer } from "../test/helpers/nats-server.ts";
 import { migrateAsAdmin, type NatsUsers, natsUsers } from "../test/helpers/nats-users.ts";
 import { freePorts } from "../test/helpers/ports.ts";
+import { jwtAuth, mintToken } from "../test/helpers/tokens.ts";
 
 export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 /** What node prints on stderr about its inspector, which the idle phase turns on: not a complaint of the service. */
 const INSPECTOR_LINE = /^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector)/;
 
+/**
+ * Limits the bench's load stays under, so what it measures is the services'
+ * capacity and not a policy: the sustained phase publishes tens of thousands
+ * of events per second as one identity, and the idle phase holds 20k
+ * connections from one address, each subscribing once. The checks still run
+ * on every publish and command; they just never refuse.
+ */
+const NAMESPACES = {
+  defaults: {
+    publishRate: { perSecond: 10_000_000, burst: 10_000_000 },
+    commandRate: { perSecond: 10_000_000, burst: 10_000_000 },
+  },
+  connections: { perAddress: 10_000_000, perIdentity: 10_000_000 },
+};
+/** Longer than a full run: an expiry would close the clients' connections mid-phase. */
+const TOKEN_LIFETIME_S = 6 * 3600;
+
 export interface BenchStack {
   env: Record<string, string>;
   ingestWs: string;
   notifyWs: string;
+  /** A token for `sub` that may publish and subscribe everywhere, valid for the whole run; one per client worker. */
+  token(sub: string): Promise<string>;
   pids(): Record<string, number>;
   /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
   complaints(): Complaint[];
@@ -58,12 +81,17 @@ export async function benchDatabase(): Promise<TestDatabase> {
 export async function startServices(nats: BenchNats, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
   for (const p of profile) if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
   const [ingest, notify, route, persist] = await freePorts(4);
+  const auth = jwtAuth();
+  const dir = mkdtempSync(join(tmpdir(), "jm-bench-"));
+  const namespacesFile = join(dir, "namespaces.json");
+  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
   const env: Record<string, string> = {
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     LOG_LEVEL: "info",
-    JETMESH_AUTH: "none",
+    ...auth.env,
+    JETMESH_NAMESPACES: namespacesFile,
     INGEST_HOST: "127.0.0.1",
     INGEST_PORT: String(ingest),
     INGEST_OPS_PORT: "0",
@@ -95,6 +123,7 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
     env,
     ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
+    token: (sub) => mintToken(auth.secret, sub, { publish: [">"], subscribe: [">"], expiresIn: TOKEN_LIFETIME_S }),
     pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid ?? -1])),
     complaints() {
       const out = new Map<string, Complaint>();
@@ -131,6 +160,7 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
         const code = await procs.get(name)?.stop();
         if (code !== 0) process.stderr.write(`bench: ${name} exited with ${code}: ${JSON.stringify(procs.get(name)?.logs.slice(-3))}\n`);
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

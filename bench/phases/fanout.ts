@@ -51,7 +51,8 @@ export async function fanout(ctx: Ctx): Promise<FanoutResult> {
       target("raw uWS", { rawws: raw.pid }),
       target("jetmesh", { ...ctx.stack.pids(), nats: ctx.nats.pid ?? -1 }),
     ];
-    for (const [t, pub, sub] of [[targets[0], rawUrl, rawUrl], [targets[1], ctx.stack.ingestWs, ctx.stack.notifyWs]] as const) {
+    const token = await ctx.stack.token("bench-fanout");
+    for (const [t, pub, sub, tok] of [[targets[0], rawUrl, rawUrl, undefined], [targets[1], ctx.stack.ingestWs, ctx.stack.notifyWs, token]] as const) {
       const tag = ctx.tag("f");
       await lg.call("open", {
         name: t.name,
@@ -60,6 +61,7 @@ export async function fanout(ctx: Ctx): Promise<FanoutResult> {
         subsPerChannel: n,
         publishUrl: pub,
         subscribeUrl: sub,
+        token: tok,
         publishers: 1,
         payloadBytes: opts.payloadBytes,
         // Counting is the client's whole job here; parsing 500k frames/s would make the client the bound sooner.

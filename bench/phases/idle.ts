@@ -76,12 +76,21 @@ async function rssAfterCollection(server: Server, settleMs: number): Promise<num
   return rssBytes(server.pid) ?? NaN;
 }
 
-async function hold(ctx: Ctx, name: string, url: string, server: Server, count: number, others: Record<string, number> = {}): Promise<IdleRun> {
+interface HoldOptions {
+  /** Other processes whose RSS growth is reported (nats-server for jetmesh). */
+  others?: Record<string, number>;
+  /** Mints the token each client process presents on all its connections; none for the raw server. */
+  mint?: (sub: string) => Promise<string>;
+}
+
+async function hold(ctx: Ctx, name: string, url: string, server: Server, count: number, o: HoldOptions = {}): Promise<IdleRun> {
+  const others = o.others ?? {};
   const settleMs = ctx.opts.quick ? QUICK_SETTLE_MS : SETTLE_MS;
   const shares = Math.ceil(count / CLIENTS_PER_PROCESS);
   const clients = await Promise.all(Array.from({ length: shares }, () => Worker.start("idle-clients", "loadgen.ts")));
+  const tokens = await Promise.all(clients.map((_, i) => o.mint?.(`bench-idle-${i}`)));
   progress(`idle ${name}: warming up`);
-  await clients[0].call("idleOpen", { url, count: WARM_UP_CONNECTIONS, channelPrefix: `warm.${ctx.tag("w")}.` });
+  await clients[0].call("idleOpen", { url, token: tokens[0], count: WARM_UP_CONNECTIONS, channelPrefix: `warm.${ctx.tag("w")}.` });
   await clients[0].call("idleClose");
   const rssBefore = await rssAfterCollection(server, settleMs);
   const othersBefore = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, rssBytes(pid) ?? NaN]));
@@ -99,7 +108,7 @@ async function hold(ctx: Ctx, name: string, url: string, server: Server, count: 
         const from = Math.round((share * (step - 1)) / STEPS);
         const r = await w.call<{ open: number; failed: number; firstError?: string }>(
           "idleOpen",
-          { url, count: upTo - from, first: first + from, channelPrefix: `idle.${tag}.`, deadlineMs: CONNECT_DEADLINE_MS },
+          { url, token: tokens[i], count: upTo - from, first: first + from, channelPrefix: `idle.${tag}.`, deadlineMs: CONNECT_DEADLINE_MS },
         );
         held[i].open = r.open;
         held[i].failed += r.failed;
@@ -169,7 +178,7 @@ export async function idle(ctx: Ctx): Promise<IdleResult> {
     inspector = await Inspector.connect(notifyInspect);
     try {
       const server = { pid: ctx.stack.pids().notify, inspector };
-      jets.push(await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, attempted, { nats: ctx.nats.pid ?? -1 }));
+      jets.push(await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, attempted, { others: { nats: ctx.nats.pid ?? -1 }, mint: ctx.stack.token }));
     } finally {
       inspector.close();
     }

@@ -33,12 +33,19 @@ export interface LatencyResult {
 
 const NAMES = { jetmesh: "jetmesh", proto: "prototype" } as const;
 
-async function atRate(ctx: Ctx, lg: Worker, pids: Record<string, Record<string, number>>, urls: Record<string, [string, string]>, rate: number) {
+/** Where a loadgen scenario connects: publish and subscribe URLs, and the token jetmesh wants (the prototype takes none). */
+interface Endpoints {
+  urls: [string, string];
+  token?: string;
+}
+
+async function atRate(ctx: Ctx, lg: Worker, pids: Record<string, Record<string, number>>, endpoints: Record<string, Endpoints>, rate: number) {
   const { opts } = ctx;
   for (const name of Object.values(NAMES)) {
     const tag = ctx.tag("l");
     const channels = Array.from({ length: opts.channels }, (_, i) => `lat.${tag}.c${i}`);
-    await lg.call("open", { name, tag, channels, publishUrl: urls[name][0], subscribeUrl: urls[name][1], publishers: 1, payloadBytes: opts.payloadBytes });
+    const { urls: [publishUrl, subscribeUrl], token } = endpoints[name];
+    await lg.call("open", { name, tag, channels, publishUrl, subscribeUrl, token, publishers: 1, payloadBytes: opts.payloadBytes });
   }
   const target = (name: string): SliceTarget<Counts> => ({
     ...loadgenTarget<Counts>(
@@ -79,9 +86,9 @@ export async function latency(ctx: Ctx): Promise<LatencyResult[]> {
     const stream = { url: ctx.nats.url, ...ctx.nats.users.admin, stream: "BENCH_PROTO", prefix: "bench_proto" };
     const { port: pubPort } = await protoIngest.call<{ port: number }>("ingest", stream);
     const { port: subPort } = await protoNotify.call<{ port: number }>("notify", stream);
-    const urls: Record<string, [string, string]> = {
-      [NAMES.jetmesh]: [ctx.stack.ingestWs, ctx.stack.notifyWs],
-      [NAMES.proto]: [`ws://127.0.0.1:${pubPort}/`, `ws://127.0.0.1:${subPort}/`],
+    const endpoints: Record<string, Endpoints> = {
+      [NAMES.jetmesh]: { urls: [ctx.stack.ingestWs, ctx.stack.notifyWs], token: await ctx.stack.token("bench-latency") },
+      [NAMES.proto]: { urls: [`ws://127.0.0.1:${pubPort}/`, `ws://127.0.0.1:${subPort}/`] },
     };
     const pids = {
       [NAMES.jetmesh]: ctx.stack.pids(),
@@ -90,7 +97,7 @@ export async function latency(ctx: Ctx): Promise<LatencyResult[]> {
     const out: LatencyResult[] = [];
     for (const rate of ctx.opts.rates) {
       note(`latency @ ${fmtCount(rate)}/s offered over ${ctx.opts.channels} channels: jetmesh and the prototype alternating ${ctx.opts.rounds}× (${ctx.opts.durationSec}s each in all)`);
-      const { jetmesh, proto } = await atRate(ctx, lg, pids, urls, rate);
+      const { jetmesh, proto } = await atRate(ctx, lg, pids, endpoints, rate);
       const show = (x: LatencyRun) => `p50 ${fmtMs(x.latency.p50)} p99 ${fmtMs(x.latency.p99)} p999 ${fmtMs(x.latency.p999)}`;
       note(`latency @ ${fmtCount(rate)}/s: jetmesh ${show(jetmesh)} | prototype ${show(proto)}`);
       out.push({ rate, jetmesh, proto, p99Ratio: ratio(jetmesh.latency.p99, proto.latency.p99) });

@@ -37,6 +37,7 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
   const tag = ctx.tag("s");
   const channels = Array.from({ length: opts.channels }, (_, i) => `bench.${tag}.c${i}`);
   const lg = await Worker.start("loadgen", "loadgen.ts");
+  const token = await stack.token("bench-loadgen");
   const pids = { ...stack.pids(), nats: ctx.nats.pid ?? -1, loadgen: lg.pid };
   try {
     const base = await committedRows(ctx);
@@ -45,6 +46,7 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       channels,
       publishUrl: stack.ingestWs,
       subscribeUrl: stack.notifyWs,
+      token,
       publishers: opts.publishers,
       payloadBytes: opts.payloadBytes,
     });

@@ -9,6 +9,10 @@
  * cap on events in the pipeline, acked or not, that no subscriber has yet) or
  * paced (open-loop at a rate; each event carries its intended send time, so a
  * stall of the generator itself still counts against the latency).
+ *
+ * Against jetmesh every connection presents the worker's token (`token`,
+ * minted once by the orchestrator), as a production client does; the
+ * references (prototype, raw uWS) take none.
  */
 import WebSocket from "ws";
 import { num, type Progress, serve, str } from "./rpc.ts";
@@ -59,6 +63,12 @@ function opened(ws: WebSocket): Promise<void> {
   });
 }
 
+/** The URL a connection opens: with `?token=` when the worker was given a token. */
+function withToken(url: string, args: Record<string, unknown>): string {
+  if (args.token === undefined) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}token=${str(args, "token")}`;
+}
+
 function nextFrame(ws: WebSocket): Promise<Record<string, unknown>> {
   return new Promise((resolve) => ws.once("message", (d: Buffer) => resolve(JSON.parse(d.toString("utf8")))));
 }
@@ -95,7 +105,7 @@ async function open(args: Record<string, unknown>) {
     inflight: [],
     sending: false,
   };
-  const subUrl = str(args, "subscribeUrl");
+  const subUrl = withToken(str(args, "subscribeUrl"), args);
   // Fan-out: every subscriber on every channel; otherwise channels are spread over connections.
   const groups: string[][] = [];
   if (subsPerChannel > 1) {
@@ -113,10 +123,10 @@ async function open(args: Record<string, unknown>) {
       s.subscribers.push(ws);
     }));
   }
-  const pubUrl = str(args, "publishUrl");
+  // Every publisher connection is the same identity (the token's sub), as one busy backend's would be.
+  const pubUrl = withToken(str(args, "publishUrl"), args);
   for (let i = 0; i < num(args, "publishers", 1); i++) {
-    const sep = pubUrl.includes("?") ? "&" : "?";
-    const ws = new WebSocket(`${pubUrl}${sep}publisher=bench${i}`, { perMessageDeflate: false });
+    const ws = new WebSocket(pubUrl, { perMessageDeflate: false });
     await opened(ws);
     const k = i;
     s.inflight.push(0);
@@ -274,7 +284,7 @@ async function close(args: Record<string, unknown>) {
 const idle: WebSocket[] = [];
 
 async function idleOpen(args: Record<string, unknown>, progress: Progress) {
-  const url = str(args, "url");
+  const url = withToken(str(args, "url"), args);
   const count = num(args, "count");
   const first = num(args, "first", 0);
   const prefix = str(args, "channelPrefix");
