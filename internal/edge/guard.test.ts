@@ -32,8 +32,9 @@ t.test("origin: the service's own by default, the allow-list when given, * for a
   t.throws(() => own.checkOrigin(head({ origin: "https://rt.example.com" })), { code: "forbidden" }, "no Host: nothing to derive from");
   t.throws(() => own.checkOrigin(head({ host: "rt.example.com", origin: "null" })), { code: "forbidden" }, "sandboxed page");
 
-  const { guard: listed } = await guard({ JETMESH_AUTH: "none", JETMESH_ALLOWED_ORIGINS: "https://app.example.com, http://localhost:5173" });
+  const { guard: listed } = await guard({ JETMESH_AUTH: "none", JETMESH_ALLOWED_ORIGINS: "https://App.Example.com, http://localhost:5173" });
   listed.checkOrigin(head({ host: "rt.example.com", origin: "https://app.example.com" }));
+  t.pass("listed origins, however the list spells their case");
   listed.checkOrigin(head({ host: "rt.example.com", origin: "http://localhost:5173" }));
   listed.checkOrigin(head({ host: "rt.example.com" }));
   t.throws(() => listed.checkOrigin(head({ host: "rt.example.com", origin: "https://rt.example.com" })), { code: "forbidden" }, "a list replaces the default");
