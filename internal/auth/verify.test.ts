@@ -98,6 +98,9 @@ t.test("sub and grants: a bad sub, a malformed jetmesh claim, an over-long token
   const v = await secretVerifier(secret);
   const exp = now() + 3600;
   await refused(t, v, await sign(secret, { sub: "a b", exp }), /sub/, "sub with a space");
+  // A sub is put into {sub} channel patterns: a wildcard or a dot would widen user.{sub}.> to others' spaces.
+  await refused(t, v, await sign(secret, { sub: "*", exp }), /sub/, "sub *");
+  await refused(t, v, await sign(secret, { sub: "bob.x", exp }), /sub/, "sub with a dot");
   await refused(t, v, await sign(secret, { sub: "x".repeat(65), exp }), /sub/, "sub of 65 characters");
   await refused(t, v, await sign(secret, { sub: 42, exp }), /sub/, "numeric sub");
   await refused(t, v, await sign(secret, { exp }), /sub/, "no sub");
