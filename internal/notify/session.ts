@@ -1,4 +1,4 @@
-import { type Caller, isAuthenticated } from "../auth/mod.ts";
+import { anonymous, type Caller, isAuthenticated } from "../auth/mod.ts";
 import { encodeFrame } from "../codec/mod.ts";
 import { CLOSE_TOKEN_EXPIRED, type Expiry, type Guard, TOKEN_EXPIRED_REASON, watchExpiry } from "../edge/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
@@ -11,6 +11,11 @@ import type { UpgradeRequest, WsConnection } from "../wsserver/mod.ts";
  * address or identity). The upgrade itself answers 429 in the ordinary case.
  */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
+
+/** The one caller of every connection with auth off: shared, since idle connections should cost little. */
+const OPEN = anonymous();
+
+type Admitted = Pick<SessionState, "caller" | "address">;
 
 /** Who a subscriber connection is, as fixed at the upgrade and renewed by `auth` frames. */
 export interface SessionState {
@@ -26,8 +31,7 @@ export interface SessionState {
 /** Admission of subscriber connections, their token's lifetime, and their place in the per-address and per-identity counts. */
 export function sessions(guard: Guard) {
   // With auth on, a connection without a token is only worth opening where a namespace lets anonymous callers read.
-  const anonymousWelcome = !guard.authOn ||
-    guard.policy.config.namespaces.some((ns) => ns.access.subscribe.includes("anonymous") || ns.access.presence.includes("anonymous"));
+  const anonymousWelcome = guard.policy.config.namespaces.some((ns) => ns.access.subscribe.includes("anonymous") || ns.access.presence.includes("anonymous"));
 
   const arm = (conn: WsConnection<SessionState>) => {
     const caller = conn.data.caller;
@@ -41,28 +45,32 @@ export function sessions(guard: Guard) {
   };
 
   return {
-    /** The upgrade's checks: Origin (403), token (401), connection limits (429). */
-    async admit(req: UpgradeRequest): Promise<{ caller: Caller; address: string }> {
+    /**
+     * The upgrade's checks: Origin (403), token (401), connection limits (429).
+     * Synchronous with auth off, where there is no token to verify.
+     */
+    admit(req: UpgradeRequest): Admitted | Promise<Admitted> {
       guard.checkOrigin(req);
       const address = guard.clientAddress(req);
-      const caller = await guard.caller(req);
-      if (!isAuthenticated(caller) && !anonymousWelcome) {
-        throw new JetmeshError("unauthorized", "a token is required: Authorization: Bearer <token>, or ?token=<token>");
+      if (!guard.authOn) {
+        guard.connections.check(address, undefined);
+        return { caller: OPEN, address };
       }
-      guard.connections.check(address, caller.sub);
-      return { caller, address };
+      return guard.caller(req).then((caller) => {
+        if (!isAuthenticated(caller) && !anonymousWelcome) {
+          throw new JetmeshError("unauthorized", "a token is required: Authorization: Bearer <token>, or ?token=<token>");
+        }
+        guard.connections.check(address, caller.sub);
+        return { caller, address };
+      });
     },
 
-    /** Counts the connection, or closes it with 4029 when concurrent upgrades took the last place; false then. */
-    opened(conn: WsConnection<SessionState>): boolean {
+    /** Counts the connection, or closes it with 4029 when concurrent upgrades took the last place. */
+    opened(conn: WsConnection<SessionState>): void {
       const d = conn.data;
       d.counted = guard.connections.open(d.address, d.caller.sub);
-      if (!d.counted) {
-        conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
-        return false;
-      }
-      arm(conn);
-      return true;
+      if (d.counted) arm(conn);
+      else conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
     },
 
     closed(conn: WsConnection<SessionState>): void {

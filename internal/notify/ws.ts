@@ -164,25 +164,27 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     }
   }
 
+  // Every field from the start: fields added later would cost a property array per connection.
+  const connection = ({ caller, address }: Pick<SessionState, "caller" | "address">): SubscriberConnection => ({
+    caller,
+    address,
+    counted: false,
+    expiry: undefined,
+    subs: new Subscriptions(),
+    outbox: undefined,
+    chain: undefined,
+    pending: 0,
+    presence: undefined,
+  });
+
   return {
     path: WS_PATH,
-    async upgrade(req) {
+    upgrade(req) {
       if (connections >= cfg.maxConnections) {
         throw new JetmeshError("unavailable", `notify is at its limit of ${cfg.maxConnections} connections; retry later or use another instance`);
       }
-      const { caller, address } = await session.admit(req);
-      // Every field from the start: fields added later would cost a property array per connection.
-      return {
-        caller,
-        address,
-        counted: false,
-        expiry: undefined,
-        subs: new Subscriptions(),
-        outbox: undefined,
-        chain: undefined,
-        pending: 0,
-        presence: undefined,
-      };
+      const admitted = session.admit(req);
+      return admitted instanceof Promise ? admitted.then(connection) : connection(admitted);
     },
     open(conn) {
       connections++;

@@ -1,5 +1,8 @@
 import t from "tap";
-import { startSecureStack, ask, upgradeStatus } from "./secure-stack.ts";
+import { freePorts } from "../helpers/ports.ts";
+import { TestClient } from "./client.ts";
+import { spawnService } from "./processes.ts";
+import { ask, startSecureStack, upgradeStatus } from "./secure-stack.ts";
 
 const NAMESPACES = `
 connections:
@@ -125,5 +128,19 @@ t.test("notify with JWT auth: who may connect, subscribe, read history and join 
     await open[0].close();
     await new Promise((r) => setTimeout(r, 100));
     t.equal(await upgradeStatus(`${stack.notifyWs}?token=${bob}`), 101, "a closed connection gives its place back");
+  });
+
+  t.test("the same checks on Deno, whose upgrades are async as well", async (t) => {
+    const [port, opsPort] = await freePorts(2);
+    const deno = spawnService("notify", { ...stack.serviceEnv("notify"), NOTIFY_PORT: String(port), NOTIFY_OPS_PORT: String(opsPort) }, "deno");
+    t.teardown(() => deno.stop());
+    await deno.waitForLog(/listening/, 60_000);
+    const url = `ws://127.0.0.1:${port}/v1/ws`;
+    t.equal(await upgradeStatus(url), 401, "no token");
+    t.equal(await upgradeStatus(url, { authorization: `Bearer ${spyToken}`, origin: "https://evil.example" }), 403, "a foreign Origin");
+    const spy = await TestClient.open(`${url}?token=${spyToken}`);
+    t.teardown(() => spy.close());
+    t.match(await ask(spy, { op: "sub", channel: ">" }, "subscribed"), { op: "error", code: "forbidden" });
+    t.match(await ask(spy, { op: "sub", channel: "chat.room1" }, "subscribed"), { op: "subscribed" });
   });
 });
