@@ -122,7 +122,7 @@ export class Subscription implements HubMember {
   #held?: OutEvent[];
   #heldComplete = true;
   #onEnd?: SubscriptionEnd;
-  /** The namespace's replay limits over a resumed subscription's first catch-up; dropped once live. */
+  /** The namespace's replay limits over a resumed subscription's first catch-up (see Pace); dropped once live. */
   #pace: Pace | undefined;
   #stopped = false;
   /** Why delivery ended, when it cannot go on by itself. */
@@ -139,7 +139,7 @@ export class Subscription implements HubMember {
     this.#next = start.fromSeq;
     this.#mayHaveGap = start.resumed;
     this.#shared = start.epoch === deps.hub.epoch;
-    this.#pace = start.resumed ? pace : undefined;
+    this.#pace = pace;
   }
 
   /** Joins the hub and creates the catch-up consumer if one is needed, so a bus failure is reported before `subscribed`; events flow once `run` is called. */

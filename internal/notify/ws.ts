@@ -100,7 +100,8 @@ export function subscriberSocket(cfg: NotifyConfig, deps: SubscriberDeps): WsHan
     }
     const start = await resolveStart(jsm, deps.hub, f.after === undefined ? undefined : parseCursor(f.after));
     if (conn.isClosed()) return;
-    const sub = new Subscription(subDeps, f.channel, start, outbox, enc, conn, new Pace(ns.limits.replay, ns.name));
+    const pace = start.resumed ? new Pace(ns.limits.replay, ns.name) : undefined;
+    const sub = new Subscription(subDeps, f.channel, start, outbox, enc, conn, pace);
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();
