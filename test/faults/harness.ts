@@ -28,9 +28,10 @@ const DUPLICATE_WINDOW = "30s";
  * Limits that never refuse the suite's clients, so a refusal is a fault of the
  * services under test rather than of the load: rates far above what four
  * publishers and a burst of resends after a restart send; connection counts
- * far above the handful of clients even while a service still counts the
- * connections a restart left behind; a replay window longer than any run, so
- * a subscriber's resume cursor is never too old.
+ * far above the handful of clients, even while a service still counts
+ * connections whose clients have already reconnected; a replay window longer
+ * than any run, so a subscriber's resume cursor is never too old, and a
+ * catch-up pace that does not stretch the drain after a notify restart.
  */
 const NAMESPACES = {
   defaults: {
