@@ -1,0 +1,138 @@
+import t from "tap";
+import WebSocket from "ws";
+import { type ConnectionState, JetmeshClient, type JetmeshClientError, type JetmeshEvent } from "../../sdk/mod.ts";
+import { startStack } from "../e2e/stack.ts";
+import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+
+const auth = jwtAuth();
+const backoff = { initialMs: 100, maxMs: 500 };
+const grants = { publish: ["chat.>"], subscribe: ["chat.>"] };
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A client whose every getToken call mints a token of `expiresIn` seconds; `calls` counts them. */
+function renewing(stack: { ingestWs: string; notifyWs: string }, expiresIn: number, fail: () => boolean = () => false) {
+  const counter = { calls: 0 };
+  const client = new JetmeshClient({
+    ingestUrl: stack.ingestWs,
+    notifyUrl: stack.notifyWs,
+    WebSocket,
+    backoff,
+    getToken: async () => {
+      counter.calls++;
+      if (fail()) throw new Error("the auth server is down");
+      return await mintToken(auth.secret, "carol", { ...grants, expiresIn });
+    },
+  });
+  const states: ConnectionState[] = [];
+  const errors: JetmeshClientError[] = [];
+  client.onState((s) => states.push(s));
+  client.onError((e) => errors.push(e));
+  return { client, counter, states, errors };
+}
+
+/** Publishes 0..n-1 on `channel` every `everyMs` and resolves when all are acked. */
+async function talk(client: JetmeshClient, channel: string, n: number, everyMs: number): Promise<void> {
+  const acks = [];
+  for (let i = 0; i < n; i++) {
+    acks.push(client.publish(channel, { i }));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  await Promise.all(acks);
+}
+
+const numbers = (events: JetmeshEvent[]) => events.map((e) => (e.data as { i: number }).i);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+t.test("with tokens: publish and subscribe as the token's sub; refusals are typed errors", async (t) => {
+  const stack = await startStack(auth.env);
+  t.teardown(stack.stop);
+  const token = await mintToken(auth.secret, "alice", grants);
+  const alice = new JetmeshClient({ ingestUrl: stack.ingestWs, notifyUrl: stack.notifyWs, token, WebSocket, backoff });
+  const anonymous = new JetmeshClient({ notifyUrl: stack.notifyWs, WebSocket, backoff });
+  t.teardown(() => {
+    alice.close();
+    anonymous.close();
+  });
+
+  const sub = alice.subscribe("chat.room");
+  await sub.ready;
+  const ack = await alice.publish("chat.room", { i: 0 }, { id: "first" });
+  t.same({ id: ack.id, dup: ack.dup }, { id: "first", dup: false }, "acked");
+  const [event] = await new Promise<JetmeshEvent[]>((resolve) => sub.onEvent((e) => resolve([e])));
+  t.equal(event.id, "alice:first", "the publisher in the event id is the token's sub");
+
+  await t.rejects(alice.publish("secret.plans", 1), { code: "forbidden" }, "publishing outside the token's grants: forbidden");
+  await t.rejects(alice.subscribe("secret.>").ready, { code: "forbidden" }, "subscribing outside them: forbidden");
+  await t.rejects(anonymous.subscribe("chat.room").ready, { code: "unauthorized" }, "without a token: unauthorized");
+  t.equal(alice.state, "open", "refusals leave the connections up");
+});
+
+t.test("a token renewed before it expires keeps both connections; getToken again on reconnect and after 4001", async (t) => {
+  const stack = await startStack(auth.env);
+  t.teardown(stack.stop);
+  // Three-second tokens: renewed at half their life, 1.5 s, on the live sockets.
+  let authServerDown = false;
+  const { client, counter, states, errors } = renewing(stack, 3, () => authServerDown);
+  t.teardown(() => client.close());
+  const seen: JetmeshEvent[] = [];
+  const sub = client.subscribe("chat.renew", { onEvent: (e) => seen.push(e) });
+  await sub.ready;
+  await waitFor("open", () => client.state === "open");
+
+  // 8 s: each connection's token renewed about five times, not one reconnect.
+  const before = counter.calls;
+  await talk(client, "chat.renew", 40, 200);
+  await waitFor("every event", () => seen.length >= 40);
+  t.same(numbers(seen), range(40), "every event once, in order, while the tokens were renewed");
+  t.ok(counter.calls - before >= 6, `getToken was called ${counter.calls - before} times in 8 s for two connections`);
+  t.notOk(states.includes("reconnecting"), "no connection was lost", { states });
+  t.same(errors, [], "no token problem");
+
+  // notify goes away for longer than a token lives: the reconnect needs, and gets, a new one.
+  await stack.stopService("notify");
+  await waitFor("reconnecting", () => client.state === "reconnecting");
+  await new Promise((r) => setTimeout(r, 3500));
+  const whileDown = counter.calls;
+  await stack.startService("notify");
+  await waitFor("open again", () => client.state === "open", 30_000);
+  t.ok(counter.calls > whileDown, "getToken was called for the reconnect");
+  await talk(client, "chat.renew", 5, 50);
+  await waitFor("events after the reconnect", () => seen.length >= 45);
+  t.same(numbers(seen.slice(40)), range(5), "the subscription resumed");
+
+  // The auth server is down past expiry: renewals fail, the server closes with 4001, the client
+  // says why, and once getToken works again it reconnects with a new token.
+  const lost = states.length;
+  errors.length = 0;
+  authServerDown = true;
+  await waitFor("closed for expiry", () => states.slice(lost).includes("reconnecting"), 10_000);
+  t.ok(errors.some((e) => e.code === "unauthorized" && /getToken failed/.test(e.message)), "the failing getToken was reported", { errors: errors.map((e) => e.message) });
+  authServerDown = false;
+  await waitFor("open after the expiry", () => client.state === "open", 20_000);
+  await talk(client, "chat.renew", 5, 50);
+  await waitFor("events after 4001", () => seen.length >= 50);
+  t.same(numbers(seen.slice(45)), range(5), "and the subscription resumed again");
+});
+
+t.test("without getToken an expired token ends the client with unauthorized, not a reconnect loop", async (t) => {
+  const stack = await startStack(auth.env);
+  t.teardown(stack.stop);
+  const token = await mintToken(auth.secret, "dave", { ...grants, expiresIn: 2 });
+  const client = new JetmeshClient({ notifyUrl: stack.notifyWs, token, WebSocket, backoff });
+  t.teardown(() => client.close());
+  const errors: JetmeshClientError[] = [];
+  client.onError((e) => errors.push(e));
+  const sub = client.subscribe("chat.short");
+  await sub.ready;
+  const ended = new Promise<Error>((resolve) => sub.onError(resolve));
+  await waitFor("closed", () => client.state === "closed", 10_000);
+  t.match(errors, [{ code: "unauthorized", message: /token expired and there is no getToken/ }], "the application is told why");
+  t.match(await ended, { code: "unauthorized" }, "the subscription ends with the same error");
+});
