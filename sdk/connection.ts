@@ -45,6 +45,7 @@ export class Connection {
   #renewAttempt = 0;
   /** The server refused or expired the current token: the next connect needs a new one. */
   #tokenRefused = false;
+  #failure: JetmeshClientError | undefined;
 
   constructor(url: string, o: SocketOptions, h: ConnectionHandlers) {
     const WebSocket = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -60,6 +61,11 @@ export class Connection {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** Why the connection is closed: the token error it gave up on, or `closed` by close(). */
+  get closedBy(): JetmeshClientError {
+    return this.#failure ?? new JetmeshClientError("closed", "the connection was closed");
   }
 
   /** Calls `listener` on every state change until the returned function is called. */
@@ -187,6 +193,7 @@ export class Connection {
   }
 
   #fail(err: JetmeshClientError): void {
+    this.#failure = err;
     this.close();
     this.#report(err);
     this.#h.failed(err);

@@ -84,7 +84,7 @@ export class Publisher {
    * restarts of your application recognisable.
    */
   publish(channel: string, data: unknown, opts: { id?: string } = {}): Promise<Ack> {
-    if (this.#conn.state === "closed") return Promise.reject(new JetmeshClientError("closed", "the publisher is closed"));
+    if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const id = opts.id ?? `${this.#idPrefix}-${++this.#counter}`;
     if (this.#byId.has(id)) return Promise.reject(new JetmeshClientError("bad_id", `event ${id} is still waiting for its ack`));
     return new Promise<Ack>((resolve, reject) => {

@@ -93,6 +93,10 @@ export class Subscriber {
     if (this.#subs.has(channel)) throw new Error(`already subscribed to ${channel}; close that subscription first`);
     const sub = new Subscription(channel, opts.after, () => this.#unsubscribe(sub));
     if (opts.onEvent) sub.onEvent(opts.onEvent);
+    if (this.#conn.state === "closed") {
+      sub.fail(this.#conn.closedBy);
+      return sub;
+    }
     this.#subs.set(channel, sub);
     this.#sendSub(sub);
     return sub;
@@ -100,6 +104,7 @@ export class Subscriber {
 
   /** Enters a channel's presence as `member`; resolves once notify recorded it. Kept across reconnects. */
   join(channel: string, member: string): Promise<void> {
+    if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const join: Join = { member, waiters: this.#joins.get(channel)?.waiters ?? [] };
     this.#joins.set(channel, join);
     return new Promise((resolve, reject) => {
@@ -127,6 +132,10 @@ export class Subscriber {
       this.#watches.delete(channel);
       this.#request({ op: "presence", channel, watch: false }, () => {});
     });
+    if (this.#conn.state === "closed") {
+      watch.fail(this.#conn.closedBy);
+      return watch;
+    }
     this.#watches.set(channel, watch);
     this.#sendWatch(watch);
     return watch;
