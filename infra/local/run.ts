@@ -327,9 +327,9 @@ function edgeAuth(): { secret: string; env: ReturnType<typeof edgeEnv> } | undef
 }
 
 /** How to try it with a token: the one printed, or another from /dev/token. */
-function tokenLines(token: string, ingest: number, notify: number): string[] {
+function tokenLines(token: string, ingest: number, notify: number, kept: boolean): string[] {
   return [
-    `  token    alice (12 h, also JETMESH_TOKEN in .data/run-local.env; any name: curl -s 'http://localhost:${notify}/dev/token?name=bob'):`,
+    `  token    alice (12 h${kept ? ", also JETMESH_TOKEN in .data/run-local.env" : ""}; any name: curl -s 'http://localhost:${notify}/dev/token?name=bob'):`,
     `           TOKEN=${token}`,
     `  try      curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"channel":"chat.lobby","data":{"text":"hi"}}' http://localhost:${ingest}/v1/publish`,
     `           curl -H "Authorization: Bearer $TOKEN" 'http://localhost:${notify}/v1/history?channel=chat.lobby'`,
@@ -423,7 +423,7 @@ async function main(): Promise<void> {
     `  NATS     ${natsUrl}${natsPasswords ? " (a user per service; admin for tools)" : ""}`,
     ...access.map((l) => `  ${l}`),
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
-    ...(auth ? tokenLines(token!, ingest, notify) : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
+    ...(auth ? tokenLines(token!, ingest, notify, access.length > 0 && !smoke) : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
     `  try      make smoke      stop  Ctrl-C`,
     "",
   ];
