@@ -424,7 +424,7 @@ async function main(): Promise<void> {
     ...access.map((l) => `  ${l}`),
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
     ...(auth ? tokenLines(token!, ingest, notify, access.length > 0 && !smoke) : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
-    `  try      make smoke      stop  Ctrl-C`,
+    `  check    make smoke-running   stop  Ctrl-C`,
     "",
   ];
   if (!smoke) {
