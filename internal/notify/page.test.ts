@@ -55,6 +55,10 @@ t.test("/dev/token: HS256 only, a loud warning, tokens the services accept for n
   const who = await (await createVerifier(auth as Extract<typeof auth, { mode: "jwt" }>)).verify(body.token);
   t.same({ sub: who.sub, publish: who.publish, subscribe: who.subscribe }, { sub: "alice", publish: ["chat.>", "user.alice.>"], subscribe: ["chat.>", "user.alice.>"] });
   t.ok(Math.abs(body.expiresAt - Date.now() - 120_000) < 2000, "for JETMESH_DEV_TOKENS_TTL");
+  for (const host of ["evil.example:8081", "localhost.evil.example", "127.0.0.1.nip.io:8081"]) {
+    t.equal((await route(get("/dev/token?name=alice", { host }))).status, 403, `not for Host ${host} (DNS rebinding)`);
+  }
+  t.equal((await route(get("/dev/token?name=alice", { host: "127.0.0.1:8081" }))).status, 200, "127.0.0.1 is loopback too");
   for (const name of ["", "a.b", "*", "x".repeat(65)]) {
     t.equal((await route(get(`/dev/token?name=${encodeURIComponent(name)}`))).status, 400, `name ${JSON.stringify(name)} refused`);
   }
