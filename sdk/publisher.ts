@@ -126,7 +126,7 @@ export class Publisher {
   }
 
   #onFrame(f: Frame): void {
-    if (f.op === "authed" || (f.op === "error" && f.id === undefined)) return this.#authWaiters.shift()?.(f);
+    if (f.op === "authed" || (f.op === "error" && f.id === undefined && f.code !== "slow_consumer")) return this.#authWaiters.shift()?.(f);
     const p = typeof f.id === "string" ? this.#byId.get(f.id) : undefined;
     if (!p) return;
     if (f.op === "ack") {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import WebSocket from "ws";
 import { type ConnectionState, JetmeshClient, type JetmeshClientError, type JetmeshEvent } from "../../sdk/mod.ts";
@@ -138,4 +141,26 @@ t.test("without getToken an expired token ends the client with unauthorized, not
   await waitFor("closed", () => client.state === "closed", 10_000);
   t.match(errors, [{ code: "unauthorized", message: /token expired and there is no getToken/ }], "the application is told why");
   t.match(await ended, { code: "unauthorized" }, "the subscription ends with the same error");
+});
+
+t.test("rate_limited publishes are sent again after retryAfterMs, still one per channel on the wire, in order", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "jm-ns-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "namespaces.yaml");
+  writeFileSync(file, "namespaces:\n  - name: slow\n    channels: \"chat.slow\"\n    limits: { publishRate: { perSecond: 4, burst: 2 } }\n");
+  const stack = await startStack({ ...auth.env, JETMESH_NAMESPACES: file });
+  t.teardown(stack.stop);
+  const token = await mintToken(auth.secret, "erin", grants);
+  const client = new JetmeshClient({ ingestUrl: stack.ingestWs, notifyUrl: stack.notifyWs, token, WebSocket, backoff });
+  t.teardown(() => client.close());
+  const seen: JetmeshEvent[] = [];
+  await client.subscribe("chat.slow", { onEvent: (e) => seen.push(e) }).ready;
+  const began = Date.now();
+  const acks = await Promise.all(range(10).map((i) => client.publish("chat.slow", { i })));
+  const took = Date.now() - began;
+  t.equal(acks.filter((a) => !a.dup).length, 10, "every publish acked once");
+  // A burst of 2, then 4 per second: the other 8 take about 2 s.
+  t.ok(took >= 1500, `paced by the limit: ${took} ms for 10 at 4/s after a burst of 2`);
+  await waitFor("every event", () => seen.length >= 10);
+  t.same(numbers(seen), range(10), "stored in publish order");
 });
