@@ -11,6 +11,7 @@ import {
 import { checkChannelPattern, isPublisher } from "../../subjects/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { AuthConfig, KeySource } from "./config.ts";
+import { VerifiedTokens } from "./cache.ts";
 import type { Identity } from "./identity.ts";
 
 /** Algorithms per key kind: a token can never pick a weaker one (or `none`) than its key allows. */
@@ -24,6 +25,8 @@ const MAX_GRANTS = 64;
 export interface Verifier {
   /** The caller a token proves, or a JetmeshError `unauthorized` saying why not. */
   verify(token: string): Promise<Identity>;
+  /** The caller of a token verified recently and still valid, without waiting; undefined otherwise. */
+  cached(token: string): Identity | undefined;
 }
 
 type Key = CryptoKey | KeyObject | Uint8Array | JWTVerifyGetKey;
@@ -106,16 +109,22 @@ export async function createVerifier(cfg: Extract<AuthConfig, { mode: "jwt" }>):
     ...(cfg.audience === undefined ? {} : { audience: cfg.audience }),
     ...(cfg.issuer === undefined ? {} : { issuer: cfg.issuer }),
   };
+  const recent = new VerifiedTokens();
   return {
     async verify(token) {
+      const hit = recent.get(token);
+      if (hit) return hit;
       if (token.length > 8192) throw new JetmeshError("unauthorized", "token is longer than 8192 characters");
       try {
         // jwtVerify's overloads split on the key's type; both branches take the same options.
         const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-        return identityOf(payload, cfg.clockSkewSec);
+        const identity = identityOf(payload, cfg.clockSkewSec);
+        recent.set(token, identity);
+        return identity;
       } catch (err) {
         throw refusal(err);
       }
     },
+    cached: (token) => recent.get(token),
   };
 }

@@ -67,6 +67,17 @@ export class Guard {
     return await this.#verifier.verify(token);
   }
 
+  /**
+   * The caller, when that is known without waiting: auth off, no token, or a
+   * token verified recently. Lets an upgrade stay synchronous in the common
+   * case of many connections with one token; undefined means: await `caller`.
+   */
+  knownCaller(req: RequestHead, selfName?: string): Caller | undefined {
+    if (this.#verifier === undefined) return anonymous(selfName);
+    const token = Guard.tokenOf(req);
+    return token === undefined ? anonymous() : this.#verifier.cached(token);
+  }
+
   /** A token sent on a live connection (`{"op":"auth"}`): must be valid and name the same `sub`. */
   async refresh(current: Caller, token: string): Promise<Caller> {
     if (this.#verifier === undefined) return current;

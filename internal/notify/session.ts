@@ -56,13 +56,15 @@ export function sessions(guard: Guard) {
         guard.connections.check(address, undefined);
         return { caller: OPEN, address };
       }
-      return guard.caller(req).then((caller) => {
+      const admitted = (caller: Caller): Admitted => {
         if (!isAuthenticated(caller) && !anonymousWelcome) {
           throw new JetmeshError("unauthorized", "a token is required: Authorization: Bearer <token>, or ?token=<token>");
         }
         guard.connections.check(address, caller.sub);
         return { caller, address };
-      });
+      };
+      const known = guard.knownCaller(req);
+      return known === undefined ? guard.caller(req).then(admitted) : admitted(known);
     },
 
     /** Counts the connection, or closes it with 4029 when concurrent upgrades took the last place. */
