@@ -168,7 +168,14 @@ export function nextFrame(rng: Rng, o: FrameGenOptions): FuzzFrame {
   const valid = () => validFrame(rng, o.service, o.tokens);
   const r = rng.next();
   if (r < 0.08) return binary("random-bytes", randomBytes(rng, rng.int(0, 300)));
-  if (r < 0.14) return text("random-text", randomString(rng, 300));
+  if (r < 0.13) return text("random-text", randomString(rng, 300));
+  if (r < 0.14) {
+    // Bytes sent as a text frame without being UTF-8. RFC 6455 would close with 1007; uWS drops
+    // the TCP connection instead, which the client sees as 1006 (docs/protocol.md does not say so yet).
+    const b = randomBytes(rng, rng.int(1, 100));
+    b[rng.int(0, b.length - 1)] = rng.pick([0xc0, 0xff, 0xed, 0x80]);
+    return { kind: "invalid-utf8-text", payload: b, binary: false, mayClose: [1006] };
+  }
   if (r < 0.3) return text("mutated-json", new TextDecoder().decode(mutateBytes(rng, utf8.encode(JSON.stringify(valid())))));
   if (r < 0.46) return binary("mutated-msgpack", mutateBytes(rng, packValue(valid())));
   if (r < 0.62) {
