@@ -1,5 +1,5 @@
 import t from "tap";
-import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard, patternCovers } from "./channel.ts";
+import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard, patternCovers, patternsOverlap } from "./channel.ts";
 import { compareCursors, formatCursor, parseCursor } from "./cursor.ts";
 import { decodeEnvelope, encodeEnvelope, eventId } from "./envelope.ts";
 import { packValue } from "../internal/codec/mod.ts";
@@ -94,4 +94,15 @@ t.test("patternCovers: a grant covers a pattern only when it matches every chann
   ];
   for (const [g, p] of yes) t.ok(patternCovers(g, p), `${g} covers ${p}`);
   for (const [g, p] of no) t.notOk(patternCovers(g, p), `${g} does not cover ${p}`);
+});
+
+t.test("patternsOverlap: some channel matches both", async (t) => {
+  for (const [a, b] of [["chat.>", "chat.admin.x"], ["chat.*", "*.x"], [">", "a"], ["a.>", "*.b.>"], ["a.b", "a.b"], ["user.*.>", "user.alice.>"]]) {
+    t.ok(patternsOverlap(a, b), `${a} ∩ ${b}`);
+    t.ok(patternsOverlap(b, a), `${b} ∩ ${a}`);
+  }
+  for (const [a, b] of [["chat.>", "chat"], ["chat.*", "chat.a.b"], ["a.b", "a.c"], ["admin.>", "chat.>"], ["a.*", "a"]]) {
+    t.notOk(patternsOverlap(a, b), `${a} ∩ ${b} is empty`);
+    t.notOk(patternsOverlap(b, a), `${b} ∩ ${a} is empty`);
+  }
 });

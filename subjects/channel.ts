@@ -86,3 +86,14 @@ export function patternCovers(grant: string, pattern: string): boolean {
   }
   return g.length === p.length;
 }
+
+/** Whether some channel matches both patterns (so a subscription to one can see events of the other). */
+export function patternsOverlap(a: string, b: string): boolean {
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; ; i++) {
+    if (i === x.length || i === y.length) return x.length === y.length;
+    if (x[i] === ">" || y[i] === ">") return true;
+    if (x[i] !== y[i] && x[i] !== "*" && y[i] !== "*") return false;
+  }
+}

@@ -14,6 +14,8 @@ import { readPins } from "../tools/tools.ts";
 import { readMigrateConfig } from "../../internal/migrate/mod.ts";
 import { MIGRATION_SETTINGS, readServiceConfig, readTracked, usersConf } from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
+import type { EdgeConfig } from "../../internal/edge/mod.ts";
+import { loadNamespaces } from "../../internal/namespaces/mod.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const file = (p: string) => readFileSync(join(here, p), "utf8");
@@ -25,9 +27,9 @@ const dotenv: Record<string, string> = Object.fromEntries(
 );
 
 /** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. */
-function interpolate(value: unknown): string {
+function interpolate(value: unknown, env = dotenv): string {
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => {
-    const v = dotenv[name];
+    const v = env[name];
     if (v !== undefined && v !== "") return v;
     if (op === "-") return arg ?? "";
     throw new Error(`${name} is required (${arg}) and .env.example does not set it`);
@@ -45,7 +47,17 @@ interface ComposeService {
 }
 
 const compose = parse(file("compose.yaml"), { merge: true }) as { services: Record<string, ComposeService> };
-const envOf = (name: string) => Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
+
+/** A path inside the container as the file on this machine that the service's bind mount puts there. */
+function mounted(service: string, value: string): string {
+  for (const v of compose.services[service].volumes ?? []) {
+    const [host, container] = v.split(":");
+    if (container === value && host.startsWith(".")) return join(here, host);
+  }
+  return value;
+}
+const envOf = (name: string) =>
+  Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, mounted(name, interpolate(v))]));
 const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
 
 t.test("every file parses", async (t) => {
@@ -89,6 +101,18 @@ t.test("each service: its config reader accepts its environment, and reads every
       t.same([db.hostname, db.username, db.password, db.pathname], ["postgres", postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`], `${svc}: the compose PostgreSQL`);
     }
   }
+});
+
+t.test("ingest and notify: JWT auth with the .env secret, the mounted namespaces file", async (t) => {
+  for (const svc of ["ingest", "notify"] as const) {
+    const { config } = readServiceConfig(svc, envOf(svc));
+    const { edge } = config as typeof config & { edge: EdgeConfig };
+    t.match(edge.auth, { mode: "jwt", keys: { kind: "secret" } }, `${svc}: JWT auth`);
+    t.equal(edge.auth.mode === "jwt" && edge.auth.keys.kind === "secret" && new TextDecoder().decode(edge.auth.keys.secret), dotenv.JETMESH_JWT_SECRET);
+    t.same(edge.namespaces, loadNamespaces(join(here, "../namespaces.example.yaml")), `${svc}: infra/namespaces.example.yaml`);
+    t.ok(compose.services[svc].volumes?.includes("../namespaces.example.yaml:/etc/jetmesh/namespaces.yaml:ro"), `${svc}: read-only`);
+  }
+  t.throws(() => interpolate(compose.services.ingest.environment!.JETMESH_JWT_SECRET, {}), /JETMESH_JWT_SECRET is required/, "compose refuses to start without it");
 });
 
 t.test("the migration: one-shot, as admin, with the stream settings the services have", async (t) => {

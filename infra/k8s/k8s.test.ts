@@ -13,6 +13,8 @@ import { readServiceConfig, readTracked, usersConf } from "../../test/helpers/se
 import type { ServiceName } from "../../test/e2e/stack.ts";
 import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
+import type { EdgeConfig } from "../../internal/edge/mod.ts";
+import { loadNamespaces } from "../../internal/namespaces/mod.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
@@ -25,6 +27,7 @@ interface Container {
   ports: Array<{ name: string; containerPort: number }>;
   envFrom?: Array<{ configMapRef: { name: string } }>;
   env: EnvVar[];
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
   livenessProbe: { httpGet: { path: string; port: string } };
   readinessProbe: { httpGet: { path: string; port: string } };
 }
@@ -37,7 +40,10 @@ interface Doc {
     /** A Deployment's is `{ matchLabels }`, a Service's the labels themselves. */
     selector?: Record<string, unknown>;
     ports?: Array<{ name: string; port: number; targetPort: string }>;
-    template?: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: Container[]; restartPolicy?: string } };
+    template?: {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: { containers: Container[]; restartPolicy?: string; volumes?: Array<{ name: string; configMap?: { name: string } }> };
+    };
     backoffLimit?: number;
   };
 }
@@ -48,14 +54,24 @@ const docs = parseAllDocuments(readFileSync(join(here, "jetmesh.yaml"), "utf8"))
 });
 const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
 
-/** A container's own variables, secrets replaced by the stand-ins below. */
-function envOf(t: Test, who: string, c: Container): Record<string, string> {
+/**
+ * A container's own variables, secrets replaced by the stand-ins below and
+ * paths into a mounted ConfigMap by the file the ConfigMap is created from.
+ */
+function envOf(t: Test, who: string, c: Container, volumes: Array<{ name: string; configMap?: { name: string } }> = []): Record<string, string> {
   const own: Record<string, string> = {};
   for (const e of c.env) {
     const ref = e.valueFrom?.secretKeyRef;
     const v = ref ? secrets[ref.name]?.[ref.key] : e.value;
     t.ok(v !== undefined, `${who}: ${e.name} has a value or a known secret (${JSON.stringify(e.valueFrom ?? e.value)})`);
     own[e.name] = v!;
+    for (const m of c.volumeMounts ?? []) {
+      const map = volumes.find((vol) => vol.name === m.name)?.configMap?.name;
+      if (map === undefined || !v!.startsWith(`${m.mountPath}/`)) continue;
+      const file = configMapFiles[map]?.[v!.slice(m.mountPath.length + 1)];
+      t.ok(file !== undefined, `${who}: ${e.name}=${v} is a key of ConfigMap ${map}`);
+      own[e.name] = file!;
+    }
   }
   return own;
 }
@@ -63,6 +79,11 @@ function envOf(t: Test, who: string, c: Container): Record<string, string> {
 const secrets: Record<string, Record<string, string>> = {
   "jetmesh-nats": Object.fromEntries([...users.keys()].map((u) => [u, `${u}-password`])),
   "jetmesh-postgres": { url: "postgres://jetmesh:pw@postgres.example:5432/jetmesh" },
+  "jetmesh-jwt": { secret: "k8s-test-jwt-secret-of-at-least-32-bytes" },
+};
+/** The ConfigMaps the header's kubectl commands create, by key: the files they are created from. */
+const configMapFiles: Record<string, Record<string, string>> = {
+  "jetmesh-namespaces": { "namespaces.yaml": join(here, "../namespaces.example.yaml") },
 };
 
 t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by its config reader", async (t) => {
@@ -79,7 +100,7 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     const [c] = pod.spec.containers;
     t.same(c.command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
     t.same(c.envFrom, [{ configMapRef: { name: "jetmesh" } }]);
-    const own = envOf(t, svc, c);
+    const own = envOf(t, svc, c, pod.spec.volumes);
     const { config, read } = readServiceConfig(svc, { ...shared, ...own });
     for (const k of read) readAnywhere.add(k);
     t.same(Object.keys(own).filter((k) => !read.has(k)), [], `${svc}: no variable its config does not read`);
@@ -96,6 +117,12 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     t.same(service.spec!.ports, [{ name: "http", port, targetPort: "http" }]);
     t.same(service.spec!.selector, pod.metadata.labels);
     if (svc === "route") t.equal(dep.spec!.replicas, 1, "route: one instance keeps per-channel order");
+    if (svc === "ingest" || svc === "notify") {
+      const { edge } = config as typeof config & { edge: EdgeConfig };
+      t.match(edge.auth, { mode: "jwt", keys: { kind: "secret" } }, `${svc}: JWT auth, the key from the jetmesh-jwt Secret`);
+      t.same(edge.namespaces, loadNamespaces(configMapFiles["jetmesh-namespaces"]["namespaces.yaml"]), `${svc}: the namespaces of the ConfigMap`);
+      t.match(c.volumeMounts, [{ mountPath: "/etc/jetmesh", readOnly: true }], `${svc}: mounted read-only`);
+    }
   }
   t.same(Object.keys(shared).filter((k) => !readAnywhere.has(k)), [], "every shared variable is read by some service");
   t.equal(shared.STREAM_REPLICAS, "3", "R3 streams on the 3-node cluster");

@@ -22,7 +22,8 @@ export interface EdgeConfig {
 }
 
 export function readEdgeConfig(r: EnvReader): EdgeConfig {
-  const allowedOrigins = r.list("JETMESH_ALLOWED_ORIGINS", []);
+  // Browsers send the origin's scheme and host in lower case.
+  const allowedOrigins = r.list("JETMESH_ALLOWED_ORIGINS", []).map((o) => o.toLowerCase());
   r.check(
     "JETMESH_ALLOWED_ORIGINS",
     allowedOrigins.every((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o)),

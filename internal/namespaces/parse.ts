@@ -46,7 +46,9 @@ function rate(v: unknown, path: string, p: Problems, fallback: Rate): Rate {
   const o = object(v, path, p, ["perSecond", "burst"]);
   if (!o) return fallback;
   const perSecond = count(o.perSecond, `${path}.perSecond`, p, fallback.perSecond, 1, 10_000_000);
-  return { perSecond, burst: count(o.burst, `${path}.burst`, p, Math.max(perSecond, fallback.burst), 1, 10_000_000) };
+  // A lowered rate with the inherited burst would let a caller send that burst at once.
+  const burst = o.perSecond === undefined ? fallback.burst : Math.min(2 * perSecond, 10_000_000);
+  return { perSecond, burst: count(o.burst, `${path}.burst`, p, burst, 1, 10_000_000) };
 }
 
 function duration(v: unknown, path: string, p: Problems, fallback: number): number {

@@ -1,4 +1,4 @@
-import { patternCovers } from "../../subjects/mod.ts";
+import { patternCovers, patternsOverlap } from "../../subjects/mod.ts";
 import { type Caller, isAuthenticated } from "../auth/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { AccessRule, Action, ConnectionLimits, Limits, Namespace, NamespacesConfig } from "./types.ts";
@@ -31,7 +31,9 @@ function instantiate(ns: Namespace, sub: string | undefined): string | undefined
  * Decides who may do what on which channels, and which limits apply there.
  * A caller may act on a channel or pattern when a grant of its token covers it
  * or a namespace whose rule admits the caller covers it whole: a pattern that
- * spans several namespaces needs a grant as wide as itself.
+ * spans several namespaces needs a grant as wide as itself. A channel belongs
+ * to the first namespace that matches it, for access as for limits, so a
+ * specific namespace listed before a broad one is not opened by the broad one.
  */
 export class Policy {
   readonly config: NamespacesConfig;
@@ -61,10 +63,15 @@ export class Policy {
       const grants = action === "publish" ? caller.publish : caller.subscribe;
       if (grants.some((g) => patternCovers(g, channel))) return true;
     }
-    for (const ns of this.config.namespaces) {
-      if (!ns.access[action].some((r) => allows(r, caller))) continue;
+    for (const [i, ns] of this.config.namespaces.entries()) {
+      if (!patternsOverlap(this.#limitPatterns[i], channel)) continue;
+      const admitted = ns.access[action].some((r) => allows(r, caller));
       const pattern = instantiate(ns, caller.sub);
-      if (pattern !== undefined && patternCovers(pattern, channel)) return true;
+      if (admitted && pattern !== undefined && patternCovers(pattern, channel)) return true;
+      // Some of the channel's events may belong to this namespace: it must admit
+      // the caller to all of its own channels, or the broader namespaces after it
+      // would open what it keeps closed. ({sub} spaces admit only the caller's own.)
+      if (!admitted || pattern !== this.#limitPatterns[i]) return false;
     }
     return false;
   }

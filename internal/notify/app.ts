@@ -1,5 +1,6 @@
 import { EVENTS_STREAM } from "../../subjects/mod.ts";
 import { busChecks, onReconnect, openBus } from "../bus/mod.ts";
+import { Guard } from "../edge/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -17,6 +18,8 @@ import type { Subscription } from "./subscription.ts";
 import { subscriberSocket } from "./ws.ts";
 
 export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<RunningService> {
+  // First: a bad key file or JWKS URL fails the start before anything is opened.
+  const guard = await Guard.create(cfg.edge, "notify", log);
   const tracing = await startTracing("notify", cfg.telemetry, log);
   const store = openStore(cfg.database, log);
   await store.migrate();
@@ -42,10 +45,10 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
     // "buffered" and drain at the pause limit; the outbox enforces the disconnect limit above it.
     maxBackpressureBytes: cfg.maxBufferedBytes,
     routes: {
-      "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit),
+      "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit, guard),
       ...demoRoutes(),
     },
-    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, log, metrics: notifyMetrics(registry), tracing }),
+    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, guard, log, metrics: notifyMetrics(registry), tracing }),
   });
   // A taken operations port fails the start: close what is open, so the caller may retry in this process.
   const ops = await startOpsServer(cfg.ops, opsRoutes("notify", registry, checks)).catch(async (err) => {

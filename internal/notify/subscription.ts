@@ -11,6 +11,7 @@ import { OutEvent } from "./event.ts";
 import type { Hub, HubMember } from "./hub.ts";
 import { CONSUMER_LOST } from "./lost.ts";
 import type { NotifyMetrics } from "./metrics.ts";
+import type { Pace } from "./pace.ts";
 import type { StartPoint } from "./start.ts";
 
 /** Where a subscription's events go: its connection's outbox. */
@@ -121,11 +122,13 @@ export class Subscription implements HubMember {
   #held?: OutEvent[];
   #heldComplete = true;
   #onEnd?: SubscriptionEnd;
+  /** The namespace's replay limits over a resumed subscription's first catch-up (see Pace); dropped once live. */
+  #pace: Pace | undefined;
   #stopped = false;
   /** Why delivery ended, when it cannot go on by itself. */
   #failure?: Error;
 
-  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding, owner: unknown) {
+  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding, owner: unknown, pace?: Pace) {
     this.pattern = pattern;
     this.owner = owner;
     this.#deps = deps;
@@ -136,6 +139,7 @@ export class Subscription implements HubMember {
     this.#next = start.fromSeq;
     this.#mayHaveGap = start.resumed;
     this.#shared = start.epoch === deps.hub.epoch;
+    this.#pace = pace;
   }
 
   /** Joins the hub and creates the catch-up consumer if one is needed, so a bus failure is reported before `subscribed`; events flow once `run` is called. */
@@ -260,6 +264,7 @@ export class Subscription implements HubMember {
   /** From here the hub's offers are delivered as they come. */
   #goLive(): void {
     this.#live = true;
+    this.#pace = undefined;
     // A live subscription holds only its place in the hub; the hub knows the epoch and max age.
     if (this.#shared) this.#start = undefined;
     this.flush();
@@ -437,6 +442,11 @@ export class Subscription implements HubMember {
   /** Sends one event, waiting for the socket to drain instead of buffering without bound; false once it closed. */
   async #deliver(ev: OutEvent): Promise<boolean> {
     if (this.#stopped) return false;
+    const wait = this.#pace?.next(ev.frame.ts) ?? 0;
+    if (wait > 0) {
+      await sleep(wait, this.#wakeOnStop());
+      if (this.#stopped) return false;
+    }
     const r = this.#deliverLive([ev]);
     if (r === "closed") return false;
     if (r === "buffered") await this.#sink.writable();

@@ -31,6 +31,8 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     ROUTE_PORT: String(routePort),
     PERSIST_HOST: "127.0.0.1",
     PERSIST_PORT: String(persistPort),
+    // Runs open like the in-process stacks (test/e2e/stack.ts); the edges' security has tests of its own.
+    JETMESH_AUTH: "none",
   };
   // As deployed: the migration as admin, then each service as its own NATS user.
   await migrateAsAdmin([nats.url], env, users.admin);
