@@ -20,6 +20,9 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { type TelemetryConfig } from "../internal/config/mod.ts";
+import { anonymous } from "../internal/auth/mod.ts";
+import { Guard } from "../internal/edge/mod.ts";
+import { DEFAULT_CONNECTIONS, DEFAULT_LIMITS } from "../internal/namespaces/mod.ts";
 import { ingestMetrics } from "../internal/ingest/metrics.ts";
 import { publishEvent, type PublisherOptions } from "../internal/ingest/publisher.ts";
 import { createLogger } from "../internal/log/mod.ts";
@@ -34,6 +37,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HOP_ITERATIONS = 100_000;
 const OFF_PAIRS = 15;
 const quiet = createLogger({ svc: "bench" }, { level: "error" });
+const BENCH_CALLER = anonymous("bench");
+/** Open, and no rate limit: the figure is the publish path's cost, not a limit's. */
+const UNLIMITED = { perSecond: 10_000_000, burst: 10_000_000 };
+const guard = await Guard.create({
+  auth: { mode: "none" },
+  namespaces: { namespaces: [], defaults: { ...DEFAULT_LIMITS, publishRate: UNLIMITED }, connections: DEFAULT_CONNECTIONS },
+  allowedOrigins: [],
+}, "bench", quiet);
 
 type Mode = "off" | "on (sampled)" | "on (ratio 0)";
 const MODES: Mode[] = ["off", "on (sampled)", "on (ratio 0)"];
@@ -118,7 +129,8 @@ async function publishRun(o: PublisherOptions, n: number, round: number): Promis
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      await publishEvent(o, "bench", { op: "pub", id: `r${round}-${i}`, channel: `bench.c${i % 16}`, data: { i, pad: "x".repeat(120) } });
+      const frame = { op: "pub" as const, id: `r${round}-${i}`, channel: `bench.c${i % 16}`, data: { i, pad: "x".repeat(120) } };
+      await publishEvent(o, { caller: BENCH_CALLER, address: "127.0.0.1", frame });
     }
   };
   await Promise.all(Array.from({ length: 256 }, worker));
@@ -167,6 +179,7 @@ try {
       await settle();
       const o: PublisherOptions = {
         pub: js,
+        guard,
         maxEventBytes: 65_536,
         publishTimeoutMs: 10_000,
         signal: new AbortController().signal,

@@ -55,10 +55,14 @@ export function encodeFrame(value: unknown, encoding: Encoding): Uint8Array | st
   }
 }
 
-/** HTTP content type to encoding; undefined for a type jetmesh does not speak. */
+/**
+ * HTTP content type to encoding; undefined for a type jetmesh does not speak,
+ * and for none at all: a body of unknown type is refused rather than read as JSON,
+ * so a browser's cross-site form post (text/plain) or a typeless request never publishes.
+ */
 export function encodingOfContentType(contentType: string | undefined): Encoding | undefined {
   const t = (contentType ?? "").split(";")[0].trim().toLowerCase();
-  if (t === "" || t === "application/json") return "json";
+  if (t === "application/json") return "json";
   if (t === "application/msgpack" || t === "application/x-msgpack" || t === "application/vnd.msgpack") return "msgpack";
   return undefined;
 }

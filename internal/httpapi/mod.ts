@@ -1,2 +1,2 @@
-export { errorResponse, healthz, jsonResponse } from "./respond.ts";
+export { errorResponse, healthz, jsonResponse, retryAfterHeader } from "./respond.ts";
 export { metricsHandler, opsRoutes, type ReadinessCheck, readyz, startOpsServer } from "./ops.ts";

@@ -4,6 +4,7 @@ import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import { Inflight, type RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { createRegistry, natsConnected, streamMessages } from "../metrics/mod.ts";
+import { Guard } from "../edge/mod.ts";
 import { startTracing } from "../telemetry/mod.ts";
 import { startServer } from "../wsserver/mod.ts";
 import type { IngestConfig } from "./config.ts";
@@ -16,6 +17,7 @@ import { publisherSocket } from "./ws.ts";
 const ENVELOPE_OVERHEAD = 512;
 
 export async function startIngest(cfg: IngestConfig, log: Logger): Promise<RunningService> {
+  const guard = await Guard.create(cfg.edge, "ingest", log);
   const tracing = await startTracing("ingest", cfg.telemetry, log);
   const bus = await openBus(cfg.common.nats, "ingest", [INGEST_STREAM], log);
   const registry = createRegistry("ingest");
@@ -25,6 +27,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
   const inflight = new Inflight();
   const pub: PublisherOptions = {
     pub: new PipelinedPublisher(bus.nc, inboxPrefix("ingest")),
+    guard,
     maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,
     publishTimeoutMs: cfg.publishTimeoutMs,
     signal: abort.signal,
@@ -38,7 +41,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     // Above the frame limit so an oversized frame gets an error frame, not a closed socket.
     maxFrameBytes: Math.max(4 * cfg.maxFrameBytes, 1024 * 1024),
     idleTimeoutSec: 120,
-    maxBackpressureBytes: 1024 * 1024,
+    maxBackpressureBytes: cfg.maxBufferedBytes,
     routes: { "POST /v1/publish": publishHandler(cfg, pub, inflight) },
     ws: publisherSocket(cfg, pub, inflight, log),
   });

@@ -1,6 +1,5 @@
 import { type EdgeConfig, readEdgeConfig } from "../edge/mod.ts";
 import { type Env, EnvReader, type ListenConfig, readOpsListen, readServiceBase, type ServiceBase } from "../config/mod.ts";
-import { isPublisher } from "../../subjects/mod.ts";
 
 export interface IngestConfig extends ServiceBase {
   /** Who may connect and do what: tokens, namespaces, origins. */
@@ -17,18 +16,16 @@ export interface IngestConfig extends ServiceBase {
   maxInflightPerConnection: number;
   /** How long ingest retries a publish before answering `unavailable`. */
   publishTimeoutMs: number;
-  /** Token → publisher. Empty: anonymous mode, the publisher is whatever the client names. */
-  tokens: Map<string, string>;
+  /**
+   * Answers waiting to be written to one WebSocket above which the client is
+   * closed as a slow consumer (4008): a client that never reads cannot make
+   * ingest hold its acks without bound.
+   */
+  maxBufferedBytes: number;
 }
 
 export function readIngestConfig(env: Env): IngestConfig {
   const r = new EnvReader(env);
-  const tokens = new Map<string, string>();
-  for (const pair of r.list("INGEST_TOKENS", [])) {
-    const [token, publisher] = pair.split("=", 2);
-    r.check("INGEST_TOKENS", Boolean(token) && isPublisher(publisher), "comma-separated token=publisher pairs, publisher [A-Za-z0-9_-]{1,64}");
-    if (token && isPublisher(publisher)) tokens.set(token, publisher);
-  }
   const base = readServiceBase(r, "INGEST", 8080);
   const cfg: IngestConfig = {
     ...base,
@@ -39,7 +36,7 @@ export function readIngestConfig(env: Env): IngestConfig {
     maxBatch: r.int("INGEST_MAX_BATCH", 1000, 1, 100_000),
     maxInflightPerConnection: r.int("INGEST_MAX_INFLIGHT", 1024, 1, 1_000_000),
     publishTimeoutMs: r.durationMs("INGEST_PUBLISH_TIMEOUT", "5s", 100),
-    tokens,
+    maxBufferedBytes: r.int("INGEST_MAX_BUFFERED_BYTES", 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
   };
   r.done();
   return cfg;

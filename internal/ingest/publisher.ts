@@ -9,15 +9,28 @@ import {
   ingestSubject,
   TRACEPARENT_HEADER,
 } from "../../subjects/mod.ts";
+import { type Caller, publisherOf } from "../auth/mod.ts";
+import type { Guard } from "../edge/mod.ts";
 import { isRetryable, isStreamFull, publishWithRetry, type Publisher } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
 import { ATTR, endSpan, isTraceparent, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { IngestMetrics } from "./metrics.ts";
 
+/** A publish as it arrived, with who sent it. */
+export interface PublishRequest {
+  caller: Caller;
+  /** The client's address: an anonymous caller's rate is counted by it. */
+  address: string;
+  frame: PubFrame;
+  /** The HTTP request's W3C trace context; the frame's own wins over it. */
+  traceparent?: string;
+}
+
 export interface PublisherOptions {
   /** Ingest's pipelined publisher (internal/bus/pipeline.ts). */
   pub: Publisher;
+  guard: Guard;
   maxEventBytes: number;
   publishTimeoutMs: number;
   signal: AbortSignal;
@@ -27,15 +40,33 @@ export interface PublisherOptions {
 }
 
 /**
- * Turns a validated publish into an event on INGEST and answers only after
+ * What a publish must pass before it costs anything: the caller's right to the
+ * channel, then its rate there. Returns the namespace's limit on event data.
+ */
+function admit(o: PublisherOptions, r: PublishRequest): number {
+  const ns = o.guard.authorize(r.caller, "publish", r.frame.channel);
+  o.guard.limit(r.caller, r.address, "publish", ns);
+  return ns.limits.maxPayloadBytes;
+}
+
+/** Size of the envelope's `data` as encoded on the bus: the envelope less one with `data` null (one byte in msgpack). */
+function dataBytes(env: Envelope, payload: Uint8Array): number {
+  return payload.length - encodeEnvelope({ ...env, data: null }).length + 1;
+}
+
+/**
+ * Admits a publish, then turns it into an event on INGEST and answers only after
  * JetStream acknowledged it. The msgID is the event id, so a retry of the same
  * client id inside the duplicate window is acked `dup: true` with the original seq.
  *
  * The event's trace starts here, as a child of the client's `traceparent` (the
  * frame's field, else the HTTP header passed as `traceparent`) when it sent one.
  */
-export async function publishEvent(o: PublisherOptions, publisher: string, pub: PubFrame, traceparent?: string): Promise<AckFrame> {
+export async function publishEvent(o: PublisherOptions, r: PublishRequest): Promise<AckFrame> {
   o.metrics.received.inc();
+  const maxDataBytes = admit(o, r);
+  const pub = r.frame;
+  const publisher = publisherOf(r.caller);
   const clientId = pub.id ?? assignClientId();
   const env: Envelope = {
     v: ENVELOPE_VERSION,
@@ -49,8 +80,12 @@ export async function publishEvent(o: PublisherOptions, publisher: string, pub: 
   if (payload.length > o.maxEventBytes) {
     throw new JetmeshError("too_large", `event is ${payload.length} bytes; the limit is ${o.maxEventBytes}`);
   }
+  const size = dataBytes(env, payload);
+  if (size > maxDataBytes) {
+    throw new JetmeshError("too_large", `data is ${size} bytes encoded; channel ${pub.channel} allows ${maxDataBytes}`);
+  }
   const subject = ingestSubject(pub.channel);
-  const parent = pub.traceparent ?? traceparent;
+  const parent = pub.traceparent ?? r.traceparent;
   const h = natsHeaders();
   let span: Span | undefined;
   if (o.tracing !== undefined) {

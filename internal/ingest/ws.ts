@@ -1,24 +1,44 @@
+import { type Caller, isAuthenticated, publisherOf } from "../auth/mod.ts";
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
-import { errorCode, errorMessage } from "../errors/mod.ts";
+import { CLOSE_TOKEN_EXPIRED, type Expiry, type Guard, TOKEN_EXPIRED_REASON, watchExpiry } from "../edge/mod.ts";
+import { errorCode, errorMessage, retryAfterMs } from "../errors/mod.ts";
+import type { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { errorFrame, idOf, parsePub, readFrame, type ServerFrame } from "../protocol/mod.ts";
+import { type AuthFrame, errorFrame, idOf, parsePublisherFrame, readFrame, type ServerFrame } from "../protocol/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
-import { authenticate, credentialsOf } from "./auth.ts";
+import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
 import { publishEvent, type PublisherOptions } from "./publisher.ts";
-import type { Inflight } from "../lifecycle/mod.ts";
+
+/** Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up unread (4000–4999 are for applications). */
+export const CLOSE_SLOW_CONSUMER = 4008;
+/** Close code for a connection that passed the connection limits on upgrade but not on open (concurrent upgrades). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
 
 export interface PublisherConnection {
-  publisher: string;
+  caller: Caller;
+  address: string;
   inflight: number;
+  /**
+   * Set once counted in the guard's connection limits, with the identity it was
+   * counted as (an anonymous caller may become one with an auth frame): released on close.
+   */
+  counted?: { sub: string | undefined };
+  /** Closed as a slow consumer: its further frames are dropped unread. */
+  closing: boolean;
+  expiry?: Expiry;
 }
+
+type Conn = WsConnection<PublisherConnection>;
 
 export const WS_PATH = "/v1/ws";
 
 /**
  * The producer WebSocket: each `pub` frame is answered with an `ack` once
- * JetStream has it, or an `error`. Frames are independent; a bad one is
- * answered and the connection stays open.
+ * JetStream has it, or an `error`; an `auth` frame renews the connection's
+ * token. Frames are independent; a refused one is answered and the connection
+ * stays open. A client that does not read its answers is closed (4008) before
+ * they cost ingest more than INGEST_MAX_BUFFERED_BYTES.
  */
 export function publisherSocket(
   cfg: IngestConfig,
@@ -26,44 +46,86 @@ export function publisherSocket(
   inflight: Inflight,
   log: Logger,
 ): WsHandlers<PublisherConnection> {
-  const reply = (conn: WsConnection<PublisherConnection>, frame: ServerFrame, enc: Encoding) => {
-    conn.send(encodeFrame(frame, enc));
+  const guard: Guard = pub.guard;
+  // Auth frames are not about a channel: they count against the default namespace's command rate.
+  const commands = { name: "(default)", limits: guard.policy.config.defaults };
+
+  const closeSlow = (conn: Conn, enc: Encoding) => {
+    conn.data.closing = true;
+    const message = `slow consumer: more than ${cfg.maxBufferedBytes} bytes of answers were waiting to be read; reconnect and resend unacked publishes with the same ids`;
+    conn.send(encodeFrame(errorFrame("slow_consumer", message), enc));
+    conn.close(CLOSE_SLOW_CONSUMER, "slow consumer");
   };
+  const reply = (conn: Conn, frame: ServerFrame, enc: Encoding) => {
+    if (conn.send(encodeFrame(frame, enc)) !== "closed" && conn.bufferedAmount() > cfg.maxBufferedBytes) closeSlow(conn, enc);
+  };
+  const refuse = (conn: Conn, err: unknown, enc: Encoding, id?: string) => {
+    reply(conn, errorFrame(errorCode(err), errorMessage(err), id, retryAfterMs(err)), enc);
+  };
+  const armExpiry = (conn: Conn) => {
+    conn.data.expiry?.cancel();
+    conn.data.expiry = watchExpiry(conn.data.caller, () => conn.close(CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON));
+  };
+  const renew = (conn: Conn, frame: AuthFrame, enc: Encoding) => {
+    guard.limit(conn.data.caller, conn.data.address, "command", commands);
+    guard.refresh(conn.data.caller, frame.token).then(
+      (caller) => {
+        if (conn.isClosed()) return;
+        conn.data.caller = caller;
+        armExpiry(conn);
+        reply(conn, { op: "authed", sub: publisherOf(caller), expiresAt: isAuthenticated(caller) ? caller.expiresAt : 0 }, enc);
+      },
+      (err) => refuse(conn, err, enc),
+    );
+  };
+
   return {
     path: WS_PATH,
-    upgrade: (req) => ({
-      publisher: authenticate(cfg.tokens, credentialsOf(req)),
-      inflight: 0,
-    }),
-    open() {
+    async upgrade(req) {
+      guard.checkOrigin(req);
+      const caller = await publishingCaller(guard, req, "websocket");
+      const address = guard.clientAddress(req);
+      guard.connections.check(address, caller.sub);
+      return { caller, address, inflight: 0, closing: false };
+    },
+    open(conn) {
       pub.metrics.connections.inc();
+      const { address, caller } = conn.data;
+      if (!guard.connections.open(address, caller.sub)) return conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
+      conn.data.counted = { sub: caller.sub };
+      armExpiry(conn);
     },
     message(conn, payload, isBinary) {
+      if (conn.data.closing) return;
       const enc: Encoding = isBinary ? "msgpack" : "json";
+      if (conn.bufferedAmount() > cfg.maxBufferedBytes) return closeSlow(conn, enc);
       let value: unknown;
       try {
         value = readFrame(payload, isBinary, cfg.maxFrameBytes).value;
-        const frame = parsePub(value);
+        const frame = parsePublisherFrame(value);
+        if (frame.op === "auth") return renew(conn, frame, enc);
         if (conn.data.inflight >= cfg.maxInflightPerConnection) {
           reply(conn, errorFrame("overloaded", "too many publishes awaiting acks on this connection; retry after an ack", frame.id), enc);
           return;
         }
         conn.data.inflight++;
         inflight.track(
-          publishEvent(pub, conn.data.publisher, frame)
+          publishEvent(pub, { caller: conn.data.caller, address: conn.data.address, frame })
             .then((ack) => reply(conn, ack, enc))
             .catch((err) => {
               if (errorCode(err) === "internal") log.error("publish failed", { err, channel: frame.channel });
-              reply(conn, errorFrame(errorCode(err), errorMessage(err), frame.id), enc);
+              refuse(conn, err, enc, frame.id);
             })
             .finally(() => conn.data.inflight--),
         );
       } catch (err) {
-        reply(conn, errorFrame(errorCode(err), errorMessage(err), idOf(value)), enc);
+        refuse(conn, err, enc, idOf(value));
       }
     },
-    close() {
+    close(conn) {
       pub.metrics.connections.dec();
+      conn.data.expiry?.cancel();
+      if (conn.data.counted) guard.connections.close(conn.data.address, conn.data.counted.sub);
     },
   };
 }

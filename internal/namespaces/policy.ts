@@ -57,6 +57,11 @@ export class Policy {
     return i < 0 ? { name: "(default)", limits: this.config.defaults } : this.config.namespaces[i];
   }
 
+  /** Whether a caller without a token may do `action` on some channel; a service refuses it up front otherwise. */
+  admitsAnonymous(action: Action): boolean {
+    return this.open || this.config.namespaces.some((ns) => ns.access[action].includes("anonymous"));
+  }
+
   may(caller: Caller, action: Action, channel: string): boolean {
     if (this.open) return true;
     if (isAuthenticated(caller)) {
