@@ -1,14 +1,19 @@
 /**
  * A well-behaved publisher and subscriber on a channel no fuzzer touches:
  * while the fuzzers run, every event the publisher got an ack for must reach
- * the subscriber once, in order, without long stalls.
+ * the subscriber once, in order, without long stalls. Beside them a watcher
+ * subscribed to everything checks that each event's publisher was allowed
+ * to publish on its channel: no hostile frame got past authorization.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { patternCovers } from "../../subjects/mod.ts";
 import { type Frame, FuzzSocket } from "./socket.ts";
 
 export interface BystanderReport {
   acked: number;
   delivered: number;
+  /** Events the watcher saw, all publishers. */
+  watched: number;
   /** Longest time between two deliveries while the publisher ran, in ms. */
   maxGapMs: number;
   problems: string[];
@@ -21,9 +26,42 @@ export interface Bystanders {
 
 const ANSWER_TIMEOUT_MS = 15_000;
 
-export async function startBystanders(ingestUrl: string, notifyUrl: string, channel: string, intervalMs: number): Promise<Bystanders> {
+export interface BystanderOptions {
+  /** Upgrade URLs with the publisher's token (its sub is `calm`) and the subscriber's. */
+  ingestUrl: string;
+  notifyUrl: string;
+  channel: string;
+  intervalMs: number;
+  /** The watcher's upgrade URL (a token that may subscribe to `>`). */
+  watcherUrl: string;
+  /** Per publisher (a token's sub), the channel patterns its token grants. */
+  grants: Record<string, string[]>;
+  /** Patterns anyone may publish to (namespaces open to anonymous callers). */
+  open: string[];
+}
+
+/** Subscribes to `channel` and hands every later frame to `onEvent` until the socket closes. */
+async function subscribed(url: string, channel: string, onEvent: (f: Frame) => void): Promise<{ sock: FuzzSocket; reading: Promise<unknown> }> {
+  const sock = await FuzzSocket.open(url);
+  sock.send({ kind: "bystander", payload: JSON.stringify({ op: "sub", channel }), binary: false });
+  const answer = await sock.next((f) => f.op !== "event", onEvent, ANSWER_TIMEOUT_MS);
+  if (!("frame" in answer) || answer.frame.op !== "subscribed") throw new Error(`bystander subscribe to ${channel} failed: ${JSON.stringify(answer)}`);
+  // Events are no answers: the reader takes them all, as they come.
+  return { sock, reading: sock.next(() => false, onEvent, 24 * 3_600_000) };
+}
+
+export async function startBystanders(o: BystanderOptions): Promise<Bystanders> {
+  const { channel, intervalMs } = o;
   const problems: string[] = [];
-  const sub = await FuzzSocket.open(notifyUrl);
+  let watched = 0;
+  const watcher = await subscribed(o.watcherUrl, ">", (f) => {
+    if (f.op !== "event") return;
+    watched++;
+    const publisher = String(f.id).split(":")[0];
+    if (![...o.grants[publisher] ?? [], ...o.open].some((g) => patternCovers(g, String(f.channel)))) {
+      problems.push(`${f.id} was published on ${f.channel}, which ${publisher} may not publish to`);
+    }
+  });
   let delivered = 0;
   let lastAt = Date.now();
   let maxGapMs = 0;
@@ -36,15 +74,10 @@ export async function startBystanders(ingestUrl: string, notifyUrl: string, chan
     if (publishing) maxGapMs = Math.max(maxGapMs, Date.now() - lastAt);
     lastAt = Date.now();
   };
-  sub.send({ kind: "bystander", payload: JSON.stringify({ op: "sub", channel }), binary: false });
-  const subscribed = await sub.next((f) => f.op !== "event", onEvent, ANSWER_TIMEOUT_MS);
-  if (!("frame" in subscribed) || subscribed.frame.op !== "subscribed") throw new Error(`bystander subscribe failed: ${JSON.stringify(subscribed)}`);
-  // Events are no answers: the subscriber's reader takes them all, as they come.
-  const reading = sub.next(() => false, onEvent, 24 * 3_600_000);
-
-  const pub = await FuzzSocket.open(`${ingestUrl}${ingestUrl.includes("?") ? "&" : "?"}publisher=calm`);
+  const sub = await subscribed(o.notifyUrl, channel, onEvent);
+  const pub = await FuzzSocket.open(o.ingestUrl);
   let acked = 0;
-  const publishing$ = (async () => {
+  const pumping = (async () => {
     while (publishing) {
       const id = String(acked + 1);
       pub.send({ kind: "bystander", payload: JSON.stringify({ op: "pub", id, channel, data: { n: acked + 1 } }), binary: false });
@@ -61,14 +94,16 @@ export async function startBystanders(ingestUrl: string, notifyUrl: string, chan
   return {
     async finish(timeoutMs) {
       publishing = false;
-      await publishing$;
+      await pumping;
       const deadline = Date.now() + timeoutMs;
-      while (delivered < acked && Date.now() < deadline && sub.closed === undefined) await sleep(50);
+      while (delivered < acked && Date.now() < deadline && sub.sock.closed === undefined) await sleep(50);
       if (delivered !== acked) problems.push(`subscriber has ${delivered} of ${acked} acked events`);
       await pub.close();
-      await sub.close();
-      await reading;
-      return { acked, delivered, maxGapMs, problems };
+      for (const s of [sub, watcher]) {
+        await s.sock.close();
+        await s.reading;
+      }
+      return { acked, delivered, watched, maxGapMs, problems };
     },
   };
 }

@@ -21,9 +21,11 @@ export interface FuzzFrame {
 
 /** Which tokens the generators mix into frames; minted by the test (test/helpers/tokens.ts). */
 export interface TokenPool {
+  /** The fuzzing identity's `sub`: presence joins are allowed only under it. */
+  self: string;
   /** Tokens no service accepts: garbage, wrong signature, expired, alg none. */
   invalid: string[];
-  /** Valid tokens of another identity: an `auth` frame with one must be refused. */
+  /** Valid tokens of another identity: an `auth` frame with one must be refused; over HTTP they hold only its own grants. */
   otherSub: string[];
 }
 
@@ -95,7 +97,7 @@ function validFrame(rng: Rng, service: "ingest" | "notify", tokens: TokenPool): 
     case "sub":
       return rng.next() < 0.3 ? { op, channel, after: rng.pick(CURSORS) } : { op, channel };
     case "join":
-      return { op, channel: channel.replace(/[*>]/g, "w"), member: `m${rng.int(0, 9)}` };
+      return { op, channel: channel.replace(/[*>]/g, "w"), member: rng.next() < 0.7 ? tokens.self : `m${rng.int(0, 9)}` };
     case "presence":
       return rng.next() < 0.5 ? { op, channel: channel.replace(/[*>]/g, "w"), watch: rng.next() < 0.5 } : { op, channel: channel.replace(/[*>]/g, "w") };
     case "auth":
@@ -254,4 +256,13 @@ export function nextHistoryQuery(rng: Rng): string {
   const query = params.toString();
   // Sometimes raw damage past URLSearchParams' escaping: stray %, bare & and =.
   return rng.next() < 0.1 ? query.replace(/%[0-9A-F]{2}/, rng.pick(["%", "%zz", "%%", "&&=", "%ff%fe"])) : query;
+}
+
+/** An Authorization header for an HTTP request: mostly the valid token, sometimes a bad one, a wrong scheme or none. */
+export function nextAuthorization(rng: Rng, valid: string, tokens: TokenPool): string | undefined {
+  const r = rng.next();
+  if (r < 0.9) return `Bearer ${valid}`;
+  if (r < 0.96) return `Bearer ${rng.pick([...tokens.invalid.filter((t) => t !== ""), ...tokens.otherSub])}`;
+  if (r < 0.98) return rng.pick(["Basic Zm9vOmJhcg==", "Bearer", "Bearer  ", `bearer ${valid}x`, `Token ${valid}`]);
+  return undefined;
 }

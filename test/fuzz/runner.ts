@@ -18,8 +18,7 @@ const CLIENT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 
 export interface Stats {
   sent: number;
-  byKind: Record<string, number>;
-  /** Answers by op, and error answers by `error:<code>`. */
+  /** Answers by op, error answers by `error:<code>`, HTTP answers by status, refused upgrades by `upgrade:<status>`. */
   answers: Record<string, number>;
   closes: Record<string, number>;
   probes: number;
@@ -28,7 +27,7 @@ export interface Stats {
 }
 
 function newStats(): Stats {
-  return { sent: 0, byKind: {}, answers: {}, closes: {}, probes: 0, problems: [], ms: 0 };
+  return { sent: 0, answers: {}, closes: {}, probes: 0, problems: [], ms: 0 };
 }
 
 function bump(m: Record<string, number>, key: string): void {
@@ -74,6 +73,8 @@ export interface WsFuzz {
   /** The n-th probe. */
   probe(n: number): Probe;
   probeEvery: number;
+  /** An upgrade URL with a token that must be refused with 401, tried every `probeEvery * 20` frames. */
+  badUpgrade(rng: Rng): string;
   answerTimeoutMs: number;
 }
 
@@ -106,6 +107,14 @@ export async function fuzzWebSocket(o: WsFuzz): Promise<Stats> {
     problem(i, p.frame, "closed" in out ? `valid frame: connection closed ${out.closed}` : "valid frame: no answer");
     return false;
   };
+  const badUpgrade = async (url: string, i: number) => {
+    const outcome = await FuzzSocket.open(url).then(async (s) => {
+      await s.close();
+      return "accepted";
+    }, (err: Error) => err.message.replace("upgrade refused: ", ""));
+    bump(stats.answers, `upgrade:${outcome}`);
+    if (outcome !== "401") stats.problems.push(`${o.name}: upgrade with a bad token before frame ${i} (FUZZ_SEED=${o.seed}): ${outcome}; ${url.slice(0, 300)}`);
+  };
   const connect = async (i: number): Promise<FuzzSocket> => {
     const sock = await FuzzSocket.open(o.url);
     for (const p of o.onOpen) await probe(sock, i, p);
@@ -115,9 +124,9 @@ export async function fuzzWebSocket(o: WsFuzz): Promise<Stats> {
   let sock = await connect(0);
   for (let i = 0; i < o.frames; i++) {
     if (i > 0 && i % o.probeEvery === 0 && !(await probe(sock, i, o.probe(i / o.probeEvery)))) sock = await connect(i);
+    if (i % (o.probeEvery * 20) === 0) await badUpgrade(o.badUpgrade(rng), i);
     const f = o.next(rng);
     stats.sent++;
-    bump(stats.byKind, f.kind);
     sock.send(f);
     const out = await sock.next(isAnswer, aside, o.answerTimeoutMs);
     if ("frame" in out) {
@@ -146,8 +155,8 @@ export interface HttpFuzz {
   name: string;
   seed: number;
   requests: number;
-  /** One request and the status codes its kind may get. */
-  next(rng: Rng): { kind: string; describe: string; request: () => Promise<Response> };
+  /** The next request, and what describes it in a report. */
+  next(rng: Rng): { describe: string; request: () => Promise<Response> };
 }
 
 /**
@@ -161,7 +170,6 @@ export async function fuzzHttp(o: HttpFuzz): Promise<Stats> {
   for (let i = 0; i < o.requests; i++) {
     const r = o.next(rng);
     stats.sent++;
-    bump(stats.byKind, r.kind);
     const res = await r.request();
     const bytes = new Uint8Array(await res.arrayBuffer());
     bump(stats.answers, String(res.status));
