@@ -138,6 +138,7 @@ function ingestFuzz(url: string, seed: number, frames: number, tokens: Tokens): 
       };
     },
     probeEvery: 10,
+    pipeline: 1,
     badUpgrade: (rng) => withToken(url, rng.pick(tokens.invalid.filter((t) => t !== ""))),
     answerTimeoutMs: 10_000,
   };
@@ -170,6 +171,7 @@ function notifyFuzz(url: string, seed: number, frames: number, tokens: Tokens): 
       };
     },
     probeEvery: 10,
+    pipeline: 8,
     badUpgrade: (rng) => withToken(url, rng.pick(tokens.invalid.filter((t) => t !== ""))),
     answerTimeoutMs: 10_000,
   };

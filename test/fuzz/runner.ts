@@ -8,7 +8,7 @@
 import { unpackValue } from "../../internal/codec/mod.ts";
 import type { ErrorCode } from "../../internal/errors/mod.ts";
 import { type FuzzFrame, Rng } from "./gen.ts";
-import { type Frame, FuzzSocket } from "./socket.ts";
+import { type Frame, FuzzSocket, type Outcome } from "./socket.ts";
 
 /** Every code a client may see (internal/errors); `internal` is a failure wherever it shows up. */
 const CLIENT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
@@ -73,6 +73,11 @@ export interface WsFuzz {
   /** The n-th probe. */
   probe(n: number): Probe;
   probeEvery: number;
+  /**
+   * Frames sent at once, at most: notify answers in order, so it takes groups;
+   * ingest's acks may overtake each other, so it gets 1 (and its probes go alone).
+   */
+  pipeline: number;
   /** An upgrade URL with a token that must be refused with 401, tried every `probeEvery * 20` frames. */
   badUpgrade(rng: Rng): string;
   answerTimeoutMs: number;
@@ -94,11 +99,9 @@ export async function fuzzWebSocket(o: WsFuzz): Promise<Stats> {
     stats.problems.push(`${o.name}: frame ${i} (FUZZ_SEED=${o.seed}): ${what}; frame ${describe(f)}`);
   };
 
-  /** Sends a valid frame and checks its answer; false when the connection is gone. */
-  const probe = async (sock: FuzzSocket, i: number, p: Probe): Promise<boolean> => {
+  /** Checks a valid frame's answer; false when the connection is gone. */
+  const probed = (out: Outcome, i: number, p: Probe): boolean => {
     stats.probes++;
-    sock.send(p.frame);
-    const out = await sock.next(isAnswer, aside, o.answerTimeoutMs);
     if ("frame" in out) {
       const why = p.check(out.frame);
       if (why) problem(i, p.frame, `valid frame after fuzzing: ${why}: ${JSON.stringify(out.frame).slice(0, 300)}`);
@@ -106,6 +109,10 @@ export async function fuzzWebSocket(o: WsFuzz): Promise<Stats> {
     }
     problem(i, p.frame, "closed" in out ? `valid frame: connection closed ${out.closed}` : "valid frame: no answer");
     return false;
+  };
+  const probe = async (sock: FuzzSocket, i: number, p: Probe): Promise<boolean> => {
+    sock.send(p.frame);
+    return probed(await sock.next(isAnswer, aside, o.answerTimeoutMs), i, p);
   };
   const badUpgrade = async (url: string, i: number) => {
     const outcome = await FuzzSocket.open(url).then(async (s) => {
@@ -122,28 +129,46 @@ export async function fuzzWebSocket(o: WsFuzz): Promise<Stats> {
   };
 
   let sock = await connect(0);
-  for (let i = 0; i < o.frames; i++) {
-    if (i > 0 && i % o.probeEvery === 0 && !(await probe(sock, i, o.probe(i / o.probeEvery)))) sock = await connect(i);
-    if (i % (o.probeEvery * 20) === 0) await badUpgrade(o.badUpgrade(rng), i);
-    const f = o.next(rng);
-    stats.sent++;
-    sock.send(f);
-    const out = await sock.next(isAnswer, aside, o.answerTimeoutMs);
-    if ("frame" in out) {
-      const a = out.frame;
-      const why = a.op === "error" ? badError(a) : o.answerOps.has(String(a.op)) ? undefined : `unexpected answer op ${a.op}`;
-      bump(stats.answers, a.op === "error" ? `error:${a.code}` : String(a.op));
-      if (why) problem(i, f, `${why}: ${JSON.stringify(a).slice(0, 300)}`);
-      continue;
+  let probes = 0;
+  let upgrades = 0;
+  for (let i = 0; i < o.frames;) {
+    if (Math.floor(i / (o.probeEvery * 20)) >= upgrades) {
+      upgrades++;
+      await badUpgrade(o.badUpgrade(rng), i);
     }
-    if ("closed" in out) {
-      bump(stats.closes, String(out.closed));
-      if (!f.mayClose?.includes(out.closed)) problem(i, f, `connection closed with ${out.closed} instead of an answer`);
-    } else {
-      problem(i, f, `no answer within ${o.answerTimeoutMs} ms`);
-      await sock.close();
+    const group = Array.from({ length: Math.min(o.frames - i, rng.int(1, o.pipeline)) }, () => o.next(rng));
+    const first = i;
+    i += group.length;
+    // A valid frame every probeEvery frames; behind a pipelined group, its answer must also come last.
+    const p = Math.floor(i / o.probeEvery) > probes ? o.probe(++probes) : undefined;
+    for (const f of group) sock.send(f);
+    if (p && o.pipeline > 1) sock.send(p.frame);
+    stats.sent += group.length;
+    let usable = true;
+    for (const [k, f] of group.entries()) {
+      const out = await sock.next(isAnswer, aside, o.answerTimeoutMs);
+      if ("frame" in out) {
+        const a = out.frame;
+        const why = a.op === "error" ? badError(a) : o.answerOps.has(String(a.op)) ? undefined : `unexpected answer op ${a.op}`;
+        bump(stats.answers, a.op === "error" ? `error:${a.code}` : String(a.op));
+        if (why) problem(first + k, f, `${why}: ${JSON.stringify(a).slice(0, 300)}`);
+        continue;
+      }
+      usable = false;
+      if ("closed" in out) {
+        bump(stats.closes, String(out.closed));
+        // Answers still being worked out when the connection went are lost with it: the frame that closed it may be a later one of the group.
+        if (!group.slice(k).some((g) => g.mayClose?.includes(out.closed))) {
+          problem(first + k, f, `connection closed with ${out.closed} instead of an answer`);
+        }
+      } else {
+        problem(first + k, f, `no answer within ${o.answerTimeoutMs} ms`);
+        await sock.close();
+      }
+      break;
     }
-    sock = await connect(i);
+    if (usable && p) usable = o.pipeline > 1 ? probed(await sock.next(isAnswer, aside, o.answerTimeoutMs), i, p) : await probe(sock, i, p);
+    if (!usable) sock = await connect(i);
   }
   await probe(sock, o.frames, o.probe(0));
   await sock.close();
