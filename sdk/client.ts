@@ -9,15 +9,14 @@ export interface ClientOptions extends SocketOptions {
   ingestUrl?: string;
   /** Notify's WebSocket URL; without it the client cannot subscribe. */
   notifyUrl?: string;
-  /** Who publishes, when ingest runs without tokens (development). */
+  /** Who publishes, when ingest runs without tokens (development); with tokens, the token's `sub` does. */
   publisher?: string;
-  /** The ingest token, when ingest requires one. */
-  token?: string;
 }
 
 /**
  * Both halves of jetmesh behind one object: a Publisher on ingest and a
- * Subscriber on notify, each with its own connection, and one combined state.
+ * Subscriber on notify, each with its own connection (and its own use of
+ * `token` / `getToken`), and one combined state.
  */
 export class JetmeshClient {
   readonly publisher: Publisher | undefined;
@@ -50,6 +49,12 @@ export class JetmeshClient {
         listener(now);
       })
     );
+    return () => stops.forEach((stop) => stop());
+  }
+
+  /** Token problems of either connection: refused, not renewable, getToken failing. */
+  onError(listener: (err: JetmeshClientError) => void): () => void {
+    const stops = this.#parts().map((p) => p.onError(listener));
     return () => stops.forEach((stop) => stop());
   }
 

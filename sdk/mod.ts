@@ -9,9 +9,11 @@ export { type PublisherOptions, Publisher } from "./publisher.ts";
 export { type SubscribeOptions, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 export { Subscription } from "./subscription.ts";
 export { compareCursors } from "./cursor.ts";
+export { type TokenOptions } from "./token.ts";
 export {
   type Ack,
   type BackoffOptions,
+  type ClientErrorCode,
   type ConnectionState,
   JetmeshClientError,
   type JetmeshEvent,

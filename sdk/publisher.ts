@@ -5,10 +5,8 @@ import { type Ack, type ConnectionState, JetmeshClientError, type SocketOptions 
 export interface PublisherOptions extends SocketOptions {
   /** Ingest's WebSocket URL, e.g. `ws://localhost:8080/v1/ws`. */
   url: string;
-  /** Who publishes, when ingest runs without tokens (development). */
+  /** Who publishes, when ingest runs without tokens (development); with tokens, the token's `sub` does. */
   publisher?: string;
-  /** The token, when ingest requires one. */
-  token?: string;
 }
 
 interface Pending {
@@ -21,8 +19,8 @@ interface Pending {
   retry?: ReturnType<typeof setTimeout>;
 }
 
-/** Answers that mean "not stored, send the same event again later". */
-const RETRYABLE = new Set(["unavailable", "overloaded"]);
+/** Answers that mean "not stored, send the same event again later" (`rate_limited`: after its `retryAfterMs`). */
+const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
 
 /**
  * Publishes to ingest and resolves each publish with its ack.
@@ -44,13 +42,21 @@ export class Publisher {
   readonly #byId = new Map<string, Pending>();
   readonly #idPrefix = randomToken();
   #counter = 0;
+  /** Waiting for the answer to an `auth` frame: `authed`, or an error without an id (ingest answers publishes by id). */
+  #authWaiters: Array<(f: Frame | undefined) => void> = [];
 
   constructor(o: PublisherOptions) {
     this.#o = o;
-    this.#conn = new Connection(withQuery(o.url, { publisher: o.publisher, token: o.token }), o, {
+    this.#conn = new Connection(withQuery(o.url, { publisher: o.publisher }), o, {
       open: () => this.#sendHeads(),
       frame: (f) => this.#onFrame(f),
-      lost: () => {},
+      lost: () => this.#authWaiters.splice(0).forEach((w) => w(undefined)),
+      auth: (token) =>
+        new Promise((resolve) => {
+          if (this.#conn.send({ op: "auth", token })) this.#authWaiters.push(resolve);
+          else resolve(undefined);
+        }),
+      failed: (err) => this.#rejectAll(err),
     });
   }
 
@@ -60,6 +66,11 @@ export class Publisher {
 
   onState(listener: (state: ConnectionState) => void): () => void {
     return this.#conn.onState(listener);
+  }
+
+  /** Token problems of the connection (see Connection.onError); a publish's own refusal rejects that publish. */
+  onError(listener: (err: JetmeshClientError) => void): () => void {
+    return this.#conn.onError(listener);
   }
 
   /** How many publishes wait for their ack. */
@@ -73,7 +84,7 @@ export class Publisher {
    * restarts of your application recognisable.
    */
   publish(channel: string, data: unknown, opts: { id?: string } = {}): Promise<Ack> {
-    if (this.#conn.state === "closed") return Promise.reject(new JetmeshClientError("closed", "the publisher is closed"));
+    if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const id = opts.id ?? `${this.#idPrefix}-${++this.#counter}`;
     if (this.#byId.has(id)) return Promise.reject(new JetmeshClientError("bad_id", `event ${id} is still waiting for its ack`));
     return new Promise<Ack>((resolve, reject) => {
@@ -89,9 +100,13 @@ export class Publisher {
   /** Closes the connection; publishes still waiting are rejected with code `closed`. */
   close(): void {
     this.#conn.close();
+    this.#rejectAll(new JetmeshClientError("closed", "the publisher was closed before the event was acked"));
+  }
+
+  #rejectAll(err: JetmeshClientError): void {
     for (const p of this.#byId.values()) {
       clearTimeout(p.retry);
-      p.reject(new JetmeshClientError("closed", "the publisher was closed before the event was acked"));
+      p.reject(err);
     }
     this.#byId.clear();
     this.#queues.clear();
@@ -111,16 +126,19 @@ export class Publisher {
   }
 
   #onFrame(f: Frame): void {
+    if (f.op === "authed" || (f.op === "error" && f.id === undefined && f.code !== "slow_consumer")) return this.#authWaiters.shift()?.(f);
     const p = typeof f.id === "string" ? this.#byId.get(f.id) : undefined;
     if (!p) return;
     if (f.op === "ack") {
       this.#done(p);
       p.resolve({ id: p.id, seq: f.seq as number, dup: f.dup as boolean });
     } else if (f.op === "error" && RETRYABLE.has(f.code as string)) {
+      // Only the channel's head is on the wire, so waiting here keeps the channel in order.
+      const wait = f.code === "rate_limited" && typeof f.retryAfterMs === "number" ? f.retryAfterMs : backoffDelay(p.attempt++, this.#o.backoff);
       p.retry = setTimeout(() => {
         p.retry = undefined;
         this.#send(p);
-      }, backoffDelay(p.attempt++, this.#o.backoff));
+      }, wait);
     } else if (f.op === "error") {
       this.#done(p);
       p.reject(new JetmeshClientError(String(f.code), String(f.message)));

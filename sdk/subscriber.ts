@@ -20,8 +20,8 @@ interface Join {
   waiters: Array<{ resolve(): void; reject(err: Error): void }>;
 }
 
-/** Codes after which the same request may simply be sent again later. */
-const RETRYABLE = new Set(["unavailable", "overloaded"]);
+/** Codes after which the same request may simply be sent again later (`rate_limited`: after its `retryAfterMs`). */
+const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
 
 /**
  * Every request gets exactly one answer, in request order; events, presence
@@ -31,6 +31,7 @@ const RETRYABLE = new Set(["unavailable", "overloaded"]);
 function isAnswer(f: Frame): boolean {
   switch (f.op) {
     case "subscribed":
+    case "authed":
     case "joined":
     case "left":
     case "presence":
@@ -66,6 +67,11 @@ export class Subscriber {
       open: () => this.#resync(),
       frame: (f) => this.#onFrame(f),
       lost: () => (this.#answers = []),
+      auth: (token) =>
+        new Promise((resolve) => {
+          if (!this.#request({ op: "auth", token }, resolve)) resolve(undefined);
+        }),
+      failed: (err) => this.#failAll(err),
     });
   }
 
@@ -77,11 +83,20 @@ export class Subscriber {
     return this.#conn.onState(listener);
   }
 
+  /** Token problems of the connection (see Connection.onError); a refused subscription fails that subscription. */
+  onError(listener: (err: JetmeshClientError) => void): () => void {
+    return this.#conn.onError(listener);
+  }
+
   /** Subscribes to a channel or pattern (`chat.*`, `iot.>`); one subscription per channel or pattern. */
   subscribe(channel: string, opts: SubscribeOptions = {}): Subscription {
     if (this.#subs.has(channel)) throw new Error(`already subscribed to ${channel}; close that subscription first`);
     const sub = new Subscription(channel, opts.after, () => this.#unsubscribe(sub));
     if (opts.onEvent) sub.onEvent(opts.onEvent);
+    if (this.#conn.state === "closed") {
+      sub.fail(this.#conn.closedBy);
+      return sub;
+    }
     this.#subs.set(channel, sub);
     this.#sendSub(sub);
     return sub;
@@ -89,6 +104,7 @@ export class Subscriber {
 
   /** Enters a channel's presence as `member`; resolves once notify recorded it. Kept across reconnects. */
   join(channel: string, member: string): Promise<void> {
+    if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const join: Join = { member, waiters: this.#joins.get(channel)?.waiters ?? [] };
     this.#joins.set(channel, join);
     return new Promise((resolve, reject) => {
@@ -116,6 +132,10 @@ export class Subscriber {
       this.#watches.delete(channel);
       this.#request({ op: "presence", channel, watch: false }, () => {});
     });
+    if (this.#conn.state === "closed") {
+      watch.fail(this.#conn.closedBy);
+      return watch;
+    }
     this.#watches.set(channel, watch);
     this.#sendWatch(watch);
     return watch;
@@ -127,11 +147,24 @@ export class Subscriber {
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     for (const sub of subs) sub.close();
-    for (const join of this.#joins.values()) {
-      for (const w of join.waiters) w.reject(new JetmeshClientError("closed", "the subscriber was closed"));
-    }
-    this.#joins.clear();
+    this.#rejectJoins(new JetmeshClientError("closed", "the subscriber was closed"));
     this.#watches.clear();
+  }
+
+  /** The connection gave up for good (its token cannot be renewed): everything waiting learns why. */
+  #failAll(err: JetmeshClientError): void {
+    const subs = [...this.#subs.values()];
+    this.#subs.clear();
+    for (const sub of subs) sub.fail(err);
+    this.#rejectJoins(err);
+    const watches = [...this.#watches.values()];
+    this.#watches.clear();
+    for (const watch of watches) watch.fail(err);
+  }
+
+  #rejectJoins(err: JetmeshClientError): void {
+    for (const join of this.#joins.values()) for (const w of join.waiters) w.reject(err);
+    this.#joins.clear();
   }
 
   /** Sends a request and remembers who handles its answer; false when not connected (it goes out on the next open). */
@@ -163,7 +196,7 @@ export class Subscriber {
   /** A refusal or a server-side end: retried from the cursor when it can pass, otherwise final. */
   #subscriptionEnded(sub: Subscription, f: Frame): void {
     if (RETRYABLE.has(f.code as string)) {
-      return this.#later(`sub ${sub.channel}`, () => {
+      return this.#later(`sub ${sub.channel}`, f, () => {
         if (this.#subs.get(sub.channel) === sub) this.#sendSub(sub);
       });
     }
@@ -178,7 +211,7 @@ export class Subscriber {
         this.#attempts.delete(`join ${channel}`);
         for (const w of join.waiters.splice(0)) w.resolve();
       } else if (RETRYABLE.has(f.code as string)) {
-        this.#later(`join ${channel}`, () => {
+        this.#later(`join ${channel}`, f, () => {
           if (this.#joins.get(channel) === join) this.#sendJoin(channel, join);
         });
       } else {
@@ -195,7 +228,7 @@ export class Subscriber {
         this.#attempts.delete(`watch ${watch.channel}`);
         watch.reset(f.members as string[]);
       } else if (RETRYABLE.has(f.code as string)) {
-        this.#later(`watch ${watch.channel}`, () => {
+        this.#later(`watch ${watch.channel}`, f, () => {
           if (this.#watches.get(watch.channel) === watch) this.#sendWatch(watch);
         });
       } else {
@@ -211,7 +244,9 @@ export class Subscriber {
     this.#request({ op: "unsub", channel: sub.channel }, () => {});
   }
 
-  #later(key: string, fn: () => void): void {
+  /** Sends again after the refusal's `retryAfterMs`, or a growing backoff. */
+  #later(key: string, refusal: Frame, fn: () => void): void {
+    if (typeof refusal.retryAfterMs === "number") return void setTimeout(fn, refusal.retryAfterMs);
     const attempt = this.#attempts.get(key) ?? 0;
     this.#attempts.set(key, attempt + 1);
     setTimeout(fn, backoffDelay(attempt, this.#o.backoff));

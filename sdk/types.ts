@@ -1,4 +1,5 @@
 /** Values the SDK hands to applications, and what it needs from its environment. */
+import type { TokenOptions } from "./token.ts";
 
 /** `connecting` until the first open, `reconnecting` after a loss, `closed` after close(). */
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -25,11 +26,19 @@ export interface JetmeshEvent {
   data: unknown;
 }
 
+/**
+ * Codes an application branches on; the server may send others (docs/protocol.md).
+ * `unauthorized`: no valid token (missing, expired, refused, getToken failed);
+ * `forbidden`: the token does not allow this on this channel;
+ * `closed`: the client was closed first.
+ */
+export type ClientErrorCode = "unauthorized" | "forbidden" | "rate_limited" | "closed" | (string & {});
+
 /** A refusal from the server (`code` from docs/protocol.md), or `closed` when the client was closed first. */
 export class JetmeshClientError extends Error {
-  readonly code: string;
+  readonly code: ClientErrorCode;
 
-  constructor(code: string, message: string) {
+  constructor(code: ClientErrorCode, message: string) {
     super(message);
     this.name = "JetmeshClientError";
     this.code = code;
@@ -60,7 +69,7 @@ export interface BackoffOptions {
 }
 
 /** What every connection of the SDK accepts. */
-export interface SocketOptions {
+export interface SocketOptions extends TokenOptions {
   /** Defaults to the global WebSocket (browsers, Deno); on Node 20 pass the `ws` package's. */
   WebSocket?: WebSocketConstructor;
   backoff?: BackoffOptions;

@@ -78,7 +78,7 @@ export function userEnv(user: NatsUser, passwords: Passwords): Record<string, st
  */
 export function writeAdminEnv(file: string, vars: Record<string, string>): void {
   const text = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`).join("\n");
-  writeFileSync(file, `# Written by make run-local for make inspect / make replay-dlq.\n${text}\n`, { mode: 0o600 });
+  writeFileSync(file, `# Written by make run-local for make inspect / make replay-dlq (and a JWT to try the edges with).\n${text}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
 }
 
@@ -159,6 +159,8 @@ export function adminAccess(o: {
   smoke: boolean;
   shownDir: (d: string) => string;
   databaseUrl?: string;
+  /** A JWT for trying the edges (JETMESH_TOKEN). */
+  token?: string;
 }): string[] {
   const home = o.smoke ? join(o.dataDir, "config") : undefined;
   const ctx = saveContext(o.natsUrl, o.passwords, home);
@@ -168,7 +170,12 @@ export function adminAccess(o: {
   }
   if (!o.smoke) {
     const file = join(o.dataDir, "run-local.env");
-    writeAdminEnv(file, { NATS_URL: o.natsUrl, ...userEnv("admin", o.passwords), ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}) });
+    writeAdminEnv(file, {
+      NATS_URL: o.natsUrl,
+      ...userEnv("admin", o.passwords),
+      ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
+      ...(o.token ? { JETMESH_TOKEN: o.token } : {}),
+    });
     ctx.lines.push(`make inspect / make replay-dlq / make migrate read ${o.shownDir(file)} (admin user) when NATS_URL is not set`);
   }
   return ctx.lines;

@@ -46,5 +46,8 @@ t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to en
   t.notMatch(r.out, /Permissions Violation/, "no service was refused anything");
   t.match(r.out, /embedded PostgreSQL postgres:\/\//);
   t.match(r.out, /smoke: OK publish → history/);
+  t.match(r.out, /JWT: HS256 secret generated into/, "under JWT");
+  t.match(r.out, /smoke: OK no token, no subscription/, "an anonymous subscribe refused");
+  t.match(r.out, /smoke: OK origins at ingest: http:\/\/127\.0\.0\.1:\d+ accepted, http:\/\/evil\.example refused 403/, "the page's origin only");
   t.match(r.out, /\[local\]\s+stopped/);
 });

@@ -13,8 +13,16 @@
  * - PostgreSQL: DATABASE_URL when set; otherwise embedded PGlite
  *   (cmd/pglite/main.ts, data in .data/pglite) with DATABASE_POOL_MAX=1.
  * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts), each
- *   as its own NATS user, with their output prefixed and coloured.
- *   RUN_LOCAL_LOG=json keeps the raw JSON.
+ *   as its own NATS user, on 127.0.0.1 unless <SVC>_HOST says otherwise, with
+ *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
+ * - JWT auth on ingest and notify (infra/local/dev-auth.ts): HS256 with
+ *   JETMESH_JWT_SECRET, or a secret generated once into .data/jwt-secret
+ *   (mode 0600); the namespaces of infra/local/namespaces.yaml; notify's
+ *   development endpoint /dev/token (JETMESH_DEV_TOKENS=1), which the chat
+ *   page gets its tokens from; ingest accepts the page's origin. A token for
+ *   `alice` is printed and kept in .data/run-local.env (JETMESH_TOKEN).
+ *   JETMESH_JWT_PUBLIC_KEY_FILE, JETMESH_JWT_JWKS_URL or JETMESH_AUTH=none
+ *   instead: as they say, without dev tokens.
  * - Jaeger (the pinned .tools/bin/jaeger, or JAEGER_BIN) with
  *   infra/local/jaeger.yaml, unless RUN_LOCAL_JAEGER=0 or an OTEL_* exporter
  *   variable is set: UI and query API on JAEGER_UI_PORT (16686), OTLP/HTTP on
@@ -49,6 +57,7 @@ import {
 } from "./supervisor.ts";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
 import { adminAccess, localPasswords, migrationChild, type Passwords, serverEnv, userEnv, writeServerConfig } from "./nats-local.ts";
+import { edgeEnv, localJwtSecret, printedToken } from "./dev-auth.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const smoke = process.argv.includes("--smoke");
@@ -307,6 +316,27 @@ async function startJaeger(): Promise<string | undefined> {
   return otlp;
 }
 
+/** The edges' JWT settings, unless the developer configured auth otherwise. */
+function edgeAuth(): { secret: string; env: ReturnType<typeof edgeEnv> } | undefined {
+  if (env.JETMESH_JWT_PUBLIC_KEY_FILE || env.JETMESH_JWT_JWKS_URL || env.JETMESH_AUTH === "none") return undefined;
+  const file = join(dataDir, "jwt-secret");
+  const { secret, generated, fromEnv } = localJwtSecret(file, env);
+  if (generated) say(`JWT: HS256 secret generated into ${shownDir(file)} (mode 0600); JETMESH_JWT_SECRET overrides`);
+  else say(`JWT: HS256 secret from ${fromEnv ? "JETMESH_JWT_SECRET" : shownDir(file)}`, color.dim);
+  return { secret, env: edgeEnv(root, secret, { ingest: portOf(services[0]), notify: portOf(services[3]) }, env) };
+}
+
+/** How to try it with a token: the one printed, or another from /dev/token. */
+function tokenLines(token: string, ingest: number, notify: number, kept: boolean): string[] {
+  return [
+    `  token    alice (12 h${kept ? ", also JETMESH_TOKEN in .data/run-local.env" : ""}; any name: curl -s 'http://localhost:${notify}/dev/token?name=bob'):`,
+    `           TOKEN=${token}`,
+    `  try      curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"channel":"chat.lobby","data":{"text":"hi"}}' http://localhost:${ingest}/v1/publish`,
+    `           curl -H "Authorization: Bearer $TOKEN" 'http://localhost:${notify}/v1/history?channel=chat.lobby'`,
+    `           websocat "ws://localhost:${notify}/v1/ws?token=$TOKEN"   then {"op":"sub","channel":"chat.lobby","after":"0-0"}`,
+  ];
+}
+
 async function main(): Promise<void> {
   for (const s of services) {
     if (!existsSync(join(root, `cmd/${s.name}/main.ts`))) {
@@ -316,11 +346,12 @@ async function main(): Promise<void> {
   }
   mkdirSync(pidDir, { recursive: true });
   for (const s of services) await stopLeftover(pidDir, s.name, `cmd/${s.name}/main.ts`, root);
+  // Nothing of a development stack (least of all /dev/token) is for other machines.
+  for (const s of services) env[s.portVar.replace(/_PORT$/, "_HOST")] ||= "127.0.0.1";
   if (smoke) {
     // Free ports, so a smoke run works beside a running run-local.
     for (const s of services) {
       for (const { v } of listeners(s)) env[v] = String((await pickPort(0)).port);
-      env[s.portVar.replace(/_PORT$/, "_HOST")] ||= "127.0.0.1";
     }
   }
   // Fail early with a clear message instead of a service dying on EADDRINUSE.
@@ -340,12 +371,13 @@ async function main(): Promise<void> {
   const databaseUrl = await startPglite();
   const embedded = pglite !== undefined;
   const otlp = await startJaeger();
+  const auth = edgeAuth();
 
   for (const s of services) {
     // Each service as its own NATS user (with an external server: as NATS_USER says).
     const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl, ...(natsPasswords ? userEnv(s.name, natsPasswords) : {}) };
     if (otlp) childEnv.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
-    childEnv.JETMESH_AUTH ??= "none";
+    if (auth && (s.name === "ingest" || s.name === "notify")) Object.assign(childEnv, auth.env[s.name]);
     if (s.usesDatabase) {
       childEnv.DATABASE_URL = databaseUrl;
       if (embedded) childEnv.DATABASE_POOL_MAX = "1";
@@ -371,14 +403,16 @@ async function main(): Promise<void> {
     }),
   );
   if (stopping) return;
-  const access = natsPasswords
-    ? adminAccess({ natsUrl, passwords: natsPasswords, dataDir, smoke, shownDir, databaseUrl: embedded ? databaseUrl : undefined })
-    : [];
   const ingest = portOf(services[0]);
   const notify = portOf(services[3]);
+  const token = auth ? await printedToken(auth.secret, "alice") : undefined;
+  const access = natsPasswords
+    ? adminAccess({ natsUrl, passwords: natsPasswords, dataDir, smoke, shownDir, databaseUrl: embedded ? databaseUrl : undefined, token })
+    : [];
   const lines = [
     "",
     color.bold("jetmesh is running") + (healthy.every(Boolean) ? "" : color.yellow("  (some /healthz did not answer yet)")),
+    `  chat     http://localhost:${notify}/               the demo page (sign in with any name)`,
     `  ingest   ws://localhost:${ingest}/v1/ws         publish over WebSocket`,
     `           http://localhost:${ingest}/v1/publish  POST {"id","channel","data"}`,
     `  notify   ws://localhost:${notify}/v1/ws         subscribe`,
@@ -389,7 +423,8 @@ async function main(): Promise<void> {
     `  NATS     ${natsUrl}${natsPasswords ? " (a user per service; admin for tools)" : ""}`,
     ...access.map((l) => `  ${l}`),
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
-    `  try      make smoke      stop  Ctrl-C`,
+    ...(auth ? tokenLines(token!, ingest, notify, access.length > 0 && !smoke) : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
+    `  check    make smoke-running   stop  Ctrl-C`,
     "",
   ];
   if (!smoke) {

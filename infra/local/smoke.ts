@@ -1,14 +1,18 @@
 /**
  * End-to-end smoke check against running services (e.g. `make run-local`):
  * POST one event to ingest's /v1/publish, then poll notify's /v1/history until
- * the event is there (it went ingest → route → persist → PostgreSQL).
+ * the event is there (it went ingest → route → persist → PostgreSQL), both
+ * with a token; then check that a subscribe without a token is refused and
+ * that ingest takes WebSockets from the chat page's origin (notify's) but not
+ * from another site's.
  *
  *   node --import tsx infra/local/smoke.ts [INGEST_URL] [NOTIFY_URL]
  *
  * Defaults: SMOKE_INGEST_URL or http://localhost:$INGEST_PORT (8080),
- * SMOKE_NOTIFY_URL or http://localhost:$NOTIFY_PORT (8081). SMOKE_TOKEN is sent
- * as a bearer token when ingest requires one (INGEST_TOKENS), SMOKE_CHANNEL
- * (default smoke.test), SMOKE_TIMEOUT_MS (default 30000). Each run publishes a
+ * SMOKE_NOTIFY_URL or http://localhost:$NOTIFY_PORT (8081). SMOKE_TOKEN is the
+ * token (Authorization: Bearer), by default one for `smoke` from notify's
+ * /dev/token; SMOKE_CHANNEL (default user.smoke.check, which that token may
+ * use), SMOKE_TIMEOUT_MS (default 30000). Each run publishes a
  * new id (smoke-<time>), so a rerun proves the path again instead of finding
  * an old event. With SMOKE_JAEGER_URL (Jaeger's UI and query API; `make smoke`
  * sets it when it started one) the event's trace must also be found there,
@@ -16,11 +20,12 @@
  * 1 otherwise.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { checkAnonymousSubscribe, checkOrigins, smokeToken } from "./smoke-auth.ts";
 
 const env = process.env;
 const ingest = (process.argv[2] || env.SMOKE_INGEST_URL || `http://localhost:${env.INGEST_PORT || 8080}`).replace(/\/+$/, "");
 const notify = (process.argv[3] || env.SMOKE_NOTIFY_URL || `http://localhost:${env.NOTIFY_PORT || 8081}`).replace(/\/+$/, "");
-const channel = env.SMOKE_CHANNEL || "smoke.test";
+const channel = env.SMOKE_CHANNEL || "user.smoke.check";
 const timeoutMs = Number(env.SMOKE_TIMEOUT_MS || 30_000);
 const id = env.SMOKE_ID || `smoke-${Date.now()}`;
 const data = { hello: "world", at: new Date().toISOString() };
@@ -70,9 +75,19 @@ async function request(url: string, init?: RequestInit): Promise<{ status: numbe
 const started = Date.now();
 console.log(`smoke: ingest ${ingest}, notify ${notify}, channel ${channel}, id ${id}`);
 
-// 1. Publish.
-const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-if (env.SMOKE_TOKEN) headers.authorization = `Bearer ${env.SMOKE_TOKEN}`;
+// 1. Publish, with a token (notify's /dev/token may not answer yet while the services start).
+let token = "";
+for (;;) {
+  try {
+    token = await smokeToken(notify, "smoke", env.SMOKE_TOKEN);
+    break;
+  } catch (err) {
+    if (Date.now() - started > timeoutMs) fail(String(err instanceof Error ? err.message : err));
+  }
+  await sleep(500);
+}
+const authorization = `Bearer ${token}`;
+const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", authorization };
 let ack: Ack;
 for (;;) {
   // Retry while the services are still starting (connection refused / 503).
@@ -104,7 +119,7 @@ while (!found) {
   try {
     const q = new URLSearchParams({ channel, limit: "1000" });
     if (after) q.set("after", after);
-    const r = await request(`${notify}/v1/history?${q}`, { headers: { accept: "application/json" } });
+    const r = await request(`${notify}/v1/history?${q}`, { headers: { accept: "application/json", authorization } });
     if (r.status !== 200) {
       lastProblem = `${r.status} ${r.text.slice(0, 200)}`;
     } else {
@@ -126,7 +141,17 @@ if (JSON.stringify((found.data as { hello?: unknown })?.hello) !== JSON.stringif
 }
 console.log(`smoke: OK publish → history in ${Date.now() - started} ms`);
 
-// 3. The trace, found the way the UI's search finds it. The services export every 5 s.
+// 3. The edges refuse who they should.
+try {
+  console.log(`smoke: OK no token, no subscription: ${await checkAnonymousSubscribe(notify, channel)}`);
+  const anonymousHistory = await request(`${notify}/v1/history?channel=${channel}`);
+  if (anonymousHistory.status !== 401) fail(`history without a token answered ${anonymousHistory.status}, not 401`);
+  console.log(`smoke: OK origins at ingest: ${await checkOrigins(ingest, notify, token)}`);
+} catch (err) {
+  fail(String(err instanceof Error ? err.message : err));
+}
+
+// 4. The trace, found the way the UI's search finds it. The services export every 5 s.
 const jaeger = env.SMOKE_JAEGER_URL?.replace(/\/+$/, "");
 if (jaeger) {
   const hops = ["ingest publish", "route relay", "persist write"];

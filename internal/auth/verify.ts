@@ -63,7 +63,11 @@ function grants(value: unknown, name: string): string[] {
   return value as string[];
 }
 
-export function identityOf(payload: JWTPayload): Identity {
+/**
+ * `graceSec` is the clock skew the verifier tolerates: a token it still accepts
+ * must not get its connection closed, so the connection lasts as long.
+ */
+export function identityOf(payload: JWTPayload, graceSec = 0): Identity {
   if (!isPublisher(payload.sub)) throw new JetmeshError("unauthorized", "token sub must match [A-Za-z0-9_-]{1,64}");
   const g = payload[GRANTS_CLAIM];
   if (g !== undefined && (typeof g !== "object" || g === null || Array.isArray(g))) {
@@ -72,7 +76,7 @@ export function identityOf(payload: JWTPayload): Identity {
   const obj = (g ?? {}) as Record<string, unknown>;
   return {
     sub: payload.sub,
-    expiresAt: (payload.exp as number) * 1000,
+    expiresAt: ((payload.exp as number) + graceSec) * 1000,
     publish: grants(obj.publish, "publish"),
     subscribe: grants(obj.subscribe, "subscribe"),
     claims: payload,
@@ -108,7 +112,7 @@ export async function createVerifier(cfg: Extract<AuthConfig, { mode: "jwt" }>):
       try {
         // jwtVerify's overloads split on the key's type; both branches take the same options.
         const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-        return identityOf(payload);
+        return identityOf(payload, cfg.clockSkewSec);
       } catch (err) {
         throw refusal(err);
       }

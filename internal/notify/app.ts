@@ -46,7 +46,7 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
     maxBackpressureBytes: cfg.maxBufferedBytes,
     routes: {
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit, guard),
-      ...demoRoutes(),
+      ...demoRoutes(cfg.demo, log),
     },
     ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, guard, log, metrics: notifyMetrics(registry), tracing }),
   });

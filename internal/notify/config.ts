@@ -10,6 +10,7 @@ import {
   readServiceBase,
   type ServiceBase,
 } from "../config/mod.ts";
+import { type DemoConfig, readDemoConfig } from "./demo-config.ts";
 
 export interface NotifyConfig extends ServiceBase {
   /** Who may connect and do what: tokens, namespaces, origins. */
@@ -33,16 +34,19 @@ export interface NotifyConfig extends ServiceBase {
   presenceTtlMs: number;
   /** Largest page of history. */
   maxHistoryLimit: number;
+  /** The chat page at `/`: where it publishes, and the development token endpoint. */
+  demo: DemoConfig;
 }
 
 export function readNotifyConfig(env: Env): NotifyConfig {
   const r = new EnvReader(env);
   const maxBufferedBytes = r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024);
   const base = readServiceBase(r, "NOTIFY", 8081);
+  const edge = readEdgeConfig(r);
   const cfg: NotifyConfig = {
     ...base,
     ops: readOpsListen(r, "NOTIFY", 9091, base.listen),
-    edge: readEdgeConfig(r),
+    edge,
     database: readDatabase(r),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),
@@ -52,6 +56,7 @@ export function readNotifyConfig(env: Env): NotifyConfig {
     maxPauseMs: r.durationMs("NOTIFY_MAX_PAUSE", "30s", 100),
     presenceTtlMs: readPresenceTtlMs(r),
     maxHistoryLimit: r.int("NOTIFY_MAX_HISTORY_LIMIT", 1000, 1, 100_000),
+    demo: readDemoConfig(r, edge.auth),
   };
   // Subscriptions must pause before the connection is cut, or every burst would disconnect.
   r.check("NOTIFY_DISCONNECT_BUFFERED_BYTES", cfg.disconnectBufferedBytes > maxBufferedBytes, "more than NOTIFY_MAX_BUFFERED_BYTES");

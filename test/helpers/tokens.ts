@@ -4,7 +4,8 @@ import { SignJWT } from "jose";
 /** A fresh HS256 secret and the variables that turn JWT auth on with it. */
 export function jwtAuth(): { secret: string; env: Record<string, string> } {
   const secret = randomBytes(32).toString("base64url");
-  return { secret, env: { JETMESH_AUTH: "jwt", JETMESH_JWT_SECRET: secret } };
+  // No clock skew: client and services share this machine's clock, and a test of expiry then need not wait the skew out.
+  return { secret, env: { JETMESH_AUTH: "jwt", JETMESH_JWT_SECRET: secret, JETMESH_JWT_CLOCK_SKEW: "0s" } };
 }
 
 export interface TokenOptions {

@@ -3,6 +3,7 @@ import { backoffDelay } from "../../sdk/backoff.ts";
 import { compareCursors } from "../../sdk/mod.ts";
 import { PresenceWatch } from "../../sdk/presence.ts";
 import { Subscription } from "../../sdk/subscription.ts";
+import { readClaims, refreshDelay } from "../../sdk/token.ts";
 import { compareCursors as serverCompare, parseCursor } from "../../subjects/mod.ts";
 
 t.test("backoff doubles up to the cap, with jitter in the upper half", async (t) => {
@@ -98,4 +99,24 @@ t.test("a presence watch follows lists and changes", async (t) => {
     [["alice", "carol"], "leave:bob"],
   ], "no call when nothing changed");
   await w.ready;
+});
+
+/** An unsigned JWT with these claims: the client only reads them. */
+const jwt = (claims: Record<string, unknown>) => `e30.${btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}.sig`;
+
+t.test("a token is renewed at 80 % of what is left or 30 s before expiry, never before half of it", async (t) => {
+  const now = 1_800_000_000_000;
+  const s = now / 1000;
+  t.same(readClaims(jwt({ exp: s + 60, iat: s, sub: "ü?>" })), { exp: s + 60, iat: s }, "base64url payload read without verifying");
+  t.same(readClaims("not a jwt"), {}, "anything else has no claims");
+  t.equal(refreshDelay(jwt({ exp: s + 3600, iat: s }), now), 2880_000, "an hour: at 80 %, earlier than 30 s before expiry");
+  t.equal(refreshDelay(jwt({ exp: s + 100, iat: s }), now), 70_000, "100 s: 30 s before expiry, earlier than 80 %");
+  t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now), 1500, "3 s: at half, not in a loop");
+  t.equal(refreshDelay(jwt({ exp: s + 3600 }), now), 2880_000, "no iat: from the client's clock");
+  t.equal(refreshDelay(jwt({ sub: "x" }), now), undefined, "no exp: never");
+  // The client's clock is off; the token's own lifetime bounds the estimate.
+  t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now - 60_000), 1500, "client clock a minute behind: still half of the 3 s lifetime");
+  t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now + 60_000), 1500, "client clock a minute ahead (exp seemingly past): the lifetime");
+  t.equal(refreshDelay(jwt({ exp: s + 100, iat: s - 50 }), now), 70_000, "a token handed over late: from what is left, 100 s of 150");
+  t.equal(refreshDelay(jwt({ exp: s - 5 }), now), 1000, "expired without iat: a second, then the server decides");
 });
