@@ -34,6 +34,7 @@ help:
 	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt)"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
+	@echo "make test-fuzz  hostile frames at both edges, 100,000 per WebSocket (FUZZ_SEED=n replays, FUZZ_FRAMES=n sets the count)"
 	@echo "make check      tsc --noEmit and deno check over cmd internal subjects sdk demo test bench infra"
 	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
 	@echo "make migrate    create or update the streams and KV buckets, as the NATS admin user (before the services start)"
@@ -108,6 +109,16 @@ test-faults: install tools ensure-postgres
 	@echo "==> tap test/faults"
 	@if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
 	  DATABASE_URL='$(TEST_DATABASE_URL)' npx --no-install tap --timeout=600 --jobs=1 $(TAP_FLAGS) test/faults/*.test.ts
+
+# The fuzzer's long mode (issue: security). `make test` runs test/fuzz with a
+# few thousand frames per edge; this sends 100,000 per WebSocket and a quarter
+# as many HTTP requests, minutes of work. It prints FUZZ_SEED=<n>;
+# `FUZZ_SEED=<n> make test-fuzz` replays those frames.
+.PHONY: test-fuzz
+test-fuzz: install tools ensure-postgres
+	@echo "==> tap test/fuzz (FUZZ_FRAMES=$${FUZZ_FRAMES:-100000})"
+	@if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
+	  FUZZ_FRAMES="$${FUZZ_FRAMES:-100000}" DATABASE_URL='$(TEST_DATABASE_URL)' npx --no-install tap --timeout=1800 $(TAP_FLAGS) test/fuzz/edges.test.ts
 
 # Both checkers run even when the first fails, so one pass shows all errors.
 check: install

@@ -1,5 +1,5 @@
 import t from "tap";
-import { decodeFrame } from "./frame.ts";
+import { decodeFrame, encodeFrame } from "./frame.ts";
 import { MAX_NESTING_DEPTH } from "./depth.ts";
 import { packValue } from "./msgpack.ts";
 
@@ -41,4 +41,12 @@ t.test("malformed frames are still bad_frame with the parser's message", async (
   t.throws(() => decodeFrame("{not json", "json"), { code: "bad_frame", message: /^invalid JSON: / });
   t.throws(() => decodeFrame(new Uint8Array([0xd9, 0x10]), "msgpack"), { code: "bad_frame", message: /^invalid msgpack: / });
   t.throws(() => decodeFrame("[1]", "msgpack"), { code: "bad_frame", message: "invalid msgpack: msgpack frame must be binary" });
+});
+
+t.test("64-bit integers from msgpack encode as JSON: numbers when exact, digits otherwise", async (t) => {
+  const small = decodeFrame(new Uint8Array([0x81, 0xa1, 0x6e, 0xcf, 0, 0, 0, 0, 0, 0, 0, 7]), "msgpack");
+  const huge = decodeFrame(new Uint8Array([0x81, 0xa1, 0x6e, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), "msgpack");
+  t.equal(encodeFrame({ op: "event", data: small }, "json"), '{"op":"event","data":{"n":7}}', "a uint64 7");
+  t.equal(encodeFrame({ op: "event", data: huge }, "json"), '{"op":"event","data":{"n":"18446744073709551615"}}', "2^64-1");
+  t.same(decodeFrame(encodeFrame(huge, "msgpack"), "msgpack"), huge, "msgpack keeps the exact value");
 });

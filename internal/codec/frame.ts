@@ -32,8 +32,27 @@ export function decodeFrame(payload: Uint8Array | string, encoding: Encoding): u
   return value;
 }
 
+/** JSON has no 64-bit integers: one from msgpack (a BigInt) becomes a number when that is exact, else its digits as a string. */
+function bigIntAsJson(_key: string, v: unknown): unknown {
+  if (typeof v !== "bigint") return v;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v.toString();
+}
+
+/**
+ * Encodes a frame for a client. A msgpack publisher's data may hold 64-bit
+ * integers, which decode to BigInt and make JSON.stringify throw (notify
+ * crashed delivering one to a JSON subscriber); the replacer runs only then,
+ * so every other frame keeps the plain, faster stringify.
+ */
 export function encodeFrame(value: unknown, encoding: Encoding): Uint8Array | string {
-  return encoding === "msgpack" ? packValue(value) : JSON.stringify(value);
+  if (encoding === "msgpack") return packValue(value);
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return JSON.stringify(value, bigIntAsJson);
+  }
 }
 
 /**

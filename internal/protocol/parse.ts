@@ -77,8 +77,11 @@ export function parseSubscriberFrame(value: unknown): SubscriberFrame {
       return parseAuth(f);
     case undefined:
       throw new JetmeshError("bad_frame", "missing field: op");
-    default:
-      throw new JetmeshError("unknown_op", `unknown op ${JSON.stringify(f.op)}; expected sub, unsub, join, leave, presence or auth`);
+    default: {
+      // Only a string is quoted: a msgpack 64-bit integer decodes to a BigInt, which JSON.stringify throws on.
+      const op = typeof f.op === "string" ? JSON.stringify(f.op) : `of type ${typeof f.op}`;
+      throw new JetmeshError("unknown_op", `unknown op ${op}; expected sub, unsub, join, leave, presence or auth`);
+    }
   }
 }
 
