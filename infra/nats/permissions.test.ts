@@ -213,7 +213,7 @@ t.test("NATS_TOKEN: a service connects to a server that wants a token, and fails
   t.teardown(() => ns.stop());
   await migrateAsAdmin([ns.url], { NATS_TOKEN: token });
   const log = testLogger("ingest");
-  const ingest = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: token, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0" }), log);
+  const ingest = await startIngest(readIngestConfig({ NATS_URL: ns.url, NATS_TOKEN: token, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_OPS_PORT: "0", JETMESH_AUTH: "none" }), log);
   t.teardown(() => ingest.stop());
   const ready = await fetch(`http://127.0.0.1:${ingest.opsPort}/readyz`);
   t.equal(ready.status, 200, "ready with the token");
