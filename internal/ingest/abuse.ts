@@ -1,7 +1,7 @@
 import { JetmeshError } from "../errors/mod.ts";
 
-/** Refusals within one second past which a client is taken to ignore `retryAfterMs`: one that honours it is refused a few times a second. */
-export const MAX_REFUSALS_PER_SECOND = 1000;
+/** Refusals within one second past which a client is taken to ignore `retryAfterMs`: one that honours it is refused at most a few times a second. */
+export const MAX_REFUSALS_PER_SECOND = 100;
 /** How long a caller closed for ignoring its rate limit may not connect again. */
 export const COOLDOWN_MS = 5000;
 /** Close code for a connection that kept publishing while refused `rate_limited`. */

@@ -141,9 +141,11 @@ t.test("one abusive producer does not cost ingest its memory or the others their
     const tally = JSON.parse(out) as Record<string, number>;
     const [q, f] = [percentile(quiet, 99), percentile(flooded, 99)];
     t.comment(`steady producer p99 ack latency: quiet ${q.toFixed(2)} ms, under flood ${f.toFixed(2)} ms; flooder ${JSON.stringify(tally)}`);
-    t.ok(tally.rate_limited > tally.ack, "the flooder was mostly answered rate_limited");
+    // Acks of admitted publishes still on their way when it is closed are not sent: it resends them with the same ids.
+    const acked = tally.ack ?? 0;
+    t.ok((tally.rate_limited ?? 0) > acked, "the flooder was mostly answered rate_limited");
     t.ok(tally["closed 4029"] >= 1, "and closed for ignoring it");
-    t.ok(tally.ack <= 200 + 8 * 200, "it got no more than its rate");
+    t.ok(acked <= 200 + 8 * 200, "it got no more than its rate");
     t.ok(f <= 5 * q + 10, `p99 under flood ${f.toFixed(2)} ms is within 5 × quiet ${q.toFixed(2)} ms + 10 ms`);
   });
 });
