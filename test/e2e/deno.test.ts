@@ -31,6 +31,8 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     ROUTE_PORT: String(routePort),
     PERSIST_HOST: "127.0.0.1",
     PERSIST_PORT: String(persistPort),
+    // The pipeline under Deno, open as the in-process stacks run (test/e2e/stack.ts).
+    JETMESH_AUTH: "none",
   };
   // As deployed: the migration as admin, then each service as its own NATS user.
   await migrateAsAdmin([nats.url], env, users.admin);
