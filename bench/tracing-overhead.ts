@@ -24,7 +24,7 @@ import { anonymous } from "../internal/auth/mod.ts";
 import { Guard } from "../internal/edge/mod.ts";
 import { DEFAULT_CONNECTIONS, DEFAULT_LIMITS } from "../internal/namespaces/mod.ts";
 import { ingestMetrics } from "../internal/ingest/metrics.ts";
-import { publishEvent, type PublisherOptions } from "../internal/ingest/publisher.ts";
+import { admit, publishEvent, type PublisherOptions } from "../internal/ingest/publisher.ts";
 import { createLogger } from "../internal/log/mod.ts";
 import { createRegistry, eventsAcked, eventsReceived, publishAckSeconds } from "../internal/metrics/mod.ts";
 import { ATTR, endSpan, SpanKind, startTracing, type Tracing } from "../internal/telemetry/mod.ts";
@@ -130,7 +130,8 @@ async function publishRun(o: PublisherOptions, n: number, round: number): Promis
     while (next < n) {
       const i = next++;
       const frame = { op: "pub" as const, id: `r${round}-${i}`, channel: `bench.c${i % 16}`, data: { i, pad: "x".repeat(120) } };
-      await publishEvent(o, { caller: BENCH_CALLER, address: "127.0.0.1", frame });
+      const r = { caller: BENCH_CALLER, address: "127.0.0.1", frame };
+      await publishEvent(o, r, admit(o, r));
     }
   };
   await Promise.all(Array.from({ length: 256 }, worker));

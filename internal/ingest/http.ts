@@ -7,7 +7,7 @@ import { type AckFrame, type ErrorFrame, errorFrame, parsePub, type PubFrame } f
 import type { HttpHandler, HttpRequest, HttpResponse } from "../wsserver/mod.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { publishEvent, type PublisherOptions } from "./publisher.ts";
+import { admit, publishEvent, type PublisherOptions } from "./publisher.ts";
 
 function encoded(status: number, body: unknown, enc: Encoding, headers: Record<string, string> = {}): HttpResponse {
   return { status, headers: { "content-type": contentTypeOf(enc), ...headers }, body: encodeFrame(body, enc) };
@@ -63,7 +63,10 @@ export function publishHandler(cfg: IngestConfig, pub: PublisherOptions, infligh
       const traceparent = req.header("traceparent");
       const work = Promise.all(
         body.items.map((frame) =>
-          order.run(frame.channel, () => publishEvent(pub, { caller, address, frame, traceparent })).then(
+          order.run(frame.channel, async () => {
+            const r = { caller, address, frame, traceparent };
+            return await publishEvent(pub, r, admit(pub, r));
+          }).then(
             (ack): AckFrame | ErrorFrame => ack,
             (err) => errorFrame(errorCode(err), errorMessage(err), frame.id, retryAfterMs(err)),
           )

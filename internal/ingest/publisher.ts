@@ -42,8 +42,11 @@ export interface PublisherOptions {
 /**
  * What a publish must pass before it costs anything: the caller's right to the
  * channel, then its rate there. Returns the namespace's limit on event data.
+ * Synchronous, so a flood of refused publishes is answered within the frame's
+ * own callback, where the answers leave in one write.
  */
-function admit(o: PublisherOptions, r: PublishRequest): number {
+export function admit(o: PublisherOptions, r: PublishRequest): number {
+  o.metrics.received.inc();
   const ns = o.guard.authorize(r.caller, "publish", r.frame.channel);
   o.guard.limit(r.caller, r.address, "publish", ns);
   return ns.limits.maxPayloadBytes;
@@ -55,16 +58,14 @@ function dataBytes(env: Envelope, payload: Uint8Array): number {
 }
 
 /**
- * Admits a publish, then turns it into an event on INGEST and answers only after
+ * Turns an admitted publish (`maxDataBytes` from `admit`) into an event on INGEST and answers only after
  * JetStream acknowledged it. The msgID is the event id, so a retry of the same
  * client id inside the duplicate window is acked `dup: true` with the original seq.
  *
  * The event's trace starts here, as a child of the client's `traceparent` (the
  * frame's field, else the HTTP header passed as `traceparent`) when it sent one.
  */
-export async function publishEvent(o: PublisherOptions, r: PublishRequest): Promise<AckFrame> {
-  o.metrics.received.inc();
-  const maxDataBytes = admit(o, r);
+export async function publishEvent(o: PublisherOptions, r: PublishRequest, maxDataBytes: number): Promise<AckFrame> {
   const pub = r.frame;
   const publisher = publisherOf(r.caller);
   const clientId = pub.id ?? assignClientId();

@@ -6,14 +6,15 @@ import type { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type AuthFrame, errorFrame, idOf, parsePublisherFrame, readFrame, type ServerFrame } from "../protocol/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
+import { CLOSE_RATE_LIMIT_IGNORED, RateAbuse, type Refusals } from "./abuse.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { publishEvent, type PublisherOptions } from "./publisher.ts";
+import { admit, publishEvent, type PublisherOptions } from "./publisher.ts";
 
 /** Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up unread (4000–4999 are for applications). */
 export const CLOSE_SLOW_CONSUMER = 4008;
-/** Close code for a connection that passed the connection limits on upgrade but not on open (concurrent upgrades). */
-export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
+/** Close code ("try again later") for a connection that passed the connection limits on upgrade but not on open (concurrent upgrades). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
 export interface PublisherConnection {
   caller: Caller;
@@ -24,12 +25,18 @@ export interface PublisherConnection {
    * counted as (an anonymous caller may become one with an auth frame): released on close.
    */
   counted?: { sub: string | undefined };
-  /** Closed as a slow consumer: its further frames are dropped unread. */
+  /** Closed as a slow consumer or for ignoring its rate limit: its further frames are dropped unread. */
   closing: boolean;
+  refusals: Refusals;
   expiry?: Expiry;
 }
 
 type Conn = WsConnection<PublisherConnection>;
+
+/** Whom a cooldown for ignoring the rate limit holds back: the identity, else the address (as the rate limits count them). */
+function abuserOf(caller: Caller, address: string): string {
+  return caller.sub === undefined ? `addr:${address}` : `sub:${caller.sub}`;
+}
 
 export const WS_PATH = "/v1/ws";
 
@@ -50,6 +57,7 @@ export function publisherSocket(
   // Auth frames are not about a channel: they count against the default namespace's command rate.
   const commands = { name: "(default)", limits: guard.policy.config.defaults };
 
+  const abuse = new RateAbuse();
   const closeSlow = (conn: Conn, enc: Encoding) => {
     conn.data.closing = true;
     const message = `slow consumer: more than ${cfg.maxBufferedBytes} bytes of answers were waiting to be read; reconnect and resend unacked publishes with the same ids`;
@@ -86,7 +94,8 @@ export function publisherSocket(
       const caller = await publishingCaller(guard, req, "websocket");
       const address = guard.clientAddress(req);
       guard.connections.check(address, caller.sub);
-      return { caller, address, inflight: 0, closing: false };
+      abuse.check(abuserOf(caller, address));
+      return { caller, address, inflight: 0, closing: false, refusals: { since: 0, count: 0 } };
     },
     open(conn) {
       pub.metrics.connections.inc();
@@ -108,9 +117,11 @@ export function publisherSocket(
           reply(conn, errorFrame("overloaded", "too many publishes awaiting acks on this connection; retry after an ack", frame.id), enc);
           return;
         }
+        const request = { caller: conn.data.caller, address: conn.data.address, frame };
+        const maxDataBytes = admit(pub, request);
         conn.data.inflight++;
         inflight.track(
-          publishEvent(pub, { caller: conn.data.caller, address: conn.data.address, frame })
+          publishEvent(pub, request, maxDataBytes)
             .then((ack) => reply(conn, ack, enc))
             .catch((err) => {
               if (errorCode(err) === "internal") log.error("publish failed", { err, channel: frame.channel });
@@ -119,6 +130,10 @@ export function publisherSocket(
             .finally(() => conn.data.inflight--),
         );
       } catch (err) {
+        if (errorCode(err) === "rate_limited" && abuse.refused(conn.data.refusals, abuserOf(conn.data.caller, conn.data.address))) {
+          conn.data.closing = true;
+          return conn.close(CLOSE_RATE_LIMIT_IGNORED, "rate limit ignored");
+        }
         refuse(conn, err, enc, idOf(value));
       }
     },

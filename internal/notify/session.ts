@@ -10,7 +10,7 @@ import type { UpgradeRequest, WsConnection } from "../wsserver/mod.ts";
  * check but found the limit taken when it opened (concurrent upgrades of one
  * address or identity). The upgrade itself answers 429 in the ordinary case.
  */
-export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
+export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
 /** The one caller of every connection with auth off: shared, since idle connections should cost little. */
 const OPEN = anonymous();
@@ -67,7 +67,7 @@ export function sessions(guard: Guard) {
       return known === undefined ? guard.caller(req).then(admitted) : admitted(known);
     },
 
-    /** Counts the connection, or closes it with 4029 when concurrent upgrades took the last place. */
+    /** Counts the connection, or closes it with 1013 (try again later) when concurrent upgrades took the last place. */
     opened(conn: WsConnection<SessionState>): void {
       const d = conn.data;
       d.counted = guard.connections.open(d.address, d.caller.sub);
