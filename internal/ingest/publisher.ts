@@ -40,15 +40,18 @@ export interface PublisherOptions {
 }
 
 /**
- * What a publish must pass before it costs anything: the caller's right to the
- * channel, then its rate there. Returns the namespace's limit on event data.
- * Synchronous, so a flood of refused publishes is answered within the frame's
- * own callback, where the answers leave in one write.
+ * What a publish must pass before it costs anything: the caller's rate in the
+ * channel's namespace, then its right to the channel. The rate comes first so
+ * that forbidden publishes use it up too: a flood of them is rate-limited (and
+ * its connection closed, see abuse.ts) like any other. Returns the namespace's
+ * limit on event data. Synchronous, so a flood of refused publishes is answered
+ * within the frame's own callback, where the answers leave in one write.
  */
 export function admit(o: PublisherOptions, r: PublishRequest): number {
   o.metrics.received.inc();
-  const ns = o.guard.authorize(r.caller, "publish", r.frame.channel);
+  const ns = o.guard.policy.resolve(r.frame.channel);
   o.guard.limit(r.caller, r.address, "publish", ns);
+  o.guard.authorize(r.caller, "publish", r.frame.channel);
   return ns.limits.maxPayloadBytes;
 }
 

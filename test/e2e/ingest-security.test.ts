@@ -38,6 +38,7 @@ t.test("ingest refuses, contains and answers the attacks on its edge", async (t)
     namespaces: [
       { name: "tiny", channels: "tiny.>", publish: "authenticated", limits: { maxPayloadBytes: 64 } },
       { name: "metered", channels: "metered.>", publish: "authenticated", limits: { publishRate: { perSecond: 5, burst: 3 } } },
+      { name: "sealed", channels: "sealed.>", publish: "nobody", limits: { publishRate: { perSecond: 1, burst: 3 } } },
     ],
   }));
   const stack = await startStack({ ...env, JETMESH_NAMESPACES: nsFile });
@@ -165,6 +166,14 @@ t.test("ingest refuses, contains and answers the attacks on its edge", async (t)
     t.match(answers[3], { op: "error", id: "hr3", code: "rate_limited", retryAfterMs: Number });
     await new Promise((r) => setTimeout(r, answers[3].retryAfterMs));
     t.equal((await post(items[3], bob)).status, 200, "the refused item passes after the wait");
+  });
+
+  t.test("forbidden publishes use up the rate too, so a flood of them is rate-limited like any other", async (t) => {
+    const c = await open(t, await token("fiona"));
+    for (let i = 0; i < 6; i++) c.sendJson({ op: "pub", id: `s${i}`, channel: "sealed.vault", data: i });
+    await c.until((fs) => fs.length >= 6);
+    const code = new Map(c.frames.map((f) => [f.id, f.code]));
+    t.same([0, 1, 2, 3, 4, 5].map((i) => code.get(`s${i}`)), ["forbidden", "forbidden", "forbidden", "rate_limited", "rate_limited", "rate_limited"]);
   });
 
   t.test("connections per address are capped; a closed one frees its slot", async (t) => {
