@@ -4,6 +4,7 @@ import { migrateAsAdmin, natsUsers } from "../helpers/nats-users.ts";
 import { testDatabase } from "../helpers/db.ts";
 import { startOtlpReceiver } from "../helpers/otlp-receiver.ts";
 import { freePorts } from "../helpers/ports.ts";
+import { jwtAuth, mintToken } from "../helpers/tokens.ts";
 import { TestClient } from "./client.ts";
 import { spawnService } from "./processes.ts";
 
@@ -16,7 +17,10 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   const rx = await startOtlpReceiver();
   t.teardown(rx.stop);
   const [ingestPort, notifyPort, routePort, persistPort, ingestOpsPort, notifyOpsPort] = await freePorts(6);
+  // As deployed: JWT auth on, so Deno verifies tokens (WebCrypto) and serves the async upgrade.
+  const auth = jwtAuth();
   const env = {
+    ...auth.env,
     OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
@@ -31,8 +35,6 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     ROUTE_PORT: String(routePort),
     PERSIST_HOST: "127.0.0.1",
     PERSIST_PORT: String(persistPort),
-    // Runs open like the in-process stacks (test/e2e/stack.ts); the edges' security has tests of its own.
-    JETMESH_AUTH: "none",
   };
   // As deployed: the migration as admin, then each service as its own NATS user.
   await migrateAsAdmin([nats.url], env, users.admin);
@@ -40,11 +42,14 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   t.teardown(() => Promise.all(services.map((s) => s.stop())));
   for (const s of services) await s.waitForLog(/listening|running/, 60_000);
 
-  const sub = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`);
+  const token = await mintToken(auth.secret, "d", { publish: ["deno.>"], subscribe: ["deno.>"] });
+  const refused = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`).then(() => "opened", (e: Error) => e.message);
+  t.equal(refused, "upgrade refused: 401", "no token, no connection");
+  const sub = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws?token=${token}`);
   t.teardown(() => sub.close());
   sub.sendJson({ op: "sub", channel: "deno.>" });
   await sub.next((f) => f.op === "subscribed");
-  const pub = await TestClient.open(`ws://127.0.0.1:${ingestPort}/v1/ws?publisher=d`);
+  const pub = await TestClient.open(`ws://127.0.0.1:${ingestPort}/v1/ws?token=${token}`);
   t.teardown(() => pub.close());
   for (let i = 0; i < 20; i++) pub.sendJson({ op: "pub", id: `e${i}`, channel: "deno.test", data: i });
   await pub.until((fs) => fs.length >= 20, 15_000, "acks");
@@ -54,7 +59,7 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
 
   let stored = 0;
   for (let i = 0; i < 100 && stored < 20; i++) {
-    const page = await (await fetch(`http://127.0.0.1:${notifyPort}/v1/history?channel=deno.test`)).json();
+    const page = await (await fetch(`http://127.0.0.1:${notifyPort}/v1/history?channel=deno.test`, { headers: { authorization: `Bearer ${token}` } })).json();
     stored = page.events.length;
     if (stored < 20) await new Promise((r) => setTimeout(r, 100));
   }
