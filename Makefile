@@ -110,7 +110,7 @@ test-faults: install tools ensure-postgres
 	@if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
 	  DATABASE_URL='$(TEST_DATABASE_URL)' npx --no-install tap --timeout=600 --jobs=1 $(TAP_FLAGS) test/faults/*.test.ts
 
-# The fuzzer's long mode (issue: security). `make test` runs test/fuzz with a
+# The fuzzer's long mode. `make test` runs test/fuzz with a
 # few thousand frames per edge; this sends 100,000 per WebSocket and a quarter
 # as many HTTP requests, minutes of work. It prints FUZZ_SEED=<n>;
 # `FUZZ_SEED=<n> make test-fuzz` replays those frames.

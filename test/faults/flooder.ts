@@ -3,7 +3,7 @@
  * test's event loop: publishes as fast as its socket takes them for a while,
  * reconnecting at once whenever it is closed or refused, reads every answer,
  * then prints a JSON tally of what happened on stdout and exits.
- * Usage: node --import tsx test/e2e/flooder.ts WS_URL SECONDS
+ * Usage: node --import tsx test/faults/flooder.ts WS_URL SECONDS
  */
 import WebSocket from "ws";
 
