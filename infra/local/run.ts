@@ -150,8 +150,7 @@ function watch(c: Child): Child {
   children.push(c);
   void c.done.then(({ code, signal }) => {
     if (stopping) return;
-    shout(`${c.name} exited unexpectedly (code ${code}, signal ${signal})`);
-    void shutdown(1, "stopping everything");
+    void failStart(`${c.name} exited unexpectedly (code ${code}, signal ${signal})`, c.tail.slice(-5));
   });
   return c;
 }

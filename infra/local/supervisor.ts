@@ -129,7 +129,9 @@ export class Child {
         this.tail.push(String(err));
         resolve({ code: 127, signal: null });
       });
-      this.proc.once("exit", (code, signal) => {
+      // "close", not "exit": it comes once stdout and stderr are read to the end, so a
+      // child's last words (nats-server's [FTL] line) are printed before its exit is reported.
+      this.proc.once("close", (code, signal) => {
         this.exited = true;
         rmSync(this.#pidFile, { force: true });
         resolve({ code, signal });
