@@ -52,9 +52,10 @@ t.test("malformed input gets the right error code; connections and services stay
   t.match(await deep.json(), { code: "bad_frame", message: "JSON nests deeper than 64 levels" });
   const from = c.frames.length;
   c.sendMsgpack({ op: "nope" });
-  t.equal(c.frames.length >= from, true);
   const packed = await c.next(() => true, from);
-  t.match(packed, { op: "error", code: "unknown_op" }, "a binary frame is answered in msgpack");
+  t.match(packed, { op: "error", code: "unknown_op" });
+  t.ok(c.isBinary(packed), "a binary frame is answered in msgpack, as a binary frame");
+  t.notOk(c.isBinary(c.frames[0]), "a text frame was answered in JSON, as a text frame");
 
   // The same connection and a bystander still publish.
   const before = c.frames.length;
@@ -72,6 +73,25 @@ t.test("malformed input gets the right error code; connections and services stay
     const n = bystander.frames.length;
     bystander.sendJson({ op: "pub", id: "b2", channel: "x", data: 1 });
     t.match(await bystander.next(() => true, n), { op: "ack", id: "b2" });
+  });
+
+  t.test("msgpack end to end: a binary publish is acked in msgpack, a binary subscriber gets the event in msgpack", async (t) => {
+    const s = await TestClient.open(stack.notifyWs);
+    t.teardown(() => s.close());
+    s.sendMsgpack({ op: "sub", channel: "mp.room" });
+    const subscribed = await s.next((f) => f.op === "subscribed");
+    t.ok(s.isBinary(subscribed), "subscribed, as a binary frame");
+    const p = await TestClient.open(`${stack.ingestWs}?publisher=mp`);
+    t.teardown(() => p.close());
+    const data = { text: "héllo", n: 42, bytes: new Uint8Array([1, 2, 3]), list: [1.5, null, true] };
+    p.sendMsgpack({ op: "pub", id: "mp-1", channel: "mp.room", data });
+    const ack = await p.next((f) => f.op === "ack" || f.op === "error");
+    t.match(ack, { op: "ack", id: "mp-1", dup: false });
+    t.ok(p.isBinary(ack), "the ack, as a binary frame");
+    const event = await s.next((f) => f.op === "event");
+    t.ok(s.isBinary(event), "the event, as a binary frame");
+    t.match(event, { channel: "mp.room", id: "mp:mp-1" });
+    t.same(event.data, data, "data as published, binary included");
   });
 
   t.test("notify answers bad subscriber frames with codes", async (t) => {

@@ -7,19 +7,28 @@ export type Frame = Record<string, unknown> & { op: string };
 export class TestClient {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
+  /** The frames that came as binary (msgpack) WebSocket frames; the rest came as text (JSON). */
+  readonly #binary = new WeakSet<Frame>();
   #waiters: Array<() => void> = [];
   closed?: { code: number; reason: string };
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.frames.push((isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame);
+      const frame = (isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame;
+      if (isBinary) this.#binary.add(frame);
+      this.frames.push(frame);
       this.#wake();
     });
     ws.on("close", (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString() };
       this.#wake();
     });
+  }
+
+  /** Whether a received frame came as a binary frame (msgpack) rather than text (JSON). */
+  isBinary(frame: Frame): boolean {
+    return this.#binary.has(frame);
   }
 
   #wake() {
