@@ -3,6 +3,28 @@ import { packValue, unpackValue } from "../../internal/codec/mod.ts";
 
 export type Frame = Record<string, unknown> & { op: string };
 
+const MARKER = "marker";
+let markers = 0;
+
+/** Whether an event id is one of `deliveredThrough`'s markers. */
+export function isMarker(id: unknown): boolean {
+  return String(id).includes(`:${MARKER}-`);
+}
+
+/**
+ * Publishes a marker event on `channel` and waits until `sub` receives it.
+ * Events of a channel arrive in order, so once the marker is in, everything
+ * published on the channel before it that was going to arrive has: a check
+ * that nothing arrived twice then needs no fixed wait (which a late duplicate
+ * could outlast).
+ */
+export async function deliveredThrough(publish: (frame: Record<string, unknown>) => unknown, sub: TestClient, channel: string): Promise<void> {
+  const id = `${MARKER}-${++markers}`;
+  const from = sub.frames.length;
+  await publish({ op: "pub", id, channel, data: MARKER });
+  await sub.next((f) => f.op === "event" && f.channel === channel && String(f.id).endsWith(`:${id}`), from);
+}
+
 /** A test WebSocket client that collects frames and lets a test wait for the ones it expects. */
 export class TestClient {
   readonly ws: WebSocket;
@@ -83,6 +105,11 @@ export class TestClient {
 
   ofOp(op: string): Frame[] {
     return this.frames.filter((f) => f.op === op);
+  }
+
+  /** Event frames other than the markers of `deliveredThrough`. */
+  events(): Frame[] {
+    return this.ofOp("event").filter((f) => !isMarker(f.id));
   }
 
   close(): Promise<void> {
