@@ -17,6 +17,14 @@ export interface BatchLoopOptions {
    * low rates, where each batch has a fixed cost (a commit).
    */
   lingerMs?: number;
+  /**
+   * Counted up by the caller on every NATS reconnect. Messages the server sent
+   * on the lost connection never arrive and come back only after ack_wait; so
+   * the pull in flight ends, what arrives after the reconnect is left unacked
+   * (it comes back with them, in order), and the next pull starts after
+   * `reopen`, which may wait for them. For a worker that must keep order.
+   */
+  reconnects?: { count: number };
 }
 
 /**
@@ -68,7 +76,12 @@ export async function consumeBatches(
  */
 async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
   const linger = o.lingerMs ?? 0;
+  let reconnects = o.reconnects?.count ?? 0;
   while (!o.signal.aborted) {
+    if (o.reconnects !== undefined && o.reconnects.count !== reconnects) {
+      reconnects = o.reconnects.count;
+      consumer = await o.reopen();
+    }
     const messages = await consumer.fetch({ max_messages: o.maxBatch * 2, expires: PULL_EXPIRES_MS });
     const settled = endIfServerDropped(consumer, messages, o.log);
     let batch: JsMsg[] = [];
@@ -76,6 +89,10 @@ async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle:
     let lingered = linger === 0;
     try {
       for await (const m of messages) {
+        if (o.reconnects !== undefined && o.reconnects.count !== reconnects) {
+          messages.stop();
+          break;
+        }
         batch.push(m);
         if (!lingered && batch.length < o.maxBatch && messages.getPending() === 0) {
           lingered = true;

@@ -1,5 +1,5 @@
 import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, ROUTE_CONSUMER, routeConsumer } from "../../subjects/mod.ts";
-import { busChecks, consumeBatches, ensureConsumer, inboxPrefix, openBus, PipelinedPublisher, sleep } from "../bus/mod.ts";
+import { busChecks, consumeBatches, ensureConsumer, inboxPrefix, onReconnect, openBus, PipelinedPublisher, sleep } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -66,7 +66,9 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     }
     return c;
   };
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen }, async (batch) => {
+  const reconnects = { count: 0 };
+  onReconnect(bus.nc, () => reconnects.count++);
+  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen, reconnects }, async (batch) => {
     for (const m of batch) relay.accept(m);
   });
   loop.catch((err) => log.error("route consumer stopped", { err }));
