@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startIngest } from "../../internal/ingest/app.ts";
 import { readIngestConfig } from "../../internal/ingest/config.ts";
 import type { RunningService } from "../../internal/lifecycle/mod.ts";
@@ -73,6 +76,11 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
 
+const UNTHROTTLED = join(mkdtempSync(join(tmpdir(), "jetmesh-ns-")), "unthrottled.json");
+writeFileSync(UNTHROTTLED, JSON.stringify({
+  defaults: { publishRate: { perSecond: 1_000_000, burst: 1_000_000 }, commandRate: { perSecond: 1_000_000, burst: 1_000_000 } },
+}));
+
 /**
  * The environment of a test stack's services: its nats-server, its schema,
  * loopback listeners on `ports` (0: any free port), and any free port for the
@@ -86,6 +94,8 @@ export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<Servic
     DATABASE_POOL_MAX: "4",
     // Pipeline tests run open; tests of the edges' security pass jwtAuth().env (test/helpers/tokens.ts) as extraEnv.
     JETMESH_AUTH: "none",
+    // ...and unthrottled: they publish as fast as they can from one address. Tests of the limits bring their own file.
+    JETMESH_NAMESPACES: UNTHROTTLED,
   };
   for (const [name, port] of Object.entries(ports)) {
     env[`${name.toUpperCase()}_HOST`] = "127.0.0.1";
