@@ -16,7 +16,8 @@ import { headers as natsHeaders, MsgHdrsImpl } from "@nats-io/transport-node";
 import { packValue, unpackValue } from "../internal/codec/mod.ts";
 import { type Envelope, ENVELOPE_VERSION, MSG_ID_HEADER } from "../subjects/mod.ts";
 
-const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
+const arg = (name: string, dflt: number) =>
+  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 const payloadBytes = arg("payload", 200);
 const rounds = arg("rounds", 7);
 const N = 50_000;
@@ -66,8 +67,12 @@ const cases: Record<string, (i: number) => void> = {
   "JSON decode": (i) => (sink += (JSON.parse(td.decode(json[i & 1023])) as Envelope).ts),
   "headers encode, Nats-Msg-Id only": (i) => (sink += plainHeaders(envs[i & 1023]).encode().length),
   "headers encode, + 3 readable": (i) => (sink += readableHeaders(envs[i & 1023]).encode().length),
-  "headers parse, Nats-Msg-Id only": (i) => (sink += MsgHdrsImpl.decode(plainHdr[i & 1023]).get("traceparent").length),
-  "headers parse, + 3 readable": (i) => (sink += MsgHdrsImpl.decode(readableHdr[i & 1023]).get("traceparent").length),
+  "headers parse, Nats-Msg-Id only": (
+    i,
+  ) => (sink += MsgHdrsImpl.decode(plainHdr[i & 1023]).get("traceparent").length),
+  "headers parse, + 3 readable": (
+    i,
+  ) => (sink += MsgHdrsImpl.decode(readableHdr[i & 1023]).get("traceparent").length),
 };
 
 /**
@@ -93,15 +98,31 @@ for (const [name, fn] of Object.entries(cases)) ns[name] = measure(fn);
 const avg = (xs: Uint8Array[]) => xs.reduce((s, x) => s + x.length, 0) / xs.length;
 const us = (x: number) => `${(x / 1000).toFixed(2)} µs`;
 
-console.log(`bus encoding, ${payloadBytes} B data, node ${process.version}, CPU time, median of ${rounds} × ${N}`);
+console.log(
+  `bus encoding, ${payloadBytes} B data, node ${process.version}, CPU time, median of ${rounds} × ${N}`,
+);
 for (const [name, v] of Object.entries(ns)) console.log(`  ${name.padEnd(34)} ${us(v)}`);
-console.log(`  envelope bytes: msgpack ${avg(packed).toFixed(0)} B, JSON ${avg(json).toFixed(0)} B`);
-console.log(`  header bytes:   Nats-Msg-Id only ${avg(plainHdr).toFixed(0)} B, + 3 readable ${avg(readableHdr).toFixed(0)} B`);
+console.log(
+  `  envelope bytes: msgpack ${avg(packed).toFixed(0)} B, JSON ${avg(json).toFixed(0)} B`,
+);
+console.log(
+  `  header bytes:   Nats-Msg-Id only ${avg(plainHdr).toFixed(0)} B, + 3 readable ${
+    avg(readableHdr).toFixed(0)
+  } B`,
+);
 const perEvent = (enc: string, dec: string) => 2 * ns[enc] + 3 * ns[dec];
 const hdrPerEvent = (enc: string, dec: string) => 2 * ns[enc] + 2 * ns[dec];
 console.log("per event (2 envelope encodes + 3 decodes; 2 header encodes + 2 parses):");
-console.log(`  envelope msgpack ${us(perEvent("msgpack encode", "msgpack decode"))}, JSON ${us(perEvent("JSON encode", "JSON decode"))}`);
+console.log(
+  `  envelope msgpack ${us(perEvent("msgpack encode", "msgpack decode"))}, JSON ${
+    us(perEvent("JSON encode", "JSON decode"))
+  }`,
+);
 const plain = hdrPerEvent("headers encode, Nats-Msg-Id only", "headers parse, Nats-Msg-Id only");
 const readable = hdrPerEvent("headers encode, + 3 readable", "headers parse, + 3 readable");
-console.log(`  headers Nats-Msg-Id only ${us(plain)}, + 3 readable ${us(readable)} (+${us(readable - plain)})`);
+console.log(
+  `  headers Nats-Msg-Id only ${us(plain)}, + 3 readable ${us(readable)} (+${
+    us(readable - plain)
+  })`,
+);
 if (sink === 42) console.log("");

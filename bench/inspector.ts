@@ -36,7 +36,8 @@ export class Inspector {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       try {
-        const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Target[];
+        const targets =
+          (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Target[];
         const ws = new WebSocket(targets[0].webSocketDebuggerUrl, { perMessageDeflate: false });
         await new Promise<void>((resolve, reject) => {
           ws.once("open", () => resolve());
@@ -44,7 +45,9 @@ export class Inspector {
         });
         return new Inspector(ws);
       } catch (err) {
-        if (performance.now() > deadline) throw new Error(`no inspector on port ${port}: ${String(err)}`);
+        if (performance.now() > deadline) {
+          throw new Error(`no inspector on port ${port}: ${String(err)}`);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     }

@@ -7,7 +7,10 @@ export interface BenchOptions {
   /** Seconds each measured window lasts (after its warm-up). */
   durationSec: number;
   warmupSec: number;
-  /** Fan-out, latency and durability: the variants alternate this many times, each slice durationSec / rounds long. */
+  /**
+   * Fan-out, latency and durability: the variants alternate this many times, each slice
+   * durationSec / rounds long.
+   */
   rounds: number;
   /** Latency phase: offered events per second, one measurement per rate. */
   rates: number[];
@@ -27,7 +30,8 @@ export interface BenchOptions {
   profile: string[];
 }
 
-// durability runs its own nats-servers, before the services start, so nothing else loads the machine meanwhile.
+// durability runs its own nats-servers, before the services start, so nothing else loads the
+// machine meanwhile.
 export const PHASES = ["ceilings", "durability", "sustained", "latency", "fanout", "idle"] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -40,7 +44,9 @@ function pick(src: Source, args: Source, name: string): string | undefined {
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === "") return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`${name} must be a positive number, got ${JSON.stringify(text)}`);
+  }
   return n;
 }
 
@@ -60,9 +66,15 @@ export function readOptions(env: Source, argv: string[]): BenchOptions {
   const quick = quickText !== "" && quickText !== "0" && quickText !== "false";
   const phasesText = pick(env, args, "phases");
   const phases = phasesText ? phasesText.split(",").map((p) => p.trim()) : [...PHASES];
-  for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; phases are ${PHASES.join(",")}`);
+  for (const p of phases) {
+    if (!(PHASES as readonly string[]).includes(p)) {
+      throw new Error(`unknown phase ${p}; phases are ${PHASES.join(",")}`);
+    }
+  }
   const ratesText = pick(env, args, "rates");
-  const rates = ratesText ? ratesText.split(",").map((r) => positive("rates", r.trim(), 0)) : [1000, 5000];
+  const rates = ratesText
+    ? ratesText.split(",").map((r) => positive("rates", r.trim(), 0))
+    : [1000, 5000];
   return {
     quick,
     durationSec: positive("duration", pick(env, args, "duration"), quick ? 5 : 20),
@@ -73,9 +85,15 @@ export function readOptions(env: Source, argv: string[]): BenchOptions {
     payloadBytes: Math.round(positive("payload", pick(env, args, "payload"), 200)),
     publishers: Math.round(positive("publishers", pick(env, args, "publishers"), 4)),
     window: Math.round(positive("window", pick(env, args, "window"), 256)),
-    fanoutSubscribers: Math.round(positive("fanout-subscribers", pick(env, args, "fanout-subscribers"), 1000)),
-    idleConnections: Math.round(positive("idle-connections", pick(env, args, "idle-connections"), quick ? 5000 : 20000)),
+    fanoutSubscribers: Math.round(
+      positive("fanout-subscribers", pick(env, args, "fanout-subscribers"), 1000),
+    ),
+    idleConnections: Math.round(
+      positive("idle-connections", pick(env, args, "idle-connections"), quick ? 5000 : 20000),
+    ),
     phases: phases as Phase[],
-    profile: (pick(env, args, "profile") ?? "").split(",").map((p) => p.trim()).filter((p) => p !== ""),
+    profile: (pick(env, args, "profile") ?? "").split(",").map((p) => p.trim()).filter((p) =>
+      p !== ""
+    ),
   };
 }

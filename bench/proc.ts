@@ -1,4 +1,7 @@
-/** What /proc says about a process and the machine: CPU ticks, RSS, load, fd limits. Linux only, like the bench. */
+/**
+ * What /proc says about a process and the machine: CPU ticks, RSS, load, fd limits. Linux only,
+ * like the bench.
+ */
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 
@@ -27,7 +30,10 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
-/** Busy and total ticks of all CPUs together, for the machine-wide CPU share (other users' load included). */
+/**
+ * Busy and total ticks of all CPUs together, for the machine-wide CPU share (other users' load
+ * included).
+ */
 export function machineTicks(): { busy: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
   const v = line.trim().split(/\s+/).slice(1).map(Number);
@@ -38,8 +44,12 @@ export function machineTicks(): { busy: number; total: number } {
 
 /** Soft and hard limit on open files of this process. */
 export function fdLimits(): { soft: number; hard: number } {
-  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync("/proc/self/limits", "utf8"));
-  const n = (s: string | undefined) => (s === undefined || s === "unlimited" ? Infinity : Number(s));
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(
+    readFileSync("/proc/self/limits", "utf8"),
+  );
+  const n = (
+    s: string | undefined,
+  ) => (s === undefined || s === "unlimited" ? Infinity : Number(s));
   return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
 

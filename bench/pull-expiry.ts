@@ -18,7 +18,11 @@ const nc = await connect({ servers: ns.url });
 const producer = await connect({ servers: ns.url });
 const jsm = await jetstreamManager(nc);
 await jsm.streams.add({ name: "P", subjects: ["p.>"] });
-await jsm.consumers.add("P", { durable_name: "c", ack_policy: AckPolicy.Explicit, max_ack_pending: 4096 });
+await jsm.consumers.add("P", {
+  durable_name: "c",
+  ack_policy: AckPolicy.Explicit,
+  max_ack_pending: 4096,
+});
 const consumer = await jetstream(nc).consumers.get("P", "c");
 
 let publishing = true;
@@ -56,7 +60,11 @@ console.log(JSON.stringify({
   rounds,
   received,
   stalled,
-  msPastExpiry: { p50: pastExpiry[Math.floor(rounds / 2)], p99: pastExpiry[Math.floor(rounds * 0.99)], max: pastExpiry[rounds - 1] },
+  msPastExpiry: {
+    p50: pastExpiry[Math.floor(rounds / 2)],
+    p99: pastExpiry[Math.floor(rounds * 0.99)],
+    max: pastExpiry[rounds - 1],
+  },
 }));
 await nc.close();
 await producer.close();

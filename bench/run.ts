@@ -33,8 +33,13 @@ const startedAt = new Date().toISOString();
 
 function commit(): string {
   try {
-    const sha = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim() !== "";
+    const sha = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+    }).trim();
+    const dirty =
+      execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"], {
+        encoding: "utf8",
+      }).trim() !== "";
     return dirty ? `${sha}+changes` : sha;
   } catch {
     return "unknown";
@@ -44,13 +49,20 @@ function commit(): string {
 function natsVersion(): string {
   const bin = findNatsServer();
   if (!bin) return "missing";
-  return execFileSync(bin, ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*/, "");
+  return execFileSync(bin, ["--version"], { encoding: "utf8" }).trim().replace(
+    /^nats-server:\s*/,
+    "",
+  );
 }
 
 async function main(): Promise<void> {
   const machine = machineInfo();
   const load1Start = load1();
-  note(`jetmesh bench${opts.quick ? " (QUICK)" : ""}: ${machine.cpus} × ${machine.cpuModel}, load ${load1Start}; phases ${opts.phases.join(", ")}`);
+  note(
+    `jetmesh bench${
+      opts.quick ? " (QUICK)" : ""
+    }: ${machine.cpus} × ${machine.cpuModel}, load ${load1Start}; phases ${opts.phases.join(", ")}`,
+  );
   const nats = await startNats();
   const db = await benchDatabase();
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -62,15 +74,29 @@ async function main(): Promise<void> {
     const [{ v }] = await sql`select current_setting('server_version') as v`;
     pgVersion = String(v);
     let n = 0;
-    const ctx = { opts, nats, db, sql, tag: (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}` } as Omit<Ctx, "stack">;
+    const ctx = {
+      opts,
+      nats,
+      db,
+      sql,
+      tag: (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`,
+    } as Omit<Ctx, "stack">;
     // Ceilings first, on a nats-server nothing else uses yet.
     if (opts.phases.includes("ceilings")) results.ceilings = await ceilings(ctx as Ctx);
     // Its own nats-servers, while the services do not run yet.
     if (opts.phases.includes("durability")) results.durability = await durability(ctx as Ctx);
     if (opts.phases.some((p) => p !== "ceilings" && p !== "durability")) {
       note("starting the services: ingest, route, persist, notify");
-      const profileDir = join(root, "bench", "results", "profiles", startedAt.replace(/[:.]/g, "-").slice(0, 19));
-      if (opts.profile.length > 0) note(`profiling ${opts.profile.join(", ")} into ${relative(process.cwd(), profileDir)}`);
+      const profileDir = join(
+        root,
+        "bench",
+        "results",
+        "profiles",
+        startedAt.replace(/[:.]/g, "-").slice(0, 19),
+      );
+      if (opts.profile.length > 0) {
+        note(`profiling ${opts.profile.join(", ")} into ${relative(process.cwd(), profileDir)}`);
+      }
       stack = await startServices(nats, db, opts.profile, profileDir);
       const full: Ctx = { ...ctx, stack };
       if (opts.phases.includes("sustained")) results.sustained = await sustained(full);
@@ -82,7 +108,9 @@ async function main(): Promise<void> {
     complaints = stack?.complaints() ?? [];
     await stack?.stop();
     // Everything the services logged, for a closer look than the complaints give.
-    stack?.writeLogs(join(root, "bench", "results", "logs", startedAt.replace(/[:.]/g, "-").slice(0, 19)));
+    stack?.writeLogs(
+      join(root, "bench", "results", "logs", startedAt.replace(/[:.]/g, "-").slice(0, 19)),
+    );
     await nats.stop();
     await sql.end({ timeout: 5 });
     await db.drop();
@@ -93,7 +121,13 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     quick: opts.quick,
     commit: commit(),
-    machine: { ...machine, natsServer: natsVersion(), postgres: pgVersion, load1Start, load1End: load1() },
+    machine: {
+      ...machine,
+      natsServer: natsVersion(),
+      postgres: pgVersion,
+      load1Start,
+      load1End: load1(),
+    },
     options: opts,
     ...results,
     complaints,
@@ -101,7 +135,10 @@ async function main(): Promise<void> {
   };
   const dir = join(root, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${startedAt.replace(/[:.]/g, "-").slice(0, 19)}${opts.quick ? "-quick" : ""}`);
+  const base = join(
+    dir,
+    `${startedAt.replace(/[:.]/g, "-").slice(0, 19)}${opts.quick ? "-quick" : ""}`,
+  );
   const md = markdown(out);
   writeFileSync(`${base}.json`, JSON.stringify(out, null, 2) + "\n");
   writeFileSync(`${base}.md`, md);

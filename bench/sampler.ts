@@ -39,11 +39,15 @@ export function usageOver(windows: Array<[Snapshot, Snapshot]>): CpuUsage {
     total += b.machine.total - a.machine.total;
     for (const [name, before] of Object.entries(a.ticks)) {
       const after = b.ticks[name];
-      if (before !== undefined && after !== undefined) ticks[name] = (ticks[name] ?? 0) + after - before;
+      if (before !== undefined && after !== undefined) {
+        ticks[name] = (ticks[name] ?? 0) + after - before;
+      }
     }
   }
   const cores: Record<string, number> = {};
-  for (const [name, t] of Object.entries(ticks)) cores[name] = Math.round(cpuShare(0, t, TICKS_PER_SEC, ms) * 100) / 100;
+  for (const [name, t] of Object.entries(ticks)) {
+    cores[name] = Math.round(cpuShare(0, t, TICKS_PER_SEC, ms) * 100) / 100;
+  }
   const machineBusy = total > 0 ? Math.round((busy / total) * 100) / 100 : 0;
   const first = windows[0];
   const last = windows[windows.length - 1];

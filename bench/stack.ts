@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnService, type ServiceProcess } from "../test/e2e/processes.ts";
+import { type ServiceProcess, spawnService } from "../test/e2e/processes.ts";
 import type { ServiceName } from "../test/e2e/stack.ts";
 import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
 import { type NatsServerHandle, startNatsServer } from "../test/helpers/nats-server.ts";
@@ -20,8 +20,12 @@ import { jwtAuth, mintToken } from "../test/helpers/tokens.ts";
 
 export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
-/** What node prints on stderr about its inspector, which the idle phase turns on: not a complaint of the service. */
-const INSPECTOR_LINE = /^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector)/;
+/**
+ * What node prints on stderr about its inspector, which the idle phase turns on: not a complaint
+ * of the service.
+ */
+const INSPECTOR_LINE =
+  /^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector)/;
 
 /**
  * Limits the bench's load stays under, so what it measures is the services'
@@ -44,14 +48,26 @@ export interface BenchStack {
   env: Record<string, string>;
   ingestWs: string;
   notifyWs: string;
-  /** A token for `sub` that may publish and subscribe everywhere, valid for the whole run; one per client worker. */
+  /**
+   * A token for `sub` that may publish and subscribe everywhere, valid for the whole run; one
+   * per client worker.
+   */
   token(sub: string): Promise<string>;
   pids(): Record<string, number>;
-  /** Warnings and errors the services logged so far, counted by service and message, with the first of each. */
+  /**
+   * Warnings and errors the services logged so far, counted by service and message, with the
+   * first of each.
+   */
   complaints(): Complaint[];
-  /** Writes every service process's log lines, one JSON object per line, into `dir`/<service>-<n>.log. */
+  /**
+   * Writes every service process's log lines, one JSON object per line, into
+   * `dir`/<service>-<n>.log.
+   */
   writeLogs(dir: string): void;
-  /** Stops one service and starts a fresh process in its place, on the same port; `nodeArgs` go to node before the entry point. */
+  /**
+   * Stops one service and starts a fresh process in its place, on the same port; `nodeArgs` go
+   * to node before the entry point.
+   */
   restart(name: ServiceName, nodeArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
@@ -64,7 +80,10 @@ export interface Complaint {
   first: Record<string, unknown>;
 }
 
-/** The bench's nats-server and its users; the raw ceilings connect as `users.admin` (they make streams of their own). */
+/**
+ * The bench's nats-server and its users; the raw ceilings connect as `users.admin` (they make
+ * streams of their own).
+ */
 export type BenchNats = NatsServerHandle & { users: NatsUsers };
 
 export async function startNats(): Promise<BenchNats> {
@@ -77,9 +96,19 @@ export async function benchDatabase(): Promise<TestDatabase> {
   return await testDatabase();
 }
 
-/** `profile`: services to run under `node --cpu-prof`, writing into `profileDir`/<service>-<n>/ when they exit. */
-export async function startServices(nats: BenchNats, db: TestDatabase, profile: string[] = [], profileDir = ""): Promise<BenchStack> {
-  for (const p of profile) if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
+/**
+ * `profile`: services to run under `node --cpu-prof`, writing into `profileDir`/<service>-<n>/
+ * when they exit.
+ */
+export async function startServices(
+  nats: BenchNats,
+  db: TestDatabase,
+  profile: string[] = [],
+  profileDir = "",
+): Promise<BenchStack> {
+  for (const p of profile) {
+    if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
+  }
   const [ingest, notify, route, persist] = await freePorts(4);
   const auth = jwtAuth();
   const dir = mkdtempSync(join(tmpdir(), "jm-bench-"));
@@ -110,9 +139,13 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
   const retired: ServiceProcess[] = [];
   let starts = 0;
   const start = async (name: ServiceName, nodeArgs: string[] = []) => {
-    // A directory per process: tsx's loader thread writes a profile of its own, with a name of its own.
+    // A directory per process: tsx's loader thread writes a profile of its own, with a name
+    // of its own.
     const dir = `${profileDir}/${name}-${++starts}`;
-    const p = spawnService(name, { ...env, ...nats.users.serviceEnv(name) }, "node", [...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), ...nodeArgs]);
+    const p = spawnService(name, { ...env, ...nats.users.serviceEnv(name) }, "node", [
+      ...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []),
+      ...nodeArgs,
+    ]);
     procs.set(name, p);
     await p.waitForLog(/listening|running/, 60_000);
   };
@@ -123,7 +156,12 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
     env,
     ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
-    token: (sub) => mintToken(auth.secret, sub, { publish: [">"], subscribe: [">"], expiresIn: TOKEN_LIFETIME_S }),
+    token: (sub) =>
+      mintToken(auth.secret, sub, {
+        publish: [">"],
+        subscribe: [">"],
+        expiresIn: TOKEN_LIFETIME_S,
+      }),
     pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid ?? -1])),
     complaints() {
       const out = new Map<string, Complaint>();
@@ -146,7 +184,10 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
       for (const p of [...retired, ...procs.values()]) {
         const n = (counts.get(p.name) ?? 0) + 1;
         counts.set(p.name, n);
-        writeFileSync(join(dir, `${p.name}-${n}.log`), p.logs.map((l) => JSON.stringify(l)).join("\n") + "\n");
+        writeFileSync(
+          join(dir, `${p.name}-${n}.log`),
+          p.logs.map((l) => JSON.stringify(l)).join("\n") + "\n",
+        );
       }
     },
     async restart(name, nodeArgs) {
@@ -158,7 +199,13 @@ export async function startServices(nats: BenchNats, db: TestDatabase, profile: 
     async stop() {
       for (const name of SERVICES) {
         const code = await procs.get(name)?.stop();
-        if (code !== 0) process.stderr.write(`bench: ${name} exited with ${code}: ${JSON.stringify(procs.get(name)?.logs.slice(-3))}\n`);
+        if (code !== 0) {
+          process.stderr.write(
+            `bench: ${name} exited with ${code}: ${
+              JSON.stringify(procs.get(name)?.logs.slice(-3))
+            }\n`,
+          );
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -14,7 +14,11 @@ t.test("nearest-rank percentiles", async (t) => {
   t.ok(Number.isNaN(percentile([], 50)));
   const thousand = Array.from({ length: 1000 }, (_, i) => 1000 - i);
   const s = summarize(thousand);
-  t.same([s.count, s.p50, s.p99, s.p999, s.max], [1000, 500, 990, 999, 1000], "unsorted input is sorted first");
+  t.same(
+    [s.count, s.p50, s.p99, s.p999, s.max],
+    [1000, 500, 990, 999, 1000],
+    "unsorted input is sorted first",
+  );
 });
 
 t.test("ratios, rates and formats", async (t) => {
@@ -49,32 +53,73 @@ t.test("targets are judged on the measured ratios", async (t) => {
 
 t.test("the median step slope ignores a one-off step of the allocators", async (t) => {
   // 1000 B per connection, with the allocator handing 4 MB back once along the way.
-  const points: Array<[number, number]> = [[0, 80e6], [1000, 81e6], [2000, 82e6], [3000, 83e6], [4000, 80e6], [5000, 81e6], [6000, 82e6]];
+  const points: Array<[number, number]> = [
+    [0, 80e6],
+    [1000, 81e6],
+    [2000, 82e6],
+    [3000, 83e6],
+    [4000, 80e6],
+    [5000, 81e6],
+    [6000, 82e6],
+  ];
   t.equal(medianStepSlope(points), 1000);
   t.equal(medianStepSlope([[0, 1], [10, 21]]), 2);
-  t.equal(medianStepSlope([[0, 1], [0, 5], [2, 9], [4, 11]]), 1.5, "an even count takes the middle pair's mean; equal x is skipped");
+  t.equal(
+    medianStepSlope([[0, 1], [0, 5], [2, 9], [4, 11]]),
+    1.5,
+    "an even count takes the middle pair's mean; equal x is skipped",
+  );
   t.ok(Number.isNaN(medianStepSlope([[0, 1]])));
 });
 
 t.test("CPU per event is cores over rate, per process and in all", async (t) => {
-  const c = cpuPerEvent({ cores: { nats: 0.5, route: 0.25 }, machineBusy: 0.4, load1: [1, 1] }, 5000);
+  const c = cpuPerEvent(
+    { cores: { nats: 0.5, route: 0.25 }, machineBusy: 0.4, load1: [1, 1] },
+    5000,
+  );
   t.same(c.byProcess, { nats: 100, route: 50 });
   t.equal(c.total, 150);
-  t.ok(Number.isNaN(cpuPerEvent({ cores: { nats: 0.5 }, machineBusy: 0, load1: [0, 0] }, 0).total), "no events, no figure");
+  t.ok(
+    Number.isNaN(cpuPerEvent({ cores: { nats: 0.5 }, machineBusy: 0, load1: [0, 0] }, 0).total),
+    "no events, no figure",
+  );
 });
 
 t.test("durability: each fsync policy against the default of its own topology", async (t) => {
-  const run = (topology: "single" | "R3", sync: "default" | "always", perSec: number, p50: number, p99: number): DurabilityRun => ({
-    topology, sync, serverSync: sync === "always" ? "always" : "120s", publishesPerSec: perSec, roundsPerSec: [perSec], failed: 0,
-    ack: { count: 100, p50, p99, p999: p99, max: p99 }, cpu: { cores: {}, machineBusy: 0, load1: [0, 0] },
+  const run = (
+    topology: "single" | "R3",
+    sync: "default" | "always",
+    perSec: number,
+    p50: number,
+    p99: number,
+  ): DurabilityRun => ({
+    topology,
+    sync,
+    serverSync: sync === "always" ? "always" : "120s",
+    publishesPerSec: perSec,
+    roundsPerSec: [perSec],
+    failed: 0,
+    ack: { count: 100, p50, p99, p999: p99, max: p99 },
+    cpu: { cores: {}, machineBusy: 0, load1: [0, 0] },
   });
   const lines = durabilityTable({
     store: { dir: "/tmp/x", fstype: "ext4", source: "/dev/vda", mount: "/" },
     inFlight: 1024,
     payloadBytes: 200,
-    runs: [run("single", "default", 20000, 0.2, 0.4), run("single", "always", 1000, 0.6, 4), run("R3", "default", 10000, 1, 2), run("R3", "always", 5000, 2, 8)],
+    runs: [
+      run("single", "default", 20000, 0.2, 0.4),
+      run("single", "always", 1000, 0.6, 4),
+      run("R3", "default", 10000, 1, 2),
+      run("R3", "always", 5000, 2, 8),
+    ],
   });
   t.match(lines[0], "store on ext4 (/dev/vda, /)");
-  t.match(lines.find((l) => l.startsWith("| single node, `sync_interval: always`")), "| 1.00k/s | 0.60 ms | 4.00 ms | 5 %; 3.00×; 10.00× |");
-  t.match(lines.find((l) => l.startsWith("| 3-node cluster, R3, `sync_interval: always`")), "| 50 %; 2.00×; 4.00× |");
+  t.match(
+    lines.find((l) => l.startsWith("| single node, `sync_interval: always`")),
+    "| 1.00k/s | 0.60 ms | 4.00 ms | 5 %; 3.00×; 10.00× |",
+  );
+  t.match(
+    lines.find((l) => l.startsWith("| 3-node cluster, R3, `sync_interval: always`")),
+    "| 50 %; 2.00×; 4.00× |",
+  );
 });

@@ -1,4 +1,7 @@
-/** Pure figures for the bench: percentiles, rates, ratios. No I/O, so the tap test can check them. */
+/**
+ * Pure figures for the bench: percentiles, rates, ratios. No I/O, so the tap test can check
+ * them.
+ */
 
 export interface LatencySummary {
   count: number;
@@ -37,10 +40,16 @@ export function perSecond(count: number, ms: number): number {
   return ms > 0 ? (count * 1000) / ms : 0;
 }
 
-/** a / b, or null when either side is missing or b is zero, so a table shows "n/a" instead of Infinity. */
+/**
+ * a / b, or null when either side is missing or b is zero, so a table shows "n/a" instead of
+ * Infinity.
+ */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  // A negative measure (a noisy difference) or a reference at or below zero has no meaningful ratio.
-  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || a < 0 || b <= 0) return null;
+  // A negative measure (a noisy difference) or a reference at or below zero has no meaningful
+  // ratio.
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || a < 0 || b <= 0) {
+    return null;
+  }
   return a / b;
 }
 
@@ -74,7 +83,12 @@ export function fmtRatio(r: number | null | undefined): string {
 }
 
 /** CPU share from two readings of a process's (or the machine's) clock ticks. */
-export function cpuShare(ticksBefore: number, ticksAfter: number, ticksPerSec: number, ms: number): number {
+export function cpuShare(
+  ticksBefore: number,
+  ticksAfter: number,
+  ticksPerSec: number,
+  ms: number,
+): number {
   return ms > 0 ? (ticksAfter - ticksBefore) / ticksPerSec / (ms / 1000) : 0;
 }
 
@@ -94,4 +108,3 @@ export function medianStepSlope(points: ReadonlyArray<readonly [number, number]>
   const mid = steps.length >> 1;
   return steps.length % 2 === 1 ? steps[mid] : (steps[mid - 1] + steps[mid]) / 2;
 }
-

@@ -24,9 +24,14 @@ import { anonymous } from "../internal/auth/mod.ts";
 import { Guard } from "../internal/edge/mod.ts";
 import { DEFAULT_CONNECTIONS, DEFAULT_LIMITS } from "../internal/namespaces/mod.ts";
 import { ingestMetrics } from "../internal/ingest/metrics.ts";
-import { admit, publishEvent, type PublisherOptions } from "../internal/ingest/publisher.ts";
+import { admit, type PublisherOptions, publishEvent } from "../internal/ingest/publisher.ts";
 import { createLogger } from "../internal/log/mod.ts";
-import { createRegistry, eventsAcked, eventsReceived, publishAckSeconds } from "../internal/metrics/mod.ts";
+import {
+  createRegistry,
+  eventsAcked,
+  eventsReceived,
+  publishAckSeconds,
+} from "../internal/metrics/mod.ts";
 import { ATTR, endSpan, SpanKind, startTracing, type Tracing } from "../internal/telemetry/mod.ts";
 import { streamConfigs } from "../subjects/mod.ts";
 import { ensureStreams } from "../internal/bus/mod.ts";
@@ -40,17 +45,29 @@ const quiet = createLogger({ svc: "bench" }, { level: "error" });
 const BENCH_CALLER = anonymous("bench");
 /** Open, and no rate limit: the figure is the publish path's cost, not a limit's. */
 const UNLIMITED = { perSecond: 10_000_000, burst: 10_000_000 };
-const guard = await Guard.create({
-  auth: { mode: "none" },
-  namespaces: { namespaces: [], defaults: { ...DEFAULT_LIMITS, publishRate: UNLIMITED }, connections: DEFAULT_CONNECTIONS },
-  allowedOrigins: [],
-}, "bench", quiet);
+const guard = await Guard.create(
+  {
+    auth: { mode: "none" },
+    namespaces: {
+      namespaces: [],
+      defaults: { ...DEFAULT_LIMITS, publishRate: UNLIMITED },
+      connections: DEFAULT_CONNECTIONS,
+    },
+    allowedOrigins: [],
+  },
+  "bench",
+  quiet,
+);
 
 type Mode = "off" | "on (sampled)" | "on (ratio 0)";
 const MODES: Mode[] = ["off", "on (sampled)", "on (ratio 0)"];
 
 async function startSink(): Promise<{ url: string; spans(): Promise<number>; stop(): void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL("./otlp-sink.ts", import.meta.url).pathname], {
+  const child = spawn(process.execPath, [
+    "--import",
+    "tsx",
+    new URL("./otlp-sink.ts", import.meta.url).pathname,
+  ], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -75,14 +92,21 @@ async function tracingFor(mode: Mode, sink: string): Promise<Tracing | undefined
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** Tight loops report their fastest round: on a shared machine the slower ones measure the neighbours. */
+/**
+ * Tight loops report their fastest round: on a shared machine the slower ones measure the
+ * neighbours.
+ */
 const fastest = (xs: number[]) => Math.min(...xs);
 /** Lets the previous mode's export and garbage collection finish before the next one is timed. */
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
 function hopMetrics() {
   const reg = createRegistry("bench");
-  return { received: eventsReceived(reg), acked: eventsAcked(reg), ackLatency: publishAckSeconds(reg) };
+  return {
+    received: eventsReceived(reg),
+    acked: eventsAcked(reg),
+    ackLatency: publishAckSeconds(reg),
+  };
 }
 
 /** The loop below with every tracing call taken out: what "off" is compared with. */
@@ -98,11 +122,17 @@ function untracedLoop(n: number): number {
   return ((performance.now() - start) * 1e6) / n;
 }
 
-/** Route's per-event tracing and metrics, without the bus. The upstream context is sampled unless the mode samples nothing. */
+/**
+ * Route's per-event tracing and metrics, without the bus. The upstream context is sampled unless
+ * the mode samples nothing.
+ */
 function hopLoop(tracing: Tracing | undefined, n: number, sampled: boolean): number {
   const { received, acked, ackLatency } = hopMetrics();
   const inbound = natsHeaders();
-  inbound.set("traceparent", `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0${sampled ? 1 : 0}`);
+  inbound.set(
+    "traceparent",
+    `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0${sampled ? 1 : 0}`,
+  );
   const start = performance.now();
   for (let i = 0; i < n; i++) {
     received.inc();
@@ -129,7 +159,12 @@ async function publishRun(o: PublisherOptions, n: number, round: number): Promis
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      const frame = { op: "pub" as const, id: `r${round}-${i}`, channel: `bench.c${i % 16}`, data: { i, pad: "x".repeat(120) } };
+      const frame = {
+        op: "pub" as const,
+        id: `r${round}-${i}`,
+        channel: `bench.c${i % 16}`,
+        data: { i, pad: "x".repeat(120) },
+      };
       const r = { caller: BENCH_CALLER, address: "127.0.0.1", frame };
       await publishEvent(o, r, admit(o, r));
     }
@@ -143,17 +178,21 @@ const nats = await startNatsServer();
 try {
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, streamConfigs({
-    ingestDuplicateWindowMs: 120_000,
-    ingestMaxAgeMs: 3_600_000,
-    ingestMaxBytes: 1024 ** 3,
-    eventsDuplicateWindowMs: 120_000,
-    eventsMaxAgeMs: 3_600_000,
-    eventsMaxBytes: 1024 ** 3,
-    dlqMaxAgeMs: 3_600_000,
-    dlqMaxBytes: 1024 ** 3,
-    replicas: 1,
-  }), quiet);
+  await ensureStreams(
+    jsm,
+    streamConfigs({
+      ingestDuplicateWindowMs: 120_000,
+      ingestMaxAgeMs: 3_600_000,
+      ingestMaxBytes: 1024 ** 3,
+      eventsDuplicateWindowMs: 120_000,
+      eventsMaxAgeMs: 3_600_000,
+      eventsMaxBytes: 1024 ** 3,
+      dlqMaxAgeMs: 3_600_000,
+      dlqMaxBytes: 1024 ** 3,
+      replicas: 1,
+    }),
+    quiet,
+  );
   const js = jetstream(nc);
 
   const hop = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
@@ -195,11 +234,19 @@ try {
 
   const offHop = fastest(hop.get("off")!);
   const offPub = median(pub.get("off")!);
-  console.log(`tracing overhead, ${ROUNDS} rounds: per hop the fastest round, publish the median (node ${process.version})`);
+  console.log(
+    `tracing overhead, ${ROUNDS} rounds: per hop the fastest round, publish the median (node ${process.version})`,
+  );
   console.log("");
   console.log(
-    `tracing off vs no tracing code at all: ${median(offCost).toFixed(0)} ns per hop (median of ${OFF_PAIRS} back-to-back pairs; ` +
-      `quartiles ${[...offCost].sort((a, b) => a - b).filter((_, i) => i === 3 || i === 11).map((x) => x.toFixed(0)).join(" / ")} ns)`,
+    `tracing off vs no tracing code at all: ${
+      median(offCost).toFixed(0)
+    } ns per hop (median of ${OFF_PAIRS} back-to-back pairs; ` +
+      `quartiles ${
+        [...offCost].sort((a, b) => a - b).filter((_, i) => i === 3 || i === 11).map((x) =>
+          x.toFixed(0)
+        ).join(" / ")
+      } ns)`,
   );
   console.log("");
   console.log("mode            per-hop ns/event   vs off      ingest publish events/s   vs off");
@@ -207,15 +254,35 @@ try {
     const h = fastest(hop.get(m)!);
     const p = median(pub.get(m)!);
     console.log(
-      `${m.padEnd(16)}${h.toFixed(0).padStart(12)}${`${h - offHop >= 0 ? "+" : ""}${(h - offHop).toFixed(0)} ns`.padStart(14)}` +
-        `${p.toFixed(0).padStart(22)}${`${(((p - offPub) / offPub) * 100).toFixed(1)} %`.padStart(12)}`,
+      `${m.padEnd(16)}${h.toFixed(0).padStart(12)}${
+        `${h - offHop >= 0 ? "+" : ""}${(h - offHop).toFixed(0)} ns`.padStart(14)
+      }` +
+        `${p.toFixed(0).padStart(22)}${
+          `${(((p - offPub) / offPub) * 100).toFixed(1)} %`.padStart(12)
+        }`,
     );
   }
   console.log("");
-  console.log(`per-hop: ${HOP_ITERATIONS} iterations a round (metrics included in every mode); publish: ${EVENTS} events a round, 256 in flight`);
+  console.log(
+    `per-hop: ${HOP_ITERATIONS} iterations a round (metrics included in every mode); publish: ${EVENTS} events a round, 256 in flight`,
+  );
   console.log(`spans received by the OTLP sink: ${exported}`);
-  console.log(`raw per-hop ns: ${JSON.stringify(Object.fromEntries([...hop].map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`);
-  console.log(`raw publish/s:  ${JSON.stringify(Object.fromEntries([...pub].map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`);
+  console.log(
+    `raw per-hop ns: ${
+      JSON.stringify(Object.fromEntries([...hop].map(([k, v]) => [
+        k,
+        v.map((x) => Math.round(x)),
+      ])))
+    }`,
+  );
+  console.log(
+    `raw publish/s:  ${
+      JSON.stringify(Object.fromEntries([...pub].map(([k, v]) => [
+        k,
+        v.map((x) => Math.round(x)),
+      ])))
+    }`,
+  );
   await nc.close();
 } finally {
   await nats.stop();

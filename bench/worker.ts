@@ -1,4 +1,6 @@
-/** The parent side of bench/workers/rpc.ts: fork a worker, call its commands, watch its progress. */
+/**
+ * The parent side of bench/workers/rpc.ts: fork a worker, call its commands, watch its progress.
+ */
 import { type ChildProcess, fork } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +19,14 @@ type ProgressMsg = { type: "progress"; id: number; fields: Record<string, unknow
 export class Worker {
   readonly name: string;
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (f: Record<string, unknown>) => void }>();
+  readonly #pending = new Map<
+    number,
+    {
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+      onProgress?: (f: Record<string, unknown>) => void;
+    }
+  >();
   #next = 1;
   #exited = false;
   readonly #ready: Promise<void>;
@@ -47,7 +56,9 @@ export class Worker {
       this.#child.once("exit", (code, signal) => {
         this.#exited = true;
         live.delete(this.#child);
-        for (const p of this.#pending.values()) p.reject(new Error(`${this.name} exited (code ${code}, signal ${signal})`));
+        for (const p of this.#pending.values()) {
+          p.reject(new Error(`${this.name} exited (code ${code}, signal ${signal})`));
+        }
         this.#pending.clear();
         ready();
         resolve();
@@ -67,7 +78,11 @@ export class Worker {
     return this.#child.pid ?? -1;
   }
 
-  call<T>(cmd: string, args: Record<string, unknown> = {}, onProgress?: (f: Record<string, unknown>) => void): Promise<T> {
+  call<T>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    onProgress?: (f: Record<string, unknown>) => void,
+  ): Promise<T> {
     if (this.#exited) return Promise.reject(new Error(`${this.name} has exited`));
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {

@@ -1,14 +1,29 @@
 // The example namespaces file loads, and decides as its comments say.
 import t from "tap";
 import { anonymous, type Identity } from "../internal/auth/mod.ts";
-import { DEFAULT_CONNECTIONS, DEFAULT_LIMITS, loadNamespaces, Policy } from "../internal/namespaces/mod.ts";
+import {
+  DEFAULT_CONNECTIONS,
+  DEFAULT_LIMITS,
+  loadNamespaces,
+  Policy,
+} from "../internal/namespaces/mod.ts";
 
 const file = new URL("namespaces.example.yaml", import.meta.url).pathname;
 const config = loadNamespaces(file);
 const policy = new Policy(config, false);
 
-function token(sub: string, claims: Record<string, unknown> = {}, publish: string[] = []): Identity {
-  return { sub, expiresAt: Date.now() + 3_600_000, publish, subscribe: [], claims: { sub, ...claims } };
+function token(
+  sub: string,
+  claims: Record<string, unknown> = {},
+  publish: string[] = [],
+): Identity {
+  return {
+    sub,
+    expiresAt: Date.now() + 3_600_000,
+    publish,
+    subscribe: [],
+    claims: { sub, ...claims },
+  };
 }
 const anon = anonymous();
 const alice = token("alice");
@@ -21,15 +36,26 @@ const payments = token("payments", {}, ["tx.>"]);
 t.test("its defaults and connection caps are the built-in ones it says it repeats", async (t) => {
   t.same(config.defaults, DEFAULT_LIMITS);
   t.same(config.connections, DEFAULT_CONNECTIONS);
-  t.same(config.namespaces.map((n) => n.name), ["announcements", "chat", "personal", "admin", "telemetry", "transactions"]);
+  t.same(config.namespaces.map((n) => n.name), [
+    "announcements",
+    "chat",
+    "personal",
+    "admin",
+    "telemetry",
+    "transactions",
+  ]);
 });
 
 t.test("chat: anyone reads, tokens write; announcements: admins write", async (t) => {
-  for (const a of ["subscribe", "history", "presence"] as const) t.ok(policy.may(anon, a, "chat.lobby"), `anonymous ${a}`);
+  for (const a of ["subscribe", "history", "presence"] as const) {
+    t.ok(policy.may(anon, a, "chat.lobby"), `anonymous ${a}`);
+  }
   t.throws(() => policy.authorize(anon, "publish", "chat.lobby"), { code: "unauthorized" });
   t.ok(policy.may(alice, "publish", "chat.lobby"));
   t.ok(policy.may(anon, "subscribe", "chat.announcements.release"));
-  t.throws(() => policy.authorize(alice, "publish", "chat.announcements.release"), { code: "forbidden" }, "chat's rule does not reach it");
+  t.throws(() => policy.authorize(alice, "publish", "chat.announcements.release"), {
+    code: "forbidden",
+  }, "chat's rule does not reach it");
   t.ok(policy.may(admin, "publish", "chat.announcements.release"));
   t.same(policy.resolve("chat.lobby").limits.maxPayloadBytes, 4096);
   t.same(policy.resolve("chat.lobby").limits.publishRate, { perSecond: 5, burst: 20 });
@@ -44,7 +70,11 @@ t.test("personal spaces: user.alice.> for alice only", async (t) => {
     [anon, "subscribe", "user.anon.>", false],
   ];
   for (const [who, action, channel, allowed] of decisions) {
-    t.equal(policy.may(who, action, channel), allowed, `${who.sub ?? "anonymous"} ${action} ${channel}`);
+    t.equal(
+      policy.may(who, action, channel),
+      allowed,
+      `${who.sub ?? "anonymous"} ${action} ${channel}`,
+    );
   }
 });
 

@@ -9,7 +9,10 @@ export interface ClientOptions extends SocketOptions {
   ingestUrl?: string;
   /** Notify's WebSocket URL; without it the client cannot subscribe. */
   notifyUrl?: string;
-  /** Who publishes, when ingest runs without tokens (development); with tokens, the token's `sub` does. */
+  /**
+   * Who publishes, when ingest runs without tokens (development); with tokens, the token's
+   * `sub` does.
+   */
   publisher?: string;
 }
 
@@ -34,7 +37,9 @@ export class JetmeshClient {
    */
   get state(): ConnectionState {
     const states = this.#parts().map((p) => p.state);
-    for (const s of ["closed", "reconnecting", "connecting"] as const) if (states.includes(s)) return s;
+    for (const s of ["closed", "reconnecting", "connecting"] as const) {
+      if (states.includes(s)) return s;
+    }
     return "open";
   }
 
@@ -59,7 +64,11 @@ export class JetmeshClient {
   }
 
   publish(channel: string, data: unknown, opts?: { id?: string }): Promise<Ack> {
-    if (!this.publisher) return Promise.reject(new JetmeshClientError("bad_config", "no ingestUrl: this client cannot publish"));
+    if (!this.publisher) {
+      return Promise.reject(
+        new JetmeshClientError("bad_config", "no ingestUrl: this client cannot publish"),
+      );
+    }
     return this.publisher.publish(channel, data, opts);
   }
 
@@ -85,7 +94,9 @@ export class JetmeshClient {
   }
 
   #parts(): Array<Publisher | Subscriber> {
-    return [this.publisher, this.subscriber].filter((p): p is Publisher | Subscriber => p !== undefined);
+    return [this.publisher, this.subscriber].filter((p): p is Publisher | Subscriber =>
+      p !== undefined
+    );
   }
 
   #notify(): Subscriber {

@@ -1,6 +1,12 @@
 import { backoffDelay } from "./backoff.ts";
 import { TokenSource } from "./token.ts";
-import { type ConnectionState, JetmeshClientError, type SocketOptions, type WebSocketConstructor, type WebSocketLike } from "./types.ts";
+import {
+  type ConnectionState,
+  JetmeshClientError,
+  type SocketOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./types.ts";
 
 /** A decoded server frame. */
 export type Frame = Record<string, unknown> & { op: string };
@@ -49,7 +55,11 @@ export class Connection {
 
   constructor(url: string, o: SocketOptions, h: ConnectionHandlers) {
     const WebSocket = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WebSocket) throw new Error("no global WebSocket (Node 20): pass the WebSocket option, e.g. the `ws` package's");
+    if (!WebSocket) {
+      throw new Error(
+        "no global WebSocket (Node 20): pass the WebSocket option, e.g. the `ws` package's",
+      );
+    }
     // Fail on a malformed URL now rather than retrying it forever.
     this.#url = new URL(url).toString();
     this.#WebSocket = WebSocket;
@@ -137,7 +147,9 @@ export class Connection {
     // A close event follows every error. Node's `ws` names the HTTP status of a
     // refused upgrade; browsers and Deno hide it, so there only 4001 tells.
     ws.onerror = (ev: { message?: unknown }) => {
-      if (this.#ws === ws && /Unexpected server response: 401/.test(String(ev?.message ?? ""))) this.#tokenRefused = true;
+      if (this.#ws === ws && /Unexpected server response: 401/.test(String(ev?.message ?? ""))) {
+        this.#tokenRefused = true;
+      }
     };
     ws.onclose = (ev: { code?: number }) => {
       if (this.#ws !== ws) return;
@@ -150,8 +162,12 @@ export class Connection {
         this.#h.lost();
       }
       if (this.#tokenRefused && !this.#tokens.renewable) {
-        const why = ev?.code === CLOSE_TOKEN_EXPIRED ? "the token expired" : "the server refused the token";
-        return this.#fail(new JetmeshClientError("unauthorized", `${why} and there is no getToken to renew it`));
+        const why = ev?.code === CLOSE_TOKEN_EXPIRED
+          ? "the token expired"
+          : "the server refused the token";
+        return this.#fail(
+          new JetmeshClientError("unauthorized", `${why} and there is no getToken to renew it`),
+        );
       }
       this.#retry();
     };
@@ -159,10 +175,16 @@ export class Connection {
 
   #retry(): void {
     if (this.#state === "closed") return;
-    this.#timer = setTimeout(() => void this.#connect(), backoffDelay(this.#attempt++, this.#o.backoff));
+    this.#timer = setTimeout(
+      () => void this.#connect(),
+      backoffDelay(this.#attempt++, this.#o.backoff),
+    );
   }
 
-  /** Renews the token on the live socket when it is due; on failure the server closes with 4001 at expiry and the reconnect renews it. */
+  /**
+   * Renews the token on the live socket when it is due; on failure the server closes with 4001
+   * at expiry and the reconnect renews it.
+   */
   #scheduleRenew(delay = this.#tokens.dueInMs): void {
     clearTimeout(this.#renewTimer);
     if (delay === undefined) return;
@@ -173,7 +195,9 @@ export class Connection {
         answer = await this.#h.auth(await this.#tokens.renew());
       } catch (err) {
         this.#report(err as JetmeshClientError);
-        if (this.#ws === ws) this.#scheduleRenew(backoffDelay(this.#renewAttempt++, this.#o.backoff));
+        if (this.#ws === ws) {
+          this.#scheduleRenew(backoffDelay(this.#renewAttempt++, this.#o.backoff));
+        }
         return;
       }
       if (this.#ws !== ws || answer === undefined) return;
@@ -181,9 +205,14 @@ export class Connection {
         this.#renewAttempt = 0;
         return this.#scheduleRenew();
       }
-      const err = new JetmeshClientError(String(answer.code), `token renewal refused: ${String(answer.message)}`);
+      const err = new JetmeshClientError(
+        String(answer.code),
+        `token renewal refused: ${String(answer.message)}`,
+      );
       if (answer.code !== "rate_limited") this.#report(err);
-      const wait = typeof answer.retryAfterMs === "number" ? answer.retryAfterMs : backoffDelay(this.#renewAttempt++, this.#o.backoff);
+      const wait = typeof answer.retryAfterMs === "number"
+        ? answer.retryAfterMs
+        : backoffDelay(this.#renewAttempt++, this.#o.backoff);
       this.#scheduleRenew(wait);
     }, delay);
   }

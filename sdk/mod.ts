@@ -5,7 +5,7 @@
  */
 export { type ClientOptions, JetmeshClient } from "./client.ts";
 export { type PresenceChange, PresenceWatch } from "./presence.ts";
-export { type PublisherOptions, Publisher } from "./publisher.ts";
+export { Publisher, type PublisherOptions } from "./publisher.ts";
 export { type SubscribeOptions, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 export { Subscription } from "./subscription.ts";
 export { compareCursors } from "./cursor.ts";

@@ -10,7 +10,10 @@ export interface PresenceChange {
  */
 export class PresenceWatch {
   readonly channel: string;
-  /** Resolves with the first list from the server; rejects when it refused the watch (a limit, a bad channel). */
+  /**
+   * Resolves with the first list from the server; rejects when it refused the watch (a limit,
+   * a bad channel).
+   */
   readonly ready: Promise<void>;
   readonly #stop: () => void;
   #confirm!: () => void;
@@ -33,7 +36,10 @@ export class PresenceWatch {
     return [...this.#members];
   }
 
-  /** Called with the new list on every change: `change` says what changed, absent when a fresh list replaced it. */
+  /**
+   * Called with the new list on every change: `change` says what changed, absent when a fresh
+   * list replaced it.
+   */
   onChange(listener: (members: string[], change?: PresenceChange) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -61,8 +67,9 @@ export class PresenceWatch {
   apply(change: PresenceChange): void {
     const has = this.#members.includes(change.member);
     if (change.type === "join" && !has) this.#members = [...this.#members, change.member].sort();
-    else if (change.type === "leave" && has) this.#members = this.#members.filter((m) => m !== change.member);
-    else return;
+    else if (change.type === "leave" && has) {
+      this.#members = this.#members.filter((m) => m !== change.member);
+    } else return;
     this.#emit(change);
   }
 

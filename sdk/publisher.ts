@@ -5,7 +5,10 @@ import { type Ack, type ConnectionState, JetmeshClientError, type SocketOptions 
 export interface PublisherOptions extends SocketOptions {
   /** Ingest's WebSocket URL, e.g. `ws://localhost:8080/v1/ws`. */
   url: string;
-  /** Who publishes, when ingest runs without tokens (development); with tokens, the token's `sub` does. */
+  /**
+   * Who publishes, when ingest runs without tokens (development); with tokens, the token's
+   * `sub` does.
+   */
   publisher?: string;
 }
 
@@ -19,7 +22,10 @@ interface Pending {
   retry?: ReturnType<typeof setTimeout>;
 }
 
-/** Answers that mean "not stored, send the same event again later" (`rate_limited`: after its `retryAfterMs`). */
+/**
+ * Answers that mean "not stored, send the same event again later" (`rate_limited`: after its
+ * `retryAfterMs`).
+ */
 const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
 
 /**
@@ -42,7 +48,10 @@ export class Publisher {
   readonly #byId = new Map<string, Pending>();
   readonly #idPrefix = randomToken();
   #counter = 0;
-  /** Waiting for the answer to an `auth` frame: `authed`, or an error without an id (ingest answers publishes by id). */
+  /**
+   * Waiting for the answer to an `auth` frame: `authed`, or an error without an id (ingest
+   * answers publishes by id).
+   */
   #authWaiters: Array<(f: Frame | undefined) => void> = [];
 
   constructor(o: PublisherOptions) {
@@ -68,7 +77,10 @@ export class Publisher {
     return this.#conn.onState(listener);
   }
 
-  /** Token problems of the connection (see Connection.onError); a publish's own refusal rejects that publish. */
+  /**
+   * Token problems of the connection (see Connection.onError); a publish's own refusal rejects
+   * that publish.
+   */
   onError(listener: (err: JetmeshClientError) => void): () => void {
     return this.#conn.onError(listener);
   }
@@ -86,7 +98,11 @@ export class Publisher {
   publish(channel: string, data: unknown, opts: { id?: string } = {}): Promise<Ack> {
     if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const id = opts.id ?? `${this.#idPrefix}-${++this.#counter}`;
-    if (this.#byId.has(id)) return Promise.reject(new JetmeshClientError("bad_id", `event ${id} is still waiting for its ack`));
+    if (this.#byId.has(id)) {
+      return Promise.reject(
+        new JetmeshClientError("bad_id", `event ${id} is still waiting for its ack`),
+      );
+    }
     return new Promise<Ack>((resolve, reject) => {
       const p: Pending = { id, channel, data, resolve, reject, attempt: 0 };
       this.#byId.set(id, p);
@@ -100,7 +116,9 @@ export class Publisher {
   /** Closes the connection; publishes still waiting are rejected with code `closed`. */
   close(): void {
     this.#conn.close();
-    this.#rejectAll(new JetmeshClientError("closed", "the publisher was closed before the event was acked"));
+    this.#rejectAll(
+      new JetmeshClientError("closed", "the publisher was closed before the event was acked"),
+    );
   }
 
   #rejectAll(err: JetmeshClientError): void {
@@ -126,7 +144,9 @@ export class Publisher {
   }
 
   #onFrame(f: Frame): void {
-    if (f.op === "authed" || (f.op === "error" && f.id === undefined && f.code !== "slow_consumer")) return this.#authWaiters.shift()?.(f);
+    if (
+      f.op === "authed" || (f.op === "error" && f.id === undefined && f.code !== "slow_consumer")
+    ) return this.#authWaiters.shift()?.(f);
     const p = typeof f.id === "string" ? this.#byId.get(f.id) : undefined;
     if (!p) return;
     if (f.op === "ack") {
@@ -134,7 +154,9 @@ export class Publisher {
       p.resolve({ id: p.id, seq: f.seq as number, dup: f.dup as boolean });
     } else if (f.op === "error" && RETRYABLE.has(f.code as string)) {
       // Only the channel's head is on the wire, so waiting here keeps the channel in order.
-      const wait = f.code === "rate_limited" && typeof f.retryAfterMs === "number" ? f.retryAfterMs : backoffDelay(p.attempt++, this.#o.backoff);
+      const wait = f.code === "rate_limited" && typeof f.retryAfterMs === "number"
+        ? f.retryAfterMs
+        : backoffDelay(p.attempt++, this.#o.backoff);
       p.retry = setTimeout(() => {
         p.retry = undefined;
         this.#send(p);
@@ -155,7 +177,10 @@ export class Publisher {
   }
 }
 
-/** 12 random base-36 characters: unique ids without crypto.randomUUID, which browsers offer only on https. */
+/**
+ * 12 random base-36 characters: unique ids without crypto.randomUUID, which browsers offer only
+ * on https.
+ */
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return Array.from(bytes, (b) => (b % 36).toString(36)).join("");

@@ -2,7 +2,12 @@ import { backoffDelay } from "./backoff.ts";
 import { Connection, type Frame } from "./connection.ts";
 import { PresenceWatch } from "./presence.ts";
 import { Subscription } from "./subscription.ts";
-import { type ConnectionState, JetmeshClientError, type JetmeshEvent, type SocketOptions } from "./types.ts";
+import {
+  type ConnectionState,
+  JetmeshClientError,
+  type JetmeshEvent,
+  type SocketOptions,
+} from "./types.ts";
 
 export interface SubscriberOptions extends SocketOptions {
   /** Notify's WebSocket URL, e.g. `ws://localhost:8081/v1/ws`. */
@@ -20,7 +25,10 @@ interface Join {
   waiters: Array<{ resolve(): void; reject(err: Error): void }>;
 }
 
-/** Codes after which the same request may simply be sent again later (`rate_limited`: after its `retryAfterMs`). */
+/**
+ * Codes after which the same request may simply be sent again later (`rate_limited`: after its
+ * `retryAfterMs`).
+ */
 const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
 
 /**
@@ -83,14 +91,22 @@ export class Subscriber {
     return this.#conn.onState(listener);
   }
 
-  /** Token problems of the connection (see Connection.onError); a refused subscription fails that subscription. */
+  /**
+   * Token problems of the connection (see Connection.onError); a refused subscription fails
+   * that subscription.
+   */
   onError(listener: (err: JetmeshClientError) => void): () => void {
     return this.#conn.onError(listener);
   }
 
-  /** Subscribes to a channel or pattern (`chat.*`, `iot.>`); one subscription per channel or pattern. */
+  /**
+   * Subscribes to a channel or pattern (`chat.*`, `iot.>`); one subscription per channel or
+   * pattern.
+   */
   subscribe(channel: string, opts: SubscribeOptions = {}): Subscription {
-    if (this.#subs.has(channel)) throw new Error(`already subscribed to ${channel}; close that subscription first`);
+    if (this.#subs.has(channel)) {
+      throw new Error(`already subscribed to ${channel}; close that subscription first`);
+    }
     const sub = new Subscription(channel, opts.after, () => this.#unsubscribe(sub));
     if (opts.onEvent) sub.onEvent(opts.onEvent);
     if (this.#conn.state === "closed") {
@@ -102,7 +118,10 @@ export class Subscriber {
     return sub;
   }
 
-  /** Enters a channel's presence as `member`; resolves once notify recorded it. Kept across reconnects. */
+  /**
+   * Enters a channel's presence as `member`; resolves once notify recorded it. Kept across
+   * reconnects.
+   */
   join(channel: string, member: string): Promise<void> {
     if (this.#conn.state === "closed") return Promise.reject(this.#conn.closedBy);
     const join: Join = { member, waiters: this.#joins.get(channel)?.waiters ?? [] };
@@ -141,7 +160,10 @@ export class Subscriber {
     return watch;
   }
 
-  /** Closes the connection for good: iterators end, pending joins are rejected with code `closed`. */
+  /**
+   * Closes the connection for good: iterators end, pending joins are rejected with code
+   * `closed`.
+   */
   close(): void {
     this.#conn.close();
     const subs = [...this.#subs.values()];
@@ -151,7 +173,10 @@ export class Subscriber {
     this.#watches.clear();
   }
 
-  /** The connection gave up for good (its token cannot be renewed): everything waiting learns why. */
+  /**
+   * The connection gave up for good (its token cannot be renewed): everything waiting learns
+   * why.
+   */
   #failAll(err: JetmeshClientError): void {
     const subs = [...this.#subs.values()];
     this.#subs.clear();
@@ -167,7 +192,10 @@ export class Subscriber {
     this.#joins.clear();
   }
 
-  /** Sends a request and remembers who handles its answer; false when not connected (it goes out on the next open). */
+  /**
+   * Sends a request and remembers who handles its answer; false when not connected (it goes
+   * out on the next open).
+   */
   #request(frame: object, onAnswer: (f: Frame) => void): boolean {
     if (!this.#conn.send(frame)) return false;
     this.#answers.push(onAnswer);
@@ -181,7 +209,9 @@ export class Subscriber {
   }
 
   #sendSub(sub: Subscription): void {
-    const frame = sub.cursor === undefined ? { op: "sub", channel: sub.channel } : { op: "sub", channel: sub.channel, after: sub.cursor };
+    const frame = sub.cursor === undefined
+      ? { op: "sub", channel: sub.channel }
+      : { op: "sub", channel: sub.channel, after: sub.cursor };
     this.#request(frame, (f) => {
       if (this.#subs.get(sub.channel) !== sub) return;
       if (f.op === "subscribed") {
@@ -216,7 +246,9 @@ export class Subscriber {
         });
       } else {
         this.#joins.delete(channel);
-        for (const w of join.waiters.splice(0)) w.reject(new JetmeshClientError(String(f.code), String(f.message)));
+        for (const w of join.waiters.splice(0)) {
+          w.reject(new JetmeshClientError(String(f.code), String(f.message)));
+        }
       }
     });
   }
@@ -258,12 +290,21 @@ export class Subscriber {
       case "event": {
         // A pattern subscription names itself in `sub`; a channel subscription is its channel.
         const sub = this.#subs.get((f.sub ?? f.channel) as string);
-        sub?.deliver({ channel: f.channel as string, cursor: f.cursor as string, id: f.id as string, ts: f.ts as number, data: f.data });
+        sub?.deliver({
+          channel: f.channel as string,
+          cursor: f.cursor as string,
+          id: f.id as string,
+          ts: f.ts as number,
+          data: f.data,
+        });
         return;
       }
       case "member_joined":
       case "member_left":
-        this.#watches.get(f.channel as string)?.apply({ type: f.op === "member_joined" ? "join" : "leave", member: f.member as string });
+        this.#watches.get(f.channel as string)?.apply({
+          type: f.op === "member_joined" ? "join" : "leave",
+          member: f.member as string,
+        });
         return;
       case "unsubscribed": {
         const sub = this.#subs.get(f.channel as string);

@@ -16,7 +16,10 @@ interface Reader {
  */
 export class Subscription implements AsyncIterable<JetmeshEvent> {
   readonly channel: string;
-  /** Cursor of the last event delivered, or where the subscription started; undefined until the server confirmed it. */
+  /**
+   * Cursor of the last event delivered, or where the subscription started; undefined until the
+   * server confirmed it.
+   */
   cursor: string | undefined;
   /** Resolves when the server first confirmed the subscription; rejects when it refused it. */
   readonly ready: Promise<void>;
@@ -89,7 +92,9 @@ export class Subscription implements AsyncIterable<JetmeshEvent> {
 
   /** An event from the server; dropped when it is not after the last one delivered. */
   deliver(e: JetmeshEvent): void {
-    if (this.#ended || (this.cursor !== undefined && compareCursors(e.cursor, this.cursor) <= 0)) return;
+    if (this.#ended || (this.cursor !== undefined && compareCursors(e.cursor, this.cursor) <= 0)) {
+      return;
+    }
     this.cursor = e.cursor;
     if (this.#listeners.size === 0 && this.#readers.size === 0) return void this.#held.push(e);
     for (const listener of [...this.#listeners]) listener(e);

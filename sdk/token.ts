@@ -1,6 +1,8 @@
 import { JetmeshClientError } from "./types.ts";
 
-/** Never refresh sooner than this after receiving a token, whatever its lifetime: no tight loops. */
+/**
+ * Never refresh sooner than this after receiving a token, whatever its lifetime: no tight loops.
+ */
 const MIN_REFRESH_MS = 1000;
 /** Ask for a new token this long before expiry, when the lifetime leaves room for it. */
 const LEAD_MS = 30_000;
@@ -10,7 +12,10 @@ export function readClaims(token: string): { exp?: number; iat?: number } {
   const part = token.split(".")[1];
   if (part === undefined) return {};
   try {
-    const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(
+      Math.ceil(part.length / 4) * 4,
+      "=",
+    );
     const json = JSON.parse(atob(b64)) as Record<string, unknown>;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
     return { exp: num(json.exp), iat: num(json.iat) };
@@ -66,7 +71,10 @@ export class TokenSource {
     return this.#get !== undefined;
   }
 
-  /** Ms until the current token should be replaced; undefined when it never needs to be (or cannot be). */
+  /**
+   * Ms until the current token should be replaced; undefined when it never needs to be (or
+   * cannot be).
+   */
   get dueInMs(): number | undefined {
     if (!this.#get || this.#dueAt === Infinity) return undefined;
     return Math.max(0, this.#dueAt - Date.now());
@@ -77,20 +85,29 @@ export class TokenSource {
    * when there is none yet, it is due, or `force` (the server refused it).
    */
   async forConnect(force = false): Promise<string | undefined> {
-    if (this.#get && (force || this.#token === undefined || Date.now() >= this.#dueAt)) return await this.renew();
+    if (this.#get && (force || this.#token === undefined || Date.now() >= this.#dueAt)) {
+      return await this.renew();
+    }
     return this.#token;
   }
 
   /** A new token from getToken; a typed `unauthorized` error when it fails. */
   async renew(): Promise<string> {
-    if (!this.#get) throw new JetmeshClientError("unauthorized", "no getToken to renew the token with");
+    if (!this.#get) {
+      throw new JetmeshClientError("unauthorized", "no getToken to renew the token with");
+    }
     let token: unknown;
     try {
       token = await this.#get();
     } catch (err) {
-      throw new JetmeshClientError("unauthorized", `getToken failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new JetmeshClientError(
+        "unauthorized",
+        `getToken failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
-    if (typeof token !== "string" || token === "") throw new JetmeshClientError("unauthorized", "getToken did not return a token");
+    if (typeof token !== "string" || token === "") {
+      throw new JetmeshClientError("unauthorized", "getToken did not return a token");
+    }
     this.#hold(token);
     return token;
   }

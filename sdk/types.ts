@@ -32,9 +32,17 @@ export interface JetmeshEvent {
  * `forbidden`: the token does not allow this on this channel;
  * `closed`: the client was closed first.
  */
-export type ClientErrorCode = "unauthorized" | "forbidden" | "rate_limited" | "closed" | (string & {});
+export type ClientErrorCode =
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "closed"
+  | (string & {});
 
-/** A refusal from the server (`code` from docs/protocol.md), or `closed` when the client was closed first. */
+/**
+ * A refusal from the server (`code` from docs/protocol.md), or `closed` when the client was
+ * closed first.
+ */
 export class JetmeshClientError extends Error {
   readonly code: ClientErrorCode;
 

@@ -14,7 +14,10 @@ export interface BucketConfig {
   /** How long an entry lives without being written again, in ms. */
   ttlMs: number;
   replicas: number;
-  /** route reads `jetmesh_seen` with direct gets; presence has it too, as nats.js created it before the migration existed. */
+  /**
+   * route reads `jetmesh_seen` with direct gets; presence has it too, as nats.js created it
+   * before the migration existed.
+   */
   allowDirect: boolean;
   description: string;
 }
@@ -50,7 +53,17 @@ export function bucketConfigs(s: BucketSettings): BucketConfig[] {
   ];
 }
 
-/** The stream settings a bucket's config decides (the rest is what nats.js's Kvm gives every bucket). */
-export function bucketStreamFields(b: BucketConfig): { max_age: number; num_replicas: number; allow_direct: boolean; description: string } {
-  return { max_age: nanos(b.ttlMs), num_replicas: b.replicas, allow_direct: b.allowDirect, description: b.description };
+/**
+ * The stream settings a bucket's config decides (the rest is what nats.js's Kvm gives every
+ * bucket).
+ */
+export function bucketStreamFields(
+  b: BucketConfig,
+): { max_age: number; num_replicas: number; allow_direct: boolean; description: string } {
+  return {
+    max_age: nanos(b.ttlMs),
+    num_replicas: b.replicas,
+    allow_direct: b.allowDirect,
+    description: b.description,
+  };
 }

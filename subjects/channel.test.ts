@@ -1,5 +1,12 @@
 import t from "tap";
-import { channelPatternRegex, checkChannel, checkChannelPattern, isWildcard, patternCovers, patternsOverlap } from "./channel.ts";
+import {
+  channelPatternRegex,
+  checkChannel,
+  checkChannelPattern,
+  isWildcard,
+  patternCovers,
+  patternsOverlap,
+} from "./channel.ts";
 import { compareCursors, formatCursor, parseCursor } from "./cursor.ts";
 import { decodeEnvelope, encodeEnvelope, eventId } from "./envelope.ts";
 import { packValue } from "../internal/codec/mod.ts";
@@ -9,7 +16,22 @@ t.test("channel syntax", async (t) => {
   for (const ok of ["a", "chat.lobby", "A-b_c.9", Array(16).fill("x").join("."), "x".repeat(200)]) {
     t.ok(checkChannel(ok).ok, ok.slice(0, 40));
   }
-  for (const bad of ["", ".a", "a.", "a..b", "a b", "a.*", "a.>", Array(17).fill("x").join("."), "x".repeat(201), "ä", 5, null]) {
+  for (
+    const bad of [
+      "",
+      ".a",
+      "a.",
+      "a..b",
+      "a b",
+      "a.*",
+      "a.>",
+      Array(17).fill("x").join("."),
+      "x".repeat(201),
+      "ä",
+      5,
+      null,
+    ]
+  ) {
     t.notOk(checkChannel(bad).ok, String(bad).slice(0, 40));
   }
   t.ok(checkChannelPattern("chat.*").ok);
@@ -24,13 +46,25 @@ t.test("channel syntax", async (t) => {
 t.test("cursors order by epoch, then sequence", async (t) => {
   t.equal(formatCursor({ epoch: 1764000000000, seq: 42 }), "1764000000000-42");
   t.same(parseCursor("1764000000000-42"), { epoch: 1764000000000, seq: 42 });
-  for (const bad of ["", "1-", "-1", "a-1", "1-2-3", "1.5-2", 12, undefined]) t.equal(parseCursor(bad), undefined, String(bad));
-  t.ok(compareCursors({ epoch: 1, seq: 100 }, { epoch: 2, seq: 1 }) < 0, "a later epoch wins over a larger seq");
+  for (const bad of ["", "1-", "-1", "a-1", "1-2-3", "1.5-2", 12, undefined]) {
+    t.equal(parseCursor(bad), undefined, String(bad));
+  }
+  t.ok(
+    compareCursors({ epoch: 1, seq: 100 }, { epoch: 2, seq: 1 }) < 0,
+    "a later epoch wins over a larger seq",
+  );
   t.ok(compareCursors({ epoch: 2, seq: 5 }, { epoch: 2, seq: 4 }) > 0);
 });
 
 t.test("envelopes round-trip and untrusted bytes are checked", async (t) => {
-  const env = { v: 1 as const, id: eventId("pub", "c-1"), channel: "a.b", ts: 1, publisher: "pub", data: { x: [1, "y"] } };
+  const env = {
+    v: 1 as const,
+    id: eventId("pub", "c-1"),
+    channel: "a.b",
+    ts: 1,
+    publisher: "pub",
+    data: { x: [1, "y"] },
+  };
   t.same(decodeEnvelope(encodeEnvelope(env)), env);
   t.throws(() => decodeEnvelope(new Uint8Array([0x82, 0xa1])), /not msgpack/);
   t.throws(() => decodeEnvelope(packValue("str")), /not a map/);
@@ -97,11 +131,21 @@ t.test("patternCovers: a grant covers a pattern only when it matches every chann
 });
 
 t.test("patternsOverlap: some channel matches both", async (t) => {
-  for (const [a, b] of [["chat.>", "chat.admin.x"], ["chat.*", "*.x"], [">", "a"], ["a.>", "*.b.>"], ["a.b", "a.b"], ["user.*.>", "user.alice.>"]]) {
+  for (
+    const [a, b] of [["chat.>", "chat.admin.x"], ["chat.*", "*.x"], [">", "a"], ["a.>", "*.b.>"], [
+      "a.b",
+      "a.b",
+    ], ["user.*.>", "user.alice.>"]]
+  ) {
     t.ok(patternsOverlap(a, b), `${a} ∩ ${b}`);
     t.ok(patternsOverlap(b, a), `${b} ∩ ${a}`);
   }
-  for (const [a, b] of [["chat.>", "chat"], ["chat.*", "chat.a.b"], ["a.b", "a.c"], ["admin.>", "chat.>"], ["a.*", "a"]]) {
+  for (
+    const [a, b] of [["chat.>", "chat"], ["chat.*", "chat.a.b"], ["a.b", "a.c"], [
+      "admin.>",
+      "chat.>",
+    ], ["a.*", "a"]]
+  ) {
     t.notOk(patternsOverlap(a, b), `${a} ∩ ${b} is empty`);
     t.notOk(patternsOverlap(b, a), `${b} ∩ ${a} is empty`);
   }

@@ -17,7 +17,10 @@ function checkTokens(name: unknown, allowWildcards: boolean): ChannelCheck {
   }
   const tokens = name.split(".");
   if (tokens.length > MAX_CHANNEL_TOKENS) {
-    return { ok: false, reason: `channel must have at most ${MAX_CHANNEL_TOKENS} dot-separated tokens` };
+    return {
+      ok: false,
+      reason: `channel must have at most ${MAX_CHANNEL_TOKENS} dot-separated tokens`,
+    };
   }
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
@@ -26,7 +29,9 @@ function checkTokens(name: unknown, allowWildcards: boolean): ChannelCheck {
     if (t === "*" || t === ">") {
       return {
         ok: false,
-        reason: allowWildcards ? "'>' may only be the last token" : "wildcards are not allowed when publishing",
+        reason: allowWildcards
+          ? "'>' may only be the last token"
+          : "wildcards are not allowed when publishing",
       };
     }
     return { ok: false, reason: `channel token ${JSON.stringify(t)} must match [A-Za-z0-9_-]+` };
@@ -61,7 +66,9 @@ export function channelPatternRegex(pattern: string): string {
   const parts = pattern.split(".").map((t) => {
     if (t === "*") return TOKEN_CLASS;
     if (t === ">") return `${TOKEN_CLASS}(\\.${TOKEN_CLASS})*`;
-    if (!tokenRe.test(t)) throw new Error(`channel pattern token ${JSON.stringify(t)} is not valid`);
+    if (!tokenRe.test(t)) {
+      throw new Error(`channel pattern token ${JSON.stringify(t)} is not valid`);
+    }
     return t;
   });
   return `^${parts.join("\\.")}$`;
@@ -87,11 +94,14 @@ export function patternCovers(grant: string, pattern: string): boolean {
   return g.length === p.length;
 }
 
-/** Whether some channel matches both patterns (so a subscription to one can see events of the other). */
+/**
+ * Whether some channel matches both patterns (so a subscription to one can see events of the
+ * other).
+ */
 export function patternsOverlap(a: string, b: string): boolean {
   const x = a.split(".");
   const y = b.split(".");
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     if (i === x.length || i === y.length) return x.length === y.length;
     if (x[i] === ">" || y[i] === ">") return true;
     if (x[i] !== y[i] && x[i] !== "*" && y[i] !== "*") return false;

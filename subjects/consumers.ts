@@ -15,7 +15,13 @@ export interface DurableConsumer {
   config: Partial<ConsumerConfig> & { durable_name: string };
 }
 
-function durable(name: string, stream: string, prefix: string, description: string, s: ConsumerSettings): DurableConsumer {
+function durable(
+  name: string,
+  stream: string,
+  prefix: string,
+  description: string,
+  s: ConsumerSettings,
+): DurableConsumer {
   return {
     stream,
     config: {
@@ -33,16 +39,30 @@ function durable(name: string, stream: string, prefix: string, description: stri
 
 /** Shown by `nats consumer info` and `nats consumer ls`: what the durable does and when it acks. */
 export const CONSUMER_DESCRIPTIONS = {
-  [ROUTE_CONSUMER]: `jetmesh route: moves each ${INGEST_PREFIX}.<channel> event to ${EVENTS_PREFIX}.<channel>, acks once ${EVENTS_STREAM} stored it`,
-  [PERSIST_CONSUMER]: `jetmesh persist: writes each event to PostgreSQL (table events), acks after the commit`,
+  [ROUTE_CONSUMER]:
+    `jetmesh route: moves each ${INGEST_PREFIX}.<channel> event to ${EVENTS_PREFIX}.<channel>, acks once ${EVENTS_STREAM} stored it`,
+  [PERSIST_CONSUMER]:
+    `jetmesh persist: writes each event to PostgreSQL (table events), acks after the commit`,
 } as const;
 
 /** route: INGEST → EVENTS. */
 export function routeConsumer(s: ConsumerSettings): DurableConsumer {
-  return durable(ROUTE_CONSUMER, INGEST_STREAM, INGEST_PREFIX, CONSUMER_DESCRIPTIONS[ROUTE_CONSUMER], s);
+  return durable(
+    ROUTE_CONSUMER,
+    INGEST_STREAM,
+    INGEST_PREFIX,
+    CONSUMER_DESCRIPTIONS[ROUTE_CONSUMER],
+    s,
+  );
 }
 
 /** persist: EVENTS → PostgreSQL. */
 export function persistConsumer(s: ConsumerSettings): DurableConsumer {
-  return durable(PERSIST_CONSUMER, EVENTS_STREAM, EVENTS_PREFIX, CONSUMER_DESCRIPTIONS[PERSIST_CONSUMER], s);
+  return durable(
+    PERSIST_CONSUMER,
+    EVENTS_STREAM,
+    EVENTS_PREFIX,
+    CONSUMER_DESCRIPTIONS[PERSIST_CONSUMER],
+    s,
+  );
 }

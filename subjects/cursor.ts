@@ -32,6 +32,8 @@ export function compareCursors(a: Cursor, b: Cursor): number {
 /** Epoch of a stream from its `created` timestamp (RFC 3339, as the server reports it). */
 export function epochOf(created: string): number {
   const ms = Date.parse(created);
-  if (Number.isNaN(ms)) throw new Error(`stream created time ${JSON.stringify(created)} is not a timestamp`);
+  if (Number.isNaN(ms)) {
+    throw new Error(`stream created time ${JSON.stringify(created)} is not a timestamp`);
+  }
   return ms;
 }

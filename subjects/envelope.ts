@@ -7,7 +7,10 @@ import { checkChannel } from "./channel.ts";
  */
 export interface Envelope {
   v: 1;
-  /** `<publisher>:<client id>`; also the `Nats-Msg-Id` at every hop and the unique key in PostgreSQL. */
+  /**
+   * `<publisher>:<client id>`; also the `Nats-Msg-Id` at every hop and the unique key in
+   * PostgreSQL.
+   */
   id: string;
   channel: string;
   /** Server receive time at ingest, ms since the Unix epoch. */
@@ -60,11 +63,17 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   }
   if (typeof v !== "object" || v === null) throw new EnvelopeError("envelope is not a map");
   const e = v as Record<string, unknown>;
-  if (e.v !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported envelope version ${String(e.v)}`);
-  if (typeof e.id !== "string" || e.id.indexOf(":") < 1) throw new EnvelopeError("envelope id is missing or malformed");
+  if (e.v !== ENVELOPE_VERSION) {
+    throw new EnvelopeError(`unsupported envelope version ${String(e.v)}`);
+  }
+  if (typeof e.id !== "string" || e.id.indexOf(":") < 1) {
+    throw new EnvelopeError("envelope id is missing or malformed");
+  }
   if (!checkChannel(e.channel).ok) throw new EnvelopeError("envelope channel is invalid");
   if (typeof e.ts !== "number") throw new EnvelopeError("envelope ts is not a number");
   if (!isPublisher(e.publisher)) throw new EnvelopeError("envelope publisher is invalid");
-  if (e.routedAt !== undefined && typeof e.routedAt !== "number") throw new EnvelopeError("envelope routedAt is not a number");
+  if (e.routedAt !== undefined && typeof e.routedAt !== "number") {
+    throw new EnvelopeError("envelope routedAt is not a number");
+  }
   return e as unknown as Envelope;
 }

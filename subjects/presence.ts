@@ -6,7 +6,8 @@
  */
 export const PRESENCE_BUCKET = "jetmesh_presence";
 /** Shown by `nats kv ls`. */
-export const PRESENCE_BUCKET_DESCRIPTION = "jetmesh notify: who is in which channel, key <channel>.<member>.<session>, refreshed by a heartbeat";
+export const PRESENCE_BUCKET_DESCRIPTION =
+  "jetmesh notify: who is in which channel, key <channel>.<member>.<session>, refreshed by a heartbeat";
 
 /** A member id as clients name themselves: also one KV key token, so it needs no encoding. */
 const memberRe = /^[A-Za-z0-9_-]{1,64}$/;

@@ -29,11 +29,15 @@ export const BUS_DECODER = "bin/jetmesh-decode.mjs";
  * in one table row.
  */
 export const STREAM_DESCRIPTIONS = {
-  [INGEST_STREAM]: `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
-  [EVENTS_STREAM]: `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
-  [DLQ_STREAM]: `jetmesh: events a service gave up on, why in ${DLQ_REASON_HEADER}; make replay-dlq. ${DLQ_PREFIX}.<service>.<channel>`,
+  [INGEST_STREAM]:
+    `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+  [EVENTS_STREAM]:
+    `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+  [DLQ_STREAM]:
+    `jetmesh: events a service gave up on, why in ${DLQ_REASON_HEADER}; make replay-dlq. ${DLQ_PREFIX}.<service>.<channel>`,
 } as const;
-export const SEEN_BUCKET_DESCRIPTION = "jetmesh route: ids of events already moved to EVENTS, so late client retries are dropped (key: id, base64url)";
+export const SEEN_BUCKET_DESCRIPTION =
+  "jetmesh route: ids of events already moved to EVENTS, so late client retries are dropped (key: id, base64url)";
 
 export function ingestSubject(channel: string): string {
   return `${INGEST_PREFIX}.${channel}`;
@@ -79,7 +83,12 @@ interface Limits {
   discard: DiscardPolicy;
 }
 
-function base(name: keyof typeof STREAM_DESCRIPTIONS, prefix: string, limits: Limits, replicas: number): Config {
+function base(
+  name: keyof typeof STREAM_DESCRIPTIONS,
+  prefix: string,
+  limits: Limits,
+  replicas: number,
+): Config {
   return {
     name,
     description: STREAM_DESCRIPTIONS[name],

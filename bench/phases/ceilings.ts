@@ -54,25 +54,51 @@ export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {
         payloadBytes: opts.payloadBytes + ENVELOPE_OVERHEAD,
         channels: opts.channels,
       }, (f) => progress(`ceilings: publish (${client}) ${fmtCount(f.acked as number)} acked`));
-      runs.publish[client] = { perSec: perSecond(r.acked, r.ms), count: r.acked, ms: r.ms, failed: r.failed, cpu: usage(a, snapshot(pids)) };
+      runs.publish[client] = {
+        perSec: perSecond(r.acked, r.ms),
+        count: r.acked,
+        ms: r.ms,
+        failed: r.failed,
+        cpu: usage(a, snapshot(pids)),
+      };
     }
     // The relays read what the publish runs stored, each through a durable of its own.
     for (const client of CLIENTS) {
-      note(`ceilings: relay hop, consume → publish with msgID → ack after PubAck (${client} client) for ${opts.durationSec}s`);
+      note(
+        `ceilings: relay hop, consume → publish with msgID → ack after PubAck (${client} client) for ${opts.durationSec}s`,
+      );
       const a = snapshot(pids);
-      const r = await w.call<{ relayed: number; failed: number; ms: number; exhausted: boolean }>("relay", {
-        url: nats.url,
-        ...nats.users.admin,
-        client,
-        ...from,
-        to: `BENCH_B_${client.toUpperCase()}`,
-        toPrefix: `bench_b_${client}`,
-        durationMs,
-      }, (f) => progress(`ceilings: relay (${client}) ${fmtCount(f.relayed as number)} relayed`));
-      if (r.exhausted) note(`ceilings: the relay (${client}) ran out of input before ${opts.durationSec}s; measured over what there was`);
-      runs.relay[client] = { perSec: perSecond(r.relayed, r.ms), count: r.relayed, ms: r.ms, failed: r.failed, cpu: usage(a, snapshot(pids)) };
+      const r = await w.call<{ relayed: number; failed: number; ms: number; exhausted: boolean }>(
+        "relay",
+        {
+          url: nats.url,
+          ...nats.users.admin,
+          client,
+          ...from,
+          to: `BENCH_B_${client.toUpperCase()}`,
+          toPrefix: `bench_b_${client}`,
+          durationMs,
+        },
+        (f) => progress(`ceilings: relay (${client}) ${fmtCount(f.relayed as number)} relayed`),
+      );
+      if (r.exhausted) {
+        note(
+          `ceilings: the relay (${client}) ran out of input before ${opts.durationSec}s; measured over what there was`,
+        );
+      }
+      runs.relay[client] = {
+        perSec: perSecond(r.relayed, r.ms),
+        count: r.relayed,
+        ms: r.ms,
+        failed: r.failed,
+        cpu: usage(a, snapshot(pids)),
+      };
     }
-    await w.call("drop", { url: nats.url, ...nats.users.admin, streams: [from.from, ...CLIENTS.map((c) => `BENCH_B_${c.toUpperCase()}`)] });
+    await w.call("drop", {
+      url: nats.url,
+      ...nats.users.admin,
+      streams: [from.from, ...CLIENTS.map((c) => `BENCH_B_${c.toUpperCase()}`)],
+    });
   } finally {
     await w.stop();
   }
@@ -83,8 +109,12 @@ export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {
   });
   const result = { publish: best("publish"), relay: best("relay") };
   note(
-    `ceilings: publish ${fmtCount(result.publish.stock.perSec)}/s stock, ${fmtCount(result.publish.pipelined.perSec)}/s pipelined; ` +
-      `relay ${fmtCount(result.relay.stock.perSec)}/s stock, ${fmtCount(result.relay.pipelined.perSec)}/s pipelined`,
+    `ceilings: publish ${fmtCount(result.publish.stock.perSec)}/s stock, ${
+      fmtCount(result.publish.pipelined.perSec)
+    }/s pipelined; ` +
+      `relay ${fmtCount(result.relay.stock.perSec)}/s stock, ${
+        fmtCount(result.relay.pipelined.perSec)
+      }/s pipelined`,
   );
   return result;
 }

@@ -16,7 +16,10 @@ export interface Ctx {
 }
 
 /** Waits `ms`, redrawing the progress line about every second with what `status` says. */
-export async function waitShowing(ms: number, status: () => Promise<string> | string): Promise<void> {
+export async function waitShowing(
+  ms: number,
+  status: () => Promise<string> | string,
+): Promise<void> {
   const end = performance.now() + ms;
   for (;;) {
     const left = end - performance.now();

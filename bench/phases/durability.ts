@@ -11,7 +11,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NatsServerHandle, startNatsCluster, startNatsServer } from "../../test/helpers/nats-server.ts";
+import {
+  type NatsServerHandle,
+  startNatsCluster,
+  startNatsServer,
+} from "../../test/helpers/nats-server.ts";
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, type Snapshot, snapshot, usageOver } from "../sampler.ts";
 import { fmtCount, fmtMs, type LatencySummary, perSecond, ratio, summarize } from "../stats.ts";
@@ -24,7 +28,10 @@ export type Topology = "single" | "R3";
 export interface DurabilityRun {
   topology: Topology;
   sync: Sync;
-  /** What every node's /varz said it does, so a label can never be wrong: "always" or the interval. */
+  /**
+   * What every node's /varz said it does, so a label can never be wrong: "always" or the
+   * interval.
+   */
   serverSync: string;
   /** Median over the rounds of the publish rate with `inFlight` unacked. */
   publishesPerSec: number;
@@ -37,7 +44,10 @@ export interface DurabilityRun {
 }
 
 export interface DurabilityResult {
-  /** Where the servers stored their streams: tmpfs would make an fsync free and the figures meaningless. */
+  /**
+   * Where the servers stored their streams: tmpfs would make an fsync free and the figures
+   * meaningless.
+   */
   store: { dir: string; fstype: string; source: string; mount: string };
   inFlight: number;
   payloadBytes: number;
@@ -66,17 +76,23 @@ interface Target {
   stop(): Promise<void>;
 }
 
-/** The `jetstream` block an operator would write; the store dir comes from the helper's `-sd` (a flag wins over the file). */
+/**
+ * The `jetstream` block an operator would write; the store dir comes from the helper's `-sd` (a
+ * flag wins over the file).
+ */
 function config(dir: string, sync: Sync): string {
   const file = join(dir, `${sync}.conf`);
-  const line = sync === "always" ? "sync_interval: always" : "# no sync_interval: the server's default (2 minutes)";
+  const line = sync === "always"
+    ? "sync_interval: always"
+    : "# no sync_interval: the server's default (2 minutes)";
   writeFileSync(file, `jetstream {\n  ${line}\n}\n`);
   return file;
 }
 
 function filesystem(dir: string): DurabilityResult["store"] {
   try {
-    const [, row] = execFileSync("df", ["--output=fstype,source,target", dir], { encoding: "utf8" }).trim().split("\n");
+    const [, row] = execFileSync("df", ["--output=fstype,source,target", dir], { encoding: "utf8" })
+      .trim().split("\n");
     const [fstype, source, mount] = row.trim().split(/\s+/);
     return { dir, fstype, source, mount };
   } catch {
@@ -84,17 +100,24 @@ function filesystem(dir: string): DurabilityResult["store"] {
   }
 }
 
-/** Reads back from every node what it does, and refuses to measure a server that ignored its config. */
+/**
+ * Reads back from every node what it does, and refuses to measure a server that ignored its
+ * config.
+ */
 async function serverSync(t: Target): Promise<string> {
   const seen = new Set<string>();
   for (const n of t.nodes) {
-    const v = await n.monitor<{ jetstream?: { config?: { sync_always?: boolean; sync_interval?: number } } }>("/varz");
+    const v = await n.monitor<
+      { jetstream?: { config?: { sync_always?: boolean; sync_interval?: number } } }
+    >("/varz");
     const c = v.jetstream?.config ?? {};
     seen.add(c.sync_always ? "always" : `${(c.sync_interval ?? 0) / 1e9}s`);
   }
   const [only] = [...seen];
   if (seen.size !== 1 || (only === "always") !== (t.sync === "always")) {
-    throw new Error(`durability ${t.key}: the nodes report sync ${[...seen].join(", ")}, not ${t.sync}`);
+    throw new Error(
+      `durability ${t.key}: the nodes report sync ${[...seen].join(", ")}, not ${t.sync}`,
+    );
   }
   return only;
 }
@@ -108,7 +131,11 @@ export async function durability(ctx: Ctx): Promise<DurabilityResult> {
     for (const topology of ["single", "R3"] as const) {
       for (const sync of ["default", "always"] as const) {
         const key = `${topology}-${sync}`;
-        note(`durability: starting ${topology === "single" ? "a nats-server" : "a 3-node cluster"} with ${sync === "always" ? "sync_interval: always" : "the default sync_interval"}`);
+        note(
+          `durability: starting ${
+            topology === "single" ? "a nats-server" : "a 3-node cluster"
+          } with ${sync === "always" ? "sync_interval: always" : "the default sync_interval"}`,
+        );
         const args = ["-c", config(dir, sync)];
         if (topology === "single") {
           const ns = await startNatsServer({ name: `dur-${key}`, args });
@@ -120,7 +147,11 @@ export async function durability(ctx: Ctx): Promise<DurabilityResult> {
       }
     }
     const store = filesystem(targets[0].nodes[0].storeDir);
-    if (/^(tmpfs|ramfs)$/.test(store.fstype)) note(`durability: the store is on ${store.fstype}, where an fsync costs nothing: the figures say nothing about a disk`);
+    if (/^(tmpfs|ramfs)$/.test(store.fstype)) {
+      note(
+        `durability: the store is on ${store.fstype}, where an fsync costs nothing: the figures say nothing about a disk`,
+      );
+    }
     const synced = new Map<string, string>();
     for (const t of targets) synced.set(t.key, await serverSync(t));
 
@@ -141,29 +172,52 @@ export async function durability(ctx: Ctx): Promise<DurabilityResult> {
     const rates = new Map<string, number[]>(targets.map((t) => [t.key, []]));
     const failed = new Map<string, number>(targets.map((t) => [t.key, 0]));
     const snaps = new Map<string, Array<[Snapshot, Snapshot]>>(targets.map((t) => [t.key, []]));
-    const pids = (t: Target) => ({ ...Object.fromEntries(t.nodes.map((n, i) => [t.nodes.length > 1 ? `nats-n${i + 1}` : "nats", n.pid ?? -1])), client: w.pid });
-    note(`durability: publish throughput, ${inFlight} in flight, ${opts.rounds} rounds of ${(sliceMs / 1000).toFixed(1)}s per configuration`);
+    const pids = (t: Target) => ({
+      ...Object.fromEntries(
+        t.nodes.map((n, i) => [t.nodes.length > 1 ? `nats-n${i + 1}` : "nats", n.pid ?? -1]),
+      ),
+      client: w.pid,
+    });
+    note(
+      `durability: publish throughput, ${inFlight} in flight, ${opts.rounds} rounds of ${
+        (sliceMs / 1000).toFixed(1)
+      }s per configuration`,
+    );
     for (let round = 0; round < opts.rounds; round++) {
       for (const t of order(round)) {
         const s0 = snapshot(pids(t));
         const r = await w.call<{ acked: number; failed: number; ms: number }>(
           "publish",
           { ...common(t, round), idPrefix: `t${round}`, window: inFlight, channels: opts.channels },
-          (f) => progress(`durability: ${t.key} round ${round + 1}/${opts.rounds}: ${fmtCount(f.acked as number)} acked`),
+          (f) =>
+            progress(
+              `durability: ${t.key} round ${round + 1}/${opts.rounds}: ${
+                fmtCount(f.acked as number)
+              } acked`,
+            ),
         );
         snaps.get(t.key)!.push([s0, snapshot(pids(t))]);
         rates.get(t.key)!.push(perSecond(r.acked, r.ms));
         failed.set(t.key, failed.get(t.key)! + r.failed);
       }
     }
-    note(`durability: ack latency, one publish at a time, ${opts.rounds} rounds of ${(sliceMs / 1000).toFixed(1)}s per configuration`);
+    note(
+      `durability: ack latency, one publish at a time, ${opts.rounds} rounds of ${
+        (sliceMs / 1000).toFixed(1)
+      }s per configuration`,
+    );
     const samples = new Map<string, number[]>(targets.map((t) => [t.key, []]));
     for (let round = 0; round < opts.rounds; round++) {
       for (const t of order(round)) {
         const r = await w.call<{ samples: number[]; failed: number }>(
           "serial",
           { ...common(t, round), idPrefix: `l${round}` },
-          (f) => progress(`durability: ${t.key} latency round ${round + 1}/${opts.rounds}: ${fmtCount(f.acked as number)} acked`),
+          (f) =>
+            progress(
+              `durability: ${t.key} latency round ${round + 1}/${opts.rounds}: ${
+                fmtCount(f.acked as number)
+              } acked`,
+            ),
         );
         samples.get(t.key)!.push(...r.samples);
         failed.set(t.key, failed.get(t.key)! + r.failed);
@@ -180,7 +234,11 @@ export async function durability(ctx: Ctx): Promise<DurabilityResult> {
       cpu: usageOver(snaps.get(t.key)!),
     }));
     for (const r of runs) {
-      note(`durability: ${r.topology} ${r.sync}: ${fmtCount(r.publishesPerSec)}/s (rounds ${r.roundsPerSec.map(fmtCount).join(", ")}), ack p50 ${fmtMs(r.ack.p50)} p99 ${fmtMs(r.ack.p99)}`);
+      note(
+        `durability: ${r.topology} ${r.sync}: ${fmtCount(r.publishesPerSec)}/s (rounds ${
+          r.roundsPerSec.map(fmtCount).join(", ")
+        }), ack p50 ${fmtMs(r.ack.p50)} p99 ${fmtMs(r.ack.p99)}`,
+      );
     }
     return { store, inFlight, payloadBytes: opts.payloadBytes, runs };
   } finally {

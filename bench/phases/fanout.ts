@@ -33,7 +33,9 @@ export const FANOUT_WINDOW = 64;
 export async function fanout(ctx: Ctx): Promise<FanoutResult> {
   const { opts } = ctx;
   const n = opts.fanoutSubscribers;
-  note(`fan-out: 1 channel → ${n} subscribers, raw uWebSockets.js and jetmesh alternating ${opts.rounds}× (${opts.durationSec}s each in all)`);
+  note(
+    `fan-out: 1 channel → ${n} subscribers, raw uWebSockets.js and jetmesh alternating ${opts.rounds}× (${opts.durationSec}s each in all)`,
+  );
   const raw = await Worker.start("rawws", "rawws.ts");
   const lg = await Worker.start("loadgen", "loadgen.ts");
   try {
@@ -45,14 +47,24 @@ export async function fanout(ctx: Ctx): Promise<FanoutResult> {
         name,
         { ...pids, loadgen: lg.pid },
         () => lg.call("run", { name, window: FANOUT_WINDOW, backlog: FANOUT_WINDOW }),
-        (c, what) => `fan-out ${name} ${what}: ${fmtCount(c.acked)} events, ${fmtCount(c.delivered)} deliveries, errors ${c.errors}`,
+        (c, what) =>
+          `fan-out ${name} ${what}: ${fmtCount(c.acked)} events, ${
+            fmtCount(c.delivered)
+          } deliveries, errors ${c.errors}`,
       );
     const targets = [
       target("raw uWS", { rawws: raw.pid }),
       target("jetmesh", { ...ctx.stack.pids(), nats: ctx.nats.pid ?? -1 }),
     ];
     const token = await ctx.stack.token("bench-fanout");
-    for (const [t, pub, sub, tok] of [[targets[0], rawUrl, rawUrl, undefined], [targets[1], ctx.stack.ingestWs, ctx.stack.notifyWs, token]] as const) {
+    for (
+      const [t, pub, sub, tok] of [[targets[0], rawUrl, rawUrl, undefined], [
+        targets[1],
+        ctx.stack.ingestWs,
+        ctx.stack.notifyWs,
+        token,
+      ]] as const
+    ) {
       const tag = ctx.tag("f");
       await lg.call("open", {
         name: t.name,
@@ -64,7 +76,8 @@ export async function fanout(ctx: Ctx): Promise<FanoutResult> {
         token: tok,
         publishers: 1,
         payloadBytes: opts.payloadBytes,
-        // Counting is the client's whole job here; parsing 500k frames/s would make the client the bound sooner.
+        // Counting is the client's whole job here; parsing 500k frames/s would make the
+        // client the bound sooner.
         parse: false,
       });
     }
@@ -82,8 +95,17 @@ export async function fanout(ctx: Ctx): Promise<FanoutResult> {
     };
     const rawRun = await run("raw uWS");
     const jet = await run("jetmesh");
-    note(`fan-out: raw uWS ${fmtCount(rawRun.deliveriesPerSec)} deliveries/s, jetmesh ${fmtCount(jet.deliveriesPerSec)} deliveries/s (${fmtCount(jet.eventsPerSec)} events/s)`);
-    return { subscribers: n, raw: rawRun, jetmesh: jet, ratio: ratio(jet.deliveriesPerSec, rawRun.deliveriesPerSec) };
+    note(
+      `fan-out: raw uWS ${fmtCount(rawRun.deliveriesPerSec)} deliveries/s, jetmesh ${
+        fmtCount(jet.deliveriesPerSec)
+      } deliveries/s (${fmtCount(jet.eventsPerSec)} events/s)`,
+    );
+    return {
+      subscribers: n,
+      raw: rawRun,
+      jetmesh: jet,
+      ratio: ratio(jet.deliveriesPerSec, rawRun.deliveriesPerSec),
+    };
   } finally {
     await lg.call("close", { name: "raw uWS" }).catch(() => {});
     await lg.call("close", { name: "jetmesh" }).catch(() => {});

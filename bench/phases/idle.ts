@@ -4,7 +4,8 @@
  * steps; after each step the server's heap is collected in full (through its
  * inspector) and its RSS read, and the cost of one connection is the median
  * growth per connection over the steps, which one step of the allocators
- * (pages handed back, a table doubling) does not move. Without the collection a sample holds whatever
+ * (pages handed back, a table doubling) does not move. Without the collection a sample holds
+ * whatever
  * garbage the collector has not reached yet, and V8's young generation grows
  * by up to 32 MiB at some point of a ramp: single ramps moved between 0.84
  * and 3.50 KiB per connection, and once went negative. Raw uWebSockets.js
@@ -27,7 +28,10 @@ export interface IdleRun {
   connectMs: number;
   rssBefore: number;
   rssAfter: number;
-  /** Growth of RSS (after a full collection) per connection: the median over the steps of the ramp. */
+  /**
+   * Growth of RSS (after a full collection) per connection: the median over the steps of the
+   * ramp.
+   */
   bytesPerConnection: number;
   /** (rssAfter - rssBefore) / connections, for comparison. */
   deltaPerConnection: number;
@@ -41,7 +45,10 @@ export interface IdleRun {
 
 export interface IdleResult {
   wanted: number;
-  /** Connections each server process was asked to hold: the wanted count, or less when the fd limit forbids it. */
+  /**
+   * Connections each server process was asked to hold: the wanted count, or less when the fd
+   * limit forbids it.
+   */
   attempted: number;
   fdLimit: { soft: number; hard: number };
   /** The ramp with the median figure, of each server. */
@@ -52,15 +59,24 @@ export interface IdleResult {
   ratio: number | null;
 }
 
-/** Descriptors a server needs besides its connections: listen sockets, NATS, PostgreSQL, stdio, epoll, libuv. */
+/**
+ * Descriptors a server needs besides its connections: listen sockets, NATS, PostgreSQL, stdio,
+ * epoll, libuv.
+ */
 const SERVER_FD_RESERVE = 150;
 const CLIENTS_PER_PROCESS = 8000;
-/** After a full collection, before reading RSS: V8 hands freed pages back to the system from a background thread. */
+/**
+ * After a full collection, before reading RSS: V8 hands freed pages back to the system from a
+ * background thread.
+ */
 const SETTLE_MS = 1000;
 /** Enough in QUICK mode, where every second counts; the full run waits longer to be sure. */
 const QUICK_SETTLE_MS = 400;
 const CONNECT_DEADLINE_MS = 240_000;
-/** Connections opened and closed before measuring, so that first-use costs (JIT, buffers) are behind. */
+/**
+ * Connections opened and closed before measuring, so that first-use costs (JIT, buffers) are
+ * behind.
+ */
 const WARM_UP_CONNECTIONS = 500;
 /** Samples along the ramp, besides the one before it. */
 const STEPS = 10;
@@ -79,26 +95,49 @@ async function rssAfterCollection(server: Server, settleMs: number): Promise<num
 interface HoldOptions {
   /** Other processes whose RSS growth is reported (nats-server for jetmesh). */
   others?: Record<string, number>;
-  /** Mints the token each client process presents on all its connections; none for the raw server. */
+  /**
+   * Mints the token each client process presents on all its connections; none for the raw
+   * server.
+   */
   mint?: (sub: string) => Promise<string>;
 }
 
-async function hold(ctx: Ctx, name: string, url: string, server: Server, count: number, o: HoldOptions = {}): Promise<IdleRun> {
+async function hold(
+  ctx: Ctx,
+  name: string,
+  url: string,
+  server: Server,
+  count: number,
+  o: HoldOptions = {},
+): Promise<IdleRun> {
   const others = o.others ?? {};
   const settleMs = ctx.opts.quick ? QUICK_SETTLE_MS : SETTLE_MS;
   const shares = Math.ceil(count / CLIENTS_PER_PROCESS);
-  const clients = await Promise.all(Array.from({ length: shares }, () => Worker.start("idle-clients", "loadgen.ts")));
+  const clients = await Promise.all(
+    Array.from({ length: shares }, () => Worker.start("idle-clients", "loadgen.ts")),
+  );
   const tokens = await Promise.all(clients.map((_, i) => o.mint?.(`bench-idle-${i}`)));
   progress(`idle ${name}: warming up`);
-  await clients[0].call("idleOpen", { url, token: tokens[0], count: WARM_UP_CONNECTIONS, channelPrefix: `warm.${ctx.tag("w")}.` });
+  await clients[0].call("idleOpen", {
+    url,
+    token: tokens[0],
+    count: WARM_UP_CONNECTIONS,
+    channelPrefix: `warm.${ctx.tag("w")}.`,
+  });
   await clients[0].call("idleClose");
   const rssBefore = await rssAfterCollection(server, settleMs);
-  const othersBefore = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, rssBytes(pid) ?? NaN]));
+  const othersBefore = Object.fromEntries(
+    Object.entries(others).map(([k, pid]) => [k, rssBytes(pid) ?? NaN]),
+  );
   const tag = ctx.tag("i");
   const points: Array<[number, number]> = [[0, rssBefore]];
   const started = performance.now();
   // Per client process: connections it holds, failures, the first error.
-  const held = clients.map(() => ({ open: 0, failed: 0, firstError: undefined as string | undefined }));
+  const held = clients.map(() => ({
+    open: 0,
+    failed: 0,
+    firstError: undefined as string | undefined,
+  }));
   try {
     for (let step = 1; step <= STEPS; step++) {
       await Promise.all(clients.map(async (w, i) => {
@@ -108,7 +147,14 @@ async function hold(ctx: Ctx, name: string, url: string, server: Server, count: 
         const from = Math.round((share * (step - 1)) / STEPS);
         const r = await w.call<{ open: number; failed: number; firstError?: string }>(
           "idleOpen",
-          { url, token: tokens[i], count: upTo - from, first: first + from, channelPrefix: `idle.${tag}.`, deadlineMs: CONNECT_DEADLINE_MS },
+          {
+            url,
+            token: tokens[i],
+            count: upTo - from,
+            first: first + from,
+            channelPrefix: `idle.${tag}.`,
+            deadlineMs: CONNECT_DEADLINE_MS,
+          },
         );
         held[i].open = r.open;
         held[i].failed += r.failed;
@@ -120,7 +166,9 @@ async function hold(ctx: Ctx, name: string, url: string, server: Server, count: 
     }
     const connectMs = performance.now() - started;
     const [connections, rssAfter] = points[points.length - 1];
-    const othersRssGrowth = Object.fromEntries(Object.entries(others).map(([k, pid]) => [k, (rssBytes(pid) ?? NaN) - othersBefore[k]]));
+    const othersRssGrowth = Object.fromEntries(
+      Object.entries(others).map(([k, pid]) => [k, (rssBytes(pid) ?? NaN) - othersBefore[k]]),
+    );
     return {
       connections,
       failed: held.reduce((a, h) => a + h.failed, 0),
@@ -152,22 +200,37 @@ export async function idle(ctx: Ctx): Promise<IdleResult> {
   const wanted = ctx.opts.idleConnections;
   const fdLimit = fdLimits();
   const attempted = Math.min(wanted, fdLimit.soft - SERVER_FD_RESERVE);
-  // Full runs ramp three times on fresh processes, alternating, and keep the median: one ramp's figure moves with where GC and the allocators happen to step.
+  // Full runs ramp three times on fresh processes, alternating, and keep the median: one
+  // ramp's figure moves with where GC and the allocators happen to step.
   const ramps = ctx.opts.quick ? 1 : 3;
   note(
     `idle: ${fmtCount(attempted)} subscriber connections` +
-      (attempted < wanted ? ` (of ${fmtCount(wanted)} wanted: a server process may hold ${fdLimit.soft} descriptors in all)` : "") +
+      (attempted < wanted
+        ? ` (of ${
+          fmtCount(wanted)
+        } wanted: a server process may hold ${fdLimit.soft} descriptors in all)`
+        : "") +
       `, raw uWebSockets.js and a fresh notify, ${ramps} ramp${ramps > 1 ? "s" : ""} each`,
   );
   const raws: IdleRun[] = [];
   const jets: IdleRun[] = [];
   for (let i = 0; i < ramps; i++) {
     const rawInspect = await freePort();
-    const raw = await Worker.start("rawws", "rawws.ts", { NODE_OPTIONS: `--inspect=127.0.0.1:${rawInspect}` });
+    const raw = await Worker.start("rawws", "rawws.ts", {
+      NODE_OPTIONS: `--inspect=127.0.0.1:${rawInspect}`,
+    });
     let inspector = await Inspector.connect(rawInspect);
     try {
       const { port } = await raw.call<{ port: number }>("start");
-      raws.push(await hold(ctx, "raw uWS", `ws://127.0.0.1:${port}/`, { pid: raw.pid, inspector }, attempted));
+      raws.push(
+        await hold(
+          ctx,
+          "raw uWS",
+          `ws://127.0.0.1:${port}/`,
+          { pid: raw.pid, inspector },
+          attempted,
+        ),
+      );
     } finally {
       inspector.close();
       await raw.stop();
@@ -178,11 +241,20 @@ export async function idle(ctx: Ctx): Promise<IdleResult> {
     inspector = await Inspector.connect(notifyInspect);
     try {
       const server = { pid: ctx.stack.pids().notify, inspector };
-      jets.push(await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, attempted, { others: { nats: ctx.nats.pid ?? -1 }, mint: ctx.stack.token }));
+      jets.push(
+        await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, attempted, {
+          others: { nats: ctx.nats.pid ?? -1 },
+          mint: ctx.stack.token,
+        }),
+      );
     } finally {
       inspector.close();
     }
-    note(`idle ramp ${i + 1}/${ramps}: raw uWS ${fmtBytes(raws[i].bytesPerConnection)}, jetmesh ${fmtBytes(jets[i].bytesPerConnection)} per connection (nats-server grew ${fmtBytes(jets[i].othersRssGrowth.nats)})`);
+    note(
+      `idle ramp ${i + 1}/${ramps}: raw uWS ${fmtBytes(raws[i].bytesPerConnection)}, jetmesh ${
+        fmtBytes(jets[i].bytesPerConnection)
+      } per connection (nats-server grew ${fmtBytes(jets[i].othersRssGrowth.nats)})`,
+    );
   }
   // Later phases get notify as it is deployed, without the inspector.
   await ctx.stack.restart("notify");
@@ -194,7 +266,10 @@ export async function idle(ctx: Ctx): Promise<IdleResult> {
     fdLimit,
     raw,
     jetmesh,
-    ramps: { raw: raws.map((r) => r.bytesPerConnection), jetmesh: jets.map((r) => r.bytesPerConnection) },
+    ramps: {
+      raw: raws.map((r) => r.bytesPerConnection),
+      jetmesh: jets.map((r) => r.bytesPerConnection),
+    },
     ratio: ratio(jetmesh.bytesPerConnection, raw.bytesPerConnection),
   };
 }

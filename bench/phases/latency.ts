@@ -33,19 +33,37 @@ export interface LatencyResult {
 
 const NAMES = { jetmesh: "jetmesh", proto: "prototype" } as const;
 
-/** Where a loadgen scenario connects: publish and subscribe URLs, and the token jetmesh wants (the prototype takes none). */
+/**
+ * Where a loadgen scenario connects: publish and subscribe URLs, and the token jetmesh wants
+ * (the prototype takes none).
+ */
 interface Endpoints {
   urls: [string, string];
   token?: string;
 }
 
-async function atRate(ctx: Ctx, lg: Worker, pids: Record<string, Record<string, number>>, endpoints: Record<string, Endpoints>, rate: number) {
+async function atRate(
+  ctx: Ctx,
+  lg: Worker,
+  pids: Record<string, Record<string, number>>,
+  endpoints: Record<string, Endpoints>,
+  rate: number,
+) {
   const { opts } = ctx;
   for (const name of Object.values(NAMES)) {
     const tag = ctx.tag("l");
     const channels = Array.from({ length: opts.channels }, (_, i) => `lat.${tag}.c${i}`);
     const { urls: [publishUrl, subscribeUrl], token } = endpoints[name];
-    await lg.call("open", { name, tag, channels, publishUrl, subscribeUrl, token, publishers: 1, payloadBytes: opts.payloadBytes });
+    await lg.call("open", {
+      name,
+      tag,
+      channels,
+      publishUrl,
+      subscribeUrl,
+      token,
+      publishers: 1,
+      payloadBytes: opts.payloadBytes,
+    });
   }
   const target = (name: string): SliceTarget<Counts> => ({
     ...loadgenTarget<Counts>(
@@ -53,7 +71,10 @@ async function atRate(ctx: Ctx, lg: Worker, pids: Record<string, Record<string, 
       name,
       { ...pids[name], nats: ctx.nats.pid ?? -1, loadgen: lg.pid },
       () => lg.call("run", { name, rate }),
-      (c, what) => `latency ${name} @ ${fmtCount(rate)}/s ${what}: sent ${fmtCount(c.sent)} delivered ${fmtCount(c.delivered)} errors ${c.errors}`,
+      (c, what) =>
+        `latency ${name} @ ${fmtCount(rate)}/s ${what}: sent ${fmtCount(c.sent)} delivered ${
+          fmtCount(c.delivered)
+        } errors ${c.errors}`,
     ),
     // Latency samples count for events sent from the mark until the halt.
     begin: () => lg.call("mark", { name }),
@@ -83,11 +104,19 @@ export async function latency(ctx: Ctx): Promise<LatencyResult[]> {
   const protoNotify = await Worker.start("proto-notify", "proto.ts");
   const lg = await Worker.start("loadgen", "loadgen.ts");
   try {
-    const stream = { url: ctx.nats.url, ...ctx.nats.users.admin, stream: "BENCH_PROTO", prefix: "bench_proto" };
+    const stream = {
+      url: ctx.nats.url,
+      ...ctx.nats.users.admin,
+      stream: "BENCH_PROTO",
+      prefix: "bench_proto",
+    };
     const { port: pubPort } = await protoIngest.call<{ port: number }>("ingest", stream);
     const { port: subPort } = await protoNotify.call<{ port: number }>("notify", stream);
     const endpoints: Record<string, Endpoints> = {
-      [NAMES.jetmesh]: { urls: [ctx.stack.ingestWs, ctx.stack.notifyWs], token: await ctx.stack.token("bench-latency") },
+      [NAMES.jetmesh]: {
+        urls: [ctx.stack.ingestWs, ctx.stack.notifyWs],
+        token: await ctx.stack.token("bench-latency"),
+      },
       [NAMES.proto]: { urls: [`ws://127.0.0.1:${pubPort}/`, `ws://127.0.0.1:${subPort}/`] },
     };
     const pids = {
@@ -96,9 +125,14 @@ export async function latency(ctx: Ctx): Promise<LatencyResult[]> {
     };
     const out: LatencyResult[] = [];
     for (const rate of ctx.opts.rates) {
-      note(`latency @ ${fmtCount(rate)}/s offered over ${ctx.opts.channels} channels: jetmesh and the prototype alternating ${ctx.opts.rounds}× (${ctx.opts.durationSec}s each in all)`);
+      note(
+        `latency @ ${
+          fmtCount(rate)
+        }/s offered over ${ctx.opts.channels} channels: jetmesh and the prototype alternating ${ctx.opts.rounds}× (${ctx.opts.durationSec}s each in all)`,
+      );
       const { jetmesh, proto } = await atRate(ctx, lg, pids, endpoints, rate);
-      const show = (x: LatencyRun) => `p50 ${fmtMs(x.latency.p50)} p99 ${fmtMs(x.latency.p99)} p999 ${fmtMs(x.latency.p999)}`;
+      const show = (x: LatencyRun) =>
+        `p50 ${fmtMs(x.latency.p50)} p99 ${fmtMs(x.latency.p99)} p999 ${fmtMs(x.latency.p999)}`;
       note(`latency @ ${fmtCount(rate)}/s: jetmesh ${show(jetmesh)} | prototype ${show(proto)}`);
       out.push({ rate, jetmesh, proto, p99Ratio: ratio(jetmesh.latency.p99, proto.latency.p99) });
     }

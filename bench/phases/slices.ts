@@ -40,18 +40,31 @@ export interface SliceOptions {
 }
 
 /** The bench's slicing: `rounds` slices sharing `durationSec`, the first after the full warm-up. */
-export function sliceOptions(opts: Pick<BenchOptions, "rounds" | "warmupSec" | "durationSec">): SliceOptions {
-  return { rounds: opts.rounds, firstWarmupMs: opts.warmupSec * 1000, warmupMs: 500, sliceMs: (opts.durationSec * 1000) / opts.rounds };
+export function sliceOptions(
+  opts: Pick<BenchOptions, "rounds" | "warmupSec" | "durationSec">,
+): SliceOptions {
+  return {
+    rounds: opts.rounds,
+    firstWarmupMs: opts.warmupSec * 1000,
+    warmupMs: 500,
+    sliceMs: (opts.durationSec * 1000) / opts.rounds,
+  };
 }
 
-export async function interleave<C>(targets: SliceTarget<C>[], o: SliceOptions): Promise<Map<string, Sliced<C>>> {
+export async function interleave<C>(
+  targets: SliceTarget<C>[],
+  o: SliceOptions,
+): Promise<Map<string, Sliced<C>>> {
   const out = new Map<string, { windows: Array<[C, C]>; snaps: Array<[Snapshot, Snapshot]> }>();
   for (const t of targets) out.set(t.name, { windows: [], snaps: [] });
   for (let round = 0; round < o.rounds; round++) {
     for (const t of targets) {
       const r = out.get(t.name)!;
       await t.start();
-      await waitShowing(round === 0 ? o.firstWarmupMs : o.warmupMs, () => t.status(`warm-up (${round + 1}/${o.rounds})`));
+      await waitShowing(
+        round === 0 ? o.firstWarmupMs : o.warmupMs,
+        () => t.status(`warm-up (${round + 1}/${o.rounds})`),
+      );
       await t.begin?.();
       const c0 = await t.read();
       const s0 = snapshot(t.pids);

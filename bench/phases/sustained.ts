@@ -6,7 +6,7 @@
  * counted over the same window.
  */
 import { note, progress } from "../progress.ts";
-import { snapshot, usage, type CpuUsage } from "../sampler.ts";
+import { type CpuUsage, snapshot, usage } from "../sampler.ts";
 import { fmtCount, perSecond } from "../stats.ts";
 import { Worker } from "../worker.ts";
 import type { Counts } from "../workers/loadgen.ts";
@@ -50,11 +50,15 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       publishers: opts.publishers,
       payloadBytes: opts.payloadBytes,
     });
-    note(`sustained: ${opts.publishers} publishers × window ${opts.window}, ${opts.channels} channels, ${opts.payloadBytes} B; warm-up ${opts.warmupSec}s, then ${opts.durationSec}s`);
+    note(
+      `sustained: ${opts.publishers} publishers × window ${opts.window}, ${opts.channels} channels, ${opts.payloadBytes} B; warm-up ${opts.warmupSec}s, then ${opts.durationSec}s`,
+    );
     await lg.call("run", { window: opts.window, backlog: BACKLOG });
     const status = (what: string) => async () => {
       const c = await lg.call<Counts>("counts");
-      return `sustained ${what}: acked ${fmtCount(c.acked)} delivered ${fmtCount(c.delivered)} errors ${c.errors}`;
+      return `sustained ${what}: acked ${fmtCount(c.acked)} delivered ${
+        fmtCount(c.delivered)
+      } errors ${c.errors}`;
     };
     await waitShowing(opts.warmupSec * 1000, status("warm-up"));
     const c0 = await lg.call<Counts>("counts");
@@ -68,10 +72,21 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
     const ms = s1.t - s0.t;
     // Drain: everything acked must reach the subscribers and the table.
     const drainStart = performance.now();
-    const drained = await lg.call<Counts>("drain", { timeoutMs: 60_000 }, (f) => progress(`sustained: draining, delivered ${fmtCount(f.delivered as number)} of ${fmtCount(f.expected as number)}`));
+    const drained = await lg.call<Counts>(
+      "drain",
+      { timeoutMs: 60_000 },
+      (f) =>
+        progress(
+          `sustained: draining, delivered ${fmtCount(f.delivered as number)} of ${
+            fmtCount(f.expected as number)
+          }`,
+        ),
+    );
     let rows = await committedRows(ctx);
     while (rows - base < drained.acked && performance.now() - drainStart < 60_000) {
-      progress(`sustained: draining, stored ${fmtCount(rows - base)} of ${fmtCount(drained.acked)}`);
+      progress(
+        `sustained: draining, stored ${fmtCount(rows - base)} of ${fmtCount(drained.acked)}`,
+      );
       await new Promise((r) => setTimeout(r, 250));
       rows = await committedRows(ctx);
     }
@@ -88,12 +103,17 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       firstError: drained.firstError,
       orderViolations: drained.violations,
       drainMs,
-      drained: drained.delivered >= drained.acked && rows - base >= drained.acked && halted.sent === drained.acked + drained.errors,
+      drained: drained.delivered >= drained.acked && rows - base >= drained.acked &&
+        halted.sent === drained.acked + drained.errors,
       cpu: usage(s0, s1),
     };
     note(
-      `sustained: acked ${fmtCount(result.ackedPerSec)}/s, committed ${fmtCount(result.committedPerSec)}/s, delivered ${fmtCount(result.deliveredPerSec)}/s; ` +
-        `drained in ${(drainMs / 1000).toFixed(1)}s${result.drained ? "" : " (NOT fully)"}; order violations ${result.orderViolations}`,
+      `sustained: acked ${fmtCount(result.ackedPerSec)}/s, committed ${
+        fmtCount(result.committedPerSec)
+      }/s, delivered ${fmtCount(result.deliveredPerSec)}/s; ` +
+        `drained in ${(drainMs / 1000).toFixed(1)}s${
+          result.drained ? "" : " (NOT fully)"
+        }; order violations ${result.orderViolations}`,
     );
     return result;
   } finally {

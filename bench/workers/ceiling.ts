@@ -8,21 +8,44 @@
  * Each with the client's own `js.publish` ("stock") or with jetmesh's
  * pipelined publisher, so the ceiling is the better of the two.
  */
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
-/** `url` is one server or, for a cluster, a list of them. The bench's server has users; the ceilings make streams of their own, so they log in as admin (`user`, `pass`). */
+/**
+ * `url` is one server or, for a cluster, a list of them. The bench's server has users; the
+ * ceilings make streams of their own, so they log in as admin (`user`, `pass`).
+ */
 async function open(args: Record<string, unknown>): Promise<NatsConnection> {
   const servers = Array.isArray(args.url) ? args.url.map(String) : str(args, "url");
-  return await connect({ servers, user: str(args, "user", "") || undefined, pass: str(args, "pass", "") || undefined, noAsyncTraces: true, name: "bench-ceiling" });
+  return await connect({
+    servers,
+    user: str(args, "user", "") || undefined,
+    pass: str(args, "pass", "") || undefined,
+    noAsyncTraces: true,
+    name: "bench-ceiling",
+  });
 }
 
-/** The stream a publish measure writes to; `replicas` > 1 on a cluster. Adding an existing one with the same config is a no-op. */
+/**
+ * The stream a publish measure writes to; `replicas` > 1 on a cluster. Adding an existing one
+ * with the same config is a no-op.
+ */
 async function ensureStream(nc: NatsConnection, args: Record<string, unknown>): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: str(args, "stream"), subjects: [`${str(args, "prefix")}.>`], duplicate_window: 120e9, num_replicas: num(args, "replicas", 1) });
+  await jsm.streams.add({
+    name: str(args, "stream"),
+    subjects: [`${str(args, "prefix")}.>`],
+    duplicate_window: 120e9,
+    num_replicas: num(args, "replicas", 1),
+  });
 }
 
 function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
@@ -37,7 +60,8 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
   await ensureStream(nc, args);
   const prefix = str(args, "prefix");
   const js = publisher(nc, args);
-  // Calls that write to one stream more than once need ids of their own: a repeated msgID is acked as a duplicate without being stored.
+  // Calls that write to one stream more than once need ids of their own: a repeated msgID is
+  // acked as a duplicate without being stored.
   const tag = str(args, "idPrefix", str(args, "client"));
   // Publishes during the warm-up fill the window and the server's caches; only acks after it count.
   const warmupMs = num(args, "warmupMs", 0);
@@ -59,7 +83,10 @@ async function publishCeiling(args: Record<string, unknown>, progress: Progress)
       while (inflight < window && performance.now() - start < durationMs) {
         const i = sent++;
         inflight++;
-        js.publish(`${prefix}.c${i % channels}`, payload, { msgID: `${tag}-${i}`, headers: natsHeaders() }).then(
+        js.publish(`${prefix}.c${i % channels}`, payload, {
+          msgID: `${tag}-${i}`,
+          headers: natsHeaders(),
+        }).then(
           () => acked++,
           () => failed++,
         ).finally(() => {
@@ -97,7 +124,7 @@ async function serialPublish(args: Record<string, unknown>, progress: Progress) 
   let failed = 0;
   const start = performance.now();
   const tick = setInterval(() => progress({ acked: samples.length }), 1000);
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     const t0 = performance.now();
     if (t0 - start >= warmupMs + durationMs) break;
     try {

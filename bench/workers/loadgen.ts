@@ -50,7 +50,10 @@ interface Scenario {
   pump?: () => void;
 }
 
-/** Open scenarios by name: a phase may keep two open (jetmesh and its reference) and alternate between them. */
+/**
+ * Open scenarios by name: a phase may keep two open (jetmesh and its reference) and alternate
+ * between them.
+ */
 const scenarios = new Map<string, Scenario>();
 
 const nameOf = (args: Record<string, unknown>) => str(args, "name", "main");
@@ -59,7 +62,10 @@ function opened(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once(
+      "unexpected-response",
+      (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)),
+    );
   });
 }
 
@@ -70,7 +76,9 @@ function withToken(url: string, args: Record<string, unknown>): string {
 }
 
 function nextFrame(ws: WebSocket): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => ws.once("message", (d: Buffer) => resolve(JSON.parse(d.toString("utf8")))));
+  return new Promise((resolve) =>
+    ws.once("message", (d: Buffer) => resolve(JSON.parse(d.toString("utf8"))))
+  );
 }
 
 async function subscribe(ws: WebSocket, channel: string): Promise<void> {
@@ -111,19 +119,24 @@ async function open(args: Record<string, unknown>) {
   if (subsPerChannel > 1) {
     for (let i = 0; i < subsPerChannel; i++) groups.push(channels);
   } else {
-    for (let i = 0; i < channels.length; i += channelsPerConn) groups.push(channels.slice(i, i + channelsPerConn));
+    for (let i = 0; i < channels.length; i += channelsPerConn) {
+      groups.push(channels.slice(i, i + channelsPerConn));
+    }
   }
   const concurrency = 100;
   for (let i = 0; i < groups.length; i += concurrency) {
-    await Promise.all(groups.slice(i, i + concurrency).map(async (chs) => {
-      const ws = new WebSocket(subUrl, { perMessageDeflate: false });
-      await opened(ws);
-      for (const ch of chs) await subscribe(ws, ch);
-      ws.on("message", (d: Buffer) => onEvent(s, d));
-      s.subscribers.push(ws);
-    }));
+    await Promise.all(
+      groups.slice(i, i + concurrency).map(async (chs) => {
+        const ws = new WebSocket(subUrl, { perMessageDeflate: false });
+        await opened(ws);
+        for (const ch of chs) await subscribe(ws, ch);
+        ws.on("message", (d: Buffer) => onEvent(s, d));
+        s.subscribers.push(ws);
+      }),
+    );
   }
-  // Every publisher connection is the same identity (the token's sub), as one busy backend's would be.
+  // Every publisher connection is the same identity (the token's sub), as one busy backend's
+  // would be.
   const pubUrl = withToken(str(args, "publishUrl"), args);
   for (let i = 0; i < num(args, "publishers", 1); i++) {
     const ws = new WebSocket(pubUrl, { perMessageDeflate: false });
@@ -151,7 +164,11 @@ function onAck(s: Scenario, k: number, d: Buffer): void {
 function onEvent(s: Scenario, d: Buffer): void {
   s.c.delivered++;
   if (s.parse) {
-    const f = JSON.parse(d.toString("utf8")) as { op: string; channel: string; data: { r: string; c: number; n: number; t: number } };
+    const f = JSON.parse(d.toString("utf8")) as {
+      op: string;
+      channel: string;
+      data: { r: string; c: number; n: number; t: number };
+    };
     if (f.op === "event" && f.data?.r === s.tag) {
       const key = `${f.data.c}|${f.channel}`;
       const last = s.lastSeen.get(key);
@@ -202,7 +219,10 @@ function run(args: Record<string, unknown>) {
   const backlog = num(args, "backlog", 8192);
   s.pump = () => {
     for (let k = 0; k < s.publishers.length; k++) {
-      while (s.sending && s.inflight[k] < window && s.c.sent * s.fanout - s.c.delivered < backlog * s.fanout) {
+      while (
+        s.sending && s.inflight[k] < window &&
+        s.c.sent * s.fanout - s.c.delivered < backlog * s.fanout
+      ) {
         sendOne(s, k, performance.now());
       }
     }
@@ -238,7 +258,10 @@ function halt(args: Record<string, unknown>) {
   return counts(args);
 }
 
-/** Waits until every acked event reached every subscriber, or the timeout; returns the counters then. */
+/**
+ * Waits until every acked event reached every subscriber, or the timeout; returns the counters
+ * then.
+ */
 async function drain(args: Record<string, unknown>, progress: Progress) {
   const s = need(args);
   const deadline = performance.now() + num(args, "timeoutMs", 60_000);

@@ -16,9 +16,20 @@ async function start() {
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, ctx) =>
-      res.upgrade({}, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), ctx),
+      res.upgrade(
+        {},
+        req.getHeader("sec-websocket-key"),
+        req.getHeader("sec-websocket-protocol"),
+        req.getHeader("sec-websocket-extensions"),
+        ctx,
+      ),
     message: (ws, message) => {
-      const f = JSON.parse(decoder.decode(message)) as { op: string; id?: string; channel: string; data?: unknown };
+      const f = JSON.parse(decoder.decode(message)) as {
+        op: string;
+        id?: string;
+        channel: string;
+        data?: unknown;
+      };
       if (f.op === "sub") {
         ws.subscribe(f.channel);
         ws.send(`{"op":"subscribed","channel":"${f.channel}"}`);
@@ -26,11 +37,27 @@ async function start() {
       }
       const n = ++seq;
       ws.send(`{"op":"ack","id":"${f.id}","seq":${n},"dup":false}`);
-      app.publish(f.channel, JSON.stringify({ op: "event", channel: f.channel, cursor: `1-${n}`, id: f.id, ts: Date.now(), data: f.data }));
+      app.publish(
+        f.channel,
+        JSON.stringify({
+          op: "event",
+          channel: f.channel,
+          cursor: `1-${n}`,
+          id: f.id,
+          ts: Date.now(),
+          data: f.data,
+        }),
+      );
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    app.listen("127.0.0.1", 0, (s) => (s ? resolve(uWS.us_socket_local_port(s as uWS.us_socket)) : reject(new Error("cannot listen"))))
+    app.listen(
+      "127.0.0.1",
+      0,
+      (s) => (s
+        ? resolve(uWS.us_socket_local_port(s as uWS.us_socket))
+        : reject(new Error("cannot listen"))),
+    )
   );
   return { port };
 }

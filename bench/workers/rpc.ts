@@ -3,7 +3,10 @@
  * and answers named commands. Commands may report progress while they run.
  */
 export type Progress = (fields: Record<string, unknown>) => void;
-export type Handler = (args: Record<string, unknown>, progress: Progress) => Promise<unknown> | unknown;
+export type Handler = (
+  args: Record<string, unknown>,
+  progress: Progress,
+) => Promise<unknown> | unknown;
 
 interface Call {
   id: number;
@@ -23,7 +26,11 @@ export function serve(handlers: Record<string, Handler>): void {
       const result = await handler(call.args ?? {}, progress);
       send({ type: "reply", id: call.id, result: result ?? null });
     } catch (err) {
-      send({ type: "reply", id: call.id, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      send({
+        type: "reply",
+        id: call.id,
+        error: err instanceof Error ? err.stack ?? err.message : String(err),
+      });
     }
   });
   // The parent going away (even by SIGKILL) ends the worker.
@@ -33,7 +40,9 @@ export function serve(handlers: Record<string, Handler>): void {
 
 export function num(args: Record<string, unknown>, key: string, fallback?: number): number {
   const v = args[key] ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`argument ${key} must be a number`);
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new Error(`argument ${key} must be a number`);
+  }
   return v;
 }
 

@@ -20,9 +20,15 @@ try {
   const common = readCommon(r);
   r.done();
   // One attempt, unlike the services: a one-shot tool should say at once that NATS is not there.
-  const nc = await connect({ servers: common.nats.servers, ...common.nats.auth, name: "jetmesh-inspect" });
+  const nc = await connect({
+    servers: common.nats.servers,
+    ...common.nats.auth,
+    name: "jetmesh-inspect",
+  });
   const report = await inspect(await jetstreamManager(nc), nc.getServer());
-  console.log(process.argv.includes("--json") ? JSON.stringify(report, null, 2) : formatReport(report));
+  console.log(
+    process.argv.includes("--json") ? JSON.stringify(report, null, 2) : formatReport(report),
+  );
   await nc.close();
 } catch (err) {
   exitOnStartFailure(log, err);

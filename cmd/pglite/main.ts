@@ -3,7 +3,7 @@
  * PGlite on a TCP port, data kept in PGLITE_DIR across restarts.
  */
 import { mkdir } from "node:fs/promises";
-import { EnvReader, type Env } from "../../internal/config/mod.ts";
+import { type Env, EnvReader } from "../../internal/config/mod.ts";
 import { createLogger, isLevel } from "../../internal/log/mod.ts";
 import { startEmbeddedPostgres } from "../../internal/store/mod.ts";
 

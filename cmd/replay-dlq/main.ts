@@ -12,7 +12,14 @@ try {
   const log = createLogger({ svc: "replay-dlq" }, { level: cfg.common.logLevel });
   const store = openStore(cfg.database, log);
   const bus = await openBus(cfg.common.nats, "replay-dlq", [DLQ_STREAM], log);
-  const result = await replayDlq({ js: bus.js, jsm: bus.jsm, store, log, service: cfg.service, dryRun: cfg.dryRun });
+  const result = await replayDlq({
+    js: bus.js,
+    jsm: bus.jsm,
+    store,
+    log,
+    service: cfg.service,
+    dryRun: cfg.dryRun,
+  });
   log.info("replay done", { ...result });
   await bus.nc.drain();
   await store.close();

@@ -10,12 +10,18 @@
  * from its own login. Senders shown are the publishers in event ids, which
  * ingest takes from the token, never from what a client writes.
  */
-import { JetmeshClient, type JetmeshEvent, type PresenceWatch, type Subscription } from "../../sdk/mod.ts";
+import {
+  JetmeshClient,
+  type JetmeshEvent,
+  type PresenceWatch,
+  type Subscription,
+} from "../../sdk/mod.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const ROOMS = ["lobby", "games", "dev"];
 
-const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+const $ = <T extends HTMLElement = HTMLElement>(selector: string) =>
+  document.querySelector<T>(selector)!;
 const params = new URLSearchParams(location.search);
 
 /** No name yet: the page asks for one and comes back with it in `?name=`. */
@@ -30,12 +36,17 @@ function askForName(): void {
   };
 }
 
-/** A token for `name` from the development endpoint; undefined (a 404) when the services run without tokens. */
+/**
+ * A token for `name` from the development endpoint; undefined (a 404) when the services run
+ * without tokens.
+ */
 async function devToken(name: string): Promise<string | undefined> {
   const res = await fetch(`/dev/token?name=${encodeURIComponent(name)}`, { cache: "no-store" });
   if (res.status === 404) return undefined;
   const body = await res.json() as { token?: string; message?: string };
-  if (!res.ok || typeof body.token !== "string") throw new Error(`no token for ${name}: ${body.message ?? res.status}`);
+  if (!res.ok || typeof body.token !== "string") {
+    throw new Error(`no token for ${name}: ${body.message ?? res.status}`);
+  }
   return body.token;
 }
 
@@ -44,7 +55,9 @@ async function connect(name: string): Promise<JetmeshClient> {
   return new JetmeshClient({
     ingestUrl: document.querySelector<HTMLMetaElement>('meta[name="jetmesh-ingest-url"]')!.content,
     notifyUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/ws`,
-    ...(first === undefined ? { publisher: name } : { token: first, getToken: async () => (await devToken(name))! }),
+    ...(first === undefined
+      ? { publisher: name }
+      : { token: first, getToken: async () => (await devToken(name))! }),
     // A chat should be back within a couple of seconds of its servers.
     backoff: { initialMs: 250, maxMs: 2000 },
   });
@@ -77,13 +90,18 @@ function chat(name: string, client: JetmeshClient): void {
   }
 
   function showMembers(members: string[]): void {
-    $("#members").replaceChildren(...members.map((m) => Object.assign(document.createElement("li"), { textContent: m })));
+    $("#members").replaceChildren(
+      ...members.map((m) => Object.assign(document.createElement("li"), { textContent: m })),
+    );
   }
 
   function showRooms(): void {
     const names = [...new Set([...ROOMS, ...(room ? [room.name] : [])])];
     $("#rooms").replaceChildren(...names.map((r) => {
-      const b = Object.assign(document.createElement("button"), { textContent: `# ${r}`, type: "button" });
+      const b = Object.assign(document.createElement("button"), {
+        textContent: `# ${r}`,
+        type: "button",
+      });
       b.dataset.room = r;
       b.setAttribute("aria-current", String(r === room?.name));
       b.onclick = () => enter(r);
@@ -91,7 +109,10 @@ function chat(name: string, client: JetmeshClient): void {
     }));
   }
 
-  /** Leaves the current room and shows another: its whole history, then live messages and who is there. */
+  /**
+   * Leaves the current room and shows another: its whole history, then live messages and who
+   * is there.
+   */
   function enter(next: string): void {
     if (room?.name === next) return;
     if (room) {
@@ -143,5 +164,8 @@ function chat(name: string, client: JetmeshClient): void {
 const name = params.get("name") ?? "";
 if (!TOKEN.test(name)) askForName();
 else {
-  connect(name).then((client) => chat(name, client), (err: Error) => ($("#error").textContent = err.message));
+  connect(name).then(
+    (client) => chat(name, client),
+    (err: Error) => ($("#error").textContent = err.message),
+  );
 }

@@ -12,7 +12,12 @@ import { parse } from "yaml";
 import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
 import { readMigrateConfig } from "../../internal/migrate/mod.ts";
-import { MIGRATION_SETTINGS, readServiceConfig, readTracked, usersConf } from "../../test/helpers/service-config.ts";
+import {
+  MIGRATION_SETTINGS,
+  readServiceConfig,
+  readTracked,
+  usersConf,
+} from "../../test/helpers/service-config.ts";
 import type { ServiceName } from "../../test/e2e/stack.ts";
 import type { EdgeConfig } from "../../internal/edge/mod.ts";
 import { loadNamespaces } from "../../internal/namespaces/mod.ts";
@@ -23,17 +28,22 @@ const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 /** The values a user puts in .env, from .env.example. */
 const dotenv: Record<string, string> = Object.fromEntries(
-  file(".env.example").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=", 2) as [string, string]),
+  file(".env.example").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) =>
+    l.split("=", 2) as [string, string]
+  ),
 );
 
 /** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. */
 function interpolate(value: unknown, env = dotenv): string {
-  return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => {
-    const v = env[name];
-    if (v !== undefined && v !== "") return v;
-    if (op === "-") return arg ?? "";
-    throw new Error(`${name} is required (${arg}) and .env.example does not set it`);
-  });
+  return String(value).replace(
+    /\$\{(\w+)(?::([-?])([^}]*))?\}/g,
+    (_, name: string, op?: string, arg?: string) => {
+      const v = env[name];
+      if (v !== undefined && v !== "") return v;
+      if (op === "-") return arg ?? "";
+      throw new Error(`${name} is required (${arg}) and .env.example does not set it`);
+    },
+  );
 }
 
 interface ComposeService {
@@ -46,9 +56,14 @@ interface ComposeService {
   depends_on?: unknown;
 }
 
-const compose = parse(file("compose.yaml"), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(file("compose.yaml"), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
 
-/** A path inside the container as the file on this machine that the service's bind mount puts there. */
+/**
+ * A path inside the container as the file on this machine that the service's bind mount puts
+ * there.
+ */
 function mounted(service: string, value: string): string {
   for (const v of compose.services[service].volumes ?? []) {
     const [host, container] = v.split(":");
@@ -57,48 +72,110 @@ function mounted(service: string, value: string): string {
   return value;
 }
 const envOf = (name: string) =>
-  Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, mounted(name, interpolate(v))]));
+  Object.fromEntries(
+    Object.entries(compose.services[name].environment ?? {}).map((
+      [k, v],
+    ) => [k, mounted(name, interpolate(v))]),
+  );
 const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
 
 t.test("every file parses", async (t) => {
   t.ok(compose.services, "compose.yaml");
-  for (const f of ["prometheus.yml", "grafana/provisioning/datasources/prometheus.yaml", "grafana/provisioning/dashboards/jetmesh.yaml"]) {
+  for (
+    const f of [
+      "prometheus.yml",
+      "grafana/provisioning/datasources/prometheus.yaml",
+      "grafana/provisioning/dashboards/jetmesh.yaml",
+    ]
+  ) {
     t.ok(parse(file(f)), f);
   }
-  t.ok(JSON.parse(file("grafana/dashboards/jetmesh.json")).panels.length > 0, "grafana/dashboards/jetmesh.json");
+  t.ok(
+    JSON.parse(file("grafana/dashboards/jetmesh.json")).panels.length > 0,
+    "grafana/dashboards/jetmesh.json",
+  );
   t.same(
     Object.keys(compose.services).sort(),
-    ["grafana", "ingest", "jaeger", "migrate", "nats1", "nats2", "nats3", "notify", "persist", "postgres", "prometheus", "route"],
+    [
+      "grafana",
+      "ingest",
+      "jaeger",
+      "migrate",
+      "nats1",
+      "nats2",
+      "nats3",
+      "notify",
+      "persist",
+      "postgres",
+      "prometheus",
+      "route",
+    ],
     "the full stack",
   );
 });
 
 t.test("each service: its config reader accepts its environment, and reads every variable given", async (t) => {
-  const targets = (parse(file("prometheus.yml")) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> })
+  const targets = (parse(file("prometheus.yml")) as {
+    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+  })
     .scrape_configs.find((s) => s.job_name === "jetmesh")!.static_configs.flatMap((s) => s.targets);
   const natsEnv = envOf("nats1");
   const postgres = envOf("postgres");
   for (const svc of SERVICES) {
     const env = envOf(svc);
     const { config, read } = readServiceConfig(svc, env);
-    t.same(Object.keys(env).filter((k) => !read.has(k)), [], `${svc}: no variable its config does not read`);
-    t.same(config.common.nats.servers, ["nats://nats1:4222", "nats://nats2:4222", "nats://nats3:4222"], `${svc}: every NATS node`);
+    t.same(
+      Object.keys(env).filter((k) => !read.has(k)),
+      [],
+      `${svc}: no variable its config does not read`,
+    );
+    t.same(config.common.nats.servers, [
+      "nats://nats1:4222",
+      "nats://nats2:4222",
+      "nats://nats3:4222",
+    ], `${svc}: every NATS node`);
     t.equal(config.streams.replicas, 3, `${svc}: R3 streams`);
     const auth = config.common.nats.auth as { user: string; pass: string };
     t.equal(auth.user, svc, `${svc}: its own NATS user`);
-    t.equal(auth.pass, natsEnv[users.get(svc)!], `${svc}: the password nats-server has for that user`);
-    t.same([config.telemetry.exporter, config.telemetry.endpoint], ["otlp", "http://jaeger:4318/v1/traces"], `${svc}: traces to Jaeger`);
+    t.equal(
+      auth.pass,
+      natsEnv[users.get(svc)!],
+      `${svc}: the password nats-server has for that user`,
+    );
+    t.same([config.telemetry.exporter, config.telemetry.endpoint], [
+      "otlp",
+      "http://jaeger:4318/v1/traces",
+    ], `${svc}: traces to Jaeger`);
     const port = config.listen.port;
     const opsPort = config.ops?.port ?? port;
-    t.ok(compose.services[svc].ports?.includes(`${port}:${port}`), `${svc}: port ${port} published`);
-    if (config.ops) t.notOk(compose.services[svc].ports?.some((p) => p.endsWith(`:${opsPort}`)), `${svc}: operations port ${opsPort} not published`);
+    t.ok(
+      compose.services[svc].ports?.includes(`${port}:${port}`),
+      `${svc}: port ${port} published`,
+    );
+    if (config.ops) {
+      t.notOk(
+        compose.services[svc].ports?.some((p) => p.endsWith(`:${opsPort}`)),
+        `${svc}: operations port ${opsPort} not published`,
+      );
+    }
     t.ok(targets.includes(`${svc}:${opsPort}`), `${svc}: Prometheus scrapes ${svc}:${opsPort}`);
-    t.match(compose.services[svc].healthcheck?.test.join(" "), `http://127.0.0.1:${opsPort}/readyz`, `${svc}: healthcheck is its /readyz`);
+    t.match(
+      compose.services[svc].healthcheck?.test.join(" "),
+      `http://127.0.0.1:${opsPort}/readyz`,
+      `${svc}: healthcheck is its /readyz`,
+    );
     t.same(compose.services[svc].command, ["node", "--import", "tsx", `cmd/${svc}/main.ts`]);
-    t.match(compose.services[svc].depends_on, { migrate: { condition: "service_completed_successfully" } }, `${svc}: starts after the migration succeeded`);
+    t.match(compose.services[svc].depends_on, {
+      migrate: { condition: "service_completed_successfully" },
+    }, `${svc}: starts after the migration succeeded`);
     if (svc === "persist" || svc === "notify") {
       const db = new URL(config.database!.url);
-      t.same([db.hostname, db.username, db.password, db.pathname], ["postgres", postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`], `${svc}: the compose PostgreSQL`);
+      t.same([db.hostname, db.username, db.password, db.pathname], [
+        "postgres",
+        postgres.POSTGRES_USER,
+        postgres.POSTGRES_PASSWORD,
+        `/${postgres.POSTGRES_DB}`,
+      ], `${svc}: the compose PostgreSQL`);
     }
   }
 });
@@ -108,11 +185,28 @@ t.test("ingest and notify: JWT auth with the .env secret, the mounted namespaces
     const { config } = readServiceConfig(svc, envOf(svc));
     const { edge } = config as typeof config & { edge: EdgeConfig };
     t.match(edge.auth, { mode: "jwt", keys: { kind: "secret" } }, `${svc}: JWT auth`);
-    t.equal(edge.auth.mode === "jwt" && edge.auth.keys.kind === "secret" && new TextDecoder().decode(edge.auth.keys.secret), dotenv.JETMESH_JWT_SECRET);
-    t.same(edge.namespaces, loadNamespaces(join(here, "../namespaces.example.yaml")), `${svc}: infra/namespaces.example.yaml`);
-    t.ok(compose.services[svc].volumes?.includes("../namespaces.example.yaml:/etc/jetmesh/namespaces.yaml:ro"), `${svc}: read-only`);
+    t.equal(
+      edge.auth.mode === "jwt" && edge.auth.keys.kind === "secret" &&
+        new TextDecoder().decode(edge.auth.keys.secret),
+      dotenv.JETMESH_JWT_SECRET,
+    );
+    t.same(
+      edge.namespaces,
+      loadNamespaces(join(here, "../namespaces.example.yaml")),
+      `${svc}: infra/namespaces.example.yaml`,
+    );
+    t.ok(
+      compose.services[svc].volumes?.includes(
+        "../namespaces.example.yaml:/etc/jetmesh/namespaces.yaml:ro",
+      ),
+      `${svc}: read-only`,
+    );
   }
-  t.throws(() => interpolate(compose.services.ingest.environment!.JETMESH_JWT_SECRET, {}), /JETMESH_JWT_SECRET is required/, "compose refuses to start without it");
+  t.throws(
+    () => interpolate(compose.services.ingest.environment!.JETMESH_JWT_SECRET, {}),
+    /JETMESH_JWT_SECRET is required/,
+    "compose refuses to start without it",
+  );
 });
 
 t.test("the migration: one-shot, as admin, with the stream settings the services have", async (t) => {
@@ -123,21 +217,38 @@ t.test("the migration: one-shot, as admin, with the stream settings the services
   const env = envOf("migrate");
   const { config, read } = readTracked(readMigrateConfig, env);
   t.same(Object.keys(env).filter((k) => !read.has(k)), [], "no variable its config does not read");
-  t.same(config.common.nats.auth, { user: "admin", pass: envOf("nats1")[users.get("admin")!] }, "the admin user, with the password nats-server has");
-  t.same(config.common.nats.servers, ["nats://nats1:4222", "nats://nats2:4222", "nats://nats3:4222"]);
+  t.same(
+    config.common.nats.auth,
+    { user: "admin", pass: envOf("nats1")[users.get("admin")!] },
+    "the admin user, with the password nats-server has",
+  );
+  t.same(config.common.nats.servers, [
+    "nats://nats1:4222",
+    "nats://nats2:4222",
+    "nats://nats3:4222",
+  ]);
   t.equal(config.streams.replicas, 3, "R3 streams and buckets");
   for (const svc of SERVICES) {
     const own = envOf(svc);
-    for (const k of MIGRATION_SETTINGS.filter((k) => own[k] !== undefined)) t.equal(own[k], env[k], `${svc}: ${k} as the migration has it`);
+    for (const k of MIGRATION_SETTINGS.filter((k) => own[k] !== undefined)) {
+      t.equal(own[k], env[k], `${svc}: ${k} as the migration has it`);
+    }
   }
 });
 
 t.test("NATS nodes: every password users.conf needs, and nats-server accepts the config", async (t) => {
   for (const node of ["nats1", "nats2", "nats3"]) {
     const env = envOf(node);
-    t.same([...users.values()].filter((v) => !env[v]), [], `${node}: every password variable of users.conf is set`);
+    t.same(
+      [...users.values()].filter((v) => !env[v]),
+      [],
+      `${node}: every password variable of users.conf is set`,
+    );
     t.equal(env.NATS_SERVER_NAME, node);
-    t.ok(compose.services[node].volumes?.includes("../nats/users.conf:/etc/nats/users.conf:ro"), `${node}: users.conf next to nats.conf`);
+    t.ok(
+      compose.services[node].volumes?.includes("../nats/users.conf:/etc/nats/users.conf:ro"),
+      `${node}: users.conf next to nats.conf`,
+    );
   }
   t.same([...users.keys()].sort(), ["admin", "ingest", "notify", "persist", "route"]);
   const bin = findNatsServer();
@@ -146,24 +257,49 @@ t.test("NATS nodes: every password users.conf needs, and nats-server accepts the
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(join(here, "nats.conf"), join(dir, "nats.conf"));
   copyFileSync(join(here, "../nats/users.conf"), join(dir, "users.conf"));
-  const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { env: { ...process.env, ...envOf("nats1") }, encoding: "utf8" });
+  const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], {
+    env: { ...process.env, ...envOf("nats1") },
+    encoding: "utf8",
+  });
   t.equal(r.status, 0, `nats-server -t: ${r.stderr.trim()}`);
 });
 
 t.test("NATS nodes: the pinned nats-server, with the fsync policy docs/durability.md states", async (t) => {
   const pinned = readPins().get("nats-server")!.version.replace(/^v/, "");
   for (const node of ["nats1", "nats2", "nats3"]) {
-    t.equal(compose.services[node].image, `nats:${pinned}-alpine`, `${node}: nats-server ${pinned} as infra/tools/pins.txt`);
+    t.equal(
+      compose.services[node].image,
+      `nats:${pinned}-alpine`,
+      `${node}: nats-server ${pinned} as infra/tools/pins.txt`,
+    );
   }
   // The value itself is checked by nats-server -t above; this is the choice.
-  t.match(file("nats.conf"), /^\s*sync_interval: "2m"$/m, "sync_interval: the server's default, stated");
+  t.match(
+    file("nats.conf"),
+    /^\s*sync_interval: "2m"$/m,
+    "sync_interval: the server's default, stated",
+  );
 });
 
 t.test("Grafana: the dashboard queries the provisioned datasource", async (t) => {
-  const ds = (parse(file("grafana/provisioning/datasources/prometheus.yaml")) as { datasources: Array<{ uid: string; url: string }> }).datasources;
+  const ds = (parse(file("grafana/provisioning/datasources/prometheus.yaml")) as {
+    datasources: Array<{ uid: string; url: string }>;
+  }).datasources;
   t.same(ds.map((d) => [d.uid, d.url]), [["prometheus", "http://prometheus:9090"]]);
-  const dash = JSON.parse(file("grafana/dashboards/jetmesh.json")) as { panels: Array<{ type: string; datasource?: { uid: string }; targets?: Array<{ datasource: { uid: string } }> }> };
+  const dash = JSON.parse(file("grafana/dashboards/jetmesh.json")) as {
+    panels: Array<
+      {
+        type: string;
+        datasource?: { uid: string };
+        targets?: Array<{ datasource: { uid: string } }>;
+      }
+    >;
+  };
   for (const p of dash.panels.filter((p) => p.type !== "row")) {
-    t.ok([p.datasource, ...(p.targets ?? []).map((x) => x.datasource)].every((d) => d?.uid === "prometheus"));
+    t.ok(
+      [p.datasource, ...(p.targets ?? []).map((x) => x.datasource)].every((d) =>
+        d?.uid === "prometheus"
+      ),
+    );
   }
 });

@@ -16,19 +16,29 @@ interface Panel {
   targets?: Array<{ expr: string }>;
 }
 
-/** Metric names in a PromQL expression: identifiers that are not functions, keywords or label names. */
+/**
+ * Metric names in a PromQL expression: identifiers that are not functions, keywords or label
+ * names.
+ */
 function metricNames(expr: string): string[] {
-  const noStrings = expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, "{}").replace(/\b(by|without)\s*\([^)]*\)/g, "");
+  const noStrings = expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, "{}").replace(
+    /\b(by|without)\s*\([^)]*\)/g,
+    "",
+  );
   return [...noStrings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
     .map((m) => m[1])
     .filter((n) => n.includes("_") && !/^\d/.test(n));
 }
 
 t.test("the dashboard's queries name metrics the services export", async (t) => {
-  const dashboard = JSON.parse(readFileSync(join(here, "grafana/dashboards/jetmesh.json"), "utf8")) as { panels: Panel[] };
+  const dashboard = JSON.parse(
+    readFileSync(join(here, "grafana/dashboards/jetmesh.json"), "utf8"),
+  ) as { panels: Panel[] };
   const panels = dashboard.panels.filter((p) => p.type !== "row");
   const titles = dashboard.panels.filter((p) => p.type === "row").map((p) => p.title);
-  for (const topic of ["Throughput", "Lag", "Latency", "Errors", "Connections"]) t.ok(titles.includes(topic), `a ${topic} row`);
+  for (const topic of ["Throughput", "Lag", "Latency", "Errors", "Connections"]) {
+    t.ok(titles.includes(topic), `a ${topic} row`);
+  }
 
   const stack = await startStack();
   t.teardown(stack.stop);
@@ -59,6 +69,12 @@ t.test("the dashboard's queries name metrics the services export", async (t) => 
       }
     }
   }
-  const jetmesh = [...exported].filter((n) => n.startsWith("jetmesh_") && !/_(bucket|sum|count)$/.test(n));
-  t.comment(`jetmesh metrics not on the dashboard: ${jetmesh.filter((n) => ![...used].some((u) => u.startsWith(n))).join(", ") || "none"}`);
+  const jetmesh = [...exported].filter((n) =>
+    n.startsWith("jetmesh_") && !/_(bucket|sum|count)$/.test(n)
+  );
+  t.comment(
+    `jetmesh metrics not on the dashboard: ${
+      jetmesh.filter((n) => ![...used].some((u) => u.startsWith(n))).join(", ") || "none"
+    }`,
+  );
 });

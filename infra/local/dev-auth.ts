@@ -16,8 +16,13 @@ const PRINTED_TOKEN_TTL_SEC = 12 * 3600;
  * JETMESH_JWT_SECRET when set; else the one generated on a first run and kept
  * in `file` (mode 0600), so a restart keeps every issued token valid.
  */
-export function localJwtSecret(file: string, env: NodeJS.ProcessEnv): { secret: string; generated: boolean; fromEnv: boolean } {
-  if (env.JETMESH_JWT_SECRET) return { secret: env.JETMESH_JWT_SECRET, generated: false, fromEnv: true };
+export function localJwtSecret(
+  file: string,
+  env: NodeJS.ProcessEnv,
+): { secret: string; generated: boolean; fromEnv: boolean } {
+  if (env.JETMESH_JWT_SECRET) {
+    return { secret: env.JETMESH_JWT_SECRET, generated: false, fromEnv: true };
+  }
   const kept = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
   if (new TextEncoder().encode(kept).length >= MIN_SECRET_BYTES) {
     chmodSync(file, 0o600);
@@ -29,7 +34,9 @@ export function localJwtSecret(file: string, env: NodeJS.ProcessEnv): { secret: 
   return { secret, generated: true, fromEnv: false };
 }
 
-/** Where the services listen and how the page reaches ingest: what the edges' settings depend on. */
+/**
+ * Where the services listen and how the page reaches ingest: what the edges' settings depend on.
+ */
 export interface EdgePorts {
   ingest: number;
   notify: number;
@@ -40,8 +47,17 @@ export interface EdgePorts {
  * namespaces, and the chat page served by notify allowed to publish to ingest.
  * Whatever the developer set stays.
  */
-export function edgeEnv(root: string, secret: string, ports: EdgePorts, env: NodeJS.ProcessEnv): Record<"ingest" | "notify", Record<string, string>> {
-  const shared = { JETMESH_AUTH: "jwt", JETMESH_JWT_SECRET: secret, JETMESH_NAMESPACES: env.JETMESH_NAMESPACES || join(root, "infra/local/namespaces.yaml") };
+export function edgeEnv(
+  root: string,
+  secret: string,
+  ports: EdgePorts,
+  env: NodeJS.ProcessEnv,
+): Record<"ingest" | "notify", Record<string, string>> {
+  const shared = {
+    JETMESH_AUTH: "jwt",
+    JETMESH_JWT_SECRET: secret,
+    JETMESH_NAMESPACES: env.JETMESH_NAMESPACES || join(root, "infra/local/namespaces.yaml"),
+  };
   const page = [`http://localhost:${ports.notify}`, `http://127.0.0.1:${ports.notify}`];
   return {
     ingest: { ...shared, JETMESH_ALLOWED_ORIGINS: env.JETMESH_ALLOWED_ORIGINS || page.join(",") },
@@ -55,6 +71,9 @@ export function edgeEnv(root: string, secret: string, ports: EdgePorts, env: Nod
 
 /** A token for `name` as notify's /dev/token would give it, valid for a working day. */
 export async function printedToken(secret: string, name: string): Promise<string> {
-  const { token } = await signDevToken({ secret: new TextEncoder().encode(secret), ttlSec: PRINTED_TOKEN_TTL_SEC }, name);
+  const { token } = await signDevToken({
+    secret: new TextEncoder().encode(secret),
+    ttlSec: PRINTED_TOKEN_TTL_SEC,
+  }, name);
   return token;
 }

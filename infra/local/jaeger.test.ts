@@ -8,7 +8,9 @@ import { findTool, toolMissingReason } from "../tools/tools.ts";
 import { runLocal as run } from "../../test/helpers/run-local.ts";
 import { freePorts } from "../../test/helpers/ports.ts";
 
-t.test("--smoke starts Jaeger, prints its UI address, and the smoke event's trace is in it", { timeout: 110_000 }, async (t) => {
+t.test("--smoke starts Jaeger, prints its UI address, and the smoke event's trace is in it", {
+  timeout: 110_000,
+}, async (t) => {
   // Not a skip: without these this test checks nothing, and that must show.
   for (const tool of ["nats-server", "jaeger"] as const) {
     if (!findTool(tool)) {
@@ -32,7 +34,17 @@ t.test("--smoke starts Jaeger, prints its UI address, and the smoke event's trac
     OTEL_BSP_SCHEDULE_DELAY: "200",
   });
   t.equal(r.code, 0, "exit 0", { output: r.out.split("\n").slice(-40).join("\n") });
-  t.match(r.out, new RegExp(`Jaeger UI http://localhost:${ui} \\(\\S*jaeger; the services send traces to http://127\\.0\\.0\\.1:${otlp}\\)`), "UI address printed, on the port asked for");
+  t.match(
+    r.out,
+    new RegExp(
+      `Jaeger UI http://localhost:${ui} \\(\\S*jaeger; the services send traces to http://127\\.0\\.0\\.1:${otlp}\\)`,
+    ),
+    "UI address printed, on the port asked for",
+  );
   t.match(r.out, /smoke: OK publish → history/);
-  t.match(r.out, /smoke: OK trace [0-9a-f]{32} in Jaeger: ingest publish → route relay → persist write/, "the event's trace read back from Jaeger's query API");
+  t.match(
+    r.out,
+    /smoke: OK trace [0-9a-f]{32} in Jaeger: ingest publish → route relay → persist write/,
+    "the event's trace read back from Jaeger's query API",
+  );
 });

@@ -5,7 +5,14 @@
  * a context `jetmesh-local` with the admin identity.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -29,8 +36,13 @@ export function passwordVar(user: NatsUser): string {
  * else the ones generated on a first run and kept in `file` (mode 0600), so a
  * restart, the nats CLI context and `make inspect` keep working.
  */
-export function localPasswords(file: string, env: NodeJS.ProcessEnv): { passwords: Passwords; generated: boolean } {
-  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Passwords>) : {};
+export function localPasswords(
+  file: string,
+  env: NodeJS.ProcessEnv,
+): { passwords: Passwords; generated: boolean } {
+  const kept = existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as Partial<Passwords>)
+    : {};
   const passwords = {} as Passwords;
   let generated = false;
   for (const u of NATS_USERS) {
@@ -58,7 +70,10 @@ export function writeServerConfig(dir: string, root: string): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(root, "infra/nats/users.conf"), join(dir, "users.conf"));
   const conf = join(dir, "nats-server.conf");
-  writeFileSync(conf, "# Written by make run-local: the users of infra/nats/users.conf; everything else is on the command line.\ninclude ./users.conf\n");
+  writeFileSync(
+    conf,
+    "# Written by make run-local: the users of infra/nats/users.conf; everything else is on the command line.\ninclude ./users.conf\n",
+  );
   return conf;
 }
 
@@ -78,7 +93,11 @@ export function userEnv(user: NatsUser, passwords: Passwords): Record<string, st
  */
 export function writeAdminEnv(file: string, vars: Record<string, string>): void {
   const text = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`).join("\n");
-  writeFileSync(file, `# Written by make run-local for make inspect / make replay-dlq (and a JWT to try the edges with).\n${text}\n`, { mode: 0o600 });
+  writeFileSync(
+    file,
+    `# Written by make run-local for make inspect / make replay-dlq (and a JWT to try the edges with).\n${text}\n`,
+    { mode: 0o600 },
+  );
   chmodSync(file, 0o600);
 }
 
@@ -99,16 +118,47 @@ export interface ContextResult {
  */
 export function saveContext(url: string, passwords: Passwords, configHome?: string): ContextResult {
   const bin = findTool("nats");
-  if (!bin) return { ok: false, lines: [`nats CLI context: not saved (${toolMissingReason("nats").split("\n")[0]}; make tools builds it)`] };
+  if (!bin) {
+    return {
+      ok: false,
+      lines: [
+        `nats CLI context: not saved (${
+          toolMissingReason("nats").split("\n")[0]
+        }; make tools builds it)`,
+      ],
+    };
+  }
   const env = configHome ? { ...process.env, XDG_CONFIG_HOME: configHome } : process.env;
   const r = spawnSync(
     bin,
-    ["context", "save", CONTEXT_NAME, "--server", url, "--user", "admin", "--password", passwords.admin, "--description", "jetmesh make run-local (admin)"],
+    [
+      "context",
+      "save",
+      CONTEXT_NAME,
+      "--server",
+      url,
+      "--user",
+      "admin",
+      "--password",
+      passwords.admin,
+      "--description",
+      "jetmesh make run-local (admin)",
+    ],
     { env, encoding: "utf8", timeout: 15_000 },
   );
-  if (r.status !== 0) return { ok: false, lines: [`nats CLI context: not saved (${(r.stderr || r.stdout || String(r.error)).trim()})`] };
+  if (r.status !== 0) {
+    return {
+      ok: false,
+      lines: [`nats CLI context: not saved (${(r.stderr || r.stdout || String(r.error)).trim()})`],
+    };
+  }
   // The context holds the admin password: readable by its owner only.
-  const file = join(configHome ?? process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "nats", "context", `${CONTEXT_NAME}.json`);
+  const file = join(
+    configHome ?? process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"),
+    "nats",
+    "context",
+    `${CONTEXT_NAME}.json`,
+  );
   if (existsSync(file)) chmodSync(file, 0o600);
   const cli = bin.startsWith(process.cwd() + "/") ? bin.slice(process.cwd().length + 1) : bin;
   return {
@@ -122,18 +172,38 @@ export function saveContext(url: string, passwords: Passwords, configHome?: stri
   };
 }
 
-/** Runs the CLI with the context (the smoke run's proof that it works); returns its output, or throws. */
+/**
+ * Runs the CLI with the context (the smoke run's proof that it works); returns its output, or
+ * throws.
+ */
 export function withContext(args: string[], configHome?: string): string {
   const bin = findTool("nats");
   if (!bin) throw new Error(toolMissingReason("nats"));
   const env = configHome ? { ...process.env, XDG_CONFIG_HOME: configHome } : process.env;
-  const r = spawnSync(bin, ["--context", CONTEXT_NAME, ...args], { env, encoding: "utf8", timeout: 15_000 });
-  if (r.status !== 0) throw new Error(`nats --context ${CONTEXT_NAME} ${args.join(" ")}: ${(r.stderr || r.stdout).trim()}`);
+  const r = spawnSync(bin, ["--context", CONTEXT_NAME, ...args], {
+    env,
+    encoding: "utf8",
+    timeout: 15_000,
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `nats --context ${CONTEXT_NAME} ${args.join(" ")}: ${(r.stderr || r.stdout).trim()}`,
+    );
+  }
   return r.stdout;
 }
 
 /** cmd/migrate as a child of run-local, as admin when the server is run-local's own. */
-export function migrationChild(o: { root: string; env: NodeJS.ProcessEnv; natsUrl: string; passwords?: Passwords; pidDir: string; rawLogs: boolean }): Child {
+export function migrationChild(
+  o: {
+    root: string;
+    env: NodeJS.ProcessEnv;
+    natsUrl: string;
+    passwords?: Passwords;
+    pidDir: string;
+    rawLogs: boolean;
+  },
+): Child {
   return new Child({
     name: "migrate",
     command: process.execPath,
@@ -165,7 +235,8 @@ export function adminAccess(o: {
   const home = o.smoke ? join(o.dataDir, "config") : undefined;
   const ctx = saveContext(o.natsUrl, o.passwords, home);
   if (o.smoke && ctx.ok) {
-    const names = withContext(["stream", "ls", "--names"], home).split(/\s+/).filter(Boolean).sort();
+    const names = withContext(["stream", "ls", "--names"], home).split(/\s+/).filter(Boolean)
+      .sort();
     say(`nats --context ${CONTEXT_NAME} stream ls: ${names.join(" ")}`);
   }
   if (!o.smoke) {
@@ -176,7 +247,11 @@ export function adminAccess(o: {
       ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
       ...(o.token ? { JETMESH_TOKEN: o.token } : {}),
     });
-    ctx.lines.push(`make inspect / make replay-dlq / make migrate read ${o.shownDir(file)} (admin user) when NATS_URL is not set`);
+    ctx.lines.push(
+      `make inspect / make replay-dlq / make migrate read ${
+        o.shownDir(file)
+      } (admin user) when NATS_URL is not set`,
+    );
   }
   return ctx.lines;
 }

@@ -56,7 +56,15 @@ import {
   waitForHttp,
 } from "./supervisor.ts";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
-import { adminAccess, localPasswords, migrationChild, type Passwords, serverEnv, userEnv, writeServerConfig } from "./nats-local.ts";
+import {
+  adminAccess,
+  localPasswords,
+  migrationChild,
+  type Passwords,
+  serverEnv,
+  userEnv,
+  writeServerConfig,
+} from "./nats-local.ts";
 import { edgeEnv, localJwtSecret, printedToken } from "./dev-auth.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -71,7 +79,10 @@ interface Service {
   name: "ingest" | "route" | "persist" | "notify";
   portVar: string;
   defaultPort: number;
-  /** Where /healthz and /metrics are: a port of their own on ingest and notify, the only port of route and persist. */
+  /**
+   * Where /healthz and /metrics are: a port of their own on ingest and notify, the only port
+   * of route and persist.
+   */
   opsPortVar: string;
   defaultOpsPort: number;
   paint: Paint;
@@ -79,10 +90,42 @@ interface Service {
 }
 
 const services: Service[] = [
-  { name: "ingest", portVar: "INGEST_PORT", defaultPort: 8080, opsPortVar: "INGEST_OPS_PORT", defaultOpsPort: 9090, paint: color.cyan, usesDatabase: false },
-  { name: "route", portVar: "ROUTE_PORT", defaultPort: 8082, opsPortVar: "ROUTE_PORT", defaultOpsPort: 8082, paint: color.magenta, usesDatabase: false },
-  { name: "persist", portVar: "PERSIST_PORT", defaultPort: 8083, opsPortVar: "PERSIST_PORT", defaultOpsPort: 8083, paint: color.blue, usesDatabase: true },
-  { name: "notify", portVar: "NOTIFY_PORT", defaultPort: 8081, opsPortVar: "NOTIFY_OPS_PORT", defaultOpsPort: 9091, paint: color.green, usesDatabase: true },
+  {
+    name: "ingest",
+    portVar: "INGEST_PORT",
+    defaultPort: 8080,
+    opsPortVar: "INGEST_OPS_PORT",
+    defaultOpsPort: 9090,
+    paint: color.cyan,
+    usesDatabase: false,
+  },
+  {
+    name: "route",
+    portVar: "ROUTE_PORT",
+    defaultPort: 8082,
+    opsPortVar: "ROUTE_PORT",
+    defaultOpsPort: 8082,
+    paint: color.magenta,
+    usesDatabase: false,
+  },
+  {
+    name: "persist",
+    portVar: "PERSIST_PORT",
+    defaultPort: 8083,
+    opsPortVar: "PERSIST_PORT",
+    defaultOpsPort: 8083,
+    paint: color.blue,
+    usesDatabase: true,
+  },
+  {
+    name: "notify",
+    portVar: "NOTIFY_PORT",
+    defaultPort: 8081,
+    opsPortVar: "NOTIFY_OPS_PORT",
+    defaultOpsPort: 9091,
+    paint: color.green,
+    usesDatabase: true,
+  },
 ];
 
 const portOf = (s: Service) => Number(env[s.portVar] || s.defaultPort);
@@ -98,7 +141,12 @@ const shownDir = (d: string) => (d.startsWith(`${root}/`) ? d.slice(root.length 
 const JAEGER_UI_PORT = 16686;
 const JAEGER_OTLP_PORT = 4318;
 const JAEGER_CONFIG = join(root, "infra/local/jaeger.yaml");
-const OTEL_VARIABLES = ["OTEL_EXPORTER", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"];
+const OTEL_VARIABLES = [
+  "OTEL_EXPORTER",
+  "OTEL_TRACES_EXPORTER",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+];
 
 const children: Child[] = [];
 let nats: Child | undefined;
@@ -128,7 +176,10 @@ async function shutdown(exitCode: number, why: string): Promise<never> {
     if (r.killed) say(`${c.name} did not stop within ${GRACE_MS} ms: killed`, color.yellow);
   }
   if (smoke) rmSync(dataDir, { recursive: true, force: true });
-  say(exitCode === 0 ? "stopped" : "stopped after a failure", exitCode === 0 ? color.bold : color.red);
+  say(
+    exitCode === 0 ? "stopped" : "stopped after a failure",
+    exitCode === 0 ? color.bold : color.red,
+  );
   process.exit(exitCode);
 }
 
@@ -150,7 +201,10 @@ function watch(c: Child): Child {
   children.push(c);
   void c.done.then(({ code, signal }) => {
     if (stopping) return;
-    void failStart(`${c.name} exited unexpectedly (code ${code}, signal ${signal})`, c.tail.slice(-5));
+    void failStart(
+      `${c.name} exited unexpectedly (code ${code}, signal ${signal})`,
+      c.tail.slice(-5),
+    );
   });
   return c;
 }
@@ -163,8 +217,13 @@ function failStart(msg: string, tail?: string[]): Promise<never> {
 
 async function startNats(): Promise<string> {
   if (env.NATS_URL) {
-    say(`using NATS_URL=${env.NATS_URL}: an external server, so no nats-server, users or nats CLI context are set up here;`);
-    say("  the migration and the services connect with NATS_USER/NATS_PASSWORD (or NATS_TOKEN) as set", color.dim);
+    say(
+      `using NATS_URL=${env.NATS_URL}: an external server, so no nats-server, users or nats CLI context are set up here;`,
+    );
+    say(
+      "  the migration and the services connect with NATS_USER/NATS_PASSWORD (or NATS_TOKEN) as set",
+      color.dim,
+    );
     return env.NATS_URL;
   }
   const bin = findTool("nats-server");
@@ -176,40 +235,86 @@ async function startNats(): Promise<string> {
   const store = join(dataDir, "nats");
   mkdirSync(store, { recursive: true });
   const { port, moved } = await pickPort(smoke ? 0 : 4222);
-  if (moved && !smoke) say(`port 4222 is taken by another process (another nats-server?): using ${port} instead`, color.yellow);
+  if (moved && !smoke) {
+    say(
+      `port 4222 is taken by another process (another nats-server?): using ${port} instead`,
+      color.yellow,
+    );
+  }
   const monitor = await pickPort(smoke ? 0 : 8222);
   const verbose = env.LOG_LEVEL === "debug";
   const kept = join(dataDir, "nats-passwords.json");
   const { passwords, generated } = localPasswords(kept, env);
   natsPasswords = passwords;
-  if (generated) say(`NATS users: passwords generated into ${shownDir(kept)} (mode 0600); JETMESH_NATS_<USER>_PASSWORD overrides`);
+  if (generated) {
+    say(
+      `NATS users: passwords generated into ${
+        shownDir(kept)
+      } (mode 0600); JETMESH_NATS_<USER>_PASSWORD overrides`,
+    );
+  }
   const conf = writeServerConfig(join(dataDir, "nats-conf"), root);
   nats = watch(
     new Child({
       name: "nats",
       command: bin,
-      args: ["-c", conf, "-js", "-sd", store, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor.port), "--server_name", "jetmesh-local"],
+      args: [
+        "-c",
+        conf,
+        "-js",
+        "-sd",
+        store,
+        "-a",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-m",
+        String(monitor.port),
+        "--server_name",
+        "jetmesh-local",
+      ],
       cwd: root,
       env: { ...env, ...serverEnv(passwords) },
       paint: color.yellow,
       // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug. Its
       // plaintext-password warning is by design here: users.conf takes them from the environment.
-      filter: (line) => (verbose || (/\[(WRN|ERR|FTL)\]/.test(line) && !/Plaintext passwords detected/.test(line)) ? line : undefined),
+      filter: (
+        line,
+      ) => (verbose ||
+          (/\[(WRN|ERR|FTL)\]/.test(line) && !/Plaintext passwords detected/.test(line))
+        ? line
+        : undefined),
       pidDir,
     }),
   );
-  const ok = await waitForHttp(`http://127.0.0.1:${monitor.port}/healthz?js-enabled-only=true`, 30_000, () => !nats!.exited);
+  const ok = await waitForHttp(
+    `http://127.0.0.1:${monitor.port}/healthz?js-enabled-only=true`,
+    30_000,
+    () => !nats!.exited,
+  );
   if (!ok) return failStart("nats-server did not become ready", nats.tail);
   const url = `nats://127.0.0.1:${port}`;
-  say(`nats-server ${url} (JetStream, data in ${shownDir(store)}, monitor http://127.0.0.1:${monitor.port}, users of infra/nats/users.conf)`);
+  say(
+    `nats-server ${url} (JetStream, data in ${
+      shownDir(store)
+    }, monitor http://127.0.0.1:${monitor.port}, users of infra/nats/users.conf)`,
+  );
   return url;
 }
 
-/** The migration as admin (the local server's, or whatever NATS_USER an external NATS_URL came with); a failure stops everything. */
+/**
+ * The migration as admin (the local server's, or whatever NATS_USER an external NATS_URL came
+ * with); a failure stops everything.
+ */
 async function migrate(natsUrl: string): Promise<void> {
   const child = migrationChild({ root, env, natsUrl, passwords: natsPasswords, pidDir, rawLogs });
   const { code } = await child.done;
-  if (code !== 0) await failStart("the migration (cmd/migrate) failed: the services would find no streams", child.tail);
+  if (code !== 0) {
+    await failStart(
+      "the migration (cmd/migrate) failed: the services would find no streams",
+      child.tail,
+    );
+  }
 }
 
 async function startPglite(): Promise<string> {
@@ -219,13 +324,21 @@ async function startPglite(): Promise<string> {
   }
   await stopLeftover(pidDir, "pglite", "cmd/pglite/main.ts", root);
   const main = join(root, "cmd/pglite/main.ts");
-  if (!existsSync(main)) return failStart("cmd/pglite/main.ts is missing: set DATABASE_URL to a PostgreSQL server");
+  if (!existsSync(main)) {
+    return failStart("cmd/pglite/main.ts is missing: set DATABASE_URL to a PostgreSQL server");
+  }
   const wanted = smoke ? 0 : Number(env.PGLITE_PORT || 5433);
   const host = env.PGLITE_HOST || "127.0.0.1";
   const { port, moved } = await pickPort(wanted, host);
-  if (moved && !smoke) say(`port ${wanted} is taken: embedded PostgreSQL uses ${port} instead`, color.yellow);
+  if (moved && !smoke) {
+    say(`port ${wanted} is taken: embedded PostgreSQL uses ${port} instead`, color.yellow);
+  }
   const pgDir = smoke ? join(dataDir, "pglite") : env.PGLITE_DIR || join(dataDir, "pglite");
-  say(`starting embedded PostgreSQL (PGlite, data in ${shownDir(pgDir)}; a first start takes several seconds)`);
+  say(
+    `starting embedded PostgreSQL (PGlite, data in ${
+      shownDir(pgDir)
+    }; a first start takes several seconds)`,
+  );
   pglite = watch(
     new Child({
       name: "pglite",
@@ -260,7 +373,10 @@ async function startPglite(): Promise<string> {
   }
 }
 
-/** Starts Jaeger unless told not to or tracing is configured otherwise; returns the OTLP endpoint for the services. */
+/**
+ * Starts Jaeger unless told not to or tracing is configured otherwise; returns the OTLP endpoint
+ * for the services.
+ */
 async function startJaeger(): Promise<string | undefined> {
   if (OTEL_VARIABLES.some((v) => env[v])) {
     say("traces: exported as the OTEL_* variables say (no local Jaeger started)");
@@ -273,14 +389,24 @@ async function startJaeger(): Promise<string | undefined> {
   const bin = findTool("jaeger");
   if (!bin) {
     // Tracing is optional: the stack runs without it, but says how to get it.
-    say(`traces: off, no Jaeger: ${toolMissingReason("jaeger")}\n  or RUN_LOCAL_JAEGER=0 to run without it`, color.yellow);
+    say(
+      `traces: off, no Jaeger: ${
+        toolMissingReason("jaeger")
+      }\n  or RUN_LOCAL_JAEGER=0 to run without it`,
+      color.yellow,
+    );
     return undefined;
   }
   await stopLeftover(pidDir, "jaeger", JAEGER_CONFIG, root);
   const jaegerPort = async (name: string, preferred: number): Promise<number> => {
     const wanted = smoke && !env[name] ? 0 : Number(env[name] || preferred);
     const { port, moved } = await pickPort(wanted);
-    if (moved) say(`port ${wanted} (${name}) is taken (another Jaeger?): Jaeger uses ${port} instead`, color.yellow);
+    if (moved) {
+      say(
+        `port ${wanted} (${name}) is taken (another Jaeger?): Jaeger uses ${port} instead`,
+        color.yellow,
+      );
+    }
     return port;
   };
   const ui = await jaegerPort("JAEGER_UI_PORT", JAEGER_UI_PORT);
@@ -293,22 +419,38 @@ async function startJaeger(): Promise<string | undefined> {
       args: ["--config", JAEGER_CONFIG],
       cwd: root,
       // jaeger.yaml reads its ports from these.
-      env: { ...env, JAEGER_UI_PORT: String(ui), JAEGER_OTLP_PORT: String(otlpPort), JAEGER_LISTEN_HOST: env.JAEGER_LISTEN_HOST || "127.0.0.1" },
+      env: {
+        ...env,
+        JAEGER_UI_PORT: String(ui),
+        JAEGER_OTLP_PORT: String(otlpPort),
+        JAEGER_LISTEN_HOST: env.JAEGER_LISTEN_HOST || "127.0.0.1",
+      },
       paint: color.gray,
       filter: (line) => {
-        // A go-built Jaeger has no UI assets (README, Tracing): say so in a line, not its whole log record.
+        // A go-built Jaeger has no UI assets (README, Tracing): say so in a line, not
+        // its whole log record.
         if (line.includes("ui assets not embedded")) {
-          return env.JAEGER_UI_ASSETS ? undefined : "no UI assets in this build: the UI page is a placeholder (the query API works; JAEGER_UI_ASSETS=<dir> serves a built Jaeger UI)";
+          return env.JAEGER_UI_ASSETS
+            ? undefined
+            : "no UI assets in this build: the UI page is a placeholder (the query API works; JAEGER_UI_ASSETS=<dir> serves a built Jaeger UI)";
         }
         // Jaeger logs every start-up step; show problems only unless LOG_LEVEL=debug.
-        return verbose || /\t(warn|error|fatal|panic)\t|"level":"(warn|error|fatal)"/i.test(line) ? line : undefined;
+        return verbose || /\t(warn|error|fatal|panic)\t|"level":"(warn|error|fatal)"/i.test(line)
+          ? line
+          : undefined;
       },
       pidDir,
     }),
   );
   // The query API, not the UI page: the tests and a trace search need it.
-  const ok = await waitForHttp(`http://127.0.0.1:${ui}/api/services`, 30_000, () => !jaeger!.exited);
-  if (!ok) return failStart(`jaeger (${bin}) did not serve its query API on port ${ui}`, jaeger.tail);
+  const ok = await waitForHttp(
+    `http://127.0.0.1:${ui}/api/services`,
+    30_000,
+    () => !jaeger!.exited,
+  );
+  if (!ok) {
+    return failStart(`jaeger (${bin}) did not serve its query API on port ${ui}`, jaeger.tail);
+  }
   const otlp = `http://127.0.0.1:${otlpPort}`;
   jaegerUiPort = ui;
   say(`Jaeger UI http://localhost:${ui} (${shownDir(bin)}; the services send traces to ${otlp})`);
@@ -317,18 +459,33 @@ async function startJaeger(): Promise<string | undefined> {
 
 /** The edges' JWT settings, unless the developer configured auth otherwise. */
 function edgeAuth(): { secret: string; env: ReturnType<typeof edgeEnv> } | undefined {
-  if (env.JETMESH_JWT_PUBLIC_KEY_FILE || env.JETMESH_JWT_JWKS_URL || env.JETMESH_AUTH === "none") return undefined;
+  if (env.JETMESH_JWT_PUBLIC_KEY_FILE || env.JETMESH_JWT_JWKS_URL || env.JETMESH_AUTH === "none") {
+    return undefined;
+  }
   const file = join(dataDir, "jwt-secret");
   const { secret, generated, fromEnv } = localJwtSecret(file, env);
-  if (generated) say(`JWT: HS256 secret generated into ${shownDir(file)} (mode 0600); JETMESH_JWT_SECRET overrides`);
-  else say(`JWT: HS256 secret from ${fromEnv ? "JETMESH_JWT_SECRET" : shownDir(file)}`, color.dim);
-  return { secret, env: edgeEnv(root, secret, { ingest: portOf(services[0]), notify: portOf(services[3]) }, env) };
+  if (generated) {
+    say(
+      `JWT: HS256 secret generated into ${
+        shownDir(file)
+      } (mode 0600); JETMESH_JWT_SECRET overrides`,
+    );
+  } else {say(
+      `JWT: HS256 secret from ${fromEnv ? "JETMESH_JWT_SECRET" : shownDir(file)}`,
+      color.dim,
+    );}
+  return {
+    secret,
+    env: edgeEnv(root, secret, { ingest: portOf(services[0]), notify: portOf(services[3]) }, env),
+  };
 }
 
 /** How to try it with a token: the one printed, or another from /dev/token. */
 function tokenLines(token: string, ingest: number, notify: number, kept: boolean): string[] {
   return [
-    `  token    alice (12 h${kept ? ", also JETMESH_TOKEN in .data/run-local.env" : ""}; any name: curl -s 'http://localhost:${notify}/dev/token?name=bob'):`,
+    `  token    alice (12 h${
+      kept ? ", also JETMESH_TOKEN in .data/run-local.env" : ""
+    }; any name: curl -s 'http://localhost:${notify}/dev/token?name=bob'):`,
     `           TOKEN=${token}`,
     `  try      curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"channel":"chat.lobby","data":{"text":"hi"}}' http://localhost:${ingest}/v1/publish`,
     `           curl -H "Authorization: Bearer $TOKEN" 'http://localhost:${notify}/v1/history?channel=chat.lobby'`,
@@ -356,7 +513,8 @@ async function main(): Promise<void> {
   // Fail early with a clear message instead of a service dying on EADDRINUSE.
   for (const s of services) {
     for (const { v, port } of listeners(s)) {
-      const host = env[v.replace(/_PORT$/, "_HOST")] || env[s.portVar.replace(/_PORT$/, "_HOST")] || "0.0.0.0";
+      const host = env[v.replace(/_PORT$/, "_HOST")] || env[s.portVar.replace(/_PORT$/, "_HOST")] ||
+        "0.0.0.0";
       if (!(await canListen(port, host))) {
         shout(`port ${port} (${v}) is in use: stop what uses it or set ${v}=<port>`);
         process.exit(1);
@@ -374,9 +532,15 @@ async function main(): Promise<void> {
 
   for (const s of services) {
     // Each service as its own NATS user (with an external server: as NATS_USER says).
-    const childEnv: NodeJS.ProcessEnv = { ...env, NATS_URL: natsUrl, ...(natsPasswords ? userEnv(s.name, natsPasswords) : {}) };
+    const childEnv: NodeJS.ProcessEnv = {
+      ...env,
+      NATS_URL: natsUrl,
+      ...(natsPasswords ? userEnv(s.name, natsPasswords) : {}),
+    };
     if (otlp) childEnv.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
-    if (auth && (s.name === "ingest" || s.name === "notify")) Object.assign(childEnv, auth.env[s.name]);
+    if (auth && (s.name === "ingest" || s.name === "notify")) {
+      Object.assign(childEnv, auth.env[s.name]);
+    }
     if (s.usesDatabase) {
       childEnv.DATABASE_URL = databaseUrl;
       if (embedded) childEnv.DATABASE_POOL_MAX = "1";
@@ -398,7 +562,11 @@ async function main(): Promise<void> {
   const healthy = await Promise.all(
     services.map((s) => {
       const c = children.find((x) => x.name === s.name)!;
-      return waitForHttp(`http://127.0.0.1:${opsPortOf(s)}/healthz`, 60_000, () => !c.exited && !stopping);
+      return waitForHttp(
+        `http://127.0.0.1:${opsPortOf(s)}/healthz`,
+        60_000,
+        () => !c.exited && !stopping,
+      );
     }),
   );
   if (stopping) return;
@@ -406,23 +574,43 @@ async function main(): Promise<void> {
   const notify = portOf(services[3]);
   const token = auth ? await printedToken(auth.secret, "alice") : undefined;
   const access = natsPasswords
-    ? adminAccess({ natsUrl, passwords: natsPasswords, dataDir, smoke, shownDir, databaseUrl: embedded ? databaseUrl : undefined, token })
+    ? adminAccess({
+      natsUrl,
+      passwords: natsPasswords,
+      dataDir,
+      smoke,
+      shownDir,
+      databaseUrl: embedded ? databaseUrl : undefined,
+      token,
+    })
     : [];
   const lines = [
     "",
-    color.bold("jetmesh is running") + (healthy.every(Boolean) ? "" : color.yellow("  (some /healthz did not answer yet)")),
+    color.bold("jetmesh is running") +
+    (healthy.every(Boolean) ? "" : color.yellow("  (some /healthz did not answer yet)")),
     `  chat     http://localhost:${notify}/               the demo page (sign in with any name)`,
     `  ingest   ws://localhost:${ingest}/v1/ws         publish over WebSocket`,
     `           http://localhost:${ingest}/v1/publish  POST {"id","channel","data"}`,
     `  notify   ws://localhost:${notify}/v1/ws         subscribe`,
     `           http://localhost:${notify}/v1/history  GET ?channel=...&after=...`,
-    `  health   ${services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${opsPortOf(s)}/healthz`).join("  ")}`,
+    `  health   ${
+      services.map((s, i) => `${healthy[i] ? "" : "(!)"}http://localhost:${opsPortOf(s)}/healthz`)
+        .join("  ")
+    }`,
     `  metrics  ${services.map((s) => `http://localhost:${opsPortOf(s)}/metrics`).join("  ")}`,
-    `  traces   ${jaegerUiPort ? `Jaeger UI http://localhost:${jaegerUiPort}` : OTEL_VARIABLES.some((v) => env[v]) ? "as the OTEL_* variables say" : "off"}`,
+    `  traces   ${
+      jaegerUiPort
+        ? `Jaeger UI http://localhost:${jaegerUiPort}`
+        : OTEL_VARIABLES.some((v) => env[v])
+        ? "as the OTEL_* variables say"
+        : "off"
+    }`,
     `  NATS     ${natsUrl}${natsPasswords ? " (a user per service; admin for tools)" : ""}`,
     ...access.map((l) => `  ${l}`),
     `  database ${embedded ? `${databaseUrl} (embedded PGlite)` : "DATABASE_URL"}`,
-    ...(auth ? tokenLines(token!, ingest, notify, access.length > 0 && !smoke) : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
+    ...(auth
+      ? tokenLines(token!, ingest, notify, access.length > 0 && !smoke)
+      : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
     `  check    make smoke-running   stop  Ctrl-C`,
     "",
   ];
@@ -430,11 +618,21 @@ async function main(): Promise<void> {
     for (const l of lines) say(l);
     return;
   }
-  say(`stack ready (${healthy.every(Boolean) ? "all healthy" : "some /healthz did not answer"}); running the smoke check`);
+  say(
+    `stack ready (${
+      healthy.every(Boolean) ? "all healthy" : "some /healthz did not answer"
+    }); running the smoke check`,
+  );
   const check = new Child({
     name: "smoke",
     command: process.execPath,
-    args: ["--import", "tsx", join(root, "infra/local/smoke.ts"), `http://127.0.0.1:${ingest}`, `http://127.0.0.1:${notify}`],
+    args: [
+      "--import",
+      "tsx",
+      join(root, "infra/local/smoke.ts"),
+      `http://127.0.0.1:${ingest}`,
+      `http://127.0.0.1:${notify}`,
+    ],
     cwd: root,
     env: jaegerUiPort ? { ...env, SMOKE_JAEGER_URL: `http://127.0.0.1:${jaegerUiPort}` } : env,
     paint: color.bold,
@@ -442,9 +640,16 @@ async function main(): Promise<void> {
   });
   const { code, signal } = await check.done;
   if (stopping) return;
-  await shutdown(code === 0 ? 0 : 1, code === 0 ? "smoke check passed: stopping" : `smoke check failed (code ${code}, signal ${signal}): stopping`);
+  await shutdown(
+    code === 0 ? 0 : 1,
+    code === 0
+      ? "smoke check passed: stopping"
+      : `smoke check failed (code ${code}, signal ${signal}): stopping`,
+  );
 }
 
 main().catch((err) => {
-  void failStart(`run-local failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  void failStart(
+    `run-local failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`,
+  );
 });

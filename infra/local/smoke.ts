@@ -23,8 +23,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { checkAnonymousSubscribe, checkOrigins, smokeToken } from "./smoke-auth.ts";
 
 const env = process.env;
-const ingest = (process.argv[2] || env.SMOKE_INGEST_URL || `http://localhost:${env.INGEST_PORT || 8080}`).replace(/\/+$/, "");
-const notify = (process.argv[3] || env.SMOKE_NOTIFY_URL || `http://localhost:${env.NOTIFY_PORT || 8081}`).replace(/\/+$/, "");
+const ingest =
+  (process.argv[2] || env.SMOKE_INGEST_URL || `http://localhost:${env.INGEST_PORT || 8080}`)
+    .replace(/\/+$/, "");
+const notify =
+  (process.argv[3] || env.SMOKE_NOTIFY_URL || `http://localhost:${env.NOTIFY_PORT || 8081}`)
+    .replace(/\/+$/, "");
 const channel = env.SMOKE_CHANNEL || "user.smoke.check";
 const timeoutMs = Number(env.SMOKE_TIMEOUT_MS || 30_000);
 const id = env.SMOKE_ID || `smoke-${Date.now()}`;
@@ -55,12 +59,21 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
-async function request(url: string, init?: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
+async function request(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: unknown; text: string }> {
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`${init?.method ?? "GET"} ${url}: ${err instanceof Error ? (err.cause as Error | undefined)?.message ?? err.message : String(err)}`);
+    throw new Error(
+      `${init?.method ?? "GET"} ${url}: ${
+        err instanceof Error
+          ? (err.cause as Error | undefined)?.message ?? err.message
+          : String(err)
+      }`,
+    );
   }
   const text = await res.text();
   let body: unknown;
@@ -87,23 +100,35 @@ for (;;) {
   await sleep(500);
 }
 const authorization = `Bearer ${token}`;
-const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", authorization };
+const headers: Record<string, string> = {
+  "content-type": "application/json",
+  accept: "application/json",
+  authorization,
+};
 let ack: Ack;
 for (;;) {
   // Retry while the services are still starting (connection refused / 503).
   try {
-    const r = await request(`${ingest}/v1/publish`, { method: "POST", headers, body: JSON.stringify({ id, channel, data }) });
+    const r = await request(`${ingest}/v1/publish`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ id, channel, data }),
+    });
     if (r.status === 200 && typeof r.body === "object" && r.body !== null) {
       ack = r.body as Ack;
       break;
     }
-    if (r.status !== 503 || Date.now() - started > timeoutMs) fail(`POST /v1/publish: ${r.status} ${r.text}`);
+    if (r.status !== 503 || Date.now() - started > timeoutMs) {
+      fail(`POST /v1/publish: ${r.status} ${r.text}`);
+    }
   } catch (err) {
     if (Date.now() - started > timeoutMs) fail(String(err instanceof Error ? err.message : err));
   }
   await sleep(500);
 }
-if (ack.op !== "ack" || ack.id !== id || typeof ack.seq !== "number") fail(`unexpected publish answer ${JSON.stringify(ack)}`);
+if (ack.op !== "ack" || ack.id !== id || typeof ack.seq !== "number") {
+  fail(`unexpected publish answer ${JSON.stringify(ack)}`);
+}
 console.log(`smoke: published ${JSON.stringify(ack)} in ${Date.now() - started} ms`);
 
 // 2. Read back. History is oldest first; keep the cursor so each poll reads only new events.
@@ -113,13 +138,19 @@ let polls = 0;
 let lastProblem = "";
 while (!found) {
   if (Date.now() - started > timeoutMs) {
-    fail(`event ${id} not in ${notify}/v1/history?channel=${channel} after ${timeoutMs} ms (${polls} polls${lastProblem ? `; last: ${lastProblem}` : ""})`);
+    fail(
+      `event ${id} not in ${notify}/v1/history?channel=${channel} after ${timeoutMs} ms (${polls} polls${
+        lastProblem ? `; last: ${lastProblem}` : ""
+      })`,
+    );
   }
   polls++;
   try {
     const q = new URLSearchParams({ channel, limit: "1000" });
     if (after) q.set("after", after);
-    const r = await request(`${notify}/v1/history?${q}`, { headers: { accept: "application/json", authorization } });
+    const r = await request(`${notify}/v1/history?${q}`, {
+      headers: { accept: "application/json", authorization },
+    });
     if (r.status !== 200) {
       lastProblem = `${r.status} ${r.text.slice(0, 200)}`;
     } else {
@@ -143,9 +174,13 @@ console.log(`smoke: OK publish → history in ${Date.now() - started} ms`);
 
 // 3. The edges refuse who they should.
 try {
-  console.log(`smoke: OK no token, no subscription: ${await checkAnonymousSubscribe(notify, channel)}`);
+  console.log(
+    `smoke: OK no token, no subscription: ${await checkAnonymousSubscribe(notify, channel)}`,
+  );
   const anonymousHistory = await request(`${notify}/v1/history?channel=${channel}`);
-  if (anonymousHistory.status !== 401) fail(`history without a token answered ${anonymousHistory.status}, not 401`);
+  if (anonymousHistory.status !== 401) {
+    fail(`history without a token answered ${anonymousHistory.status}, not 401`);
+  }
   console.log(`smoke: OK origins at ingest: ${await checkOrigins(ingest, notify, token)}`);
 } catch (err) {
   fail(String(err instanceof Error ? err.message : err));
@@ -155,16 +190,28 @@ try {
 const jaeger = env.SMOKE_JAEGER_URL?.replace(/\/+$/, "");
 if (jaeger) {
   const hops = ["ingest publish", "route relay", "persist write"];
-  const q = new URLSearchParams({ service: "jetmesh-ingest", tags: JSON.stringify({ "jetmesh.event.id": found.id }), lookback: "1h" });
+  const q = new URLSearchParams({
+    service: "jetmesh-ingest",
+    tags: JSON.stringify({ "jetmesh.event.id": found.id }),
+    lookback: "1h",
+  });
   const deadline = Date.now() + timeoutMs;
   let names: string[] = [];
   let traceId = "";
   while (!hops.every((h) => names.includes(h))) {
-    if (Date.now() > deadline) fail(`trace of ${found.id} not complete in ${jaeger}/api/traces?${q} after ${timeoutMs} ms (spans: ${names.join(", ") || "none"}${lastProblem ? `; last: ${lastProblem}` : ""})`);
+    if (Date.now() > deadline) {
+      fail(
+        `trace of ${found.id} not complete in ${jaeger}/api/traces?${q} after ${timeoutMs} ms (spans: ${
+          names.join(", ") || "none"
+        }${lastProblem ? `; last: ${lastProblem}` : ""})`,
+      );
+    }
     await sleep(500);
     try {
       const r = await request(`${jaeger}/api/traces?${q}`);
-      const [trace] = (r.body as { data?: { traceID: string; spans: { operationName: string }[] }[] } | undefined)?.data ?? [];
+      const [trace] =
+        (r.body as { data?: { traceID: string; spans: { operationName: string }[] }[] } | undefined)
+          ?.data ?? [];
       if (r.status !== 200) lastProblem = `${r.status} ${r.text.slice(0, 200)}`;
       names = trace?.spans.map((s) => s.operationName) ?? [];
       traceId = trace?.traceID ?? "";

@@ -5,12 +5,21 @@
  * so a leftover from a killed run can be cleaned up next time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-const useColor = process.env.NO_COLOR === undefined && (process.stdout.isTTY || process.env.FORCE_COLOR !== undefined);
+const useColor = process.env.NO_COLOR === undefined &&
+  (process.stdout.isTTY || process.env.FORCE_COLOR !== undefined);
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const color = {
   bold: paint("1"),
@@ -70,7 +79,10 @@ export function formatLogLine(line: string, raw = false): string {
 }
 
 /** Splits a stream into lines and hands each to `onLine`. */
-export function eachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+export function eachLine(
+  stream: NodeJS.ReadableStream | null,
+  onLine: (line: string) => void,
+): void {
   if (!stream) return;
   let buf = "";
   stream.setEncoding("utf8");
@@ -152,7 +164,10 @@ export class Child {
   /** Resolves with the first line for which `pick` returns a value; rejects on exit or timeout. */
   waitForLine<T>(pick: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`${this.name}: no ready line after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`${this.name}: no ready line after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onLine = (line: string) => {
         const v = pick(line);
         if (v !== undefined) finish(undefined, v);
@@ -165,7 +180,9 @@ export class Child {
       };
       this.#lines.add(onLine);
       void this.done.then(({ code, signal }) =>
-        finish(new Error(`${this.name} exited before it was ready (code ${code}, signal ${signal})`)),
+        finish(
+          new Error(`${this.name} exited before it was ready (code ${code}, signal ${signal})`),
+        )
       );
     });
   }
@@ -185,7 +202,9 @@ export class Child {
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process has exited. */
-  async stop(graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+  async stop(
+    graceMs: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
     if (this.exited) return { ...(await this.done), killed: false };
     this.signal("SIGTERM");
     let killed = false;
@@ -203,7 +222,12 @@ export class Child {
  * Stops a process left from an earlier run (its pid file exists, it is alive,
  * runs in this directory and its command line contains `marker`).
  */
-export async function stopLeftover(pidDir: string, name: string, marker: string, cwd: string): Promise<void> {
+export async function stopLeftover(
+  pidDir: string,
+  name: string,
+  marker: string,
+  cwd: string,
+): Promise<void> {
   const file = join(pidDir, `${name}.pid`);
   let pid: number;
   try {
@@ -239,7 +263,10 @@ export async function stopLeftover(pidDir: string, name: string, marker: string,
   rmSync(file, { force: true });
 }
 
-export function findExecutable(name: string, extraDirs: string[] = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]): string | undefined {
+export function findExecutable(
+  name: string,
+  extraDirs: string[] = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"],
+): string | undefined {
   const dirs = (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "");
   for (const d of extraDirs) if (!dirs.includes(d)) dirs.push(d);
   for (const dir of dirs) {
@@ -263,8 +290,14 @@ export function canListen(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** `preferred` when free, else (or when 0) any free port; `moved` says the preferred one was taken. */
-export async function pickPort(preferred: number, host = "127.0.0.1"): Promise<{ port: number; moved: boolean }> {
+/**
+ * `preferred` when free, else (or when 0) any free port; `moved` says the preferred one was
+ * taken.
+ */
+export async function pickPort(
+  preferred: number,
+  host = "127.0.0.1",
+): Promise<{ port: number; moved: boolean }> {
   if (preferred > 0 && (await canListen(preferred, host))) return { port: preferred, moved: false };
   return await new Promise((resolve, reject) => {
     const srv = createServer();
@@ -279,7 +312,11 @@ export async function pickPort(preferred: number, host = "127.0.0.1"): Promise<{
 }
 
 /** Polls an HTTP URL until it answers 2xx. */
-export async function waitForHttp(url: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<boolean> {
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && isAlive()) {
     try {

@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setNatsPasswords, templateConfig as template } from "../../test/helpers/nats-config.ts";
-import { findNatsServer, type NatsServerHandle, NatsServerMissingError, startNatsServer } from "../../test/helpers/nats-server.ts";
+import {
+  findNatsServer,
+  type NatsServerHandle,
+  NatsServerMissingError,
+  startNatsServer,
+} from "../../test/helpers/nats-server.ts";
 import { freePorts } from "../../test/helpers/ports.ts";
 
 const passwords = setNatsPasswords();
@@ -20,7 +25,10 @@ interface Varz {
   jetstream?: { config?: { store_dir?: string; sync_interval?: number; sync_always?: boolean } };
 }
 
-/** docs/durability.md: every shipped config states the server's default, an fsync every 2 minutes, not `always`. */
+/**
+ * docs/durability.md: every shipped config states the server's default, an fsync every 2
+ * minutes, not `always`.
+ */
 function fsyncAsDocumented(t: Test, varz: Varz, who: string): void {
   t.equal(varz.jetstream?.config?.sync_interval, 120e9, `${who}: sync_interval 2m`);
   t.notOk(varz.jetstream?.config?.sync_always, `${who}: not sync_interval: always`);
@@ -34,7 +42,12 @@ if (!findNatsServer()) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const [p, m] = await freePorts(2);
     const conf = template("single.conf", dir, join(dir, "store"), new Map([[4222, p], [8222, m]]));
-    const ns = await startNatsServer({ jetstream: false, port: p, monitorPort: m, args: ["-c", conf] });
+    const ns = await startNatsServer({
+      jetstream: false,
+      port: p,
+      monitorPort: m,
+      args: ["-c", conf],
+    });
     t.teardown(() => ns.stop());
 
     const varz = await ns.monitor<Varz>("/varz");

@@ -7,7 +7,11 @@ import { atLeast, locateTool, parseVersion, readPins, ToolMissingError } from ".
 t.test("pins.txt names each tool once, with a version and a module", async (t) => {
   const pins = readPins();
   t.same([...pins.keys()].sort(), ["jaeger", "nats", "nats-server"]);
-  t.match(pins.get("nats-server"), { module: "github.com/nats-io/nats-server/v2", version: /^v2\.15\.\d+$/, minimum: "2.10.0" });
+  t.match(pins.get("nats-server"), {
+    module: "github.com/nats-io/nats-server/v2",
+    version: /^v2\.15\.\d+$/,
+    minimum: "2.10.0",
+  });
   t.match(pins.get("nats"), { package: "./nats", version: /^v\d+\.\d+\.\d+$/ });
   t.equal(pins.get("jaeger")?.minimum, undefined, "Jaeger only as the pinned build");
 });
@@ -37,8 +41,15 @@ t.test("a nats-server on PATH is used only from the minimum version on", async (
   const r = locateTool("nats-server", { PATH: old }, noTools);
   t.type(r, ToolMissingError, "2.9.10 is refused");
   const msg = (r as ToolMissingError).message;
-  t.match(msg, `${old}/nats-server is v2.9.10; jetmesh needs nats-server 2.10.0 or newer (pinned: v2.15.3)`);
-  t.match(msg, "GOBIN=$PWD/.tools/bin go install github.com/nats-io/nats-server/v2@v2.15.3", "says how to build the pinned one");
+  t.match(
+    msg,
+    `${old}/nats-server is v2.9.10; jetmesh needs nats-server 2.10.0 or newer (pinned: v2.15.3)`,
+  );
+  t.match(
+    msg,
+    "GOBIN=$PWD/.tools/bin go install github.com/nats-io/nats-server/v2@v2.15.3",
+    "says how to build the pinned one",
+  );
   t.match(msg, "https://github.com/nats-io/nats-server/releases", "and where release binaries are");
 
   const current = fakeServer(t, "v2.12.1");
@@ -51,5 +62,8 @@ t.test(".tools/bin wins over PATH, a named binary over both", async (t) => {
   t.equal(locateTool("nats-server", { PATH: path }, tools), join(tools, "nats-server"));
   const named = join(path, "nats-server");
   t.equal(locateTool("nats-server", { PATH: "", NATS_SERVER_BIN: named }, tools), named);
-  t.type(locateTool("nats-server", { NATS_SERVER_BIN: "/nonexistent/nats-server" }, tools), ToolMissingError);
+  t.type(
+    locateTool("nats-server", { NATS_SERVER_BIN: "/nonexistent/nats-server" }, tools),
+    ToolMissingError,
+  );
 });

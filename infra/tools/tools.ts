@@ -25,20 +25,41 @@ export interface Pin {
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const TOOLS_BIN = join(ROOT, ".tools/bin");
 
-const OVERRIDE: Record<ToolName, string> = { "nats-server": "NATS_SERVER_BIN", nats: "NATS_CLI_BIN", jaeger: "JAEGER_BIN" };
+const OVERRIDE: Record<ToolName, string> = {
+  "nats-server": "NATS_SERVER_BIN",
+  nats: "NATS_CLI_BIN",
+  jaeger: "JAEGER_BIN",
+};
 
-export function readPins(text = readFileSync(join(ROOT, "infra/tools/pins.txt"), "utf8")): Map<ToolName, Pin> {
+export function readPins(
+  text = readFileSync(join(ROOT, "infra/tools/pins.txt"), "utf8"),
+): Map<ToolName, Pin> {
   const pins = new Map<ToolName, Pin>();
   for (const line of text.split("\n")) {
     const cols = line.trim().split(/\s+/);
     if (cols[0] === "" || cols[0].startsWith("#")) continue;
-    const [name, module, pkg, version, minimum] = cols as [ToolName, string, string, string, string];
-    pins.set(name, { name, module, package: pkg, version, minimum: minimum === "-" ? undefined : minimum });
+    const [name, module, pkg, version, minimum] = cols as [
+      ToolName,
+      string,
+      string,
+      string,
+      string,
+    ];
+    pins.set(name, {
+      name,
+      module,
+      package: pkg,
+      version,
+      minimum: minimum === "-" ? undefined : minimum,
+    });
   }
   return pins;
 }
 
-/** "v2.15.3", "nats-server: v2.15.3", "0.5.0" → [2, 15, 3]; undefined when no version is in the text. */
+/**
+ * "v2.15.3", "nats-server: v2.15.3", "0.5.0" → [2, 15, 3]; undefined when no version is in the
+ * text.
+ */
 export function parseVersion(text: string): number[] | undefined {
   const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(text);
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
@@ -60,7 +81,9 @@ function executable(file: string): boolean {
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   const dirs = (env.PATH ?? "").split(delimiter).filter((d) => d !== "");
-  for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]) if (!dirs.includes(extra)) dirs.push(extra);
+  for (const extra of ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]) {
+    if (!dirs.includes(extra)) dirs.push(extra);
+  }
   return dirs.map((d) => join(d, name)).find(executable);
 }
 
@@ -81,31 +104,49 @@ export class ToolMissingError extends Error {
 export function howToGet(tool: ToolName): string {
   const pin = readPins().get(tool)!;
   const repo = pin.module.replace(/^github\.com\//, "").replace(/\/v\d+$/, "");
-  // go install refuses modules with replace directives, such as Jaeger's: make tools builds those from the module's directory.
-  const goInstall = tool === "jaeger"
-    ? []
-    : [`  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${pin.package === "." ? "" : pin.package.slice(1)}@${pin.version}`];
+  // go install refuses modules with replace directives, such as Jaeger's: make tools builds
+  // those from the module's directory.
+  const goInstall = tool === "jaeger" ? [] : [
+    `  or: GOBIN=$PWD/.tools/bin go install ${pin.module}${
+      pin.package === "." ? "" : pin.package.slice(1)
+    }@${pin.version}`,
+  ];
   return [
     `  make tools            builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
     ...goInstall,
-    `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${OVERRIDE[tool]}`,
+    `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${
+      OVERRIDE[tool]
+    }`,
   ].join("\n");
 }
 
 const found = new Map<ToolName, string | ToolMissingError>();
 
-/** locateTool for this process, looked up once per tool (a PATH binary's version check spawns it). */
+/**
+ * locateTool for this process, looked up once per tool (a PATH binary's version check spawns
+ * it).
+ */
 function cached(tool: ToolName): string | ToolMissingError {
   let r = found.get(tool);
-  if (r === undefined) found.set(tool, (r = locateTool(tool)));
+  if (r === undefined) found.set(tool, r = locateTool(tool));
   return r;
 }
 
-/** Where `tool` is for this environment and tools dir (uncached; findTool and toolPath cache it). */
-export function locateTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env, toolsBin = TOOLS_BIN): string | ToolMissingError {
+/**
+ * Where `tool` is for this environment and tools dir (uncached; findTool and toolPath cache it).
+ */
+export function locateTool(
+  tool: ToolName,
+  env: NodeJS.ProcessEnv = process.env,
+  toolsBin = TOOLS_BIN,
+): string | ToolMissingError {
   const pin = readPins().get(tool)!;
   const named = env[OVERRIDE[tool]];
-  if (named) return executable(named) ? named : new ToolMissingError(tool, `${OVERRIDE[tool]}=${named} is not an executable file`);
+  if (named) {
+    return executable(named)
+      ? named
+      : new ToolMissingError(tool, `${OVERRIDE[tool]}=${named} is not an executable file`);
+  }
   const built = join(toolsBin, tool);
   if (executable(built)) return built;
   const path = onPath(tool, env);
@@ -116,7 +157,9 @@ export function locateTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env,
   if (have && atLeast(have, want)) return path;
   return new ToolMissingError(
     tool,
-    `${path} is ${have ? `v${have.join(".")}` : "of unknown version"}; jetmesh needs ${tool} ${pin.minimum} or newer (pinned: ${pin.version})`,
+    `${path} is ${
+      have ? `v${have.join(".")}` : "of unknown version"
+    }; jetmesh needs ${tool} ${pin.minimum} or newer (pinned: ${pin.version})`,
   );
 }
 

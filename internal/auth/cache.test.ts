@@ -2,7 +2,13 @@ import t from "tap";
 import { VerifiedTokens } from "./cache.ts";
 import type { Identity } from "./identity.ts";
 
-const id = (expiresAt: number): Identity => ({ sub: "alice", expiresAt, publish: [], subscribe: [], claims: {} });
+const id = (expiresAt: number): Identity => ({
+  sub: "alice",
+  expiresAt,
+  publish: [],
+  subscribe: [],
+  claims: {},
+});
 
 t.test("a verified token is served until it expires or the entry is too old", async (t) => {
   const c = new VerifiedTokens(10, 1000);

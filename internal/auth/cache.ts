@@ -34,7 +34,10 @@ export class VerifiedTokens {
         this.#entries.delete(k);
       }
     }
-    this.#entries.set(token, { identity, until: Math.min(identity.expiresAt, now + this.#maxAgeMs) });
+    this.#entries.set(token, {
+      identity,
+      until: Math.min(identity.expiresAt, now + this.#maxAgeMs),
+    });
   }
 
   get size(): number {

@@ -31,10 +31,18 @@ function readKeys(r: EnvReader): KeySource | undefined {
   const file = r.optional("JETMESH_JWT_PUBLIC_KEY_FILE");
   const url = r.optional("JETMESH_JWT_JWKS_URL");
   const given = [secret, file, url].filter((v) => v !== undefined).length;
-  r.check("JETMESH_JWT_SECRET", given <= 1, "only one of JETMESH_JWT_SECRET, JETMESH_JWT_PUBLIC_KEY_FILE, JETMESH_JWT_JWKS_URL");
+  r.check(
+    "JETMESH_JWT_SECRET",
+    given <= 1,
+    "only one of JETMESH_JWT_SECRET, JETMESH_JWT_PUBLIC_KEY_FILE, JETMESH_JWT_JWKS_URL",
+  );
   if (secret !== undefined) {
     const bytes = new TextEncoder().encode(secret);
-    r.check("JETMESH_JWT_SECRET", bytes.length >= MIN_SECRET_BYTES, `a secret of at least ${MIN_SECRET_BYTES} bytes`);
+    r.check(
+      "JETMESH_JWT_SECRET",
+      bytes.length >= MIN_SECRET_BYTES,
+      `a secret of at least ${MIN_SECRET_BYTES} bytes`,
+    );
     return { kind: "secret", secret: bytes };
   }
   if (file !== undefined) {
@@ -42,14 +50,30 @@ function readKeys(r: EnvReader): KeySource | undefined {
     try {
       pem = readFileSync(file, "utf8");
     } catch (err) {
-      r.check("JETMESH_JWT_PUBLIC_KEY_FILE", false, `a readable PEM file (${(err as Error).message})`);
+      r.check(
+        "JETMESH_JWT_PUBLIC_KEY_FILE",
+        false,
+        `a readable PEM file (${(err as Error).message})`,
+      );
     }
-    r.check("JETMESH_JWT_PUBLIC_KEY_FILE", pem === "" || pem.includes("-----BEGIN PUBLIC KEY-----"), "a PEM public key (SPKI, -----BEGIN PUBLIC KEY-----)");
+    r.check(
+      "JETMESH_JWT_PUBLIC_KEY_FILE",
+      pem === "" || pem.includes("-----BEGIN PUBLIC KEY-----"),
+      "a PEM public key (SPKI, -----BEGIN PUBLIC KEY-----)",
+    );
     return { kind: "public-key", file, pem };
   }
   if (url !== undefined) {
-    r.check("JETMESH_JWT_JWKS_URL", /^https?:\/\/\S+$/.test(url), "an http(s) URL of a JSON Web Key Set");
-    return { kind: "jwks", url, cacheMaxAgeMs: r.durationMs("JETMESH_JWT_JWKS_CACHE", "10m", 1000) };
+    r.check(
+      "JETMESH_JWT_JWKS_URL",
+      /^https?:\/\/\S+$/.test(url),
+      "an http(s) URL of a JSON Web Key Set",
+    );
+    return {
+      kind: "jwks",
+      url,
+      cacheMaxAgeMs: r.durationMs("JETMESH_JWT_JWKS_CACHE", "10m", 1000),
+    };
   }
   return undefined;
 }
@@ -62,12 +86,20 @@ export function readAuthConfig(r: EnvReader): AuthConfig {
   const mode = r.oneOf("JETMESH_AUTH", "jwt", ["jwt", "none"] as const);
   const keys = readKeys(r);
   if (mode === "none") {
-    r.check("JETMESH_AUTH", keys === undefined, "jwt when a JWT key is configured (unset JETMESH_AUTH or the key)");
+    r.check(
+      "JETMESH_AUTH",
+      keys === undefined,
+      "jwt when a JWT key is configured (unset JETMESH_AUTH or the key)",
+    );
     return { mode: "none" };
   }
   r.check("JETMESH_AUTH", keys !== undefined, NO_AUTH_MESSAGE);
   const clockSkewSec = Math.round(r.durationMs("JETMESH_JWT_CLOCK_SKEW", "30s", 0) / 1000);
-  r.check("JETMESH_JWT_CLOCK_SKEW", clockSkewSec <= MAX_CLOCK_SKEW_SEC, `at most ${MAX_CLOCK_SKEW_SEC}s`);
+  r.check(
+    "JETMESH_JWT_CLOCK_SKEW",
+    clockSkewSec <= MAX_CLOCK_SKEW_SEC,
+    `at most ${MAX_CLOCK_SKEW_SEC}s`,
+  );
   return {
     mode: "jwt",
     keys: keys ?? { kind: "secret", secret: new Uint8Array(MIN_SECRET_BYTES) },

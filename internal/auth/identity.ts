@@ -6,7 +6,10 @@
 export interface Identity {
   /** The token's `sub`: the publisher in event ids and the presence member. */
   readonly sub: string;
-  /** When the token stops being accepted (its `exp` plus the tolerated clock skew), in epoch ms; a connection then closes. */
+  /**
+   * When the token stops being accepted (its `exp` plus the tolerated clock skew), in epoch
+   * ms; a connection then closes.
+   */
   readonly expiresAt: number;
   /** Channel patterns (NATS wildcards) the token may publish to. */
   readonly publish: readonly string[];

@@ -1,12 +1,12 @@
 import {
   createRemoteJWKSet,
+  type CryptoKey,
   errors as joseErrors,
   importSPKI,
   type JWTPayload,
-  type JWTVerifyGetKey,
   jwtVerify,
+  type JWTVerifyGetKey,
   type KeyObject,
-  type CryptoKey,
 } from "jose";
 import { checkChannelPattern, isPublisher } from "../../subjects/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
@@ -25,7 +25,10 @@ const MAX_GRANTS = 64;
 export interface Verifier {
   /** The caller a token proves, or a JetmeshError `unauthorized` saying why not. */
   verify(token: string): Promise<Identity>;
-  /** The caller of a token verified recently and still valid, without waiting; undefined otherwise. */
+  /**
+   * The caller of a token verified recently and still valid, without waiting; undefined
+   * otherwise.
+   */
   cached(token: string): Identity | undefined;
 }
 
@@ -37,7 +40,13 @@ async function keyOf(src: KeySource): Promise<{ key: Key; algorithms: string[] }
       return { key: src.secret, algorithms: [...SYMMETRIC] };
     case "jwks":
       // jose refetches on an unknown `kid` (rotation) no more than once per cooldown.
-      return { key: createRemoteJWKSet(new URL(src.url), { cacheMaxAge: src.cacheMaxAgeMs, cooldownDuration: 30_000 }), algorithms: [...ASYMMETRIC] };
+      return {
+        key: createRemoteJWKSet(new URL(src.url), {
+          cacheMaxAge: src.cacheMaxAgeMs,
+          cooldownDuration: 30_000,
+        }),
+        algorithms: [...ASYMMETRIC],
+      };
     case "public-key": {
       // A PEM does not say which algorithm it is for; the first that imports it is its family.
       const found: Record<string, CryptoKey | KeyObject> = {};
@@ -47,7 +56,10 @@ async function keyOf(src: KeySource): Promise<{ key: Key; algorithms: string[] }
       }
       const algorithms = Object.keys(found);
       if (algorithms.length === 0) {
-        throw new JetmeshError("bad_config", `JETMESH_JWT_PUBLIC_KEY_FILE=${src.file}: not an RSA, EC or Ed25519 public key`);
+        throw new JetmeshError(
+          "bad_config",
+          `JETMESH_JWT_PUBLIC_KEY_FILE=${src.file}: not an RSA, EC or Ed25519 public key`,
+        );
       }
       return { key: (header) => found[header.alg ?? ""] ?? Object.values(found)[0], algorithms };
     }
@@ -57,11 +69,19 @@ async function keyOf(src: KeySource): Promise<{ key: Key; algorithms: string[] }
 function grants(value: unknown, name: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.length > MAX_GRANTS) {
-    throw new JetmeshError("unauthorized", `token claim ${GRANTS_CLAIM}.${name} must be a list of at most ${MAX_GRANTS} channel patterns`);
+    throw new JetmeshError(
+      "unauthorized",
+      `token claim ${GRANTS_CLAIM}.${name} must be a list of at most ${MAX_GRANTS} channel patterns`,
+    );
   }
   for (const p of value) {
     const check = checkChannelPattern(p);
-    if (!check.ok) throw new JetmeshError("unauthorized", `token claim ${GRANTS_CLAIM}.${name}: ${check.reason}`);
+    if (!check.ok) {
+      throw new JetmeshError(
+        "unauthorized",
+        `token claim ${GRANTS_CLAIM}.${name}: ${check.reason}`,
+      );
+    }
   }
   return value as string[];
 }
@@ -71,7 +91,9 @@ function grants(value: unknown, name: string): string[] {
  * must not get its connection closed, so the connection lasts as long.
  */
 export function identityOf(payload: JWTPayload, graceSec = 0): Identity {
-  if (!isPublisher(payload.sub)) throw new JetmeshError("unauthorized", "token sub must match [A-Za-z0-9_-]{1,64}");
+  if (!isPublisher(payload.sub)) {
+    throw new JetmeshError("unauthorized", "token sub must match [A-Za-z0-9_-]{1,64}");
+  }
   const g = payload[GRANTS_CLAIM];
   if (g !== undefined && (typeof g !== "object" || g === null || Array.isArray(g))) {
     throw new JetmeshError("unauthorized", `token claim ${GRANTS_CLAIM} must be an object`);
@@ -89,14 +111,24 @@ export function identityOf(payload: JWTPayload, graceSec = 0): Identity {
 /** What a client may learn of why its token was refused: the reason, never key material. */
 function refusal(err: unknown): JetmeshError {
   if (err instanceof JetmeshError) return err;
-  if (err instanceof joseErrors.JWTExpired) return new JetmeshError("unauthorized", "token expired");
+  if (err instanceof joseErrors.JWTExpired) {
+    return new JetmeshError("unauthorized", "token expired");
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     return new JetmeshError("unauthorized", `token claim ${err.claim} is invalid: ${err.reason}`);
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new JetmeshError("unauthorized", "token signature is invalid");
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new JetmeshError("unauthorized", "token algorithm is not accepted");
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new JetmeshError("unauthorized", "no key matches the token's kid");
-  if (err instanceof joseErrors.JOSEError) return new JetmeshError("unauthorized", `token is invalid (${err.code})`);
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new JetmeshError("unauthorized", "token signature is invalid");
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+    return new JetmeshError("unauthorized", "token algorithm is not accepted");
+  }
+  if (err instanceof joseErrors.JWKSNoMatchingKey) {
+    return new JetmeshError("unauthorized", "no key matches the token's kid");
+  }
+  if (err instanceof joseErrors.JOSEError) {
+    return new JetmeshError("unauthorized", `token is invalid (${err.code})`);
+  }
   return new JetmeshError("unauthorized", "token is invalid", { cause: err });
 }
 
@@ -114,10 +146,14 @@ export async function createVerifier(cfg: Extract<AuthConfig, { mode: "jwt" }>):
     async verify(token) {
       const hit = recent.get(token);
       if (hit) return hit;
-      if (token.length > 8192) throw new JetmeshError("unauthorized", "token is longer than 8192 characters");
+      if (token.length > 8192) {
+        throw new JetmeshError("unauthorized", "token is longer than 8192 characters");
+      }
       try {
         // jwtVerify's overloads split on the key's type; both branches take the same options.
-        const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+        const { payload } = typeof key === "function"
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
         const identity = identityOf(payload, cfg.clockSkewSec);
         recent.set(token, identity);
         return identity;

@@ -28,7 +28,11 @@ t.test("every message is handed over promptly, however the pulls and batches fal
   for (const round of [1, 2, 3, 4, 5]) {
     const name = `c${round}`;
     // A long ack wait: a message left in a batch would only come back after it.
-    await jsm.consumers.add("B", { durable_name: name, ack_policy: AckPolicy.Explicit, ack_wait: 60_000_000_000 });
+    await jsm.consumers.add("B", {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: 60_000_000_000,
+    });
     const abort = new AbortController();
     const seen = new Set<number>();
     const sizes: number[] = [];
@@ -36,7 +40,12 @@ t.test("every message is handed over promptly, however the pulls and batches fal
     const all = new Promise<void>((resolve) => (done = resolve));
     const loop = consumeBatches(
       await js.consumers.get("B", name),
-      { maxBatch: 256, signal: abort.signal, log: quiet, reopen: () => js.consumers.get("B", name) },
+      {
+        maxBatch: 256,
+        signal: abort.signal,
+        log: quiet,
+        reopen: () => js.consumers.get("B", name),
+      },
       async (batch: JsMsg[]) => {
         sizes.push(batch.length);
         for (const m of batch) {
@@ -51,7 +60,13 @@ t.test("every message is handed over promptly, however the pulls and batches fal
     const outcome = await Promise.race([all.then(() => "all"), timer]);
     abort.abort();
     await loop;
-    t.equal(outcome, "all", `round ${round}: 1000 messages in ${Date.now() - started} ms, batches ${JSON.stringify(sizes)}`);
+    t.equal(
+      outcome,
+      "all",
+      `round ${round}: 1000 messages in ${Date.now() - started} ms, batches ${
+        JSON.stringify(sizes)
+      }`,
+    );
     t.ok(sizes.every((s) => s >= 1 && s <= 256), "no batch above the maximum");
   }
 });
@@ -60,7 +75,12 @@ t.test("with a linger, messages that arrive while a batch waits join it", async 
   const { js, jsm } = await streamOnNewServer(t, "L", "l.>");
   for (const lingerMs of [0, 400]) {
     const name = `linger${lingerMs}`;
-    await jsm.consumers.add("L", { durable_name: name, filter_subject: `l.${lingerMs}`, ack_policy: AckPolicy.Explicit, ack_wait: 60_000_000_000 });
+    await jsm.consumers.add("L", {
+      durable_name: name,
+      filter_subject: `l.${lingerMs}`,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: 60_000_000_000,
+    });
     const abort = new AbortController();
     const sizes: number[] = [];
     let handed = 0;
@@ -68,14 +88,21 @@ t.test("with a linger, messages that arrive while a batch waits join it", async 
     const all = new Promise<void>((resolve) => (done = resolve));
     const loop = consumeBatches(
       await js.consumers.get("L", name),
-      { maxBatch: 256, signal: abort.signal, log: quiet, reopen: () => js.consumers.get("L", name), lingerMs },
+      {
+        maxBatch: 256,
+        signal: abort.signal,
+        log: quiet,
+        reopen: () => js.consumers.get("L", name),
+        lingerMs,
+      },
       async (batch: JsMsg[]) => {
         sizes.push(batch.length);
         for (const m of batch) m.ack();
         if ((handed += batch.length) === 5) done();
       },
     );
-    // One message, then four more 100 ms later: inside a 400 ms linger, well after a batch without one.
+    // One message, then four more 100 ms later: inside a 400 ms linger, well after a batch
+    // without one.
     await js.publish(`l.${lingerMs}`, "first");
     await new Promise((r) => setTimeout(r, 100));
     for (let i = 0; i < 4; i++) await js.publish(`l.${lingerMs}`, String(i));

@@ -5,7 +5,10 @@ import { backoffMs, sleep } from "./retry.ts";
 export interface BatchLoopOptions {
   /** Largest batch handed to the handler. */
   maxBatch: number;
-  /** Aborting stops pulling: the pull in flight still ends normally and everything it brought is handed over, then the loop ends. */
+  /**
+   * Aborting stops pulling: the pull in flight still ends normally and everything it brought
+   * is handed over, then the loop ends.
+   */
   signal: AbortSignal;
   log: Logger;
   /** Gets the consumer again after a pull failed (for example, the durable had to be recreated). */
@@ -74,7 +77,11 @@ export async function consumeBatches(
  * come back only after ack_wait, and by then newer messages have overtaken
  * them.
  */
-async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle: (batch: JsMsg[]) => Promise<void>): Promise<void> {
+async function pullUntilAborted(
+  consumer: Consumer,
+  o: BatchLoopOptions,
+  handle: (batch: JsMsg[]) => Promise<void>,
+): Promise<void> {
   const linger = o.lingerMs ?? 0;
   let reconnects = o.reconnects?.count ?? 0;
   while (!o.signal.aborted) {
@@ -82,7 +89,10 @@ async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle:
       reconnects = o.reconnects.count;
       consumer = await o.reopen();
     }
-    const messages = await consumer.fetch({ max_messages: o.maxBatch * 2, expires: PULL_EXPIRES_MS });
+    const messages = await consumer.fetch({
+      max_messages: o.maxBatch * 2,
+      expires: PULL_EXPIRES_MS,
+    });
     const settled = endIfServerDropped(consumer, messages, o.log);
     let batch: JsMsg[] = [];
     // Once per batch: a batch that waited is handed over as soon as nothing more is buffered.
@@ -116,7 +126,10 @@ async function pullUntilAborted(consumer: Consumer, o: BatchLoopOptions, handle:
   }
 }
 
-/** After a pull's expiry, how long before asking the server whether it still holds the pull, and then how often. */
+/**
+ * After a pull's expiry, how long before asking the server whether it still holds the pull, and
+ * then how often.
+ */
 const DROPPED_CHECK_MS = 300;
 const DROPPED_RECHECK_MS = 500;
 
@@ -136,7 +149,11 @@ const DROPPED_RECHECK_MS = 500;
  * cannot tell, and the heartbeats decide as before. Returns the function to
  * call once the fetch has ended.
  */
-function endIfServerDropped(consumer: Consumer, messages: ConsumerMessages, log: Logger): () => void {
+function endIfServerDropped(
+  consumer: Consumer,
+  messages: ConsumerMessages,
+  log: Logger,
+): () => void {
   let settled = false;
   let timer: ReturnType<typeof setTimeout>;
   const check = async () => {
@@ -144,7 +161,10 @@ function endIfServerDropped(consumer: Consumer, messages: ConsumerMessages, log:
       const info = await consumer.info();
       if (settled) return;
       if (info.num_waiting === 0) {
-        log.info("pull request no longer on the server: pulling again", { consumer: info.name, pending: info.num_pending });
+        log.info("pull request no longer on the server: pulling again", {
+          consumer: info.name,
+          pending: info.num_pending,
+        });
         messages.stop();
         return;
       }

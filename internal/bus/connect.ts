@@ -4,7 +4,10 @@ import type { Logger } from "../log/mod.ts";
 
 export interface BusOptions {
   nats: NatsConfig;
-  /** Service name: the connection is `jetmesh-<service>` and its inboxes are `_INBOX.<service>.…`. */
+  /**
+   * Service name: the connection is `jetmesh-<service>` and its inboxes are
+   * `_INBOX.<service>.…`.
+   */
   service: string;
   log: Logger;
 }
@@ -44,7 +47,10 @@ export async function connectBus(o: BusOptions): Promise<BusConnection> {
       if (s.type === "disconnect") up = false;
       if (s.type === "reconnect") up = true;
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
-        o.log.warn(`nats ${s.type}`, { server: "server" in s ? s.server : undefined, err: "error" in s ? s.error : undefined });
+        o.log.warn(`nats ${s.type}`, {
+          server: "server" in s ? s.server : undefined,
+          err: "error" in s ? s.error : undefined,
+        });
       }
     }
   })().catch(() => {});
@@ -52,7 +58,10 @@ export async function connectBus(o: BusOptions): Promise<BusConnection> {
   return { nc, connected: () => up && !nc.isClosed() };
 }
 
-/** Calls `fn` each time the connection comes back after losing its server (a restart, a failover). */
+/**
+ * Calls `fn` each time the connection comes back after losing its server (a restart, a
+ * failover).
+ */
 export function onReconnect(nc: NatsConnection, fn: () => void): void {
   (async () => {
     for await (const s of nc.status()) if (s.type === "reconnect") fn();

@@ -1,9 +1,28 @@
-export { type BusConnection, type BusOptions, connectBus, inboxPrefix, onReconnect } from "./connect.ts";
+export {
+  type BusConnection,
+  type BusOptions,
+  connectBus,
+  inboxPrefix,
+  onReconnect,
+} from "./connect.ts";
 export { type BatchLoopOptions, consumeBatches } from "./batches.ts";
 export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";
-export { PipelinedPublisher, type Publisher, type PublishOptions, statusError } from "./pipeline.ts";
-export { backoffMs, isRetryable, isStreamFull, publishWithRetry, type RetryOptions, sleep, withRetry } from "./retry.ts";
+export {
+  PipelinedPublisher,
+  type Publisher,
+  type PublishOptions,
+  statusError,
+} from "./pipeline.ts";
+export {
+  backoffMs,
+  isRetryable,
+  isStreamFull,
+  publishWithRetry,
+  type RetryOptions,
+  sleep,
+  withRetry,
+} from "./retry.ts";
 export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
 export { openBucket, requireStreams, runMigration } from "./require.ts";
 export { busChecks } from "./ready.ts";

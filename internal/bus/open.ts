@@ -1,4 +1,9 @@
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { NatsConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -18,7 +23,12 @@ export interface Bus {
  * of every service. It does not create them: the migration does (cmd/migrate,
  * as the NATS admin user), and a missing one ends the start with `not_migrated`.
  */
-export async function openBus(nats: NatsConfig, service: string, streams: readonly string[], log: Logger): Promise<Bus> {
+export async function openBus(
+  nats: NatsConfig,
+  service: string,
+  streams: readonly string[],
+  log: Logger,
+): Promise<Bus> {
   const { nc, connected } = await connectBus({ nats, service, log });
   try {
     const jsm = await jetstreamManager(nc);

@@ -1,5 +1,13 @@
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { createInbox, errors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, RequestError } from "@nats-io/transport-node";
+import {
+  createInbox,
+  errors,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  RequestError,
+} from "@nats-io/transport-node";
 import { MSG_ID_HEADER } from "../../subjects/mod.ts";
 
 /** The part of a JetStream publish jetmesh uses; `JetStreamClient` has the same shape. */
@@ -23,9 +31,14 @@ interface Pending {
   pubAck: boolean;
 }
 
-/** The error a status reply (no JetStream behind the subject, no leader yet) stands for, as the client would raise it. */
+/**
+ * The error a status reply (no JetStream behind the subject, no leader yet) stands for, as the
+ * client would raise it.
+ */
 export function statusError(h: MsgHdrs, subject: string): Error {
-  return h.code === 503 ? new errors.NoRespondersError(subject) : new RequestError(`${h.code} ${h.description}`);
+  return h.code === 503
+    ? new errors.NoRespondersError(subject)
+    : new RequestError(`${h.code} ${h.description}`);
 }
 
 /** How often deadlines are checked: a timeout fires up to this late. */
@@ -34,7 +47,8 @@ const decoder = new TextDecoder();
 
 /**
  * JetStream publishes (and other requests: seen.ts's direct gets) over one
- * reply subscription, answered from a map. The client's own `js.publish` goes through a request per publish, and
+ * reply subscription, answered from a map. The client's own `js.publish` goes through a request
+ * per publish, and
  * nats-core 3.4 builds an Error with a stack trace for every request that
  * completes (STACK.md), plus a timer and promises of its own: at the rates
  * ingest publishes, that was the largest single cost in its profile. Errors
@@ -63,7 +77,11 @@ export class PipelinedPublisher implements Publisher {
     nc.closed().then(() => this.#failAll(new RequestError("connection closed")));
   }
 
-  publish(subject: string, payload: Uint8Array, opts: Partial<PublishOptions> = {}): Promise<PubAck> {
+  publish(
+    subject: string,
+    payload: Uint8Array,
+    opts: Partial<PublishOptions> = {},
+  ): Promise<PubAck> {
     let h = opts.headers;
     if (opts.msgID !== undefined) {
       h ??= natsHeaders();
@@ -76,14 +94,30 @@ export class PipelinedPublisher implements Publisher {
    * A request over the same reply subscription, answered with the reply as it
    * came: status replies (such as a direct get's 404) are for the caller to read.
    */
-  request(subject: string, payload: Uint8Array, opts: { headers?: MsgHdrs; timeout?: number } = {}): Promise<Msg> {
+  request(
+    subject: string,
+    payload: Uint8Array,
+    opts: { headers?: MsgHdrs; timeout?: number } = {},
+  ): Promise<Msg> {
     return this.#send(subject, payload, opts.headers, opts.timeout, false) as Promise<Msg>;
   }
 
-  #send(subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, timeout: number | undefined, pubAck: boolean): Promise<PubAck | Msg> {
+  #send(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs | undefined,
+    timeout: number | undefined,
+    pubAck: boolean,
+  ): Promise<PubAck | Msg> {
     const token = (this.#next++).toString(36);
     return new Promise((resolve, reject) => {
-      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + (timeout ?? this.#timeoutMs), pubAck });
+      this.#pending.set(token, {
+        resolve,
+        reject,
+        subject,
+        deadline: performance.now() + (timeout ?? this.#timeoutMs),
+        pubAck,
+      });
       try {
         this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers });
       } catch (err) {
@@ -104,7 +138,12 @@ export class PipelinedPublisher implements Publisher {
     try {
       const v = JSON.parse(decoder.decode(m.data));
       if (v.error) p.reject(new JetStreamApiError(v.error));
-      else p.resolve({ stream: v.stream, seq: v.seq, duplicate: v.duplicate === true, domain: v.domain ?? "" });
+      else {p.resolve({
+          stream: v.stream,
+          seq: v.seq,
+          duplicate: v.duplicate === true,
+          domain: v.domain ?? "",
+        });}
     } catch (err) {
       p.reject(new RequestError(`unreadable PubAck: ${(err as Error).message}`));
     }

@@ -1,4 +1,9 @@
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import {
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { bucketStream } from "../../subjects/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
@@ -20,13 +25,21 @@ function isStreamNotFound(err: unknown): boolean {
  * naming the first one missing. Services never create streams (their NATS
  * users may not): the migration does, as admin.
  */
-export async function requireStreams(jsm: JetStreamManager, streams: readonly string[], service: string): Promise<StreamInfo[]> {
+export async function requireStreams(
+  jsm: JetStreamManager,
+  streams: readonly string[],
+  service: string,
+): Promise<StreamInfo[]> {
   const out: StreamInfo[] = [];
   for (const name of streams) {
     try {
       out.push(await jsm.streams.info(name));
     } catch (err) {
-      if (isStreamNotFound(err)) throw new JetmeshError("not_migrated", runMigration(`stream ${name}`, service), { cause: err });
+      if (isStreamNotFound(err)) {
+        throw new JetmeshError("not_migrated", runMigration(`stream ${name}`, service), {
+          cause: err,
+        });
+      }
       throw err;
     }
   }
@@ -37,12 +50,22 @@ export async function requireStreams(jsm: JetStreamManager, streams: readonly st
  * Binds to a KV bucket the migration created, checking that it exists (a bare
  * bind does not: it would fail only at the first read or write).
  */
-export async function openBucket(js: JetStreamClient, bucket: string, service: string): Promise<{ kv: KV; info: StreamInfo }> {
+export async function openBucket(
+  js: JetStreamClient,
+  bucket: string,
+  service: string,
+): Promise<{ kv: KV; info: StreamInfo }> {
   const jsm = await js.jetstreamManager();
-  const [info] = await requireStreams(jsm, [bucketStream(bucket)], service).catch((err: unknown) => {
-    if (err instanceof JetmeshError) throw new JetmeshError("not_migrated", runMigration(`KV bucket ${bucket}`, service), { cause: err.cause });
-    throw err;
-  });
+  const [info] = await requireStreams(jsm, [bucketStream(bucket)], service).catch(
+    (err: unknown) => {
+      if (err instanceof JetmeshError) {
+        throw new JetmeshError("not_migrated", runMigration(`KV bucket ${bucket}`, service), {
+          cause: err.cause,
+        });
+      }
+      throw err;
+    },
+  );
   const kv = await new Kvm(js).open(bucket, { allow_direct: info.config.allow_direct });
   return { kv, info };
 }

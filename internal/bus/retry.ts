@@ -19,7 +19,10 @@ export function isRetryable(err: unknown): boolean {
   return false;
 }
 
-/** JetStream's "stream store failed", which a DiscardNew stream at its max_bytes or max_msgs answers. */
+/**
+ * JetStream's "stream store failed", which a DiscardNew stream at its max_bytes or max_msgs
+ * answers.
+ */
 const STREAM_STORE_FAILED = 10077;
 
 /**
@@ -28,7 +31,8 @@ const STREAM_STORE_FAILED = 10077;
  * a worker that can wait; an edge answering a client gives up on it at once.
  */
 export function isStreamFull(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED && /^maximum (bytes|messages) exceeded/.test(err.message);
+  return err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED &&
+    /^maximum (bytes|messages) exceeded/.test(err.message);
 }
 
 /** Exponential backoff with full jitter, capped. */
@@ -71,16 +75,23 @@ export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {
       return await fn();
     } catch (err) {
       const outOfTime = retry.deadlineMs !== undefined && Date.now() - start >= retry.deadlineMs;
-      if (!isRetryable(err) || retry.giveUpOn?.(err) || outOfTime || retry.signal?.aborted) throw err;
+      if (!isRetryable(err) || retry.giveUpOn?.(err) || outOfTime || retry.signal?.aborted) {
+        throw err;
+      }
       retry.onRetry?.(err, attempt);
       let wait = backoffMs(attempt);
-      if (retry.deadlineMs !== undefined) wait = Math.min(wait, Math.max(0, start + retry.deadlineMs - Date.now()));
+      if (retry.deadlineMs !== undefined) {
+        wait = Math.min(wait, Math.max(0, start + retry.deadlineMs - Date.now()));
+      }
       await sleep(wait, retry.signal);
     }
   }
 }
 
-/** Publishes with the same options, and so the same msgID, until JetStream answers (see `withRetry`). */
+/**
+ * Publishes with the same options, and so the same msgID, until JetStream answers (see
+ * `withRetry`).
+ */
 export function publishWithRetry(
   pub: Publisher,
   subject: string,

@@ -10,7 +10,11 @@ type Config = Partial<StreamConfig> & { name: string };
  * tests: services never run it (their NATS users may not), the migration
  * (internal/migrate) creates and updates the streams.
  */
-export async function ensureStreams(jsm: JetStreamManager, configs: Config[], log: Logger): Promise<void> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  configs: Config[],
+  log: Logger,
+): Promise<void> {
   for (const cfg of configs) {
     try {
       await jsm.streams.add(cfg);
@@ -29,7 +33,11 @@ export async function ensureStreams(jsm: JetStreamManager, configs: Config[], lo
  * and persist run this at start-up and whenever their durable vanishes; their
  * NATS users may create exactly that one durable and nothing on any stream.
  */
-export async function ensureConsumer(jsm: JetStreamManager, c: DurableConsumer, log: Logger): Promise<void> {
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  c: DurableConsumer,
+  log: Logger,
+): Promise<void> {
   try {
     await jsm.consumers.add(c.stream, c.config);
   } catch (err) {

@@ -45,7 +45,9 @@ export function valueNestsDeeper(value: unknown, max: number): boolean {
     const v = item.value;
     if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) continue;
     if (item.depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ value: child, depth: item.depth + 1 });
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      stack.push({ value: child, depth: item.depth + 1 });
+    }
   }
   return false;
 }

@@ -28,11 +28,16 @@ export function decodeFrame(payload: Uint8Array | string, encoding: Encoding): u
   } catch (err) {
     throw new JetmeshError("bad_frame", `invalid ${what}: ${(err as Error).message}`);
   }
-  if (tooDeep) throw new JetmeshError("bad_frame", `${what} nests deeper than ${MAX_NESTING_DEPTH} levels`);
+  if (tooDeep) {
+    throw new JetmeshError("bad_frame", `${what} nests deeper than ${MAX_NESTING_DEPTH} levels`);
+  }
   return value;
 }
 
-/** JSON has no 64-bit integers: one from msgpack (a BigInt) becomes a number when that is exact, else its digits as a string. */
+/**
+ * JSON has no 64-bit integers: one from msgpack (a BigInt) becomes a number when that is exact,
+ * else its digits as a string.
+ */
 function bigIntAsJson(_key: string, v: unknown): unknown {
   if (typeof v !== "bigint") return v;
   const n = Number(v);
@@ -63,7 +68,9 @@ export function encodeFrame(value: unknown, encoding: Encoding): Uint8Array | st
 export function encodingOfContentType(contentType: string | undefined): Encoding | undefined {
   const t = (contentType ?? "").split(";")[0].trim().toLowerCase();
   if (t === "application/json") return "json";
-  if (t === "application/msgpack" || t === "application/x-msgpack" || t === "application/vnd.msgpack") return "msgpack";
+  if (
+    t === "application/msgpack" || t === "application/x-msgpack" || t === "application/vnd.msgpack"
+  ) return "msgpack";
   return undefined;
 }
 

@@ -1,2 +1,8 @@
 export { packValue, unpackValue } from "./msgpack.ts";
-export { contentTypeOf, decodeFrame, type Encoding, encodeFrame, encodingOfContentType } from "./frame.ts";
+export {
+  contentTypeOf,
+  decodeFrame,
+  encodeFrame,
+  type Encoding,
+  encodingOfContentType,
+} from "./frame.ts";

@@ -3,7 +3,10 @@ import type { BucketSettings, StreamSettings } from "../../subjects/mod.ts";
 import type { EnvReader } from "./env.ts";
 import { readTelemetry, type TelemetryConfig } from "./telemetry.ts";
 
-/** How a service proves who it is to nats-server; each service has its own user in infra/nats/users.conf. */
+/**
+ * How a service proves who it is to nats-server; each service has its own user in
+ * infra/nats/users.conf.
+ */
 export type NatsAuth = { user: string; pass: string } | { token: string };
 
 export interface NatsConfig {
@@ -22,15 +25,27 @@ function readNatsAuth(r: EnvReader): NatsAuth | undefined {
   const user = r.optional("NATS_USER");
   const pass = r.optional("NATS_PASSWORD");
   const token = r.optional("NATS_TOKEN");
-  r.check("NATS_TOKEN", token === undefined || user === undefined, "either NATS_TOKEN or NATS_USER/NATS_PASSWORD, not both");
-  r.check("NATS_PASSWORD", (user === undefined) === (pass === undefined), "set together with NATS_USER");
+  r.check(
+    "NATS_TOKEN",
+    token === undefined || user === undefined,
+    "either NATS_TOKEN or NATS_USER/NATS_PASSWORD, not both",
+  );
+  r.check(
+    "NATS_PASSWORD",
+    (user === undefined) === (pass === undefined),
+    "set together with NATS_USER",
+  );
   if (user !== undefined && pass !== undefined) return { user, pass };
   return token === undefined ? undefined : { token };
 }
 
 export function readCommon(r: EnvReader): CommonConfig {
   const servers = r.list("NATS_URL", ["nats://127.0.0.1:4222"]);
-  r.check("NATS_URL", servers.every((u) => /^(nats|tls|wss?):\/\/[^\s]+$/.test(u)), "comma-separated nats:// URLs");
+  r.check(
+    "NATS_URL",
+    servers.every((u) => /^(nats|tls|wss?):\/\/[^\s]+$/.test(u)),
+    "comma-separated nats:// URLs",
+  );
   const level = r.string("LOG_LEVEL", "info");
   r.check("LOG_LEVEL", isLevel(level), "one of debug, info, warn, error");
   return { nats: { servers, auth: readNatsAuth(r) }, logLevel: isLevel(level) ? level : "info" };
@@ -110,13 +125,28 @@ export function readListen(r: EnvReader, prefix: string, defaultPort: number): L
  * of its own, never exposed publicly. The host defaults to the service's, so
  * the kubelet's probes and Prometheus reach it from outside the pod.
  */
-export function readOpsListen(r: EnvReader, prefix: string, defaultPort: number, service: ListenConfig): ListenConfig {
-  const ops = { host: r.string(`${prefix}_OPS_HOST`, service.host), port: r.int(`${prefix}_OPS_PORT`, defaultPort, 0, 65535) };
-  r.check(`${prefix}_OPS_PORT`, ops.port === 0 || ops.port !== service.port, `a port other than ${prefix}_PORT=${service.port} (unset: ${defaultPort})`);
+export function readOpsListen(
+  r: EnvReader,
+  prefix: string,
+  defaultPort: number,
+  service: ListenConfig,
+): ListenConfig {
+  const ops = {
+    host: r.string(`${prefix}_OPS_HOST`, service.host),
+    port: r.int(`${prefix}_OPS_PORT`, defaultPort, 0, 65535),
+  };
+  r.check(
+    `${prefix}_OPS_PORT`,
+    ops.port === 0 || ops.port !== service.port,
+    `a port other than ${prefix}_PORT=${service.port} (unset: ${defaultPort})`,
+  );
   return ops;
 }
 
-/** What every service reads: NATS and logs, stream settings, where it listens, where its traces go. */
+/**
+ * What every service reads: NATS and logs, stream settings, where it listens, where its traces
+ * go.
+ */
 export interface ServiceBase {
   common: CommonConfig;
   streams: StreamSettings;

@@ -19,7 +19,10 @@ t.test("every bad variable is reported at once with what was expected", async (t
   t.equal(r.durationMs("C", "1s"), 1000);
   t.equal(r.oneOf("D", "red", ["red", "blue"]), "red");
   t.equal(r.string("E", "fallback"), "fallback", "blank counts as unset");
-  t.throws(() => r.done(), { code: "bad_config", message: /A="x".*B="-3".*C="2 weeks".*D="purple"/ });
+  t.throws(() => r.done(), {
+    code: "bad_config",
+    message: /A="x".*B="-3".*C="2 weeks".*D="purple"/,
+  });
   const ok = new EnvReader({ N: "7" });
   t.equal(ok.int("N", 1), 7);
   t.doesNotThrow(() => ok.done());

@@ -1,5 +1,11 @@
-export { EnvReader, parseDuration, type Env } from "./env.ts";
-export { DEFAULT_JAEGER_ENDPOINT, DEFAULT_OTLP_ENDPOINT, readTelemetry, type TelemetryConfig, type TraceExporter } from "./telemetry.ts";
+export { type Env, EnvReader, parseDuration } from "./env.ts";
+export {
+  DEFAULT_JAEGER_ENDPOINT,
+  DEFAULT_OTLP_ENDPOINT,
+  readTelemetry,
+  type TelemetryConfig,
+  type TraceExporter,
+} from "./telemetry.ts";
 export {
   type CommonConfig,
   type DatabaseConfig,
@@ -8,11 +14,11 @@ export {
   type NatsConfig,
   readBucketSettings,
   readCommon,
-  readDedupeTtlMs,
-  readPresenceTtlMs,
   readDatabase,
+  readDedupeTtlMs,
   readListen,
   readOpsListen,
+  readPresenceTtlMs,
   readServiceBase,
   readStreamLimits,
   type ServiceBase,

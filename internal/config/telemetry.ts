@@ -24,13 +24,29 @@ export function readTelemetry(r: EnvReader): TelemetryConfig {
   // Per the OTel spec the generic endpoint is a base URL and the signal path is appended.
   const base = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
   const traces = r.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-  const otlp = traces ?? (base === undefined ? undefined : base.replace(/\/+$/, "") + OTLP_TRACES_PATH);
+  const otlp = traces ??
+    (base === undefined ? undefined : base.replace(/\/+$/, "") + OTLP_TRACES_PATH);
   const implied: TraceExporter = otlp === undefined ? "none" : "otlp";
-  const exporter = r.oneOf("OTEL_EXPORTER", r.oneOf("OTEL_TRACES_EXPORTER", implied, exporters), exporters);
+  const exporter = r.oneOf(
+    "OTEL_EXPORTER",
+    r.oneOf("OTEL_TRACES_EXPORTER", implied, exporters),
+    exporters,
+  );
   const [endpointVar, endpoint] = exporter === "jaeger"
-    ? ["OTEL_EXPORTER_JAEGER_ENDPOINT", r.string("OTEL_EXPORTER_JAEGER_ENDPOINT", DEFAULT_JAEGER_ENDPOINT)]
-    : [traces === undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp ?? DEFAULT_OTLP_ENDPOINT];
+    ? [
+      "OTEL_EXPORTER_JAEGER_ENDPOINT",
+      r.string("OTEL_EXPORTER_JAEGER_ENDPOINT", DEFAULT_JAEGER_ENDPOINT),
+    ]
+    : [
+      traces === undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+      otlp ?? DEFAULT_OTLP_ENDPOINT,
+    ];
   r.check(endpointVar, /^https?:\/\/\S+$/.test(endpoint), "an http:// or https:// URL");
-  const sampleRatio = r.number("JETMESH_TRACE_SAMPLE_RATIO", r.number("OTEL_TRACES_SAMPLER_ARG", 1, 0, 1), 0, 1);
+  const sampleRatio = r.number(
+    "JETMESH_TRACE_SAMPLE_RATIO",
+    r.number("OTEL_TRACES_SAMPLER_ARG", 1, 0, 1),
+    0,
+    1,
+  );
   return { exporter, endpoint, sampleRatio };
 }

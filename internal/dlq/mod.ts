@@ -1,2 +1,2 @@
-export { type ReplayConfig, readReplayConfig } from "./config.ts";
+export { readReplayConfig, type ReplayConfig } from "./config.ts";
 export { replayDlq, type ReplayOptions, type ReplayResult } from "./replay.ts";

@@ -1,9 +1,14 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import {
+  decodeEnvelope,
   DLQ_PREFIX,
   DLQ_SEQ_HEADER,
   DLQ_STREAM,
-  decodeEnvelope,
   EVENTS_STREAM,
   ingestSubject,
 } from "../../subjects/mod.ts";
@@ -55,7 +60,11 @@ export async function replayDlq(o: ReplayOptions): Promise<ReplayResult> {
       result.replayed++;
     } catch (err) {
       result.failed++;
-      o.log.warn("event still fails, left in DLQ", { err, dlq_seq: m.info.streamSequence, subject: m.subject });
+      o.log.warn("event still fails, left in DLQ", {
+        err,
+        dlq_seq: m.info.streamSequence,
+        subject: m.subject,
+      });
     }
     if (m.info.streamSequence >= last) break;
   }
@@ -66,11 +75,18 @@ async function replayOne(o: ReplayOptions, m: JsMsg, epoch: number): Promise<voi
   const [, service, ...rest] = m.subject.split(".");
   const channel = rest.join(".");
   const env = decodeEnvelope(m.data);
-  o.log.info(o.dryRun ? "would replay" : "replaying", { id: env.id, service, channel, reason: m.headers?.get("Jetmesh-Dlq-Reason") });
+  o.log.info(o.dryRun ? "would replay" : "replaying", {
+    id: env.id,
+    service,
+    channel,
+    reason: m.headers?.get("Jetmesh-Dlq-Reason"),
+  });
   if (o.dryRun) return;
   if (service === "persist") {
     const seq = Number(m.headers?.get(DLQ_SEQ_HEADER));
-    if (!Number.isInteger(seq) || seq < 1) throw new Error(`DLQ message ${m.info.streamSequence} has no source sequence`);
+    if (!Number.isInteger(seq) || seq < 1) {
+      throw new Error(`DLQ message ${m.info.streamSequence} has no source sequence`);
+    }
     await o.store.insertEvents([{
       eventId: env.id,
       channel: env.channel,
@@ -80,7 +96,9 @@ async function replayOne(o: ReplayOptions, m: JsMsg, epoch: number): Promise<voi
       data: env.data,
     }]);
   } else {
-    await publishWithRetry(o.js, ingestSubject(env.channel), m.data, { msgID: `replay:${DLQ_STREAM}:${m.info.streamSequence}` }, {
+    await publishWithRetry(o.js, ingestSubject(env.channel), m.data, {
+      msgID: `replay:${DLQ_STREAM}:${m.info.streamSequence}`,
+    }, {
       deadlineMs: 10_000,
     });
   }

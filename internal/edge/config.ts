@@ -30,6 +30,15 @@ export function readEdgeConfig(r: EnvReader): EdgeConfig {
     "comma-separated origins such as https://app.example.com (scheme and host, no path), or *",
   );
   const header = r.optional("JETMESH_CLIENT_ADDRESS_HEADER")?.toLowerCase();
-  r.check("JETMESH_CLIENT_ADDRESS_HEADER", header === undefined || /^[a-z0-9-]+$/.test(header), "a header name such as x-forwarded-for");
-  return { auth: readAuthConfig(r), namespaces: readNamespaces(r), allowedOrigins, clientAddressHeader: header };
+  r.check(
+    "JETMESH_CLIENT_ADDRESS_HEADER",
+    header === undefined || /^[a-z0-9-]+$/.test(header),
+    "a header name such as x-forwarded-for",
+  );
+  return {
+    auth: readAuthConfig(r),
+    namespaces: readNamespaces(r),
+    allowedOrigins,
+    clientAddressHeader: header,
+  };
 }

@@ -5,7 +5,10 @@ t.test("per address: the cap refuses the next, a close frees a slot", async (t) 
   const c = new ConnectionCounter({ perAddress: 2, perIdentity: 10 });
   t.ok(c.open("1.1.1.1", undefined));
   t.ok(c.open("1.1.1.1", "alice"));
-  t.throws(() => c.check("1.1.1.1", undefined), { code: "limit_exceeded", message: "at most 2 connections per client address" });
+  t.throws(() => c.check("1.1.1.1", undefined), {
+    code: "limit_exceeded",
+    message: "at most 2 connections per client address",
+  });
   t.notOk(c.open("1.1.1.1", "bob"), "open refuses too, and counts nothing");
   t.ok(c.open("2.2.2.2", undefined), "another address");
   c.close("1.1.1.1", "alice");
@@ -17,7 +20,10 @@ t.test("per identity: across addresses; anonymous connections count per address 
   const c = new ConnectionCounter({ perAddress: 10, perIdentity: 2 });
   t.ok(c.open("1.1.1.1", "alice"));
   t.ok(c.open("2.2.2.2", "alice"));
-  t.throws(() => c.check("3.3.3.3", "alice"), { code: "limit_exceeded", message: "at most 2 connections per identity" });
+  t.throws(() => c.check("3.3.3.3", "alice"), {
+    code: "limit_exceeded",
+    message: "at most 2 connections per identity",
+  });
   t.ok(c.open("3.3.3.3", "bob"));
   for (let i = 0; i < 5; i++) t.ok(c.open("4.4.4.4", undefined));
   c.close("1.1.1.1", "alice");

@@ -14,10 +14,16 @@ export class ConnectionCounter {
   /** Throws `limit_exceeded` when another connection would pass a limit. */
   check(address: string, sub: string | undefined): void {
     if ((this.#byAddress.get(address) ?? 0) >= this.#limits.perAddress) {
-      throw new JetmeshError("limit_exceeded", `at most ${this.#limits.perAddress} connections per client address`);
+      throw new JetmeshError(
+        "limit_exceeded",
+        `at most ${this.#limits.perAddress} connections per client address`,
+      );
     }
     if (sub !== undefined && (this.#bySub.get(sub) ?? 0) >= this.#limits.perIdentity) {
-      throw new JetmeshError("limit_exceeded", `at most ${this.#limits.perIdentity} connections per identity`);
+      throw new JetmeshError(
+        "limit_exceeded",
+        `at most ${this.#limits.perIdentity} connections per identity`,
+      );
     }
   }
 

@@ -1,8 +1,19 @@
 import t from "tap";
 import { anonymous, type Identity } from "../auth/mod.ts";
-import { CLOSE_TOKEN_EXPIRED, EXPIRY_SLOT_MS, TOKEN_EXPIRED_REASON, watchExpiry } from "./expiry.ts";
+import {
+  CLOSE_TOKEN_EXPIRED,
+  EXPIRY_SLOT_MS,
+  TOKEN_EXPIRED_REASON,
+  watchExpiry,
+} from "./expiry.ts";
 
-const expiringIn = (ms: number): Identity => ({ sub: "alice", expiresAt: Date.now() + ms, publish: [], subscribe: [], claims: {} });
+const expiringIn = (ms: number): Identity => ({
+  sub: "alice",
+  expiresAt: Date.now() + ms,
+  publish: [],
+  subscribe: [],
+  claims: {},
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test("close code and reason", async (t) => {
@@ -28,7 +39,9 @@ t.test("fires once the token expires, not before", async (t) => {
 
 t.test("many watches share the timer; each fires once, in expiry order, and a cancelled one never", async (t) => {
   const order: number[] = [];
-  const watches = [600, 100, 350, 100].map((ms, i) => watchExpiry(expiringIn(ms), () => order.push(i)));
+  const watches = [600, 100, 350, 100].map((ms, i) =>
+    watchExpiry(expiringIn(ms), () => order.push(i))
+  );
   watches[2].cancel();
   await sleep(600 + EXPIRY_SLOT_MS + 150);
   t.same(order.slice(0, 2).sort(), [1, 3], "the two earliest first");

@@ -1,12 +1,18 @@
 import { type Caller, isAuthenticated } from "../auth/mod.ts";
 
-/** Close code and reason for a connection whose token expired without an `auth` frame renewing it. */
+/**
+ * Close code and reason for a connection whose token expired without an `auth` frame renewing
+ * it.
+ */
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const TOKEN_EXPIRED_REASON = "token expired";
 
 /** setTimeout cannot wait longer than 2^31-1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Expiries are grouped in slots this long: connections of one token, or of tokens issued together, share one. */
+/**
+ * Expiries are grouped in slots this long: connections of one token, or of tokens issued
+ * together, share one.
+ */
 export const EXPIRY_SLOT_MS = 250;
 
 export interface Expiry {
@@ -28,7 +34,7 @@ class ExpiryWheel {
   add(at: number, fn: () => void): Expiry {
     const slot = Math.ceil(at / EXPIRY_SLOT_MS);
     let set = this.#slots.get(slot);
-    if (set === undefined) this.#slots.set(slot, (set = new Set()));
+    if (set === undefined) this.#slots.set(slot, set = new Set());
     set.add(fn);
     if (slot < this.#armedFor) this.#arm(slot);
     return {

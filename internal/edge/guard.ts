@@ -1,4 +1,10 @@
-import { anonymous, type Caller, createVerifier, isAuthenticated, type Verifier } from "../auth/mod.ts";
+import {
+  anonymous,
+  type Caller,
+  createVerifier,
+  isAuthenticated,
+  type Verifier,
+} from "../auth/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Action, Policy, type ResolvedNamespace } from "../namespaces/mod.ts";
@@ -36,9 +42,12 @@ export class Guard {
 
   static async create(cfg: EdgeConfig, service: string, log: Logger): Promise<Guard> {
     if (cfg.auth.mode === "none") {
-      log.warn(`${service} runs with JETMESH_AUTH=none: anyone who reaches it may publish and read every channel as anyone`, {
-        auth: "none",
-      });
+      log.warn(
+        `${service} runs with JETMESH_AUTH=none: anyone who reaches it may publish and read every channel as anyone`,
+        {
+          auth: "none",
+        },
+      );
       return new Guard(cfg, undefined);
     }
     return new Guard(cfg, await createVerifier(cfg.auth));
@@ -48,7 +57,10 @@ export class Guard {
     return this.#verifier !== undefined;
   }
 
-  /** The token of a request: `Authorization: Bearer` (HTTP) or `?token=` (browsers cannot set headers on a WebSocket). */
+  /**
+   * The token of a request: `Authorization: Bearer` (HTTP) or `?token=` (browsers cannot set
+   * headers on a WebSocket).
+   */
   static tokenOf(req: RequestHead): string | undefined {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.header("authorization") ?? "")?.[1];
     const query = req.query.get("token");
@@ -83,19 +95,31 @@ export class Guard {
     if (this.#verifier === undefined) return current;
     const next = await this.#verifier.verify(token);
     if (isAuthenticated(current) && next.sub !== current.sub) {
-      throw new JetmeshError("forbidden", `a connection keeps its identity: this one is ${current.sub}, the token is for ${next.sub}`);
+      throw new JetmeshError(
+        "forbidden",
+        `a connection keeps its identity: this one is ${current.sub}, the token is for ${next.sub}`,
+      );
     }
     return next;
   }
 
-  /** Refuses a WebSocket upgrade from a web page of another origin (cross-site WebSocket hijacking). */
+  /**
+   * Refuses a WebSocket upgrade from a web page of another origin (cross-site WebSocket
+   * hijacking).
+   */
   checkOrigin(req: RequestHead): void {
     const origin = req.header("origin");
     if (origin === undefined || this.#cfg.allowedOrigins.includes("*")) return;
     if (this.#cfg.allowedOrigins.includes(origin)) return;
     const host = req.header("host");
-    if (this.#cfg.allowedOrigins.length === 0 && host !== undefined && (origin === `http://${host}` || origin === `https://${host}`)) return;
-    throw new JetmeshError("forbidden", `origin ${origin} is not allowed; list it in JETMESH_ALLOWED_ORIGINS`);
+    if (
+      this.#cfg.allowedOrigins.length === 0 && host !== undefined &&
+      (origin === `http://${host}` || origin === `https://${host}`)
+    ) return;
+    throw new JetmeshError(
+      "forbidden",
+      `origin ${origin} is not allowed; list it in JETMESH_ALLOWED_ORIGINS`,
+    );
   }
 
   /** The client's address: the peer, or what the trusted proxy says. */
@@ -105,16 +129,26 @@ export class Guard {
     return forwarded || req.remoteAddress;
   }
 
-  /** Throws `unauthorized` or `forbidden` unless the caller may do `action` on the channel or pattern. */
+  /**
+   * Throws `unauthorized` or `forbidden` unless the caller may do `action` on the channel or
+   * pattern.
+   */
   authorize(caller: Caller, action: Action, channel: string): ResolvedNamespace {
     this.policy.authorize(caller, action, channel);
     return this.policy.resolve(channel);
   }
 
-  /** Takes one of the caller's tokens for `kind` in the channel's namespace; throws `rate_limited` when there is none. */
+  /**
+   * Takes one of the caller's tokens for `kind` in the channel's namespace; throws
+   * `rate_limited` when there is none.
+   */
   limit(caller: Caller, address: string, kind: Limited, ns: ResolvedNamespace): void {
     const who = isAuthenticated(caller) ? `sub:${caller.sub}` : `addr:${address}`;
     const rate = kind === "publish" ? ns.limits.publishRate : ns.limits.commandRate;
-    this.#limiter.take(`${who}|${ns.name}|${kind}`, rate, `${kind === "publish" ? "publishes" : "commands"} in namespace ${ns.name}`);
+    this.#limiter.take(
+      `${who}|${ns.name}|${kind}`,
+      rate,
+      `${kind === "publish" ? "publishes" : "commands"} in namespace ${ns.name}`,
+    );
   }
 }

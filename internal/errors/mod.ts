@@ -22,7 +22,10 @@ export type ErrorCode =
   | "slow_consumer"
   | "rejected"
   | "bad_config"
-  /** A stream or KV bucket a service needs does not exist: the migration (cmd/migrate) has not run. */
+  /**
+   * A stream or KV bucket a service needs does not exist: the migration (cmd/migrate) has not
+   * run.
+   */
   | "not_migrated"
   | "internal";
 
@@ -30,7 +33,11 @@ export class JetmeshError extends Error {
   readonly code: ErrorCode;
   /** Set on `rate_limited`: how long until a retry can succeed. */
   readonly retryAfterMs?: number;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
     super(message, options);
     this.name = "JetmeshError";
     this.code = code;

@@ -12,7 +12,10 @@ const CHECK_TIMEOUT_MS = 2000;
 function withTimeout(check: ReadinessCheck): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+      CHECK_TIMEOUT_MS,
+    );
   });
   return Promise.race([check(), timeout]).finally(() => clearTimeout(timer));
 }
@@ -27,19 +30,34 @@ export function readyz(service: string, checks: Record<string, ReadinessCheck>):
     const names = Object.keys(checks);
     const results = await Promise.allSettled(names.map((n) => withTimeout(checks[n])));
     const detail: Record<string, string> = {};
-    results.forEach((r, i) => (detail[names[i]] = r.status === "fulfilled" ? "ok" : errorMessage(r.reason)));
+    results.forEach((
+      r,
+      i,
+    ) => (detail[names[i]] = r.status === "fulfilled" ? "ok" : errorMessage(r.reason)));
     const ready = results.every((r) => r.status === "fulfilled");
-    return jsonResponse(ready ? 200 : 503, { status: ready ? "ready" : "not_ready", service, checks: detail });
+    return jsonResponse(ready ? 200 : 503, {
+      status: ready ? "ready" : "not_ready",
+      service,
+      checks: detail,
+    });
   };
 }
 
 /** Prometheus text exposition of the service's registry. */
 export function metricsHandler(registry: Registry): HttpHandler {
-  return async () => ({ status: 200, headers: { "content-type": registry.contentType }, body: await registry.metrics() });
+  return async () => ({
+    status: 200,
+    headers: { "content-type": registry.contentType },
+    body: await registry.metrics(),
+  });
 }
 
 /** /healthz, /readyz and /metrics: what every service serves next to its own routes. */
-export function opsRoutes(service: string, registry: Registry, checks: Record<string, ReadinessCheck>): Record<string, HttpHandler> {
+export function opsRoutes(
+  service: string,
+  registry: Registry,
+  checks: Record<string, ReadinessCheck>,
+): Record<string, HttpHandler> {
   return {
     "GET /healthz": () => healthz(service),
     "GET /readyz": readyz(service, checks),
@@ -52,7 +70,10 @@ export function opsRoutes(service: string, registry: Registry, checks: Record<st
  * of ingest and notify (off their public port). Same server type as the edges
  * so one code path runs everywhere.
  */
-export async function startOpsServer(listen: { host: string; port: number }, routes: Record<string, HttpHandler>): Promise<RunningServer> {
+export async function startOpsServer(
+  listen: { host: string; port: number },
+  routes: Record<string, HttpHandler>,
+): Promise<RunningServer> {
   return await startServer({
     host: listen.host,
     port: listen.port,

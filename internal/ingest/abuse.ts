@@ -1,6 +1,9 @@
 import { JetmeshError } from "../errors/mod.ts";
 
-/** Refusals within one second past which a client is taken to ignore `retryAfterMs`: one that honours it is refused at most a few times a second. */
+/**
+ * Refusals within one second past which a client is taken to ignore `retryAfterMs`: one that
+ * honours it is refused at most a few times a second.
+ */
 export const MAX_REFUSALS_PER_SECOND = 100;
 /** How long a caller closed for ignoring its rate limit may not connect again. */
 export const COOLDOWN_MS = 5000;
@@ -34,7 +37,11 @@ export class RateAbuse {
     if (until === undefined) return;
     const wait = until - this.#now();
     if (wait <= 0) return void this.#until.delete(who);
-    throw new JetmeshError("rate_limited", `connections closed for ignoring the rate limit; retry in ${wait} ms`, { retryAfterMs: wait });
+    throw new JetmeshError(
+      "rate_limited",
+      `connections closed for ignoring the rate limit; retry in ${wait} ms`,
+      { retryAfterMs: wait },
+    );
   }
 
   /** Counts a refusal; true when the connection is to be closed (and `who` starts cooling down). */
@@ -46,7 +53,9 @@ export class RateAbuse {
     }
     if (++r.count <= MAX_REFUSALS_PER_SECOND) return false;
     // Expired entries go when the map grows: an idle attacker costs one entry until then.
-    if (this.#until.size >= 10_000) for (const [k, t] of this.#until) if (t <= now) this.#until.delete(k);
+    if (this.#until.size >= 10_000) {
+      for (const [k, t] of this.#until) if (t <= now) this.#until.delete(k);
+    }
     this.#until.set(who, now + COOLDOWN_MS);
     return true;
   }

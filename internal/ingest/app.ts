@@ -45,8 +45,12 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     routes: { "POST /v1/publish": publishHandler(cfg, pub, inflight) },
     ws: publisherSocket(cfg, pub, inflight, log),
   });
-  // A taken operations port fails the start: close what is open, so the caller may retry in this process.
-  const ops = await startOpsServer(cfg.ops, opsRoutes("ingest", registry, busChecks(bus, [INGEST_STREAM]))).catch(async (err) => {
+  // A taken operations port fails the start: close what is open, so the caller may retry in
+  // this process.
+  const ops = await startOpsServer(
+    cfg.ops,
+    opsRoutes("ingest", registry, busChecks(bus, [INGEST_STREAM])),
+  ).catch(async (err) => {
     await server.close(1001, "server shutting down");
     await bus.nc.close();
     throw err;

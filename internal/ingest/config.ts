@@ -1,5 +1,12 @@
 import { type EdgeConfig, readEdgeConfig } from "../edge/mod.ts";
-import { type Env, EnvReader, type ListenConfig, readOpsListen, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import {
+  type Env,
+  EnvReader,
+  type ListenConfig,
+  readOpsListen,
+  readServiceBase,
+  type ServiceBase,
+} from "../config/mod.ts";
 
 export interface IngestConfig extends ServiceBase {
   /** Who may connect and do what: tokens, namespaces, origins. */
@@ -12,7 +19,10 @@ export interface IngestConfig extends ServiceBase {
   maxBodyBytes: number;
   /** Events in a single HTTP publish. */
   maxBatch: number;
-  /** Publishes awaiting JetStream per WebSocket connection before new ones are refused with `overloaded`. */
+  /**
+   * Publishes awaiting JetStream per WebSocket connection before new ones are refused with
+   * `overloaded`.
+   */
   maxInflightPerConnection: number;
   /** How long ingest retries a publish before answering `unavailable`. */
   publishTimeoutMs: number;

@@ -1,46 +1,89 @@
-import { contentTypeOf, decodeFrame, encodeFrame, type Encoding, encodingOfContentType } from "../codec/mod.ts";
+import {
+  contentTypeOf,
+  decodeFrame,
+  encodeFrame,
+  type Encoding,
+  encodingOfContentType,
+} from "../codec/mod.ts";
 import { errorCode, errorMessage, httpStatus, JetmeshError, retryAfterMs } from "../errors/mod.ts";
 import { errorResponse, retryAfterHeader } from "../httpapi/mod.ts";
 import type { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
-import { type AckFrame, type ErrorFrame, errorFrame, parsePub, type PubFrame } from "../protocol/mod.ts";
+import {
+  type AckFrame,
+  type ErrorFrame,
+  errorFrame,
+  parsePub,
+  type PubFrame,
+} from "../protocol/mod.ts";
 import type { HttpHandler, HttpRequest, HttpResponse } from "../wsserver/mod.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { admit, publishEvent, type PublisherOptions } from "./publisher.ts";
+import { admit, type PublisherOptions, publishEvent } from "./publisher.ts";
 
-function encoded(status: number, body: unknown, enc: Encoding, headers: Record<string, string> = {}): HttpResponse {
-  return { status, headers: { "content-type": contentTypeOf(enc), ...headers }, body: encodeFrame(body, enc) };
+function encoded(
+  status: number,
+  body: unknown,
+  enc: Encoding,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  return {
+    status,
+    headers: { "content-type": contentTypeOf(enc), ...headers },
+    body: encodeFrame(body, enc),
+  };
 }
 
-function parseBody(req: HttpRequest, cfg: IngestConfig): { enc: Encoding; items: PubFrame[]; batch: boolean } {
+function parseBody(
+  req: HttpRequest,
+  cfg: IngestConfig,
+): { enc: Encoding; items: PubFrame[]; batch: boolean } {
   const enc = encodingOfContentType(req.header("content-type"));
   if (enc === undefined) {
-    throw new JetmeshError("bad_request", "Content-Type must be application/json or application/msgpack");
+    throw new JetmeshError(
+      "bad_request",
+      "Content-Type must be application/json or application/msgpack",
+    );
   }
   const value = decodeFrame(req.body, enc);
   const batch = Array.isArray(value);
   const raw = batch ? value : [value];
   if (raw.length === 0) throw new JetmeshError("bad_request", "empty batch");
-  if (raw.length > cfg.maxBatch) throw new JetmeshError("too_large", `at most ${cfg.maxBatch} events per request`);
-  // All or nothing on validation: a batch with one bad event publishes none, and the error names it.
+  if (raw.length > cfg.maxBatch) {
+    throw new JetmeshError("too_large", `at most ${cfg.maxBatch} events per request`);
+  }
+  // All or nothing on validation: a batch with one bad event publishes none, and the error
+  // names it.
   const items = raw.map((v, i) => {
     try {
       return parsePub(v);
     } catch (err) {
-      throw new JetmeshError(errorCode(err), batch ? `event ${i}: ${errorMessage(err)}` : errorMessage(err));
+      throw new JetmeshError(
+        errorCode(err),
+        batch ? `event ${i}: ${errorMessage(err)}` : errorMessage(err),
+      );
     }
   });
   return { enc, items, batch };
 }
 
-/** Status of a whole answer: its first error's; with `Retry-After` when that is a rate limit, for the longest wait asked of any event. */
-function outcome(results: Array<AckFrame | ErrorFrame>): { status: number; headers: Record<string, string> } {
+/**
+ * Status of a whole answer: its first error's; with `Retry-After` when that is a rate limit, for
+ * the longest wait asked of any event.
+ */
+function outcome(
+  results: Array<AckFrame | ErrorFrame>,
+): { status: number; headers: Record<string, string> } {
   const firstError = results.find((r): r is ErrorFrame => r.op === "error");
   if (firstError === undefined) return { status: 200, headers: {} };
-  const waits = results.map((r) => (r.op === "error" ? r.retryAfterMs : undefined)).filter((ms) => ms !== undefined);
+  const waits = results.map((r) => (r.op === "error" ? r.retryAfterMs : undefined)).filter((ms) =>
+    ms !== undefined
+  );
   const status = httpStatus(firstError.code);
-  return { status, headers: status === 429 && waits.length > 0 ? retryAfterHeader(Math.max(...waits)) : {} };
+  return {
+    status,
+    headers: status === 429 && waits.length > 0 ? retryAfterHeader(Math.max(...waits)) : {},
+  };
 }
 
 /**
@@ -50,7 +93,11 @@ function outcome(results: Array<AckFrame | ErrorFrame>): { status: number; heade
  * Events of one channel in a batch are published one after another, so a
  * retried publish cannot overtake an earlier one.
  */
-export function publishHandler(cfg: IngestConfig, pub: PublisherOptions, inflight: Inflight): HttpHandler {
+export function publishHandler(
+  cfg: IngestConfig,
+  pub: PublisherOptions,
+  inflight: Inflight,
+): HttpHandler {
   return async (req) => {
     let enc: Encoding = encodingOfContentType(req.header("content-type")) ?? "json";
     try {
@@ -79,7 +126,12 @@ export function publishHandler(cfg: IngestConfig, pub: PublisherOptions, infligh
     } catch (err) {
       if (enc === "json") return errorResponse(err);
       const code = errorCode(err);
-      return encoded(httpStatus(code), errorFrame(code, errorMessage(err), undefined, retryAfterMs(err)), enc, retryAfterHeader(retryAfterMs(err)));
+      return encoded(
+        httpStatus(code),
+        errorFrame(code, errorMessage(err), undefined, retryAfterMs(err)),
+        enc,
+        retryAfterHeader(retryAfterMs(err)),
+      );
     }
   };
 }

@@ -11,10 +11,17 @@ import {
 } from "../../subjects/mod.ts";
 import { type Caller, publisherOf } from "../auth/mod.ts";
 import type { Guard } from "../edge/mod.ts";
-import { isRetryable, isStreamFull, publishWithRetry, type Publisher } from "../bus/mod.ts";
+import { isRetryable, isStreamFull, type Publisher, publishWithRetry } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
-import { ATTR, endSpan, isTraceparent, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
+import {
+  ATTR,
+  endSpan,
+  isTraceparent,
+  type Span,
+  SpanKind,
+  type Tracing,
+} from "../telemetry/mod.ts";
 import type { IngestMetrics } from "./metrics.ts";
 
 /** A publish as it arrived, with who sent it. */
@@ -56,20 +63,28 @@ export function admit(o: PublisherOptions, r: PublishRequest): number {
   return ns.limits.maxPayloadBytes;
 }
 
-/** Size of the envelope's `data` as encoded on the bus: the envelope less one with `data` null (one byte in msgpack). */
+/**
+ * Size of the envelope's `data` as encoded on the bus: the envelope less one with `data` null
+ * (one byte in msgpack).
+ */
 function dataBytes(env: Envelope, payload: Uint8Array): number {
   return payload.length - encodeEnvelope({ ...env, data: null }).length + 1;
 }
 
 /**
- * Turns an admitted publish (`maxDataBytes` from `admit`) into an event on INGEST and answers only after
+ * Turns an admitted publish (`maxDataBytes` from `admit`) into an event on INGEST and answers
+ * only after
  * JetStream acknowledged it. The msgID is the event id, so a retry of the same
  * client id inside the duplicate window is acked `dup: true` with the original seq.
  *
  * The event's trace starts here, as a child of the client's `traceparent` (the
  * frame's field, else the HTTP header passed as `traceparent`) when it sent one.
  */
-export async function publishEvent(o: PublisherOptions, r: PublishRequest, maxDataBytes: number): Promise<AckFrame> {
+export async function publishEvent(
+  o: PublisherOptions,
+  r: PublishRequest,
+  maxDataBytes: number,
+): Promise<AckFrame> {
   const pub = r.frame;
   const publisher = publisherOf(r.caller);
   const clientId = pub.id ?? assignClientId();
@@ -83,11 +98,17 @@ export async function publishEvent(o: PublisherOptions, r: PublishRequest, maxDa
   };
   const payload = encodeEnvelope(env);
   if (payload.length > o.maxEventBytes) {
-    throw new JetmeshError("too_large", `event is ${payload.length} bytes; the limit is ${o.maxEventBytes}`);
+    throw new JetmeshError(
+      "too_large",
+      `event is ${payload.length} bytes; the limit is ${o.maxEventBytes}`,
+    );
   }
   const size = dataBytes(env, payload);
   if (size > maxDataBytes) {
-    throw new JetmeshError("too_large", `data is ${size} bytes encoded; channel ${pub.channel} allows ${maxDataBytes}`);
+    throw new JetmeshError(
+      "too_large",
+      `data is ${size} bytes encoded; channel ${pub.channel} allows ${maxDataBytes}`,
+    );
   }
   const subject = ingestSubject(pub.channel);
   const parent = pub.traceparent ?? r.traceparent;
@@ -116,7 +137,12 @@ export async function publishEvent(o: PublisherOptions, r: PublishRequest, maxDa
       subject,
       payload,
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
-      { deadlineMs: o.publishTimeoutMs, signal: o.signal, onRetry: () => (retried = true), giveUpOn: isStreamFull },
+      {
+        deadlineMs: o.publishTimeoutMs,
+        signal: o.signal,
+        onRetry: () => (retried = true),
+        giveUpOn: isStreamFull,
+      },
     );
     // After our own retry, "duplicate" most likely means our first attempt landed unacknowledged:
     // to this client it is the first send, not a repeat.
@@ -132,11 +158,20 @@ export async function publishEvent(o: PublisherOptions, r: PublishRequest, maxDa
     o.metrics.failed.inc();
     endSpan(span, err);
     if (isStreamFull(err)) {
-      // Not stored, so not acked: the client still holds the event. INGEST refuses rather than drop accepted events (subjects/streams.ts).
-      throw new JetmeshError("unavailable", `stream full: ${INGEST_STREAM} is at its INGEST_MAX_BYTES; not accepted, retry later with the same id`, { cause: err });
+      // Not stored, so not acked: the client still holds the event. INGEST refuses rather
+      // than drop accepted events (subjects/streams.ts).
+      throw new JetmeshError(
+        "unavailable",
+        `stream full: ${INGEST_STREAM} is at its INGEST_MAX_BYTES; not accepted, retry later with the same id`,
+        { cause: err },
+      );
     }
     if (isRetryable(err) || o.signal.aborted) {
-      throw new JetmeshError("unavailable", `event store unavailable, retry with the same id: ${errorMessage(err)}`, { cause: err });
+      throw new JetmeshError(
+        "unavailable",
+        `event store unavailable, retry with the same id: ${errorMessage(err)}`,
+        { cause: err },
+      );
     }
     throw new JetmeshError("internal", `publish failed: ${errorMessage(err)}`, { cause: err });
   }

@@ -1,19 +1,38 @@
 import { type Caller, isAuthenticated, publisherOf } from "../auth/mod.ts";
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
-import { CLOSE_TOKEN_EXPIRED, type Expiry, type Guard, TOKEN_EXPIRED_REASON, watchExpiry } from "../edge/mod.ts";
+import {
+  CLOSE_TOKEN_EXPIRED,
+  type Expiry,
+  type Guard,
+  TOKEN_EXPIRED_REASON,
+  watchExpiry,
+} from "../edge/mod.ts";
 import { errorCode, errorMessage, retryAfterMs } from "../errors/mod.ts";
 import type { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type AuthFrame, errorFrame, idOf, parsePublisherFrame, readFrame, type ServerFrame } from "../protocol/mod.ts";
+import {
+  type AuthFrame,
+  errorFrame,
+  idOf,
+  parsePublisherFrame,
+  readFrame,
+  type ServerFrame,
+} from "../protocol/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import { CLOSE_RATE_LIMIT_IGNORED, RateAbuse, type Refusals } from "./abuse.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { admit, publishEvent, type PublisherOptions } from "./publisher.ts";
+import { admit, type PublisherOptions, publishEvent } from "./publisher.ts";
 
-/** Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up unread (4000–4999 are for applications). */
+/**
+ * Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up
+ * unread (4000–4999 are for applications).
+ */
 export const CLOSE_SLOW_CONSUMER = 4008;
-/** Close code ("try again later") for a connection that passed the connection limits on upgrade but not on open (concurrent upgrades). */
+/**
+ * Close code ("try again later") for a connection that passed the connection limits on upgrade
+ * but not on open (concurrent upgrades).
+ */
 export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
 export interface PublisherConnection {
@@ -25,7 +44,10 @@ export interface PublisherConnection {
    * counted as (an anonymous caller may become one with an auth frame): released on close.
    */
   counted?: { sub: string | undefined };
-  /** Closed as a slow consumer or for ignoring its rate limit: its further frames are dropped unread. */
+  /**
+   * Closed as a slow consumer or for ignoring its rate limit: its further frames are dropped
+   * unread.
+   */
   closing: boolean;
   refusals: Refusals;
   expiry?: Expiry;
@@ -33,7 +55,10 @@ export interface PublisherConnection {
 
 type Conn = WsConnection<PublisherConnection>;
 
-/** Whom a cooldown for ignoring the rate limit holds back: the identity, else the address (as the rate limits count them). */
+/**
+ * Whom a cooldown for ignoring the rate limit holds back: the identity, else the address (as the
+ * rate limits count them).
+ */
 function abuserOf(caller: Caller, address: string): string {
   return caller.sub === undefined ? `addr:${address}` : `sub:${caller.sub}`;
 }
@@ -60,19 +85,26 @@ export function publisherSocket(
   const abuse = new RateAbuse();
   const closeSlow = (conn: Conn, enc: Encoding) => {
     conn.data.closing = true;
-    const message = `slow consumer: more than ${cfg.maxBufferedBytes} bytes of answers were waiting to be read; reconnect and resend unacked publishes with the same ids`;
+    const message =
+      `slow consumer: more than ${cfg.maxBufferedBytes} bytes of answers were waiting to be read; reconnect and resend unacked publishes with the same ids`;
     conn.send(encodeFrame(errorFrame("slow_consumer", message), enc));
     conn.close(CLOSE_SLOW_CONSUMER, "slow consumer");
   };
   const reply = (conn: Conn, frame: ServerFrame, enc: Encoding) => {
-    if (conn.send(encodeFrame(frame, enc)) !== "closed" && conn.bufferedAmount() > cfg.maxBufferedBytes) closeSlow(conn, enc);
+    if (
+      conn.send(encodeFrame(frame, enc)) !== "closed" &&
+      conn.bufferedAmount() > cfg.maxBufferedBytes
+    ) closeSlow(conn, enc);
   };
   const refuse = (conn: Conn, err: unknown, enc: Encoding, id?: string) => {
     reply(conn, errorFrame(errorCode(err), errorMessage(err), id, retryAfterMs(err)), enc);
   };
   const armExpiry = (conn: Conn) => {
     conn.data.expiry?.cancel();
-    conn.data.expiry = watchExpiry(conn.data.caller, () => conn.close(CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON));
+    conn.data.expiry = watchExpiry(
+      conn.data.caller,
+      () => conn.close(CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON),
+    );
   };
   const renew = (conn: Conn, frame: AuthFrame, enc: Encoding) => {
     guard.limit(conn.data.caller, conn.data.address, "command", commands);
@@ -81,7 +113,11 @@ export function publisherSocket(
         if (conn.isClosed()) return;
         conn.data.caller = caller;
         armExpiry(conn);
-        reply(conn, { op: "authed", sub: publisherOf(caller), expiresAt: isAuthenticated(caller) ? caller.expiresAt : 0 }, enc);
+        reply(conn, {
+          op: "authed",
+          sub: publisherOf(caller),
+          expiresAt: isAuthenticated(caller) ? caller.expiresAt : 0,
+        }, enc);
       },
       (err) => refuse(conn, err, enc),
     );
@@ -100,7 +136,9 @@ export function publisherSocket(
     open(conn) {
       pub.metrics.connections.inc();
       const { address, caller } = conn.data;
-      if (!guard.connections.open(address, caller.sub)) return conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
+      if (!guard.connections.open(address, caller.sub)) {
+        return conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
+      }
       conn.data.counted = { sub: caller.sub };
       armExpiry(conn);
     },
@@ -114,7 +152,15 @@ export function publisherSocket(
         const frame = parsePublisherFrame(value);
         if (frame.op === "auth") return renew(conn, frame, enc);
         if (conn.data.inflight >= cfg.maxInflightPerConnection) {
-          reply(conn, errorFrame("overloaded", "too many publishes awaiting acks on this connection; retry after an ack", frame.id), enc);
+          reply(
+            conn,
+            errorFrame(
+              "overloaded",
+              "too many publishes awaiting acks on this connection; retry after an ack",
+              frame.id,
+            ),
+            enc,
+          );
           return;
         }
         const request = { caller: conn.data.caller, address: conn.data.address, frame };
@@ -124,13 +170,18 @@ export function publisherSocket(
           publishEvent(pub, request, maxDataBytes)
             .then((ack) => reply(conn, ack, enc))
             .catch((err) => {
-              if (errorCode(err) === "internal") log.error("publish failed", { err, channel: frame.channel });
+              if (errorCode(err) === "internal") {
+                log.error("publish failed", { err, channel: frame.channel });
+              }
               refuse(conn, err, enc, frame.id);
             })
             .finally(() => conn.data.inflight--),
         );
       } catch (err) {
-        if (errorCode(err) === "rate_limited" && abuse.refused(conn.data.refusals, abuserOf(conn.data.caller, conn.data.address))) {
+        if (
+          errorCode(err) === "rate_limited" &&
+          abuse.refused(conn.data.refusals, abuserOf(conn.data.caller, conn.data.address))
+        ) {
           conn.data.closing = true;
           return conn.close(CLOSE_RATE_LIMIT_IGNORED, "rate limit ignored");
         }

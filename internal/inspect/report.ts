@@ -1,5 +1,12 @@
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
-import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, PERSIST_CONSUMER, ROUTE_CONSUMER, SEEN_BUCKET } from "../../subjects/mod.ts";
+import {
+  DLQ_STREAM,
+  EVENTS_STREAM,
+  INGEST_STREAM,
+  PERSIST_CONSUMER,
+  ROUTE_CONSUMER,
+  SEEN_BUCKET,
+} from "../../subjects/mod.ts";
 
 export interface StreamRow {
   name: string;
@@ -40,7 +47,10 @@ export interface Report {
 }
 
 const JETMESH_STREAMS = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
-const DURABLES = new Set([`${INGEST_STREAM}/${ROUTE_CONSUMER}`, `${EVENTS_STREAM}/${PERSIST_CONSUMER}`]);
+const DURABLES = new Set([
+  `${INGEST_STREAM}/${ROUTE_CONSUMER}`,
+  `${EVENTS_STREAM}/${PERSIST_CONSUMER}`,
+]);
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
@@ -64,7 +74,10 @@ function consumerRow(c: ConsumerInfo): ConsumerRow {
   };
 }
 
-/** Reads what an operator looks at first: stream sizes, consumer lag, what sits in DLQ. Changes nothing. */
+/**
+ * Reads what an operator looks at first: stream sizes, consumer lag, what sits in DLQ. Changes
+ * nothing.
+ */
 export async function inspect(jsm: JetStreamManager, server: string): Promise<Report> {
   const streams: StreamRow[] = [];
   const consumers: ConsumerRow[] = [];

@@ -1,4 +1,7 @@
-/** Work accepted from clients and not yet answered; shutdown waits for it so no accepted event goes unacked. */
+/**
+ * Work accepted from clients and not yet answered; shutdown waits for it so no accepted event
+ * goes unacked.
+ */
 export class Inflight {
   readonly #pending = new Set<Promise<unknown>>();
 

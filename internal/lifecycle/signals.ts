@@ -28,7 +28,10 @@ export function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
   process.on("SIGTERM", () => handler("SIGTERM"));
 }
 
-/** Logs a failed start and exits non-zero: start-up errors (bad config, no NATS) end the process with a clear line. */
+/**
+ * Logs a failed start and exits non-zero: start-up errors (bad config, no NATS) end the process
+ * with a clear line.
+ */
 export function exitOnStartFailure(log: Logger, err: unknown): never {
   log.error("start failed", { err });
   process.exit(1);

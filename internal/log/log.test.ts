@@ -9,7 +9,11 @@ t.test("a line written inside a span carries its trace id; outside it does not",
   log.info("before any context manager");
   context.setGlobalContextManager(new AsyncContextManager());
   t.teardown(() => context.disable());
-  const sc = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 };
+  const sc = {
+    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    spanId: "00f067aa0ba902b7",
+    traceFlags: 1,
+  };
   await context.with(trace.setSpanContext(ROOT_CONTEXT, sc), async () => {
     await new Promise((r) => setTimeout(r, 1));
     log.child({ part: "x" }).warn("inside, after an await");

@@ -53,7 +53,7 @@ export function createLogger(base: Fields, options: LoggerOptions = {}): Logger 
       entry.trace_id = span.traceId;
       entry.span_id = span.spanId;
     }
-    if (fields) for (const [k, v] of Object.entries(fields)) entry[k] = serialise(v);
+    if (fields) { for (const [k, v] of Object.entries(fields)) entry[k] = serialise(v); }
     sink(JSON.stringify(entry), level);
   };
   return {

@@ -8,11 +8,29 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
  * Hot paths call `inc()`/`observe()` on metrics without labels: no label set
  * is hashed per event.
  */
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const LATENCY_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
 const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
-const counter = (name: string, help: string) => (reg: Registry) => new Counter({ name, help, registers: [reg] });
-const gauge = (name: string, help: string) => (reg: Registry) => new Gauge({ name, help, registers: [reg] });
+const counter = (name: string, help: string) => (reg: Registry) =>
+  new Counter({ name, help, registers: [reg] });
+const gauge = (name: string, help: string) => (reg: Registry) =>
+  new Gauge({ name, help, registers: [reg] });
 const histogram = (name: string, help: string, buckets: number[]) => (reg: Registry) =>
   new Histogram({ name, help, buckets, registers: [reg] });
 
@@ -36,7 +54,10 @@ export const eventsRedelivered = counter(
   "jetmesh_events_redelivered_total",
   "Messages JetStream delivered more than once (a worker died or was slower than its ack wait)",
 );
-export const eventsDeadLettered = counter("jetmesh_events_dlq_total", "Events parked on the DLQ stream");
+export const eventsDeadLettered = counter(
+  "jetmesh_events_dlq_total",
+  "Events parked on the DLQ stream",
+);
 export const eventsFailed = counter(
   "jetmesh_events_failed_total",
   "Publishes answered with an error (ingest: unavailable or internal) or left for redelivery after an error (route)",
@@ -49,7 +70,10 @@ export const alreadyRouted = counter(
   "jetmesh_events_already_routed_total",
   "INGEST messages redelivered after route had published and recorded them (an ack lost in a crash, a consumer that lost its state): acked, not published again",
 );
-export const eventsDelivered = counter("jetmesh_events_delivered_total", "Events written to subscriber WebSockets (one per subscription)");
+export const eventsDelivered = counter(
+  "jetmesh_events_delivered_total",
+  "Events written to subscriber WebSockets (one per subscription)",
+);
 
 export const publishAckSeconds = histogram(
   "jetmesh_publish_ack_seconds",
@@ -63,12 +87,22 @@ export const publishToDeliverSeconds = histogram(
 );
 
 export const wsConnections = gauge("jetmesh_ws_connections", "Open WebSocket connections");
-export const wsSubscriptions = gauge("jetmesh_ws_subscriptions", "Active subscriptions over all connections");
+export const wsSubscriptions = gauge(
+  "jetmesh_ws_subscriptions",
+  "Active subscriptions over all connections",
+);
 
-export const dbBatchRows = histogram("jetmesh_db_batch_rows", "Rows per INSERT statement", BATCH_BUCKETS);
+export const dbBatchRows = histogram(
+  "jetmesh_db_batch_rows",
+  "Rows per INSERT statement",
+  BATCH_BUCKETS,
+);
 export const dbCommitSeconds = histogram(
   "jetmesh_db_commit_seconds",
   "Duration of one successful batch INSERT (one transaction)",
   LATENCY_BUCKETS,
 );
-export const dbErrors = counter("jetmesh_db_errors_total", "Batch INSERTs that failed (and were retried or split)");
+export const dbErrors = counter(
+  "jetmesh_db_errors_total",
+  "Batch INSERTs that failed (and were retried or split)",
+);

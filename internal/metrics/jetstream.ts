@@ -41,13 +41,42 @@ function polled<T>(
   });
 }
 
-/** Lag of a durable consumer: what waits to be delivered, and what was delivered and awaits its ack. */
-export function consumerLag(reg: Registry, jsm: JetStreamManager, stream: string, consumer: string): void {
+/**
+ * Lag of a durable consumer: what waits to be delivered, and what was delivered and awaits its
+ * ack.
+ */
+export function consumerLag(
+  reg: Registry,
+  jsm: JetStreamManager,
+  stream: string,
+  consumer: string,
+): void {
   const info = perScrape<ConsumerInfo>(() => jsm.consumers.info(stream, consumer));
   const labels = { stream, consumer };
-  polled(reg, "jetmesh_consumer_num_pending", "Messages in the stream not yet delivered to the consumer", labels, info, (i) => i.num_pending);
-  polled(reg, "jetmesh_consumer_num_ack_pending", "Messages delivered and not yet acknowledged", labels, info, (i) => i.num_ack_pending);
-  polled(reg, "jetmesh_consumer_num_redelivered", "Messages delivered more than once and still unacknowledged", labels, info, (i) => i.num_redelivered);
+  polled(
+    reg,
+    "jetmesh_consumer_num_pending",
+    "Messages in the stream not yet delivered to the consumer",
+    labels,
+    info,
+    (i) => i.num_pending,
+  );
+  polled(
+    reg,
+    "jetmesh_consumer_num_ack_pending",
+    "Messages delivered and not yet acknowledged",
+    labels,
+    info,
+    (i) => i.num_ack_pending,
+  );
+  polled(
+    reg,
+    "jetmesh_consumer_num_redelivered",
+    "Messages delivered more than once and still unacknowledged",
+    labels,
+    info,
+    (i) => i.num_redelivered,
+  );
 }
 
 /** Messages held by each stream; for DLQ that is what waits for `make replay-dlq`. */
@@ -59,9 +88,13 @@ export function streamMessages(reg: Registry, jsm: JetStreamManager, streams: st
     labelNames: ["stream"],
     registers: [reg],
     async collect() {
-      const values = await Promise.all(infos.map(async ([stream, info]) => [stream, await info()] as const));
+      const values = await Promise.all(
+        infos.map(async ([stream, info]) => [stream, await info()] as const),
+      );
       this.reset();
-      for (const [stream, si] of values) if (si !== undefined) this.set({ stream }, si.state.messages);
+      for (const [stream, si] of values) {
+        if (si !== undefined) this.set({ stream }, si.state.messages);
+      }
     },
   });
 }

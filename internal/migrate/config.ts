@@ -1,5 +1,12 @@
 import type { BucketSettings, StreamSettings } from "../../subjects/mod.ts";
-import { type CommonConfig, type Env, EnvReader, readBucketSettings, readCommon, readStreamLimits } from "../config/mod.ts";
+import {
+  type CommonConfig,
+  type Env,
+  EnvReader,
+  readBucketSettings,
+  readCommon,
+  readStreamLimits,
+} from "../config/mod.ts";
 
 export interface MigrateConfig {
   /** NATS_URL and the admin user's NATS_USER / NATS_PASSWORD (or NATS_TOKEN). */

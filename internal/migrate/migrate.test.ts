@@ -12,7 +12,10 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "cmd/migrate/main.ts"], { cwd: root, env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, ["--import", "tsx", "cmd/migrate/main.ts"], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let out = "";
     p.stdout.on("data", (c: Buffer) => (out += c.toString()));
     p.stderr.on("data", (c: Buffer) => (out += c.toString()));
@@ -26,12 +29,29 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
   t.teardown(() => ns.stop());
   const first = await migrateAsAdmin([ns.url], {}, users.admin);
   t.same(first.map((s) => `${s.name} ${s.action}`), [
-    "INGEST created", "EVENTS created", "DLQ created", "jetmesh_seen created", "jetmesh_presence created",
+    "INGEST created",
+    "EVENTS created",
+    "DLQ created",
+    "jetmesh_seen created",
+    "jetmesh_presence created",
   ]);
   const again = await migrateAsAdmin([ns.url], {}, users.admin);
-  t.same(again.map((s) => s.action), ["unchanged", "unchanged", "unchanged", "unchanged", "unchanged"], "idempotent");
-  const changed = await migrateAsAdmin([ns.url], { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" }, users.admin);
-  t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [["EVENTS", ["max_age"]], ["jetmesh_seen", ["max_age"]]]);
+  t.same(again.map((s) => s.action), [
+    "unchanged",
+    "unchanged",
+    "unchanged",
+    "unchanged",
+    "unchanged",
+  ], "idempotent");
+  const changed = await migrateAsAdmin(
+    [ns.url],
+    { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" },
+    users.admin,
+  );
+  t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [[
+    "EVENTS",
+    ["max_age"],
+  ], ["jetmesh_seen", ["max_age"]]]);
   const nc = await connect({ servers: ns.url, ...users.admin });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
@@ -42,34 +62,67 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
       const { max_bytes, discard } = (await jsm.streams.info(name)).config;
       return [name, max_bytes, discard];
     }));
-  t.same(await limits(), [["INGEST", 1024 ** 3, "new"], ["EVENTS", 5 * 1024 ** 3, "old"], ["DLQ", 1024 ** 3, "new"]], "every stream has max_bytes");
+  t.same(await limits(), [["INGEST", 1024 ** 3, "new"], ["EVENTS", 5 * 1024 ** 3, "old"], [
+    "DLQ",
+    1024 ** 3,
+    "new",
+  ]], "every stream has max_bytes");
 
   // A stream made before max_bytes existed: no byte limit, discarding old messages.
   await jsm.streams.update("INGEST", { max_bytes: -1, discard: DiscardPolicy.Old });
-  const bytes = { INGEST_MAX_BYTES: "2000000", EVENTS_MAX_BYTES: "3000000", DLQ_MAX_BYTES: "4000000", EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" };
+  const bytes = {
+    INGEST_MAX_BYTES: "2000000",
+    EVENTS_MAX_BYTES: "3000000",
+    DLQ_MAX_BYTES: "4000000",
+    EVENTS_MAX_AGE: "1d",
+    ROUTE_DEDUPE_TTL: "1h",
+  };
   const updated = await migrateAsAdmin([ns.url], bytes, users.admin);
   t.same(updated.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [
-    ["INGEST", ["discard", "max_bytes"]], ["EVENTS", ["max_bytes"]], ["DLQ", ["max_bytes"]],
+    ["INGEST", ["discard", "max_bytes"]],
+    ["EVENTS", ["max_bytes"]],
+    ["DLQ", ["max_bytes"]],
   ], "the update sets them");
-  t.same(await limits(), [["INGEST", 2_000_000, "new"], ["EVENTS", 3_000_000, "old"], ["DLQ", 4_000_000, "new"]]);
+  t.same(await limits(), [["INGEST", 2_000_000, "new"], ["EVENTS", 3_000_000, "old"], [
+    "DLQ",
+    4_000_000,
+    "new",
+  ]]);
 
-  const main = await runMain({ NATS_URL: ns.url, NATS_USER: "admin", NATS_PASSWORD: users.passwords.admin, ...bytes });
+  const main = await runMain({
+    NATS_URL: ns.url,
+    NATS_USER: "admin",
+    NATS_PASSWORD: users.passwords.admin,
+    ...bytes,
+  });
   t.equal(main.code, 0, main.out);
   t.match(main.out, /"msg":"migration done".*"unchanged":5/, "one JSON line says what it did");
 
-  const asService = await runMain({ NATS_URL: ns.url, NATS_USER: "ingest", NATS_PASSWORD: users.passwords.ingest, ...bytes, EVENTS_MAX_AGE: "2d" });
+  const asService = await runMain({
+    NATS_URL: ns.url,
+    NATS_USER: "ingest",
+    NATS_PASSWORD: users.passwords.ingest,
+    ...bytes,
+    EVENTS_MAX_AGE: "2d",
+  });
   t.equal(asService.code, 1, "a service user cannot migrate");
-  t.match(asService.out, /"msg":"migration failed".*run it as the admin user.*"code":"unauthorized"/);
+  t.match(
+    asService.out,
+    /"msg":"migration failed".*run it as the admin user.*"code":"unauthorized"/,
+  );
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9, "and changed nothing");
 });
 
 t.test("max bytes the server cannot reserve fail the migration with the variables to change", async (t) => {
   const ns = await startNatsServer();
   t.teardown(() => ns.stop());
-  const err = await migrateAsAdmin([ns.url], { EVENTS_MAX_BYTES: String(2 ** 52) }).catch((e: unknown) => e);
+  const err = await migrateAsAdmin([ns.url], { EVENTS_MAX_BYTES: String(2 ** 52) }).catch((
+    e: unknown,
+  ) => e);
   t.match(err, {
     code: "bad_config",
-    message: /^stream EVENTS: nats-server has no room for max_bytes=4503599627370496 \(insufficient storage resources available\); INGEST_MAX_BYTES \+ EVENTS_MAX_BYTES/,
+    message:
+      /^stream EVENTS: nats-server has no room for max_bytes=4503599627370496 \(insufficient storage resources available\); INGEST_MAX_BYTES \+ EVENTS_MAX_BYTES/,
   });
 });
 
@@ -82,5 +135,8 @@ t.test("cmd/migrate exits 1 with a clear line: wrong password, no NATS", async (
   t.match(wrong.out, /"msg":"migration failed".*NATS_USER=admin.*"code":"unauthorized"/);
   const down = await runMain({ NATS_URL: "nats://127.0.0.1:1", MIGRATE_WAIT: "1s" });
   t.equal(down.code, 1);
-  t.match(down.out, /"msg":"migration failed".*did not answer within 1000 ms.*"code":"unavailable"/);
+  t.match(
+    down.out,
+    /"msg":"migration failed".*did not answer within 1000 ms.*"code":"unavailable"/,
+  );
 });

@@ -1,6 +1,18 @@
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import {
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { type BucketConfig, bucketConfigs, bucketStreamFields, type BucketSettings, streamConfigs, type StreamSettings } from "../../subjects/mod.ts";
+import {
+  type BucketConfig,
+  bucketConfigs,
+  type BucketSettings,
+  bucketStreamFields,
+  streamConfigs,
+  type StreamSettings,
+} from "../../subjects/mod.ts";
 import { withRetry } from "../bus/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -20,12 +32,18 @@ export interface MigrateOptions {
   streams: StreamSettings;
   buckets: BucketSettings;
   log: Logger;
-  /** How long a JetStream that answers "try again" (503, timeouts: leaders being elected) is retried. */
+  /**
+   * How long a JetStream that answers "try again" (503, timeouts: leaders being elected) is
+   * retried.
+   */
   retryMs?: number;
 }
 
 const STREAM_NOT_FOUND = 10059;
-/** nats-server reserves a stream's max_bytes up front and refuses what its JetStream storage cannot hold. */
+/**
+ * nats-server reserves a stream's max_bytes up front and refuses what its JetStream storage
+ * cannot hold.
+ */
 const INSUFFICIENT_RESOURCES = 10047;
 
 function explainNoRoom(cfg: Partial<StreamConfig> & { name: string }) {
@@ -43,7 +61,9 @@ function explainNoRoom(cfg: Partial<StreamConfig> & { name: string }) {
 /** The fields of `want` whose value differs on the server. */
 function differences(have: Partial<StreamConfig>, want: Record<string, unknown>): string[] {
   const h = have as Record<string, unknown>;
-  return Object.keys(want).filter((k) => JSON.stringify(h[k] ?? null) !== JSON.stringify(want[k] ?? null));
+  return Object.keys(want).filter((k) =>
+    JSON.stringify(h[k] ?? null) !== JSON.stringify(want[k] ?? null)
+  );
 }
 
 async function current(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
@@ -70,7 +90,10 @@ export async function migrate(o: MigrateOptions): Promise<Step[]> {
   const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { deadlineMs: o.retryMs ?? 30_000 });
   const done = (s: Step) => {
     steps.push(s);
-    o.log.info(`${s.kind} ${s.action}`, { [s.kind]: s.name, ...(s.changed ? { changed: s.changed } : {}) });
+    o.log.info(`${s.kind} ${s.action}`, {
+      [s.kind]: s.name,
+      ...(s.changed ? { changed: s.changed } : {}),
+    });
   };
   for (const cfg of streamConfigs(o.streams)) {
     const have = await retry(() => current(o.jsm, cfg.name));
@@ -80,19 +103,36 @@ export async function migrate(o: MigrateOptions): Promise<Step[]> {
       continue;
     }
     const changed = differences(have, cfg);
-    if (changed.length > 0) await retry(() => o.jsm.streams.update(cfg.name, cfg)).catch(explainNoRoom(cfg));
-    done({ kind: "stream", name: cfg.name, action: changed.length > 0 ? "updated" : "unchanged", ...(changed.length > 0 ? { changed } : {}) });
+    if (changed.length > 0) {
+      await retry(() => o.jsm.streams.update(cfg.name, cfg)).catch(explainNoRoom(cfg));
+    }
+    done({
+      kind: "stream",
+      name: cfg.name,
+      action: changed.length > 0 ? "updated" : "unchanged",
+      ...(changed.length > 0 ? { changed } : {}),
+    });
   }
   for (const b of bucketConfigs(o.buckets)) done(await ensureBucket(o, b, retry));
   return steps;
 }
 
-async function ensureBucket(o: MigrateOptions, b: BucketConfig, retry: <T>(fn: () => Promise<T>) => Promise<T>): Promise<Step> {
+async function ensureBucket(
+  o: MigrateOptions,
+  b: BucketConfig,
+  retry: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<Step> {
   const have = await retry(() => current(o.jsm, b.stream));
   if (!have) {
     // Kvm gives the stream every setting a KV bucket needs (subjects, rollups, one value per key).
     await retry(() =>
-      new Kvm(o.js).create(b.bucket, { ttl: b.ttlMs, replicas: b.replicas, history: 1, allow_direct: b.allowDirect, description: b.description })
+      new Kvm(o.js).create(b.bucket, {
+        ttl: b.ttlMs,
+        replicas: b.replicas,
+        history: 1,
+        allow_direct: b.allowDirect,
+        description: b.description,
+      })
     );
     return { kind: "bucket", name: b.bucket, action: "created" };
   }

@@ -13,14 +13,19 @@ export function loadNamespaces(path: string): NamespacesConfig {
   return parseNamespaces(parse(text, { maxAliasCount: 0 }));
 }
 
-/** The namespaces file named by JETMESH_NAMESPACES, or none (token grants and default limits only). */
+/**
+ * The namespaces file named by JETMESH_NAMESPACES, or none (token grants and default limits
+ * only).
+ */
 export function readNamespaces(r: EnvReader): NamespacesConfig {
   const path = r.optional(NAMESPACES_VAR);
   if (path === undefined) return parseNamespaces(undefined);
   try {
     return loadNamespaces(path);
   } catch (err) {
-    const detail = err instanceof NamespacesError ? err.problems.join("; ") : (err as Error).message;
+    const detail = err instanceof NamespacesError
+      ? err.problems.join("; ")
+      : (err as Error).message;
     r.check(NAMESPACES_VAR, false, `a valid namespaces file (${detail})`);
     return parseNamespaces(undefined);
   }

@@ -29,11 +29,22 @@ function object(v: unknown, path: string, p: Problems, keys: readonly string[]):
     p.add(path, "must be a mapping");
     return undefined;
   }
-  for (const k of Object.keys(v)) if (!keys.includes(k)) p.add(`${path}.${k}`, `unknown key; expected one of ${keys.join(", ")}`);
+  for (const k of Object.keys(v)) {
+    if (!keys.includes(k)) {
+      p.add(`${path}.${k}`, `unknown key; expected one of ${keys.join(", ")}`);
+    }
+  }
   return v as Obj;
 }
 
-function count(v: unknown, path: string, p: Problems, fallback: number, min: number, max: number): number {
+function count(
+  v: unknown,
+  path: string,
+  p: Problems,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (v === undefined) return fallback;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     p.add(path, `must be an integer from ${min} to ${max}`);
@@ -55,7 +66,7 @@ function duration(v: unknown, path: string, p: Problems, fallback: number): numb
   if (v === undefined) return fallback;
   const ms = typeof v === "string" ? parseDuration(v) : undefined;
   if (ms === undefined || ms < 1000) {
-    p.add(path, "must be a duration of at least 1s such as \"30s\", \"1h\" or \"7d\"");
+    p.add(path, 'must be a duration of at least 1s such as "30s", "1h" or "7d"');
     return fallback;
   }
   return ms;
@@ -66,12 +77,26 @@ function limits(v: unknown, path: string, p: Problems, base: Limits): Limits {
   if (!o) return base;
   const replay = object(o.replay, `${path}.replay`, p, ["maxAge", "eventsPerSecond"]);
   return {
-    maxPayloadBytes: count(o.maxPayloadBytes, `${path}.maxPayloadBytes`, p, base.maxPayloadBytes, 1, 64 * 1024 * 1024),
+    maxPayloadBytes: count(
+      o.maxPayloadBytes,
+      `${path}.maxPayloadBytes`,
+      p,
+      base.maxPayloadBytes,
+      1,
+      64 * 1024 * 1024,
+    ),
     publishRate: rate(o.publishRate, `${path}.publishRate`, p, base.publishRate),
     commandRate: rate(o.commandRate, `${path}.commandRate`, p, base.commandRate),
     replay: {
       maxAgeMs: duration(replay?.maxAge, `${path}.replay.maxAge`, p, base.replay.maxAgeMs),
-      eventsPerSecond: count(replay?.eventsPerSecond, `${path}.replay.eventsPerSecond`, p, base.replay.eventsPerSecond, 1, 10_000_000),
+      eventsPerSecond: count(
+        replay?.eventsPerSecond,
+        `${path}.replay.eventsPerSecond`,
+        p,
+        base.replay.eventsPerSecond,
+        1,
+        10_000_000,
+      ),
     },
   };
 }
@@ -85,24 +110,32 @@ function rule(v: unknown, path: string, p: Problems): AccessRule | undefined {
     if ("equals" in o && !("in" in o) && CLAIM_VALUE(o.equals) && Object.keys(o).length === 2) {
       return { claim: o.claim, equals: o.equals as string };
     }
-    if ("in" in o && !("equals" in o) && Array.isArray(o.in) && o.in.every(CLAIM_VALUE) && Object.keys(o).length === 2) {
+    if (
+      "in" in o && !("equals" in o) && Array.isArray(o.in) && o.in.every(CLAIM_VALUE) &&
+      Object.keys(o).length === 2
+    ) {
       return { claim: o.claim, in: o.in as string[] };
     }
   }
-  p.add(path, "must be nobody, anonymous, authenticated, {claim: NAME, equals: VALUE} or {claim: NAME, in: [VALUES]}");
+  p.add(
+    path,
+    "must be nobody, anonymous, authenticated, {claim: NAME, equals: VALUE} or {claim: NAME, in: [VALUES]}",
+  );
   return undefined;
 }
 
 function rules(v: unknown, path: string, p: Problems): AccessRule[] {
   if (v === undefined) return ["nobody"];
   const list = Array.isArray(v) ? v : [v];
-  return list.map((r, i) => rule(r, Array.isArray(v) ? `${path}[${i}]` : path, p)).filter((r) => r !== undefined);
+  return list.map((r, i) => rule(r, Array.isArray(v) ? `${path}[${i}]` : path, p)).filter((r) =>
+    r !== undefined
+  );
 }
 
 /** `{sub}` may stand for one whole token; everything else is an ordinary pattern. */
 function channels(v: unknown, path: string, p: Problems): string {
   if (typeof v !== "string") {
-    p.add(path, "must be a channel pattern such as \"chat.>\" or \"user.{sub}.>\"");
+    p.add(path, 'must be a channel pattern such as "chat.>" or "user.{sub}.>"');
     return "";
   }
   const check = checkChannelPattern(v.split(".").map((t) => t === "{sub}" ? "sub" : t).join("."));
@@ -110,7 +143,13 @@ function channels(v: unknown, path: string, p: Problems): string {
   return v;
 }
 
-function namespace(v: unknown, path: string, p: Problems, defaults: Limits, names: Set<string>): Namespace | undefined {
+function namespace(
+  v: unknown,
+  path: string,
+  p: Problems,
+  defaults: Limits,
+  names: Set<string>,
+): Namespace | undefined {
   const o = object(v, path, p, ["name", "channels", ...ACTIONS, "limits"]);
   if (!o) {
     if (v === undefined) p.add(path, "must be a mapping");
@@ -120,28 +159,53 @@ function namespace(v: unknown, path: string, p: Problems, defaults: Limits, name
   if (name === "") p.add(`${path}.name`, "must match [A-Za-z0-9_-]{1,64}");
   else if (names.has(name)) p.add(`${path}.name`, `${name} is used twice`);
   names.add(name);
-  const access = Object.fromEntries(ACTIONS.map((a) => [a, rules(o[a], `${path}.${a}`, p)])) as Record<Action, AccessRule[]>;
-  return { name, channels: channels(o.channels, `${path}.channels`, p), access, limits: limits(o.limits, `${path}.limits`, p, defaults) };
+  const access = Object.fromEntries(
+    ACTIONS.map((a) => [a, rules(o[a], `${path}.${a}`, p)]),
+  ) as Record<Action, AccessRule[]>;
+  return {
+    name,
+    channels: channels(o.channels, `${path}.channels`, p),
+    access,
+    limits: limits(o.limits, `${path}.limits`, p, defaults),
+  };
 }
 
 function connections(v: unknown, p: Problems): ConnectionLimits {
   const o = object(v, "connections", p, ["perAddress", "perIdentity"]);
   return {
-    perAddress: count(o?.perAddress, "connections.perAddress", p, DEFAULT_CONNECTIONS.perAddress, 1, 10_000_000),
-    perIdentity: count(o?.perIdentity, "connections.perIdentity", p, DEFAULT_CONNECTIONS.perIdentity, 1, 10_000_000),
+    perAddress: count(
+      o?.perAddress,
+      "connections.perAddress",
+      p,
+      DEFAULT_CONNECTIONS.perAddress,
+      1,
+      10_000_000,
+    ),
+    perIdentity: count(
+      o?.perIdentity,
+      "connections.perIdentity",
+      p,
+      DEFAULT_CONNECTIONS.perIdentity,
+      1,
+      10_000_000,
+    ),
   };
 }
 
 /** Validates a parsed file; the error lists every problem with its path. */
 export function parseNamespaces(value: unknown): NamespacesConfig {
   const p = new Problems();
-  const root = value === null || value === undefined ? {} : object(value, "(file)", p, ["defaults", "connections", "namespaces"]) ?? {};
+  const root = value === null || value === undefined
+    ? {}
+    : object(value, "(file)", p, ["defaults", "connections", "namespaces"]) ?? {};
   const defaults = limits(root.defaults, "defaults", p, DEFAULT_LIMITS);
   const names = new Set<string>();
   let namespaces: Namespace[] = [];
-  if (root.namespaces !== undefined && !Array.isArray(root.namespaces)) p.add("namespaces", "must be a list");
-  else if (Array.isArray(root.namespaces)) {
-    namespaces = root.namespaces.map((n, i) => namespace(n, `namespaces[${i}]`, p, defaults, names)).filter((n) => n !== undefined);
+  if (root.namespaces !== undefined && !Array.isArray(root.namespaces)) {
+    p.add("namespaces", "must be a list");
+  } else if (Array.isArray(root.namespaces)) {
+    namespaces = root.namespaces.map((n, i) => namespace(n, `namespaces[${i}]`, p, defaults, names))
+      .filter((n) => n !== undefined);
   }
   const cfg = { namespaces, defaults, connections: connections(root.connections, p) };
   if (p.list.length > 0) throw new NamespacesError(p.list);

@@ -1,7 +1,14 @@
 import { patternCovers, patternsOverlap } from "../../subjects/mod.ts";
 import { type Caller, isAuthenticated } from "../auth/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
-import type { AccessRule, Action, ConnectionLimits, Limits, Namespace, NamespacesConfig } from "./types.ts";
+import type {
+  AccessRule,
+  Action,
+  ConnectionLimits,
+  Limits,
+  Namespace,
+  NamespacesConfig,
+} from "./types.ts";
 
 /** A namespace or the defaults, as a caller's channel resolves to. */
 export interface ResolvedNamespace {
@@ -44,7 +51,9 @@ export class Policy {
   constructor(config: NamespacesConfig, open: boolean) {
     this.config = config;
     this.open = open;
-    this.#limitPatterns = config.namespaces.map((n) => n.channels.split(".").map((t) => t === SUB ? "*" : t).join("."));
+    this.#limitPatterns = config.namespaces.map((n) =>
+      n.channels.split(".").map((t) => t === SUB ? "*" : t).join(".")
+    );
   }
 
   get connections(): ConnectionLimits {
@@ -57,9 +66,13 @@ export class Policy {
     return i < 0 ? { name: "(default)", limits: this.config.defaults } : this.config.namespaces[i];
   }
 
-  /** Whether a caller without a token may do `action` on some channel; a service refuses it up front otherwise. */
+  /**
+   * Whether a caller without a token may do `action` on some channel; a service refuses it up
+   * front otherwise.
+   */
   admitsAnonymous(action: Action): boolean {
-    return this.open || this.config.namespaces.some((ns) => ns.access[action].includes("anonymous"));
+    return this.open ||
+      this.config.namespaces.some((ns) => ns.access[action].includes("anonymous"));
   }
 
   may(caller: Caller, action: Action, channel: string): boolean {
@@ -81,11 +94,20 @@ export class Policy {
     return false;
   }
 
-  /** Throws `unauthorized` (a token would be needed) or `forbidden` (this token does not allow it). */
+  /**
+   * Throws `unauthorized` (a token would be needed) or `forbidden` (this token does not allow
+   * it).
+   */
   authorize(caller: Caller, action: Action, channel: string): void {
     if (this.may(caller, action, channel)) return;
-    const what = action === "publish" ? "publish to" : action === "subscribe" ? "subscribe to" : `read the ${action} of`;
-    if (!isAuthenticated(caller)) throw new JetmeshError("unauthorized", `a token is required to ${what} ${channel}`);
+    const what = action === "publish"
+      ? "publish to"
+      : action === "subscribe"
+      ? "subscribe to"
+      : `read the ${action} of`;
+    if (!isAuthenticated(caller)) {
+      throw new JetmeshError("unauthorized", `a token is required to ${what} ${channel}`);
+    }
     throw new JetmeshError("forbidden", `your token does not allow you to ${what} ${channel}`);
   }
 }

@@ -22,7 +22,10 @@ export type AccessRule =
   | { claim: string; equals: string | number | boolean }
   | { claim: string; in: Array<string | number | boolean> };
 
-/** A token bucket: `perSecond` refill, up to `burst` at once (in a file, `burst` defaults to twice `perSecond`). */
+/**
+ * A token bucket: `perSecond` refill, up to `burst` at once (in a file, `burst` defaults to
+ * twice `perSecond`).
+ */
 export interface Rate {
   perSecond: number;
   burst: number;

@@ -48,16 +48,30 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
       "GET /v1/history": historyHandler(store, cfg.maxHistoryLimit, guard),
       ...demoRoutes(cfg.demo, log),
     },
-    ws: subscriberSocket(cfg, { js: bus.js, jsm: bus.jsm, hub, store, presence, live, guard, log, metrics: notifyMetrics(registry), tracing }),
+    ws: subscriberSocket(cfg, {
+      js: bus.js,
+      jsm: bus.jsm,
+      hub,
+      store,
+      presence,
+      live,
+      guard,
+      log,
+      metrics: notifyMetrics(registry),
+      tracing,
+    }),
   });
-  // A taken operations port fails the start: close what is open, so the caller may retry in this process.
-  const ops = await startOpsServer(cfg.ops, opsRoutes("notify", registry, checks)).catch(async (err) => {
-    await server.close(1001, "server shutting down");
-    await hub.stop();
-    await bus.nc.close();
-    await store.close();
-    throw err;
-  });
+  // A taken operations port fails the start: close what is open, so the caller may retry in
+  // this process.
+  const ops = await startOpsServer(cfg.ops, opsRoutes("notify", registry, checks)).catch(
+    async (err) => {
+      await server.close(1001, "server shutting down");
+      await hub.stop();
+      await bus.nc.close();
+      await store.close();
+      throw err;
+    },
+  );
   log.info("notify listening", { host: cfg.listen.host, port: server.port, ops_port: ops.port });
   return {
     port: server.port,

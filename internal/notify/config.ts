@@ -30,7 +30,10 @@ export interface NotifyConfig extends ServiceBase {
   disconnectBufferedBytes: number;
   /** How long a subscriber may stay paused before it is disconnected as a slow consumer. */
   maxPauseMs: number;
-  /** How long a presence entry lives without a refresh (a crashed notify's members vanish after this). */
+  /**
+   * How long a presence entry lives without a refresh (a crashed notify's members vanish after
+   * this).
+   */
   presenceTtlMs: number;
   /** Largest page of history. */
   maxHistoryLimit: number;
@@ -40,7 +43,12 @@ export interface NotifyConfig extends ServiceBase {
 
 export function readNotifyConfig(env: Env): NotifyConfig {
   const r = new EnvReader(env);
-  const maxBufferedBytes = r.int("NOTIFY_MAX_BUFFERED_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024);
+  const maxBufferedBytes = r.int(
+    "NOTIFY_MAX_BUFFERED_BYTES",
+    1024 * 1024,
+    1024,
+    1024 * 1024 * 1024,
+  );
   const base = readServiceBase(r, "NOTIFY", 8081);
   const edge = readEdgeConfig(r);
   const cfg: NotifyConfig = {
@@ -52,14 +60,23 @@ export function readNotifyConfig(env: Env): NotifyConfig {
     maxSubscriptionsPerConnection: r.int("NOTIFY_MAX_SUBSCRIPTIONS", 100, 1, 100_000),
     maxConnections: r.int("NOTIFY_MAX_CONNECTIONS", 10_000, 1, 10_000_000),
     maxBufferedBytes,
-    disconnectBufferedBytes: r.int("NOTIFY_DISCONNECT_BUFFERED_BYTES", 16 * 1024 * 1024, 2048, 4 * 1024 * 1024 * 1024),
+    disconnectBufferedBytes: r.int(
+      "NOTIFY_DISCONNECT_BUFFERED_BYTES",
+      16 * 1024 * 1024,
+      2048,
+      4 * 1024 * 1024 * 1024,
+    ),
     maxPauseMs: r.durationMs("NOTIFY_MAX_PAUSE", "30s", 100),
     presenceTtlMs: readPresenceTtlMs(r),
     maxHistoryLimit: r.int("NOTIFY_MAX_HISTORY_LIMIT", 1000, 1, 100_000),
     demo: readDemoConfig(r, edge.auth),
   };
   // Subscriptions must pause before the connection is cut, or every burst would disconnect.
-  r.check("NOTIFY_DISCONNECT_BUFFERED_BYTES", cfg.disconnectBufferedBytes > maxBufferedBytes, "more than NOTIFY_MAX_BUFFERED_BYTES");
+  r.check(
+    "NOTIFY_DISCONNECT_BUFFERED_BYTES",
+    cfg.disconnectBufferedBytes > maxBufferedBytes,
+    "more than NOTIFY_MAX_BUFFERED_BYTES",
+  );
   r.done();
   return cfg;
 }

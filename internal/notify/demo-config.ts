@@ -11,10 +11,16 @@ export interface DevTokens {
 
 /** What the chat page at `/` needs to know that it must not take from its own URL. */
 export interface DemoConfig {
-  /** Ingest's WebSocket URL for the page; unset: port `ingestPort` of the host the page was loaded from. */
+  /**
+   * Ingest's WebSocket URL for the page; unset: port `ingestPort` of the host the page was
+   * loaded from.
+   */
   ingestUrl?: string;
   ingestPort: number;
-  /** Set by JETMESH_DEV_TOKENS=1: `GET /dev/token?name=` signs a token for any name (development only). */
+  /**
+   * Set by JETMESH_DEV_TOKENS=1: `GET /dev/token?name=` signs a token for any name
+   * (development only).
+   */
   devTokens?: DevTokens;
 }
 
@@ -26,15 +32,27 @@ export const SAFE_WS_URL = /^wss?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~/
 
 export function readDemoConfig(r: EnvReader, auth: AuthConfig): DemoConfig {
   const ingestUrl = r.optional("NOTIFY_DEMO_INGEST_URL");
-  r.check("NOTIFY_DEMO_INGEST_URL", ingestUrl === undefined || SAFE_WS_URL.test(ingestUrl), "a ws:// or wss:// URL such as ws://localhost:8080/v1/ws");
+  r.check(
+    "NOTIFY_DEMO_INGEST_URL",
+    ingestUrl === undefined || SAFE_WS_URL.test(ingestUrl),
+    "a ws:// or wss:// URL such as ws://localhost:8080/v1/ws",
+  );
   // Where ingest listens when it runs beside notify (run-local, the test stacks).
   const ingestPort = r.int("INGEST_PORT", 8080, 0, 65535);
   const on = r.oneOf("JETMESH_DEV_TOKENS", "0", ["0", "1"] as const) === "1";
   if (!on) return { ingestUrl, ingestPort };
   const ttlSec = Math.round(r.durationMs("JETMESH_DEV_TOKENS_TTL", "10m", 5000) / 1000);
   if (auth.mode === "jwt" && auth.keys.kind === "secret") {
-    return { ingestUrl, ingestPort, devTokens: { secret: auth.keys.secret, ttlSec, audience: auth.audience, issuer: auth.issuer } };
+    return {
+      ingestUrl,
+      ingestPort,
+      devTokens: { secret: auth.keys.secret, ttlSec, audience: auth.audience, issuer: auth.issuer },
+    };
   }
-  r.check("JETMESH_DEV_TOKENS", false, "0 unless JETMESH_JWT_SECRET is set: dev tokens are signed with that HS256 secret");
+  r.check(
+    "JETMESH_DEV_TOKENS",
+    false,
+    "0 unless JETMESH_JWT_SECRET is set: dev tokens are signed with that HS256 secret",
+  );
   return { ingestUrl, ingestPort };
 }

@@ -8,7 +8,10 @@ import type { HttpHandler } from "../wsserver/mod.ts";
 import type { DevTokens } from "./demo-config.ts";
 
 export const DEV_TOKEN_PATH = "/dev/token";
-/** Host names that can only mean this machine; a rebound DNS name (a foreign site's page reaching loopback) is none of them. */
+/**
+ * Host names that can only mean this machine; a rebound DNS name (a foreign site's page reaching
+ * loopback) is none of them.
+ */
 const LOOPBACK_HOST = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1,5})?$/;
 
 /** What a dev token grants: the chat, and the caller's personal space. */
@@ -18,7 +21,10 @@ export function devGrants(name: string): { publish: string[]; subscribe: string[
 }
 
 /** A development token for `name` (a valid sub), signed as the services verify it. */
-export async function signDevToken(o: DevTokens, name: string): Promise<{ token: string; sub: string; expiresAt: number }> {
+export async function signDevToken(
+  o: DevTokens,
+  name: string,
+): Promise<{ token: string; sub: string; expiresAt: number }> {
   const now = Math.floor(Date.now() / 1000);
   let jwt = new SignJWT({ [GRANTS_CLAIM]: devGrants(name) })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -45,11 +51,21 @@ export function devTokenRoute(o: DevTokens, log: Logger): HttpHandler {
   );
   return async (req) => {
     if (!LOOPBACK_HOST.test(req.header("host") ?? "")) {
-      return errorResponse(new JetmeshError("forbidden", `${DEV_TOKEN_PATH} answers only requests to localhost, 127.0.0.1 or [::1]`));
+      return errorResponse(
+        new JetmeshError(
+          "forbidden",
+          `${DEV_TOKEN_PATH} answers only requests to localhost, 127.0.0.1 or [::1]`,
+        ),
+      );
     }
     const name = req.query.get("name") ?? "";
-    if (!isPublisher(name)) return errorResponse(new JetmeshError("bad_request", "name must match [A-Za-z0-9_-]{1,64}"));
+    if (!isPublisher(name)) {
+      return errorResponse(new JetmeshError("bad_request", "name must match [A-Za-z0-9_-]{1,64}"));
+    }
     const res = jsonResponse(200, await signDevToken(o, name));
-    return { ...res, headers: { ...res.headers, "cache-control": "no-store", "x-content-type-options": "nosniff" } };
+    return {
+      ...res,
+      headers: { ...res.headers, "cache-control": "no-store", "x-content-type-options": "nosniff" },
+    };
   };
 }

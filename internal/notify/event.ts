@@ -3,7 +3,10 @@ import { type Cursor, type Envelope, formatCursor } from "../../subjects/mod.ts"
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
 import type { EventFrame } from "../protocol/mod.ts";
 
-/** Where an event came from on EVENTS, for its delivery span; absent for one read from PostgreSQL. */
+/**
+ * Where an event came from on EVENTS, for its delivery span; absent for one read from
+ * PostgreSQL.
+ */
 export interface StreamOrigin {
   subject: string;
   deliveryCount: number;
@@ -33,7 +36,14 @@ export class OutEvent {
   }
 
   static fromEnvelope(env: Envelope, cursor: Cursor, origin?: StreamOrigin): OutEvent {
-    const frame: EventFrame = { op: "event", channel: env.channel, cursor: formatCursor(cursor), id: env.id, ts: env.ts, data: env.data };
+    const frame: EventFrame = {
+      op: "event",
+      channel: env.channel,
+      cursor: formatCursor(cursor),
+      id: env.id,
+      ts: env.ts,
+      data: env.data,
+    };
     return new OutEvent(frame, cursor.seq, origin);
   }
 
@@ -43,7 +53,7 @@ export class OutEvent {
       const key = `${enc} ${sub}`;
       this.#tagged ??= new Map();
       let out = this.#tagged.get(key);
-      if (out === undefined) this.#tagged.set(key, (out = encodeFrame({ ...this.frame, sub }, enc)));
+      if (out === undefined) this.#tagged.set(key, out = encodeFrame({ ...this.frame, sub }, enc));
       return out;
     }
     if (enc === "json") return (this.#json ??= encodeFrame(this.frame, "json") as string);

@@ -32,27 +32,46 @@ export function historyHandler(store: Store, maxLimit: number, guard: Guard): Ht
       guard.authorize(caller, "history", channel);
       const afterText = req.query.get("after");
       const after = afterText === null || afterText === "" ? undefined : parseCursor(afterText);
-      if (afterText && after === undefined) throw new JetmeshError("bad_request", "after must be a cursor such as \"1764000000000-42\"");
+      if (afterText && after === undefined) {
+        throw new JetmeshError("bad_request", 'after must be a cursor such as "1764000000000-42"');
+      }
       const limitText = req.query.get("limit");
-      const limit = limitText === null || limitText === "" ? DEFAULT_HISTORY_LIMIT : Number(limitText);
+      const limit = limitText === null || limitText === ""
+        ? DEFAULT_HISTORY_LIMIT
+        : Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
         throw new JetmeshError("bad_request", `limit must be an integer from 1 to ${maxLimit}`);
       }
       const rows = await store.history(channel, after, limit);
-      const events = rows.map((r) => ({ id: r.eventId, cursor: formatCursor(r.cursor), ts: r.receivedAt, data: r.data }));
+      const events = rows.map((r) => ({
+        id: r.eventId,
+        cursor: formatCursor(r.cursor),
+        ts: r.receivedAt,
+        data: r.data,
+      }));
       const next = events.length > 0 ? events[events.length - 1].cursor : (afterText || null);
       const enc: Encoding = (req.header("accept") ?? "").includes("msgpack") ? "msgpack" : "json";
-      return { status: 200, headers: { "content-type": contentTypeOf(enc) }, body: encodeFrame({ channel, events, next }, enc) };
+      return {
+        status: 200,
+        headers: { "content-type": contentTypeOf(enc) },
+        body: encodeFrame({ channel, events, next }, enc),
+      };
     } catch (err) {
       return refusal(err);
     }
   };
 }
 
-/** A rate-limited answer says when to retry: in Retry-After (whole seconds) and in the body's retryAfterMs. */
+/**
+ * A rate-limited answer says when to retry: in Retry-After (whole seconds) and in the body's
+ * retryAfterMs.
+ */
 function refusal(err: unknown): HttpResponse {
   const ms = retryAfterMs(err);
   if (ms === undefined) return errorResponse(err);
-  const res = jsonResponse(httpStatus(errorCode(err)), errorFrame(errorCode(err), errorMessage(err), undefined, ms));
+  const res = jsonResponse(
+    httpStatus(errorCode(err)),
+    errorFrame(errorCode(err), errorMessage(err), undefined, ms),
+  );
   return { ...res, headers: { ...res.headers, "retry-after": String(Math.ceil(ms / 1000)) } };
 }

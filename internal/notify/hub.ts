@@ -1,6 +1,20 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, StreamInfo } from "@nats-io/jetstream";
+import type {
+  ConsumerMessages,
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+  StreamInfo,
+} from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
-import { channelOf, channelPatternRegex, decodeEnvelope, epochOf, EVENTS_PREFIX, EVENTS_STREAM, isWildcard } from "../../subjects/mod.ts";
+import {
+  channelOf,
+  channelPatternRegex,
+  decodeEnvelope,
+  epochOf,
+  EVENTS_PREFIX,
+  EVENTS_STREAM,
+  isWildcard,
+} from "../../subjects/mod.ts";
 import { backoffMs, sleep } from "../bus/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { OutEvent } from "./event.ts";
@@ -11,15 +25,27 @@ export interface HubMember {
   readonly pattern: string;
   /** Every event on a matching channel, in stream order, while the member is in the hub. */
   offer(ev: OutEvent): void;
-  /** Called once after the events of one read from NATS were offered, when the member asked with `flushSoon`. */
+  /**
+   * Called once after the events of one read from NATS were offered, when the member asked
+   * with `flushSoon`.
+   */
   flush(): void;
-  /** Events left the stream before the hub read them: what was offered is not every event any more. */
+  /**
+   * Events left the stream before the hub read them: what was offered is not every event any
+   * more.
+   */
   gap(): void;
-  /** EVENTS was deleted and created again: the member's sequences belong to a stream that is gone. */
+  /**
+   * EVENTS was deleted and created again: the member's sequences belong to a stream that is
+   * gone.
+   */
   recreated(): void;
 }
 
-/** One member, or several: most channels have a single subscriber on a notify, and a Set costs more than the subscription. */
+/**
+ * One member, or several: most channels have a single subscriber on a notify, and a Set costs
+ * more than the subscription.
+ */
 type Members = HubMember | Set<HubMember>;
 
 interface Wildcard {
@@ -95,7 +121,12 @@ export class Hub {
   add(m: HubMember): void {
     if (isWildcard(m.pattern)) {
       let w = this.#wild.get(m.pattern);
-      if (!w) this.#wild.set(m.pattern, (w = { re: new RegExp(channelPatternRegex(m.pattern)), members: new Set() }));
+      if (!w) {
+        this.#wild.set(
+          m.pattern,
+          w = { re: new RegExp(channelPatternRegex(m.pattern)), members: new Set() },
+        );
+      }
       w.members.add(m);
       return;
     }
@@ -116,12 +147,18 @@ export class Hub {
     else if (had instanceof Set && had.delete(m) && had.size === 0) this.#exact.delete(m.pattern);
   }
 
-  /** Asks for `m.flush()` once the current read from NATS has been offered: one send per subscriber per read. */
+  /**
+   * Asks for `m.flush()` once the current read from NATS has been offered: one send per
+   * subscriber per read.
+   */
   flushSoon(m: HubMember): void {
     if (this.#dirty.push(m) === 1) queueMicrotask(() => this.#flush());
   }
 
-  /** Replaces the consumer at the next sequence; called when NATS reconnects (see Subscription.restart). */
+  /**
+   * Replaces the consumer at the next sequence; called when NATS reconnects (see
+   * Subscription.restart).
+   */
   restart(): void {
     this.#messages?.stop();
   }
@@ -141,11 +178,18 @@ export class Hub {
     // A callback: the client hands over every message of one socket read
     // synchronously, and the flush after them sends each subscriber one batch.
     // Heartbeats every 5 s, so a consumer lost without a reconnect is noticed within 10 s.
-    const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: 10_000, callback: (m) => this.#dispatch(m) });
+    const messages = await consumer.consume({
+      max_messages: PULL_BATCH,
+      expires: 10_000,
+      callback: (m) => this.#dispatch(m),
+    });
     (async () => {
       for await (const s of messages.status()) {
         if (!CONSUMER_LOST.has(s.type)) continue;
-        this.#log.info("shared consumer lost, replacing it", { status: s.type, position: this.#position });
+        this.#log.info("shared consumer lost, replacing it", {
+          status: s.type,
+          position: this.#position,
+        });
         messages.stop();
         return;
       }
@@ -164,7 +208,9 @@ export class Hub {
           this.#messages = await this.#consume();
           if (this.#stopped) this.#messages.stop();
         } catch (err) {
-          if (attempt % 10 === 0) this.#log.warn("shared consumer not available yet", { err, attempt });
+          if (attempt % 10 === 0) {
+            this.#log.warn("shared consumer not available yet", { err, attempt });
+          }
           await sleep(backoffMs(attempt, 100, 2000), this.#abort.signal);
         }
       }
@@ -181,7 +227,9 @@ export class Hub {
     const si = await this.#jsm.streams.info(EVENTS_STREAM);
     const epoch = epochOf(si.created);
     if (epoch === this.#epoch) return;
-    this.#log.warn("EVENTS was recreated: ending live subscriptions, which resume by cursor", { epoch });
+    this.#log.warn("EVENTS was recreated: ending live subscriptions, which resume by cursor", {
+      epoch,
+    });
     this.#epoch = epoch;
     this.#maxAgeMs = Math.round(si.config.max_age / 1e6);
     this.#position = 0;
@@ -205,7 +253,7 @@ export class Hub {
     const offer = (members: Members) => {
       ev ??= this.#event(m, seq);
       if (!ev) return;
-      if (members instanceof Set) for (const member of members) member.offer(ev);
+      if (members instanceof Set) { for (const member of members) member.offer(ev); }
       else members.offer(ev);
     };
     const exact = this.#exact.get(channel);
@@ -214,7 +262,10 @@ export class Hub {
   }
 
   #gap(seq: number): void {
-    this.#log.debug("events left the stream before the shared consumer read them", { from: this.#position + 1, before: seq });
+    this.#log.debug("events left the stream before the shared consumer read them", {
+      from: this.#position + 1,
+      before: seq,
+    });
     for (const member of this.#members()) member.gap();
   }
 
@@ -231,7 +282,11 @@ export class Hub {
 
   #event(m: JsMsg, seq: number): OutEvent | null {
     try {
-      const origin = { subject: m.subject, deliveryCount: m.info.deliveryCount, headers: m.headers };
+      const origin = {
+        subject: m.subject,
+        deliveryCount: m.info.deliveryCount,
+        headers: m.headers,
+      };
       return OutEvent.fromEnvelope(decodeEnvelope(m.data), { epoch: this.#epoch, seq }, origin);
     } catch (err) {
       this.#log.error("undecodable event skipped", { err, seq });

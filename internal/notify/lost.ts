@@ -5,4 +5,10 @@
  * so never pulls again: the reader would stall. Notify replaces the consumer
  * itself instead.
  */
-export const CONSUMER_LOST = new Set(["consumer_not_found", "consumer_deleted", "reset", "heartbeats_missed", "no_responders"]);
+export const CONSUMER_LOST = new Set([
+  "consumer_not_found",
+  "consumer_deleted",
+  "reset",
+  "heartbeats_missed",
+  "no_responders",
+]);

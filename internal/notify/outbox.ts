@@ -53,9 +53,14 @@ export class Outbox implements EventSink {
 
   /** Resolves when the queue is at or below `pauseBytes` again, or the connection closed. */
   writable(): Promise<void> {
-    if (this.#conn.isClosed() || this.#conn.bufferedAmount() <= this.#limits.pauseBytes) return Promise.resolve();
+    if (this.#conn.isClosed() || this.#conn.bufferedAmount() <= this.#limits.pauseBytes) {
+      return Promise.resolve();
+    }
     this.#pauseTimer ??= setTimeout(
-      () => this.#closeSlow(`the connection stayed over ${this.#limits.pauseBytes} queued bytes for ${this.#limits.maxPauseMs} ms`),
+      () =>
+        this.#closeSlow(
+          `the connection stayed over ${this.#limits.pauseBytes} queued bytes for ${this.#limits.maxPauseMs} ms`,
+        ),
       this.#limits.maxPauseMs,
     );
     return new Promise((resolve) => (this.#waiting ??= []).push(resolve));
@@ -73,8 +78,11 @@ export class Outbox implements EventSink {
 
   #closeSlow(why: string): void {
     if (this.#conn.isClosed()) return;
-    const message = `slow consumer: ${why}; reconnect and resubscribe with the last cursor you received`;
-    this.#conn.send(encodeFrame({ op: "error", code: "slow_consumer", message }, this.#lastEncoding));
+    const message =
+      `slow consumer: ${why}; reconnect and resubscribe with the last cursor you received`;
+    this.#conn.send(
+      encodeFrame({ op: "error", code: "slow_consumer", message }, this.#lastEncoding),
+    );
     this.#conn.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer");
     this.drained();
   }

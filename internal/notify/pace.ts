@@ -35,14 +35,17 @@ export class Pace {
       if (ts < now - maxAgeMs) {
         throw new JetmeshError(
           "limit_exceeded",
-          `the cursor is older than namespace ${this.#namespace} replays (${formatAge(maxAgeMs)}); ` +
+          `the cursor is older than namespace ${this.#namespace} replays (${
+            formatAge(maxAgeMs)
+          }); ` +
             "subscribe without a cursor, or page older events from GET /v1/history",
         );
       }
       this.#startedAt = now;
     }
     // One second's worth goes at once, so a short catch-up is not slowed at all.
-    const due = this.#startedAt + ((this.#sent - this.#limits.eventsPerSecond) * 1000) / this.#limits.eventsPerSecond;
+    const due = this.#startedAt +
+      ((this.#sent - this.#limits.eventsPerSecond) * 1000) / this.#limits.eventsPerSecond;
     this.#sent++;
     const wait = due - now;
     return wait >= MIN_WAIT_MS ? Math.ceil(wait) : 0;

@@ -15,12 +15,17 @@ const NO_CACHE = { "cache-control": "no-cache" };
 /** A Host header as browsers send it: a name or an IPv4 address, and a port. */
 const HOST = /^([A-Za-z0-9.-]+)(:\d{1,5})?$/;
 
-/** Ingest's WebSocket URL for a page loaded through `req`: the configured one, or ingest's port on the same host. */
+/**
+ * Ingest's WebSocket URL for a page loaded through `req`: the configured one, or ingest's port
+ * on the same host.
+ */
 export function ingestUrlFor(cfg: DemoConfig, req: Pick<HttpRequest, "header">): string {
   if (cfg.ingestUrl !== undefined) return cfg.ingestUrl;
   const host = HOST.exec(req.header("host") ?? "")?.[1];
   const url = host === undefined ? undefined : `ws://${host}:${cfg.ingestPort}/v1/ws`;
-  if (url === undefined || !SAFE_WS_URL.test(url)) throw new JetmeshError("bad_request", "a Host header such as localhost:8081 is required");
+  if (url === undefined || !SAFE_WS_URL.test(url)) {
+    throw new JetmeshError("bad_request", "a Host header such as localhost:8081 is required");
+  }
   return url;
 }
 
@@ -60,7 +65,10 @@ export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHan
       } catch (err) {
         return errorResponse(err);
       }
-      const html = (await readFile(PAGE, "utf8")).replace("</head>", `  <meta name="jetmesh-ingest-url" content="${ingestUrl}">\n</head>`);
+      const html = (await readFile(PAGE, "utf8")).replace(
+        "</head>",
+        `  <meta name="jetmesh-ingest-url" content="${ingestUrl}">\n</head>`,
+      );
       return {
         status: 200,
         headers: {
@@ -82,10 +90,18 @@ export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHan
     "GET /chat.js": async () => {
       bundle ??= bundleScript();
       try {
-        return { status: 200, headers: { "content-type": "text/javascript; charset=utf-8", ...NO_CACHE }, body: await bundle };
+        return {
+          status: 200,
+          headers: { "content-type": "text/javascript; charset=utf-8", ...NO_CACHE },
+          body: await bundle,
+        };
       } catch (err) {
         bundle = undefined;
-        return jsonResponse(503, { op: "error", code: "unavailable", message: `the chat page could not be built: ${String(err)}` });
+        return jsonResponse(503, {
+          op: "error",
+          code: "unavailable",
+          message: `the chat page could not be built: ${String(err)}`,
+        });
       }
     },
   };
@@ -96,7 +112,13 @@ export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHan
 async function bundleScript(): Promise<string> {
   const esbuild = await import("esbuild");
   try {
-    const out = await esbuild.build({ entryPoints: [fileURLToPath(SCRIPT)], bundle: true, format: "esm", target: "es2022", write: false });
+    const out = await esbuild.build({
+      entryPoints: [fileURLToPath(SCRIPT)],
+      bundle: true,
+      format: "esm",
+      target: "es2022",
+      write: false,
+    });
     return out.outputFiles[0].text;
   } finally {
     // esbuild keeps a helper process for further builds; there are none.

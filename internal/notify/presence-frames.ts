@@ -12,23 +12,38 @@ interface PresenceState {
   session: string;
   /** Channels this connection joined, and as which member. */
   joined: Map<string, string>;
-  /** Channels whose presence changes this connection receives, with the function that stops them. */
+  /**
+   * Channels whose presence changes this connection receives, with the function that stops
+   * them.
+   */
   watching: Map<string, () => void>;
 }
 
 export interface MemberState {
-  /** Made on the first presence frame: most connections never send one, and idle connections should cost little. */
+  /**
+   * Made on the first presence frame: most connections never send one, and idle connections
+   * should cost little.
+   */
   presence?: PresenceState;
 }
 
-/** `join`, `leave` and `presence` frames of subscriber connections, and the cleanup when one closes. */
+/**
+ * `join`, `leave` and `presence` frames of subscriber connections, and the cleanup when one
+ * closes.
+ */
 export function presenceFrames(presence: Presence, limit: number, log: Logger) {
-  const tooMany = (what: string) => new JetmeshError("limit_exceeded", `at most ${limit} ${what} per connection`);
+  const tooMany = (what: string) =>
+    new JetmeshError("limit_exceeded", `at most ${limit} ${what} per connection`);
   // Presence sessions are unique per connection across notify processes and restarts.
   const instance = crypto.randomUUID().slice(0, 8);
   let sessions = 0;
-  const stateOf = (conn: WsConnection<MemberState>): PresenceState =>
-    (conn.data.presence ??= { session: `${instance}-${++sessions}`, joined: new Map(), watching: new Map() });
+  const stateOf = (
+    conn: WsConnection<MemberState>,
+  ): PresenceState => (conn.data.presence ??= {
+    session: `${instance}-${++sessions}`,
+    joined: new Map(),
+    watching: new Map(),
+  });
 
   async function join(conn: WsConnection<MemberState>, f: JoinFrame): Promise<void> {
     const d = stateOf(conn);
@@ -36,7 +51,9 @@ export function presenceFrames(presence: Presence, limit: number, log: Logger) {
     if (current === undefined && d.joined.size >= limit) throw tooMany("joined channels");
     // Recorded before any await, so a close from here on leaves this membership.
     d.joined.set(f.channel, f.member);
-    if (current !== undefined && current !== f.member) await presence.leave({ channel: f.channel, member: current, session: d.session });
+    if (current !== undefined && current !== f.member) {
+      await presence.leave({ channel: f.channel, member: current, session: d.session });
+    }
     if (conn.isClosed()) return;
     await presence.join({ channel: f.channel, member: f.member, session: d.session });
   }
@@ -45,24 +62,39 @@ export function presenceFrames(presence: Presence, limit: number, log: Logger) {
     const d = stateOf(conn);
     const member = d.joined.get(f.channel);
     d.joined.delete(f.channel);
-    if (member !== undefined) await presence.leave({ channel: f.channel, member, session: d.session });
+    if (member !== undefined) {
+      await presence.leave({ channel: f.channel, member, session: d.session });
+    }
   }
 
-  function query(conn: WsConnection<MemberState>, outbox: Outbox, f: PresenceQueryFrame, enc: Encoding): void {
+  function query(
+    conn: WsConnection<MemberState>,
+    outbox: Outbox,
+    f: PresenceQueryFrame,
+    enc: Encoding,
+  ): void {
     const d = stateOf(conn);
     if (f.watch === true && !d.watching.has(f.channel)) {
       if (d.watching.size >= limit) throw tooMany("watched channels");
       d.watching.set(
         f.channel,
-        presence.watch(f.channel, (c) =>
-          outbox.send({ op: c.type === "join" ? "member_joined" : "member_left", channel: c.channel, member: c.member }, enc)),
+        presence.watch(
+          f.channel,
+          (c) =>
+            outbox.send({
+              op: c.type === "join" ? "member_joined" : "member_left",
+              channel: c.channel,
+              member: c.member,
+            }, enc),
+        ),
       );
     }
     if (f.watch === false) {
       d.watching.get(f.channel)?.();
       d.watching.delete(f.channel);
     }
-    // Sent in the same turn as the watch starts, so no change can fall between the list and the first change frame.
+    // Sent in the same turn as the watch starts, so no change can fall between the list and
+    // the first change frame.
     outbox.send({ op: "presence", channel: f.channel, members: presence.members(f.channel) }, enc);
   }
 
@@ -94,7 +126,9 @@ export function presenceFrames(presence: Presence, limit: number, log: Logger) {
       for (const stop of d.watching.values()) stop();
       d.watching.clear();
       for (const [channel, member] of d.joined) {
-        presence.leave({ channel, member, session: d.session }).catch((err) => log.warn("presence leave failed", { err, channel }));
+        presence.leave({ channel, member, session: d.session }).catch((err) =>
+          log.warn("presence leave failed", { err, channel })
+        );
       }
       d.joined.clear();
     },

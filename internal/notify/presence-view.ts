@@ -1,6 +1,9 @@
 import type { PresenceEntry } from "../../subjects/mod.ts";
 
-/** A member appearing in or disappearing from a channel; several sessions of one member count once. */
+/**
+ * A member appearing in or disappearing from a channel; several sessions of one member count
+ * once.
+ */
 export interface PresenceChange {
   type: "join" | "leave";
   channel: string;
@@ -15,13 +18,16 @@ export interface PresenceChange {
 export class PresenceView {
   readonly #channels = new Map<string, Map<string, Map<string, number>>>();
 
-  /** Records an entry written (or refreshed) at `at`; a change when the member is new to the channel. */
+  /**
+   * Records an entry written (or refreshed) at `at`; a change when the member is new to the
+   * channel.
+   */
   put(e: PresenceEntry, at: number): PresenceChange | undefined {
     let members = this.#channels.get(e.channel);
-    if (!members) this.#channels.set(e.channel, (members = new Map()));
+    if (!members) this.#channels.set(e.channel, members = new Map());
     let sessions = members.get(e.member);
     const joined = sessions === undefined;
-    if (!sessions) members.set(e.member, (sessions = new Map()));
+    if (!sessions) members.set(e.member, sessions = new Map());
     sessions.set(e.session, Math.max(at, sessions.get(e.session) ?? 0));
     return joined ? { type: "join", channel: e.channel, member: e.member } : undefined;
   }
@@ -36,7 +42,10 @@ export class PresenceView {
     return { type: "leave", channel: e.channel, member: e.member };
   }
 
-  /** Forgets every session last refreshed before `before`: their notify stopped refreshing them (it crashed). */
+  /**
+   * Forgets every session last refreshed before `before`: their notify stopped refreshing them
+   * (it crashed).
+   */
   expire(before: number): PresenceChange[] {
     const changes: PresenceChange[] = [];
     for (const [channel, members] of this.#channels) {

@@ -1,7 +1,12 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/transport-node";
-import { parsePresenceKey, PRESENCE_BUCKET, type PresenceEntry, presenceKey } from "../../subjects/mod.ts";
+import {
+  parsePresenceKey,
+  PRESENCE_BUCKET,
+  type PresenceEntry,
+  presenceKey,
+} from "../../subjects/mod.ts";
 import { openBucket, withRetry } from "../bus/mod.ts";
 import { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -61,16 +66,21 @@ export class Presence {
     // heartbeat must go by the same age, so the bucket's wins over the setting.
     const bucketTtlMs = Math.round(info.config.max_age / 1e6);
     if (bucketTtlMs > 0 && bucketTtlMs !== o.ttlMs) {
-      o.log.warn("jetmesh_presence has another TTL than NOTIFY_PRESENCE_TTL: using the bucket's; run the migration (make migrate) to change it", {
-        bucket_ttl_ms: bucketTtlMs,
-        ttl_ms: o.ttlMs,
-      });
+      o.log.warn(
+        "jetmesh_presence has another TTL than NOTIFY_PRESENCE_TTL: using the bucket's; run the migration (make migrate) to change it",
+        {
+          bucket_ttl_ms: bucketTtlMs,
+          ttl_ms: o.ttlMs,
+        },
+      );
       o = { ...o, ttlMs: bucketTtlMs };
     }
     const p = new Presence(kv, o);
     await p.#watch();
     p.#timers.push(setInterval(() => p.#heartbeat(), Math.max(100, Math.floor(o.ttlMs / 3))));
-    p.#timers.push(setInterval(() => p.#sweep(), Math.max(100, Math.min(1000, Math.floor(o.ttlMs / 4)))));
+    p.#timers.push(
+      setInterval(() => p.#sweep(), Math.max(100, Math.min(1000, Math.floor(o.ttlMs / 4)))),
+    );
     return p;
   }
 
@@ -95,10 +105,13 @@ export class Presence {
     return this.#view.members(channel);
   }
 
-  /** Calls `listener` for every member joining or leaving `channel` until the returned function is called. */
+  /**
+   * Calls `listener` for every member joining or leaving `channel` until the returned function
+   * is called.
+   */
   watch(channel: string, listener: PresenceListener): () => void {
     let set = this.#listeners.get(channel);
-    if (!set) this.#listeners.set(channel, (set = new Set()));
+    if (!set) this.#listeners.set(channel, set = new Set());
     set.add(listener);
     return () => {
       set.delete(listener);
@@ -106,7 +119,10 @@ export class Presence {
     };
   }
 
-  /** Waits for pending deletes (sessions closed during shutdown), then stops refreshing and watching. */
+  /**
+   * Waits for pending deletes (sessions closed during shutdown), then stops refreshing and
+   * watching.
+   */
   async close(): Promise<void> {
     await this.#writes.settled();
     this.#closing.abort();
@@ -124,7 +140,9 @@ export class Presence {
     const generation = ++this.#generation;
     this.#watcher?.stop();
     this.#watcher = undefined;
-    withRetry(() => this.#kv.watch({ key: ">", resumeFromRevision: this.#revision + 1 }), { signal: this.#closing.signal })
+    withRetry(() => this.#kv.watch({ key: ">", resumeFromRevision: this.#revision + 1 }), {
+      signal: this.#closing.signal,
+    })
       .then((watcher) => {
         if (generation !== this.#generation || this.#closing.signal.aborted) return watcher.stop();
         this.#pump(watcher);
@@ -132,14 +150,20 @@ export class Presence {
       .catch((err) => this.#o.log.warn("presence watcher not restarted", { err }));
   }
 
-  /** Starts the watcher and returns once it delivered the bucket's current entries (or after a bounded wait). */
+  /**
+   * Starts the watcher and returns once it delivered the bucket's current entries (or after a
+   * bounded wait).
+   */
   async #watch(): Promise<void> {
     const empty = (await this.#kv.status()).values === 0;
     const initial = this.#pump(await this.#kv.watch({ key: ">" }));
     if (!empty) await withTimeout(initial, WATCH_WAIT_MS);
   }
 
-  /** Applies what the watcher delivers; resolves once it has delivered everything the bucket held when it started. */
+  /**
+   * Applies what the watcher delivers; resolves once it has delivered everything the bucket
+   * held when it started.
+   */
   #pump(watcher: QueuedIterator<KvWatchEntry>): Promise<void> {
     this.#watcher = watcher;
     let synced: () => void = () => {};
@@ -156,7 +180,13 @@ export class Presence {
 
   #apply(entry: KvWatchEntry): void {
     const e = parsePresenceKey(entry.key);
-    if (e) this.#emit(entry.operation === "PUT" ? this.#view.put(e, entry.created.getTime()) : this.#view.remove(e));
+    if (e) {
+      this.#emit(
+        entry.operation === "PUT"
+          ? this.#view.put(e, entry.created.getTime())
+          : this.#view.remove(e),
+      );
+    }
     this.#revision = Math.max(this.#revision, entry.revision);
     const ready = this.#revisionWaiters.filter((w) => w.revision <= this.#revision);
     this.#revisionWaiters = this.#revisionWaiters.filter((w) => w.revision > this.#revision);
@@ -165,7 +195,10 @@ export class Presence {
 
   #seen(revision: number): Promise<void> {
     if (revision <= this.#revision) return Promise.resolve();
-    return withTimeout(new Promise<void>((resolve) => this.#revisionWaiters.push({ revision, resolve })), WATCH_WAIT_MS);
+    return withTimeout(
+      new Promise<void>((resolve) => this.#revisionWaiters.push({ revision, resolve })),
+      WATCH_WAIT_MS,
+    );
   }
 
   #emit(change: PresenceChange | undefined): void {
@@ -186,12 +219,16 @@ export class Presence {
   }
 }
 
-/** The value of an entry says when it was last written; only the key and its age matter to notify. */
+/**
+ * The value of an entry says when it was last written; only the key and its age matter to
+ * notify.
+ */
 function refreshed(): string {
   return JSON.stringify({ at: Date.now() });
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
+    .finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,12 @@
 import { anonymous, type Caller, isAuthenticated } from "../auth/mod.ts";
 import { encodeFrame } from "../codec/mod.ts";
-import { CLOSE_TOKEN_EXPIRED, type Expiry, type Guard, TOKEN_EXPIRED_REASON, watchExpiry } from "../edge/mod.ts";
+import {
+  CLOSE_TOKEN_EXPIRED,
+  type Expiry,
+  type Guard,
+  TOKEN_EXPIRED_REASON,
+  watchExpiry,
+} from "../edge/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { AuthedFrame } from "../protocol/mod.ts";
 import type { UpgradeRequest, WsConnection } from "../wsserver/mod.ts";
@@ -12,7 +18,10 @@ import type { UpgradeRequest, WsConnection } from "../wsserver/mod.ts";
  */
 export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
-/** The one caller of every connection with auth off: shared, since idle connections should cost little. */
+/**
+ * The one caller of every connection with auth off: shared, since idle connections should cost
+ * little.
+ */
 const OPEN = anonymous();
 
 type Admitted = Pick<SessionState, "caller" | "address">;
@@ -20,26 +29,41 @@ type Admitted = Pick<SessionState, "caller" | "address">;
 /** Who a subscriber connection is, as fixed at the upgrade and renewed by `auth` frames. */
 export interface SessionState {
   caller: Caller;
-  /** The client's address, as the guard reads it: the key of its connection count and, when anonymous, of its rates. */
+  /**
+   * The client's address, as the guard reads it: the key of its connection count and, when
+   * anonymous, of its rates.
+   */
   address: string;
-  /** Whether this connection holds a place in the guard's connection counts (under `caller.sub`). */
+  /**
+   * Whether this connection holds a place in the guard's connection counts (under
+   * `caller.sub`).
+   */
   counted: boolean;
   /** Closes the connection when the token expires; unset for anonymous callers. */
   expiry: Expiry | undefined;
 }
 
-/** Admission of subscriber connections, their token's lifetime, and their place in the per-address and per-identity counts. */
+/**
+ * Admission of subscriber connections, their token's lifetime, and their place in the
+ * per-address and per-identity counts.
+ */
 export function sessions(guard: Guard) {
-  // With auth on, a connection without a token is only worth opening where a namespace lets anonymous callers read.
-  const anonymousWelcome = guard.policy.config.namespaces.some((ns) => ns.access.subscribe.includes("anonymous") || ns.access.presence.includes("anonymous"));
+  // With auth on, a connection without a token is only worth opening where a namespace lets
+  // anonymous callers read.
+  const anonymousWelcome = guard.policy.config.namespaces.some((ns) =>
+    ns.access.subscribe.includes("anonymous") || ns.access.presence.includes("anonymous")
+  );
 
   const arm = (conn: WsConnection<SessionState>) => {
     const caller = conn.data.caller;
-    conn.data.expiry = isAuthenticated(caller) ? watchExpiry(caller, () => expired(conn)) : undefined;
+    conn.data.expiry = isAuthenticated(caller)
+      ? watchExpiry(caller, () => expired(conn))
+      : undefined;
   };
 
   const expired = (conn: WsConnection<SessionState>) => {
-    const message = "token expired; reconnect with a fresh token, or send {\"op\":\"auth\"} with one before it expires";
+    const message =
+      'token expired; reconnect with a fresh token, or send {"op":"auth"} with one before it expires';
     conn.send(encodeFrame({ op: "error", code: "unauthorized", message }, "json"));
     conn.close(CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON);
   };
@@ -58,7 +82,10 @@ export function sessions(guard: Guard) {
       }
       const admitted = (caller: Caller): Admitted => {
         if (!isAuthenticated(caller) && !anonymousWelcome) {
-          throw new JetmeshError("unauthorized", "a token is required: Authorization: Bearer <token>, or ?token=<token>");
+          throw new JetmeshError(
+            "unauthorized",
+            "a token is required: Authorization: Bearer <token>, or ?token=<token>",
+          );
         }
         guard.connections.check(address, caller.sub);
         return { caller, address };
@@ -67,7 +94,10 @@ export function sessions(guard: Guard) {
       return known === undefined ? guard.caller(req).then(admitted) : admitted(known);
     },
 
-    /** Counts the connection, or closes it with 1013 (try again later) when concurrent upgrades took the last place. */
+    /**
+     * Counts the connection, or closes it with 1013 (try again later) when concurrent
+     * upgrades took the last place.
+     */
     opened(conn: WsConnection<SessionState>): void {
       const d = conn.data;
       d.counted = guard.connections.open(d.address, d.caller.sub);
@@ -89,7 +119,9 @@ export function sessions(guard: Guard) {
      * sub's, within that identity's connection limit.
      */
     async refresh(conn: WsConnection<SessionState>, token: string): Promise<AuthedFrame> {
-      if (!guard.authOn) throw new JetmeshError("bad_frame", "this service runs without tokens (JETMESH_AUTH=none)");
+      if (!guard.authOn) {
+        throw new JetmeshError("bad_frame", "this service runs without tokens (JETMESH_AUTH=none)");
+      }
       const d = conn.data;
       const next = await guard.refresh(d.caller, token);
       // With auth on, a refresh always yields an identity.
@@ -98,7 +130,10 @@ export function sessions(guard: Guard) {
         guard.connections.close(d.address, d.caller.sub);
         if (!guard.connections.open(d.address, next.sub)) {
           guard.connections.open(d.address, d.caller.sub);
-          throw new JetmeshError("limit_exceeded", `${next.sub} has as many connections open as it may`);
+          throw new JetmeshError(
+            "limit_exceeded",
+            `${next.sub} has as many connections open as it may`,
+          );
         }
       }
       d.caller = next;

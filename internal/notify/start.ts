@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { compareCursors, type Cursor, EVENTS_STREAM, epochOf } from "../../subjects/mod.ts";
+import { compareCursors, type Cursor, epochOf, EVENTS_STREAM } from "../../subjects/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 
 /** Where a subscription starts, and what the stream looked like when it did. */
@@ -10,15 +10,24 @@ export interface StartPoint {
   fromSeq: number;
   /** The cursor the subscription starts after, as reported to the client. */
   after: Cursor;
-  /** Events after `after` and before `fromSeq` have left the stream: read them from PostgreSQL first. */
+  /**
+   * Events after `after` and before `fromSeq` have left the stream: read them from PostgreSQL
+   * first.
+   */
   fromStore: boolean;
-  /** The client gave a cursor, so events it expects may expire between this check and the consumer's first read. */
+  /**
+   * The client gave a cursor, so events it expects may expire between this check and the
+   * consumer's first read.
+   */
   resumed: boolean;
   /** EVENTS max age in ms; 0 when unlimited. */
   maxAgeMs: number;
 }
 
-/** What the hub tells about EVENTS: enough to start a live-only subscription without asking the server. */
+/**
+ * What the hub tells about EVENTS: enough to start a live-only subscription without asking the
+ * server.
+ */
 export interface HubPosition {
   epoch: number;
   maxAgeMs: number;
@@ -36,10 +45,21 @@ export interface HubPosition {
  *   sequence, then JetStream from that sequence.
  * A cursor from a later epoch than the stream's is refused.
  */
-export async function resolveStart(jsm: JetStreamManager, hub: HubPosition, after: Cursor | undefined): Promise<StartPoint> {
+export async function resolveStart(
+  jsm: JetStreamManager,
+  hub: HubPosition,
+  after: Cursor | undefined,
+): Promise<StartPoint> {
   if (after === undefined) {
     const { epoch, maxAgeMs, position } = hub;
-    return { epoch, fromSeq: position + 1, after: { epoch, seq: position }, fromStore: false, resumed: false, maxAgeMs };
+    return {
+      epoch,
+      fromSeq: position + 1,
+      after: { epoch, seq: position },
+      fromStore: false,
+      resumed: false,
+      maxAgeMs,
+    };
   }
   const si = await jsm.streams.info(EVENTS_STREAM);
   const epoch = epochOf(si.created);
@@ -47,7 +67,10 @@ export async function resolveStart(jsm: JetStreamManager, hub: HubPosition, afte
   // An empty new stream reports first_seq 0; a purged one last_seq + 1.
   const first = Math.max(1, si.state.first_seq);
   if (after.epoch > epoch) {
-    throw new JetmeshError("bad_frame", "cursor is ahead of the event stream; it does not come from this deployment");
+    throw new JetmeshError(
+      "bad_frame",
+      "cursor is ahead of the event stream; it does not come from this deployment",
+    );
   }
   if (compareCursors(after, { epoch, seq: first - 1 }) < 0) {
     return { epoch, fromSeq: first, after, fromStore: true, resumed: true, maxAgeMs };

@@ -1,5 +1,18 @@
-import { type Consumer, type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { type Cursor, decodeEnvelope, EVENTS_STREAM, eventsSubject, formatCursor, isWildcard } from "../../subjects/mod.ts";
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import {
+  type Cursor,
+  decodeEnvelope,
+  EVENTS_STREAM,
+  eventsSubject,
+  formatCursor,
+  isWildcard,
+} from "../../subjects/mod.ts";
 import { backoffMs, isRetryable, sleep } from "../bus/mod.ts";
 import type { Encoding } from "../codec/mod.ts";
 import { errorCode, JetmeshError } from "../errors/mod.ts";
@@ -43,12 +56,21 @@ const STORE_PAGE = 500;
  * notify and the time a pull takes.
  */
 const EXPIRY_MARGIN_MS = 5000;
-/** Events held for a subscription catching up; past this it gives them up and catches up further instead. */
+/**
+ * Events held for a subscription catching up; past this it gives them up and catches up further
+ * instead.
+ */
 const MAX_HELD = 4096;
-/** Opening times are kept relative to this: a small integer fits in the object, a timestamp is a heap number of its own. */
+/**
+ * Opening times are kept relative to this: a small integer fits in the object, a timestamp is a
+ * heap number of its own.
+ */
 const CLOCK_ORIGIN = Date.now();
 
-/** Told once when a subscription's delivery is over; one function serves every subscription of a process. */
+/**
+ * Told once when a subscription's delivery is over; one function serves every subscription of a
+ * process.
+ */
 export type SubscriptionEnd = (sub: Subscription, err?: Error) => void;
 
 /**
@@ -94,7 +116,10 @@ export class Subscription implements HubMember {
   /** Whose subscription this is (its connection), for the end handler. */
   readonly owner: unknown;
   readonly #deps: SubscriptionDeps;
-  /** Until the subscription is first live; kept after that only when it cannot use the hub's epoch and max age. */
+  /**
+   * Until the subscription is first live; kept after that only when it cannot use the hub's
+   * epoch and max age.
+   */
   #start: StartPoint | undefined;
   readonly #sink: EventSink;
   /** How its frames are encoded: the encoding of the frame that subscribed. */
@@ -103,7 +128,10 @@ export class Subscription implements HubMember {
   readonly #tag: string | undefined;
   /** Made when first needed (a retry's sleep): most subscriptions never wait. */
   #abort?: AbortController;
-  /** Events received at ingest before this (ms after CLOCK_ORIGIN) are replays: their age is not delivery latency. */
+  /**
+   * Events received at ingest before this (ms after CLOCK_ORIGIN) are replays: their age is
+   * not delivery latency.
+   */
   readonly #openedAt = Date.now() - CLOCK_ORIGIN;
   /** The next stream sequence to deliver: everything before it was delivered or does not match. */
   #next: number;
@@ -111,24 +139,44 @@ export class Subscription implements HubMember {
   #consumer?: Consumer;
   #messages?: ConsumerMessages;
   #emptyAtStart = false;
-  /** Stored time of the last stream message delivered; undefined after a (re)start, when expiry is checked at the first message. */
+  /**
+   * Stored time of the last stream message delivered; undefined after a (re)start, when expiry
+   * is checked at the first message.
+   */
   #previousStoredAt?: number;
   #mayHaveGap: boolean;
-  /** False when the stream was recreated after the hub started: the hub's sequences are not this subscription's. */
+  /**
+   * False when the stream was recreated after the hub started: the hub's sequences are not
+   * this subscription's.
+   */
   readonly #shared: boolean;
   #inHub = false;
   #live = false;
-  /** Events offered by the hub and not yet delivered; complete unless given up (too many, or a gap). */
+  /**
+   * Events offered by the hub and not yet delivered; complete unless given up (too many, or a
+   * gap).
+   */
   #held?: OutEvent[];
   #heldComplete = true;
   #onEnd?: SubscriptionEnd;
-  /** The namespace's replay limits over a resumed subscription's first catch-up (see Pace); dropped once live. */
+  /**
+   * The namespace's replay limits over a resumed subscription's first catch-up (see Pace);
+   * dropped once live.
+   */
   #pace: Pace | undefined;
   #stopped = false;
   /** Why delivery ended, when it cannot go on by itself. */
   #failure?: Error;
 
-  constructor(deps: SubscriptionDeps, pattern: string, start: StartPoint, sink: EventSink, encoding: Encoding, owner: unknown, pace?: Pace) {
+  constructor(
+    deps: SubscriptionDeps,
+    pattern: string,
+    start: StartPoint,
+    sink: EventSink,
+    encoding: Encoding,
+    owner: unknown,
+    pace?: Pace,
+  ) {
     this.pattern = pattern;
     this.owner = owner;
     this.#deps = deps;
@@ -142,7 +190,10 @@ export class Subscription implements HubMember {
     this.#pace = pace;
   }
 
-  /** Joins the hub and creates the catch-up consumer if one is needed, so a bus failure is reported before `subscribed`; events flow once `run` is called. */
+  /**
+   * Joins the hub and creates the catch-up consumer if one is needed, so a bus failure is
+   * reported before `subscribed`; events flow once `run` is called.
+   */
   async open(): Promise<void> {
     const { hub } = this.#deps;
     if (this.#shared) this.#join();
@@ -166,12 +217,17 @@ export class Subscription implements HubMember {
     void this.#catchUp("start");
   }
 
-  /** Phases 1 and 2, then live (see the class comment); runs again each time the subscription leaves the hub. */
+  /**
+   * Phases 1 and 2, then live (see the class comment); runs again each time the subscription
+   * leaves the hub.
+   */
   async #catchUp(why: "start" | "paused" | "gap"): Promise<void> {
     try {
       const s = this.#start;
       if (why === "start") {
-        if (s?.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) return this.stop();
+        if (s?.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) {
+          return this.stop();
+        }
       } else {
         if (why === "paused") await this.#sink.writable();
         if (!(await this.#rejoin())) return this.stop();
@@ -187,7 +243,10 @@ export class Subscription implements HubMember {
     }
   }
 
-  /** Joins the hub again and catches up from the last event delivered, holding what the hub offers meanwhile; false once stopped. */
+  /**
+   * Joins the hub again and catches up from the last event delivered, holding what the hub
+   * offers meanwhile; false once stopped.
+   */
   async #rejoin(): Promise<boolean> {
     if (this.#stopped) return false;
     this.#join();
@@ -228,7 +287,10 @@ export class Subscription implements HubMember {
   }
 
   recreated(): void {
-    this.#failure ??= new JetmeshError("unavailable", "the event stream was recreated; resubscribe from your last cursor");
+    this.#failure ??= new JetmeshError(
+      "unavailable",
+      "the event stream was recreated; resubscribe from your last cursor",
+    );
     this.stop();
   }
 
@@ -270,7 +332,10 @@ export class Subscription implements HubMember {
     this.flush();
   }
 
-  /** Paused or gapped: the hub's events are no longer all delivered in order, so stop taking them and catch up again. */
+  /**
+   * Paused or gapped: the hub's events are no longer all delivered in order, so stop taking
+   * them and catch up again.
+   */
   #leaveLive(why: "paused" | "gap"): void {
     this.#quitHub();
     void this.#catchUp(why);
@@ -292,7 +357,10 @@ export class Subscription implements HubMember {
     (async () => {
       for await (const s of messages.status()) {
         if (!CONSUMER_LOST.has(s.type)) continue;
-        this.#deps.log.info("ordered consumer lost, replacing it", { pattern: this.pattern, status: s.type });
+        this.#deps.log.info("ordered consumer lost, replacing it", {
+          pattern: this.pattern,
+          status: s.type,
+        });
         messages.stop();
         return;
       }
@@ -311,9 +379,19 @@ export class Subscription implements HubMember {
   async #fromStore(after: Cursor, before: Cursor): Promise<boolean> {
     for (let from = after;;) {
       const page = from;
-      const rows = await this.#retrying("replay from PostgreSQL", () => this.#deps.store.replay(this.pattern, page, before, STORE_PAGE));
+      const rows = await this.#retrying(
+        "replay from PostgreSQL",
+        () => this.#deps.store.replay(this.pattern, page, before, STORE_PAGE),
+      );
       for (const row of rows) {
-        const ev = new OutEvent({ op: "event", channel: row.channel, cursor: formatCursor(row.cursor), id: row.eventId, ts: row.receivedAt, data: row.data }, row.cursor.seq);
+        const ev = new OutEvent({
+          op: "event",
+          channel: row.channel,
+          cursor: formatCursor(row.cursor),
+          id: row.eventId,
+          ts: row.receivedAt,
+          data: row.data,
+        }, row.cursor.seq);
         if (!(await this.#deliver(ev))) return false;
       }
       if (rows.length < STORE_PAGE) return true;
@@ -342,20 +420,26 @@ export class Subscription implements HubMember {
         if (!(await this.#deliverMessage(m, epoch))) return false;
         if (this.#shared && m.info.pending === 0) return await this.#caughtUp(seq);
       }
-      // Ended by stop(), restart() or a lost consumer; unless stopped, a new consumer continues at `#next`.
+      // Ended by stop(), restart() or a lost consumer; unless stopped, a new consumer
+      // continues at `#next`.
       this.#messages = undefined;
     }
     return false;
   }
 
-  /** The consumer has nothing more: drop it; with nothing read yet, make sure nothing expired on the way. */
+  /**
+   * The consumer has nothing more: drop it; with nothing read yet, make sure nothing expired
+   * on the way.
+   */
   async #caughtUp(lastSeq: number | undefined): Promise<boolean> {
     this.#closeConsumer();
     if (lastSeq === undefined && this.#mayHaveExpired()) {
       const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
       if (first > this.#next) {
         const epoch = this.#epoch;
-        if (!(await this.#fromStore({ epoch, seq: this.#next - 1 }, { epoch, seq: first }))) return false;
+        if (!(await this.#fromStore({ epoch, seq: this.#next - 1 }, { epoch, seq: first }))) {
+          return false;
+        }
         this.#next = first;
       }
     }
@@ -363,18 +447,28 @@ export class Subscription implements HubMember {
     return !this.#stopped;
   }
 
-  /** Before the message at `seq`: reads from PostgreSQL what expired since `#next`, if anything could have. */
+  /**
+   * Before the message at `seq`: reads from PostgreSQL what expired since `#next`, if anything
+   * could have.
+   */
   async #fillExpired(seq: number): Promise<boolean> {
     if (!this.#mayHaveExpired()) return true;
     const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
     if (first <= this.#next) return true;
     const epoch = this.#epoch;
     const before = { epoch, seq: Math.min(first, seq) };
-    this.#deps.log.debug("events expired under a subscription, reading them from PostgreSQL", { pattern: this.pattern, from: this.#next, before: before.seq });
+    this.#deps.log.debug("events expired under a subscription, reading them from PostgreSQL", {
+      pattern: this.pattern,
+      from: this.#next,
+      before: before.seq,
+    });
     return await this.#fromStore({ epoch, seq: this.#next - 1 }, before);
   }
 
-  /** A new consumer from the next undelivered sequence, retried while the bus is away; undefined once stopped. */
+  /**
+   * A new consumer from the next undelivered sequence, retried while the bus is away;
+   * undefined once stopped.
+   */
   async #replace(next: number): Promise<ConsumerMessages | undefined> {
     this.#closeConsumer();
     for (let attempt = 0; !this.#stopped; attempt++) {
@@ -382,14 +476,23 @@ export class Subscription implements HubMember {
         await this.#consume(next);
         return this.#messages;
       } catch (err) {
-        if (attempt % 10 === 0) this.#deps.log.warn("ordered consumer not available yet", { err, pattern: this.pattern, attempt });
+        if (attempt % 10 === 0) {
+          this.#deps.log.warn("ordered consumer not available yet", {
+            err,
+            pattern: this.pattern,
+            attempt,
+          });
+        }
         await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
       }
     }
     return undefined;
   }
 
-  /** Runs `fn` until it succeeds, waiting out outages of the bus or the database; throws other errors. */
+  /**
+   * Runs `fn` until it succeeds, waiting out outages of the bus or the database; throws other
+   * errors.
+   */
   async #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
       try {
@@ -397,7 +500,9 @@ export class Subscription implements HubMember {
       } catch (err) {
         const transient = isRetryable(err) || errorCode(err) === "unavailable";
         if (!transient || this.#stopped) throw err;
-        if (attempt % 10 === 0) this.#deps.log.warn(`${what} failed, retrying`, { err, pattern: this.pattern, attempt });
+        if (attempt % 10 === 0) {
+          this.#deps.log.warn(`${what} failed, retrying`, { err, pattern: this.pattern, attempt });
+        }
         await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
       }
     }
@@ -410,7 +515,10 @@ export class Subscription implements HubMember {
     return c.signal;
   }
 
-  /** The stream's epoch: the start's, or the hub's once the start is dropped (they are equal then). */
+  /**
+   * The stream's epoch: the start's, or the hub's once the start is dropped (they are equal
+   * then).
+   */
   get #epoch(): number {
     return this.#start?.epoch ?? this.#deps.hub.epoch;
   }
@@ -422,24 +530,42 @@ export class Subscription implements HubMember {
     return maxAge > 0 && previous + maxAge - EXPIRY_MARGIN_MS <= Date.now();
   }
 
-  /** Delivers one event of the catch-up consumer; false once delivery must end. An undecodable event is logged and skipped. */
+  /**
+   * Delivers one event of the catch-up consumer; false once delivery must end. An undecodable
+   * event is logged and skipped.
+   */
   async #deliverMessage(m: JsMsg, epoch: number): Promise<boolean> {
     const seq = m.info.streamSequence;
     let ev: OutEvent;
     try {
-      ev = OutEvent.fromEnvelope(decodeEnvelope(m.data), { epoch, seq }, { subject: m.subject, deliveryCount: m.info.deliveryCount, headers: m.headers });
+      ev = OutEvent.fromEnvelope(decodeEnvelope(m.data), { epoch, seq }, {
+        subject: m.subject,
+        deliveryCount: m.info.deliveryCount,
+        headers: m.headers,
+      });
     } catch (err) {
       this.#next = seq + 1;
       this.#deps.metrics.received.inc();
-      const span = this.#span(seq, { subject: m.subject, deliveryCount: m.info.deliveryCount, headers: m.headers });
-      this.#deps.log.error("undecodable event skipped", { err, seq, trace_id: span?.spanContext().traceId });
+      const span = this.#span(seq, {
+        subject: m.subject,
+        deliveryCount: m.info.deliveryCount,
+        headers: m.headers,
+      });
+      this.#deps.log.error("undecodable event skipped", {
+        err,
+        seq,
+        trace_id: span?.spanContext().traceId,
+      });
       endSpan(span, err);
       return true;
     }
     return await this.#deliver(ev);
   }
 
-  /** Sends one event, waiting for the socket to drain instead of buffering without bound; false once it closed. */
+  /**
+   * Sends one event, waiting for the socket to drain instead of buffering without bound; false
+   * once it closed.
+   */
   async #deliver(ev: OutEvent): Promise<boolean> {
     if (this.#stopped) return false;
     const wait = this.#pace?.next(ev.frame.ts) ?? 0;
@@ -482,22 +608,34 @@ export class Subscription implements HubMember {
     }
     if (fromStream.length > 0) metrics.delivered.inc(fromStream.length);
     const now = Date.now();
-    for (const ev of fromStream) if (ev.frame.ts - CLOCK_ORIGIN >= this.#openedAt) metrics.publishToDeliver.observe((now - ev.frame.ts) / 1000);
+    for (const ev of fromStream) {
+      if (ev.frame.ts - CLOCK_ORIGIN >= this.#openedAt) {
+        metrics.publishToDeliver.observe((now - ev.frame.ts) / 1000);
+      }
+    }
     for (const span of spans) endSpan(span);
     return r;
   }
 
-  /** One delivery span per subscription, child of route's span: the event's trace shows every subscriber it reached. */
+  /**
+   * One delivery span per subscription, child of route's span: the event's trace shows every
+   * subscriber it reached.
+   */
   #span(seq: number, origin: NonNullable<OutEvent["origin"]>, ev?: OutEvent): Span | undefined {
-    const span = this.#deps.tracing?.startFromHeaders("notify deliver", SpanKind.CONSUMER, origin.headers, {
-      [ATTR.messagingSystem]: "nats",
-      [ATTR.operation]: "deliver",
-      [ATTR.destination]: origin.subject,
-      [ATTR.stream]: EVENTS_STREAM,
-      [ATTR.streamSeq]: seq,
-      [ATTR.deliveryCount]: origin.deliveryCount,
-      [ATTR.subscription]: this.pattern,
-    });
+    const span = this.#deps.tracing?.startFromHeaders(
+      "notify deliver",
+      SpanKind.CONSUMER,
+      origin.headers,
+      {
+        [ATTR.messagingSystem]: "nats",
+        [ATTR.operation]: "deliver",
+        [ATTR.destination]: origin.subject,
+        [ATTR.stream]: EVENTS_STREAM,
+        [ATTR.streamSeq]: seq,
+        [ATTR.deliveryCount]: origin.deliveryCount,
+        [ATTR.subscription]: this.pattern,
+      },
+    );
     if (span && ev) {
       span.setAttribute(ATTR.eventId, ev.frame.id);
       span.setAttribute(ATTR.channel, ev.frame.channel);

@@ -16,10 +16,19 @@ t.test("one at a time per key, in order, even after a failure; keys run concurre
       log.push(`${key}${i}`);
       if (fail) throw new Error("boom");
     });
-  const results = await Promise.allSettled([task("a", 1, 30), task("a", 2, 1, true), task("a", 3, 1), task("b", 1, 5)]);
+  const results = await Promise.allSettled([
+    task("a", 1, 30),
+    task("a", 2, 1, true),
+    task("a", 3, 1),
+    task("b", 1, 5),
+  ]);
   t.same(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled", "fulfilled"]);
   t.equal(maxRunningA, 1, "never two tasks of one key at once");
-  t.same(log.filter((x) => x.startsWith("a")), ["a1", "a2", "a3"], "submission order kept across a failure");
+  t.same(
+    log.filter((x) => x.startsWith("a")),
+    ["a1", "a2", "a3"],
+    "submission order kept across a failure",
+  );
   t.ok(log.indexOf("b1") < log.indexOf("a1"), "another key is not held up");
   await q.idle();
   t.equal(q.size, 0, "keys are forgotten when idle");

@@ -1,4 +1,9 @@
-import { DLQ_STREAM, EVENTS_STREAM, PERSIST_CONSUMER, persistConsumer } from "../../subjects/mod.ts";
+import {
+  DLQ_STREAM,
+  EVENTS_STREAM,
+  PERSIST_CONSUMER,
+  persistConsumer,
+} from "../../subjects/mod.ts";
 import { busChecks, consumeBatches, ensureConsumer, openBus, streamEpoch } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
@@ -18,7 +23,11 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   const bus = await openBus(cfg.common.nats, "persist", streams, log);
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
-    await ensureConsumer(bus.jsm, persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+    await ensureConsumer(
+      bus.jsm,
+      persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
+      log,
+    );
     return await bus.js.consumers.get(EVENTS_STREAM, PERSIST_CONSUMER);
   };
   const consumer = await openConsumer();
@@ -41,7 +50,13 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   });
   const loop = consumeBatches(
     consumer,
-    { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen: openConsumer, lingerMs: cfg.lingerMs },
+    {
+      maxBatch: cfg.maxBatch,
+      signal: pulling.signal,
+      log,
+      reopen: openConsumer,
+      lingerMs: cfg.lingerMs,
+    },
     (batch) => writer.write(batch),
   );
   loop.catch((err) => log.error("persist consumer stopped", { err }));

@@ -1,4 +1,11 @@
-import { type DatabaseConfig, type Env, EnvReader, readDatabase, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import {
+  type DatabaseConfig,
+  type Env,
+  EnvReader,
+  readDatabase,
+  readServiceBase,
+  type ServiceBase,
+} from "../config/mod.ts";
 
 export interface PersistConfig extends ServiceBase {
   database: DatabaseConfig;
@@ -23,7 +30,11 @@ export function readPersistConfig(env: Env): PersistConfig {
     maxAttempts: r.int("PERSIST_MAX_ATTEMPTS", 3, 1, 100),
     lingerMs: r.durationMs("PERSIST_LINGER", "10ms", 0),
   };
-  r.check("PERSIST_MAX_ACK_PENDING", cfg.maxAckPending >= cfg.maxBatch * 2, "at least twice PERSIST_MAX_BATCH");
+  r.check(
+    "PERSIST_MAX_ACK_PENDING",
+    cfg.maxAckPending >= cfg.maxBatch * 2,
+    "at least twice PERSIST_MAX_BATCH",
+  );
   r.done();
   return cfg;
 }

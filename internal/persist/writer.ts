@@ -82,7 +82,12 @@ export class BatchWriter {
       } catch (err) {
         await this.#within(span, async () => {
           this.#o.log.error("undecodable event sent to DLQ", { err, seq: msg.info.streamSequence });
-          await this.#park(msg, span, `invalid envelope: ${errorMessage(err)}`, msg.info.deliveryCount);
+          await this.#park(
+            msg,
+            span,
+            `invalid envelope: ${errorMessage(err)}`,
+            msg.info.deliveryCount,
+          );
         });
       }
     }
@@ -122,7 +127,11 @@ export class BatchWriter {
           if (attempt >= this.#o.maxAttempts) {
             const [p] = pending;
             await this.#within(p.span, async () => {
-              this.#o.log.error("event rejected by the database, sent to DLQ", { err, id: p.row.eventId, attempts: attempt });
+              this.#o.log.error("event rejected by the database, sent to DLQ", {
+                err,
+                id: p.row.eventId,
+                attempts: attempt,
+              });
               await this.#park(p.msg, p.span, errorMessage(err), attempt);
             });
             return;
@@ -136,12 +145,25 @@ export class BatchWriter {
     }
   }
 
-  async #park(msg: JsMsg, span: Span | undefined, reason: string, deliveries: number): Promise<void> {
+  async #park(
+    msg: JsMsg,
+    span: Span | undefined,
+    reason: string,
+    deliveries: number,
+  ): Promise<void> {
     const channel = channelOf(EVENTS_PREFIX, msg.subject) ?? msg.subject;
     span?.setAttribute(ATTR.dlq, true);
     failSpan(span, reason);
     try {
-      await deadLetter(this.#o.js, PERSIST_SERVICE, channel, msg, reason, deliveries, this.#o.signal);
+      await deadLetter(
+        this.#o.js,
+        PERSIST_SERVICE,
+        channel,
+        msg,
+        reason,
+        deliveries,
+        this.#o.signal,
+      );
       this.#o.metrics.deadLettered.inc();
     } finally {
       endSpan(span);
@@ -150,6 +172,8 @@ export class BatchWriter {
 
   /** Runs `fn` inside the event's span, so its log lines carry the trace id. */
   #within(span: Span | undefined, fn: () => Promise<void>): Promise<void> {
-    return span !== undefined && this.#o.tracing !== undefined ? this.#o.tracing.within(span, fn) : fn();
+    return span !== undefined && this.#o.tracing !== undefined
+      ? this.#o.tracing.within(span, fn)
+      : fn();
   }
 }

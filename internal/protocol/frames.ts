@@ -53,7 +53,13 @@ export interface AuthFrame {
   token: string;
 }
 
-export type SubscriberFrame = SubFrame | UnsubFrame | JoinFrame | LeaveFrame | PresenceQueryFrame | AuthFrame;
+export type SubscriberFrame =
+  | SubFrame
+  | UnsubFrame
+  | JoinFrame
+  | LeaveFrame
+  | PresenceQueryFrame
+  | AuthFrame;
 
 export type ClientFrame = PubFrame | SubscriberFrame;
 
@@ -73,7 +79,10 @@ export interface SubscribedFrame {
   cursor: string;
 }
 
-/** The answer to `unsub`; with `code` and `message`, the server ended the subscription (resubscribe from the last cursor). */
+/**
+ * The answer to `unsub`; with `code` and `message`, the server ended the subscription
+ * (resubscribe from the last cursor).
+ */
 export interface UnsubscribedFrame {
   op: "unsubscribed";
   channel: string;
@@ -83,7 +92,10 @@ export interface UnsubscribedFrame {
 
 export interface EventFrame {
   op: "event";
-  /** The pattern of the subscription that delivered it; absent for a subscription to one channel. */
+  /**
+   * The pattern of the subscription that delivered it; absent for a subscription to one
+   * channel.
+   */
   sub?: string;
   channel: string;
   cursor: string;

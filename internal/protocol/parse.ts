@@ -1,4 +1,11 @@
-import { checkChannel, checkChannelPattern, isClientId, isMember, MAX_CLIENT_ID_LENGTH, parseCursor } from "../../subjects/mod.ts";
+import {
+  checkChannel,
+  checkChannelPattern,
+  isClientId,
+  isMember,
+  MAX_CLIENT_ID_LENGTH,
+  parseCursor,
+} from "../../subjects/mod.ts";
 import { type ErrorCode, JetmeshError } from "../errors/mod.ts";
 import type { AuthFrame, ErrorFrame, PubFrame, SubscriberFrame } from "./frames.ts";
 
@@ -23,7 +30,10 @@ export const MAX_TOKEN_LENGTH = 8192;
 
 function parseAuth(f: Obj): AuthFrame {
   if (typeof f.token !== "string" || f.token === "" || f.token.length > MAX_TOKEN_LENGTH) {
-    throw new JetmeshError("bad_frame", `token must be a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`);
+    throw new JetmeshError(
+      "bad_frame",
+      `token must be a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`,
+    );
   }
   return { op: "auth", token: f.token };
 }
@@ -34,19 +44,35 @@ export function parsePublisherFrame(value: unknown): PubFrame | AuthFrame {
   return f.op === "auth" ? parseAuth(f) : parsePub(f);
 }
 
-/** Validates a publish, from a WebSocket frame or one item of an HTTP body (where `op` may be left out). */
+/**
+ * Validates a publish, from a WebSocket frame or one item of an HTTP body (where `op` may be
+ * left out).
+ */
 export function parsePub(value: unknown): PubFrame {
   const f = asObject(value);
-  if (f.op !== undefined && f.op !== "pub") throw new JetmeshError("unknown_op", `op must be "pub" here`);
+  if (f.op !== undefined && f.op !== "pub") {
+    throw new JetmeshError("unknown_op", `op must be "pub" here`);
+  }
   if (f.id !== undefined && !isClientId(f.id)) {
-    throw new JetmeshError("bad_id", `id must be 1 to ${MAX_CLIENT_ID_LENGTH} visible ASCII characters`);
+    throw new JetmeshError(
+      "bad_id",
+      `id must be 1 to ${MAX_CLIENT_ID_LENGTH} visible ASCII characters`,
+    );
   }
   const channel = requireChannel(f, false);
-  if (!("data" in f) || f.data === undefined) throw new JetmeshError("bad_frame", "missing field: data");
+  if (!("data" in f) || f.data === undefined) {
+    throw new JetmeshError("bad_frame", "missing field: data");
+  }
   if (f.traceparent !== undefined && typeof f.traceparent !== "string") {
     throw new JetmeshError("bad_frame", "traceparent must be a string");
   }
-  return { op: "pub", id: f.id as string | undefined, channel, data: f.data, traceparent: f.traceparent as string | undefined };
+  return {
+    op: "pub",
+    id: f.id as string | undefined,
+    channel,
+    data: f.data,
+    traceparent: f.traceparent as string | undefined,
+  };
 }
 
 export function parseSubscriberFrame(value: unknown): SubscriberFrame {
@@ -55,7 +81,7 @@ export function parseSubscriberFrame(value: unknown): SubscriberFrame {
     case "sub": {
       const channel = requireChannel(f, true);
       if (f.after !== undefined && parseCursor(f.after) === undefined) {
-        throw new JetmeshError("bad_frame", "after must be a cursor such as \"1764000000000-42\"");
+        throw new JetmeshError("bad_frame", 'after must be a cursor such as "1764000000000-42"');
       }
       return { op: "sub", channel, after: f.after as string | undefined };
     }
@@ -63,29 +89,42 @@ export function parseSubscriberFrame(value: unknown): SubscriberFrame {
       return { op: "unsub", channel: requireChannel(f, true) };
     case "join": {
       const channel = requireChannel(f, false);
-      if (!isMember(f.member)) throw new JetmeshError("bad_frame", "member must match [A-Za-z0-9_-]{1,64}");
+      if (!isMember(f.member)) {
+        throw new JetmeshError("bad_frame", "member must match [A-Za-z0-9_-]{1,64}");
+      }
       return { op: "join", channel, member: f.member };
     }
     case "leave":
       return { op: "leave", channel: requireChannel(f, false) };
     case "presence": {
       const channel = requireChannel(f, false);
-      if (f.watch !== undefined && typeof f.watch !== "boolean") throw new JetmeshError("bad_frame", "watch must be a boolean");
-      return f.watch === undefined ? { op: "presence", channel } : { op: "presence", channel, watch: f.watch };
+      if (f.watch !== undefined && typeof f.watch !== "boolean") {
+        throw new JetmeshError("bad_frame", "watch must be a boolean");
+      }
+      return f.watch === undefined
+        ? { op: "presence", channel }
+        : { op: "presence", channel, watch: f.watch };
     }
     case "auth":
       return parseAuth(f);
     case undefined:
       throw new JetmeshError("bad_frame", "missing field: op");
     default: {
-      // Only a string is quoted: a msgpack 64-bit integer decodes to a BigInt, which JSON.stringify throws on.
+      // Only a string is quoted: a msgpack 64-bit integer decodes to a BigInt, which
+      // JSON.stringify throws on.
       const op = typeof f.op === "string" ? JSON.stringify(f.op) : `of type ${typeof f.op}`;
-      throw new JetmeshError("unknown_op", `unknown op ${op}; expected sub, unsub, join, leave, presence or auth`);
+      throw new JetmeshError(
+        "unknown_op",
+        `unknown op ${op}; expected sub, unsub, join, leave, presence or auth`,
+      );
     }
   }
 }
 
-/** The id to echo in an error: the frame's client id, or else its channel, when either is a plain string. */
+/**
+ * The id to echo in an error: the frame's client id, or else its channel, when either is a plain
+ * string.
+ */
 export function idOf(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const f = value as Obj;
@@ -94,8 +133,15 @@ export function idOf(value: unknown): string | undefined {
   return undefined;
 }
 
-export function errorFrame(code: ErrorCode, message: string, id?: string, retryAfterMs?: number): ErrorFrame {
-  const frame: ErrorFrame = id === undefined ? { op: "error", code, message } : { op: "error", id, code, message };
+export function errorFrame(
+  code: ErrorCode,
+  message: string,
+  id?: string,
+  retryAfterMs?: number,
+): ErrorFrame {
+  const frame: ErrorFrame = id === undefined
+    ? { op: "error", code, message }
+    : { op: "error", id, code, message };
   if (retryAfterMs !== undefined) frame.retryAfterMs = retryAfterMs;
   return frame;
 }

@@ -25,9 +25,20 @@ t.test("a frame over the limit in UTF-8 is refused even when its UTF-16 length i
   const frame = JSON.stringify({ op: "pub", channel: "a.b", payload: "€".repeat(400) });
   t.ok(frame.length < limit, `UTF-16 length ${frame.length} is under the limit`);
   t.ok(utf8.encode(frame).length > limit, `UTF-8 length ${utf8.encode(frame).length} is over it`);
-  t.throws(() => readFrame(frame, false, limit), { code: "too_large", message: `frame is ${utf8.encode(frame).length} bytes; the limit is ${limit}` });
-  t.throws(() => readFrame(utf8.encode(frame), true, limit), { code: "too_large" }, "the same bytes as a binary frame");
+  t.throws(() => readFrame(frame, false, limit), {
+    code: "too_large",
+    message: `frame is ${utf8.encode(frame).length} bytes; the limit is ${limit}`,
+  });
+  t.throws(
+    () => readFrame(utf8.encode(frame), true, limit),
+    { code: "too_large" },
+    "the same bytes as a binary frame",
+  );
   const fits = JSON.stringify({ op: "pub", payload: "é".repeat(499) });
   t.equal(byteLength(fits), 1023);
-  t.same(readFrame(fits, false, limit).value, { op: "pub", payload: "é".repeat(499) }, "a frame within the limit in UTF-8 passes");
+  t.same(
+    readFrame(fits, false, limit).value,
+    { op: "pub", payload: "é".repeat(499) },
+    "a frame within the limit in UTF-8 passes",
+  );
 });

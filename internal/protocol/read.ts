@@ -35,9 +35,15 @@ export interface ReadFrame {
  * First step for any WebSocket frame: size limit, then decoding. Throws a
  * JetmeshError (`too_large`, `bad_frame`) that the caller answers with an error frame.
  */
-export function readFrame(payload: Uint8Array | string, isBinary: boolean, maxBytes: number): ReadFrame {
+export function readFrame(
+  payload: Uint8Array | string,
+  isBinary: boolean,
+  maxBytes: number,
+): ReadFrame {
   const encoding: Encoding = isBinary ? "msgpack" : "json";
   const size = byteLength(payload);
-  if (size > maxBytes) throw new JetmeshError("too_large", `frame is ${size} bytes; the limit is ${maxBytes}`);
+  if (size > maxBytes) {
+    throw new JetmeshError("too_large", `frame is ${size} bytes; the limit is ${maxBytes}`);
+  }
   return { encoding, value: decodeFrame(payload, encoding) };
 }

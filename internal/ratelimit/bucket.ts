@@ -39,17 +39,26 @@ export class RateLimiter {
       return;
     }
     const retryAfterMs = Math.ceil(((1 - b.tokens) * 1000) / rate.perSecond);
-    throw new JetmeshError("rate_limited", `${what}: at most ${rate.perSecond}/s (burst ${rate.burst}); retry in ${retryAfterMs} ms`, { retryAfterMs });
+    throw new JetmeshError(
+      "rate_limited",
+      `${what}: at most ${rate.perSecond}/s (burst ${rate.burst}); retry in ${retryAfterMs} ms`,
+      { retryAfterMs },
+    );
   }
 
   get size(): number {
     return this.#buckets.size;
   }
 
-  /** Forgets buckets that have refilled (they would start full anyway); if all are busy, the oldest half. */
+  /**
+   * Forgets buckets that have refilled (they would start full anyway); if all are busy, the
+   * oldest half.
+   */
   #sweep(now: number): void {
     for (const [k, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) * b.rate.perSecond) / 1000 >= b.rate.burst) this.#buckets.delete(k);
+      if (b.tokens + ((now - b.at) * b.rate.perSecond) / 1000 >= b.rate.burst) {
+        this.#buckets.delete(k);
+      }
     }
     if (this.#buckets.size < this.#maxKeys) return;
     let drop = this.#buckets.size / 2;

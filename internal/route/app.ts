@@ -1,5 +1,20 @@
-import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, ROUTE_CONSUMER, routeConsumer } from "../../subjects/mod.ts";
-import { busChecks, consumeBatches, ensureConsumer, inboxPrefix, onReconnect, openBus, PipelinedPublisher, sleep } from "../bus/mod.ts";
+import {
+  DLQ_STREAM,
+  EVENTS_STREAM,
+  INGEST_STREAM,
+  ROUTE_CONSUMER,
+  routeConsumer,
+} from "../../subjects/mod.ts";
+import {
+  busChecks,
+  consumeBatches,
+  ensureConsumer,
+  inboxPrefix,
+  onReconnect,
+  openBus,
+  PipelinedPublisher,
+  sleep,
+} from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -11,7 +26,11 @@ import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
-export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep = defaultRoute): Promise<RunningService> {
+export async function startRoute(
+  cfg: RouteConfig,
+  log: Logger,
+  step: RouteStep = defaultRoute,
+): Promise<RunningService> {
   const tracing = await startTracing("route", cfg.telemetry, log);
   const streams = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
   const bus = await openBus(cfg.common.nats, "route", streams, log);
@@ -23,7 +42,11 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   });
   // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
   const openConsumer = async () => {
-    await ensureConsumer(bus.jsm, routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }), log);
+    await ensureConsumer(
+      bus.jsm,
+      routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
+      log,
+    );
     return await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
   };
   const consumer = await openConsumer();
@@ -32,12 +55,19 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
   consumerLag(registry, bus.jsm, INGEST_STREAM, ROUTE_CONSUMER);
   streamMessages(registry, bus.jsm, streams);
   // The operations routes answer from here on: alive (and reporting lag) during the wait below.
-  const server = await startOpsServer(cfg.listen, opsRoutes("route", registry, busChecks(bus, streams)));
+  const server = await startOpsServer(
+    cfg.listen,
+    opsRoutes("route", registry, busChecks(bus, streams)),
+  );
   // Events a crashed instance left unacked come back only after ack_wait; relaying newer events
-  // first would put them behind their successors. Waiting one ack_wait keeps every channel in order.
+  // first would put them behind their successors. Waiting one ack_wait keeps every channel in
+  // order.
   const held = (await consumer.info()).num_ack_pending;
   if (held > 0) {
-    log.warn("waiting one ack wait for events a previous instance left unacked", { held, wait_ms: cfg.ackWaitMs });
+    log.warn("waiting one ack wait for events a previous instance left unacked", {
+      held,
+      wait_ms: cfg.ackWaitMs,
+    });
     await sleep(cfg.ackWaitMs + 1000);
   }
   const abort = new AbortController();
@@ -61,14 +91,23 @@ export async function startRoute(cfg: RouteConfig, log: Logger, step: RouteStep 
     const c = await openConsumer();
     const unaccounted = (await c.info()).num_ack_pending;
     if (unaccounted > 0) {
-      log.warn("waiting one ack wait for events delivered before the pull failed", { held: unaccounted, wait_ms: cfg.ackWaitMs });
+      log.warn("waiting one ack wait for events delivered before the pull failed", {
+        held: unaccounted,
+        wait_ms: cfg.ackWaitMs,
+      });
       await sleep(cfg.ackWaitMs + 1000, pulling.signal);
     }
     return c;
   };
   const reconnects = { count: 0 };
   onReconnect(bus.nc, () => reconnects.count++);
-  const loop = consumeBatches(consumer, { maxBatch: cfg.maxBatch, signal: pulling.signal, log, reopen, reconnects }, async (batch) => {
+  const loop = consumeBatches(consumer, {
+    maxBatch: cfg.maxBatch,
+    signal: pulling.signal,
+    log,
+    reopen,
+    reconnects,
+  }, async (batch) => {
     for (const m of batch) relay.accept(m);
   });
   loop.catch((err) => log.error("route consumer stopped", { err }));

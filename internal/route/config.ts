@@ -1,4 +1,10 @@
-import { type Env, EnvReader, readDedupeTtlMs, readServiceBase, type ServiceBase } from "../config/mod.ts";
+import {
+  type Env,
+  EnvReader,
+  readDedupeTtlMs,
+  readServiceBase,
+  type ServiceBase,
+} from "../config/mod.ts";
 
 export interface RouteConfig extends ServiceBase {
   ackWaitMs: number;
@@ -7,7 +13,10 @@ export interface RouteConfig extends ServiceBase {
   maxBatch: number;
   /** Attempts at the routing step before an event goes to DLQ. */
   maxAttempts: number;
-  /** How long route remembers an event id to drop late client retries (past the duplicate windows). */
+  /**
+   * How long route remembers an event id to drop late client retries (past the duplicate
+   * windows).
+   */
   dedupeTtlMs: number;
 }
 

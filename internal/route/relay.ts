@@ -12,7 +12,15 @@ import {
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
-import { backoffMs, deadLetter, isRetryable, type Publisher, publishWithRetry, sleep, withRetry } from "../bus/mod.ts";
+import {
+  backoffMs,
+  deadLetter,
+  isRetryable,
+  type Publisher,
+  publishWithRetry,
+  sleep,
+  withRetry,
+} from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Inflight } from "../lifecycle/mod.ts";
@@ -23,8 +31,13 @@ import type { RoutedFrom, SeenIds } from "./seen.ts";
 
 export const ROUTE_SERVICE = "route";
 
-/** A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does not decode. */
-type Input = { env: Envelope; routed: Promise<RoutedFrom | undefined> | undefined } | { invalid: unknown };
+/**
+ * A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does
+ * not decode.
+ */
+type Input = { env: Envelope; routed: Promise<RoutedFrom | undefined> | undefined } | {
+  invalid: unknown;
+};
 
 export interface Routed {
   subject: string;
@@ -35,12 +48,18 @@ export interface Routed {
 export type RouteStep = (env: Envelope, now: number) => Routed;
 
 /** v1 routing: `ingest.<channel>` → `events.<channel>`, stamped with the route time. */
-export const defaultRoute: RouteStep = (env, now) => ({ subject: eventsSubject(env.channel), envelope: { ...env, routedAt: now } });
+export const defaultRoute: RouteStep = (env, now) => ({
+  subject: eventsSubject(env.channel),
+  envelope: { ...env, routedAt: now },
+});
 
 export interface RelayOptions {
   /** For DLQ. */
   js: JetStreamClient;
-  /** Publishes to EVENTS: a PipelinedPublisher, whose PubAcks cost far less CPU than the client's request per publish. */
+  /**
+   * Publishes to EVENTS: a PipelinedPublisher, whose PubAcks cost far less CPU than the
+   * client's request per publish.
+   */
   pub: Publisher;
   log: Logger;
   signal: AbortSignal;
@@ -117,10 +136,15 @@ export class Relay {
   /** With tracing off, straight to the relay: not even a wrapping promise per event. */
   #traced(m: JsMsg, channel: string, input: Input): Promise<void> {
     const tracing = this.#o.tracing;
-    return tracing === undefined ? this.#relay(m, channel, input, undefined) : this.#relayInSpan(tracing, m, channel, input);
+    return tracing === undefined
+      ? this.#relay(m, channel, input, undefined)
+      : this.#relayInSpan(tracing, m, channel, input);
   }
 
-  /** One span per relay of a message, child of the ingest span; logs inside it carry its trace id. */
+  /**
+   * One span per relay of a message, child of the ingest span; logs inside it carry its trace
+   * id.
+   */
   async #relayInSpan(tracing: Tracing, m: JsMsg, channel: string, input: Input): Promise<void> {
     const span = tracing.startFromHeaders("route relay", SpanKind.CONSUMER, m.headers, {
       [ATTR.messagingSystem]: "nats",
@@ -167,7 +191,11 @@ export class Relay {
         return lookup;
       }, { signal, onRetry: keepAlive });
       if (routed !== undefined && routed.seq !== seq) {
-        log.info("late retry of a routed event dropped", { id: env.id, seq, first_seq: routed.seq });
+        log.info("late retry of a routed event dropped", {
+          id: env.id,
+          seq,
+          first_seq: routed.seq,
+        });
         span?.setAttribute(ATTR.lateRetry, true);
         m.ack();
         metrics.lateRetries.inc();
@@ -176,7 +204,11 @@ export class Relay {
       }
       if (routed !== undefined) {
         // EVENTS may no longer remember the msgID: publishing again could store the event twice.
-        log.info("redelivery of a routed event acked without publishing", { id: env.id, seq, deliveries: m.info.deliveryCount });
+        log.info("redelivery of a routed event acked without publishing", {
+          id: env.id,
+          seq,
+          deliveries: m.info.deliveryCount,
+        });
         m.ack();
         metrics.alreadyRouted.inc();
         metrics.acked.inc();
@@ -185,7 +217,11 @@ export class Relay {
     }
     const out = await this.#route(env, m);
     if (out instanceof Error) {
-      log.error("event failed routing, sent to DLQ", { err: out, id: env.id, attempts: this.#o.maxAttempts });
+      log.error("event failed routing, sent to DLQ", {
+        err: out,
+        id: env.id,
+        attempts: this.#o.maxAttempts,
+      });
       return park(`route step failed: ${out.message}`, this.#o.maxAttempts);
     }
     const h = natsHeaders();
@@ -199,11 +235,16 @@ export class Relay {
     }
     const started = performance.now();
     try {
-      const pa = await publishWithRetry(this.#o.pub, out.subject, encodeEnvelope(out.envelope), { msgID: env.id, headers: h }, {
+      const pa = await publishWithRetry(this.#o.pub, out.subject, encodeEnvelope(out.envelope), {
+        msgID: env.id,
+        headers: h,
+      }, {
         signal,
         onRetry: (err, attempt) => {
           keepAlive();
-          if (attempt % 10 === 0) log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
+          if (attempt % 10 === 0) {
+            log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
+          }
         },
       });
       metrics.publishAck.observe((performance.now() - started) / 1000);
@@ -221,7 +262,13 @@ export class Relay {
     this.#acking.track(
       withRetry(() => seen.markRouted(env.id, seq), { signal, onRetry: keepAlive })
         .then(() => this.#ack(m))
-        .catch((err) => log.warn("routed mark not recorded; the event is left for redelivery", { err, id: env.id, seq })),
+        .catch((err) =>
+          log.warn("routed mark not recorded; the event is left for redelivery", {
+            err,
+            id: env.id,
+            seq,
+          })
+        ),
     );
   }
 
@@ -230,13 +277,18 @@ export class Relay {
     this.#o.metrics.acked.inc();
   }
 
-  /** The routing step with bounded retries in place, so a failing event holds up its channel only briefly. */
+  /**
+   * The routing step with bounded retries in place, so a failing event holds up its channel
+   * only briefly.
+   */
   async #route(env: Envelope, m: JsMsg): Promise<Routed | Error> {
     for (let attempt = 1;; attempt++) {
       try {
         return this.#o.step(env, Date.now());
       } catch (err) {
-        if (attempt >= this.#o.maxAttempts) return err instanceof Error ? err : new Error(String(err));
+        if (attempt >= this.#o.maxAttempts) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
         m.working();
         await sleep(backoffMs(attempt, 50, 1000), this.#o.signal);
       }

@@ -18,7 +18,10 @@ t.test("an id reads as routed from the INGEST message recorded for it, and only 
   const log = createLogger({ svc: "route" }, { level: "error", sink: () => {} });
   const pub = new PipelinedPublisher(nc, "_INBOX_test");
   const missing = await SeenIds.open(js, pub, 60_000, log).catch((e: unknown) => e);
-  t.match(missing, { code: "not_migrated", message: /KV bucket jetmesh_seen does not exist: run the migration .*make migrate/ }, "route does not create the bucket");
+  t.match(missing, {
+    code: "not_migrated",
+    message: /KV bucket jetmesh_seen does not exist: run the migration .*make migrate/,
+  }, "route does not create the bucket");
   await migrateAsAdmin([ns.url], { ROUTE_DEDUPE_TTL: "60s" });
   const seen = await SeenIds.open(js, pub, 60_000, log);
 
@@ -31,7 +34,11 @@ t.test("an id reads as routed from the INGEST message recorded for it, and only 
 
   const kv = await new Kvm(js).open(SEEN_BUCKET);
   await kv.put(seenKey("evt-3"), "12");
-  t.equal(await seen.routed("evt-3"), undefined, "a claim without the routed mark (written before this design) is not routed");
+  t.equal(
+    await seen.routed("evt-3"),
+    undefined,
+    "a claim without the routed mark (written before this design) is not routed",
+  );
   await kv.purge(seenKey("evt-1"));
   t.equal(await seen.routed("evt-1"), undefined, "a purged id is free again");
 });

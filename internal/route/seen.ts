@@ -5,7 +5,10 @@ import { openBucket, type PipelinedPublisher, statusError } from "../bus/mod.ts"
 import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
-/** Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the other without collisions. */
+/**
+ * Event ids are visible ASCII; KV keys allow only [-/_=.A-Za-z0-9]. base64url maps one onto the
+ * other without collisions.
+ */
 export function seenKey(eventId: string): string {
   return btoa(eventId).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
@@ -54,18 +57,30 @@ export class SeenIds {
    * Checks that the bucket exists (the migration creates it; route's NATS user
    * may not) and that it keeps ids as long as ROUTE_DEDUPE_TTL says.
    */
-  static async open(js: JetStreamClient, pub: PipelinedPublisher, ttlMs: number, log: Logger): Promise<SeenIds> {
+  static async open(
+    js: JetStreamClient,
+    pub: PipelinedPublisher,
+    ttlMs: number,
+    log: Logger,
+  ): Promise<SeenIds> {
     const { info } = await openBucket(js, SEEN_BUCKET, "route");
-    // A TTL that differs only changes how long ids are remembered: worth a warning, not a refusal to route.
+    // A TTL that differs only changes how long ids are remembered: worth a warning, not a
+    // refusal to route.
     if (info.config.max_age !== nanos(ttlMs)) {
-      log.warn("jetmesh_seen keeps ids for another time than ROUTE_DEDUPE_TTL: run the migration (make migrate) with this value", {
-        bucket_ttl_ms: Math.round(info.config.max_age / 1e6),
-        ttl_ms: ttlMs,
-      });
+      log.warn(
+        "jetmesh_seen keeps ids for another time than ROUTE_DEDUPE_TTL: run the migration (make migrate) with this value",
+        {
+          bucket_ttl_ms: Math.round(info.config.max_age / 1e6),
+          ttl_ms: ttlMs,
+        },
+      );
     }
     // `routed` reads with direct gets, which a bucket without allow_direct does not answer.
     if (!info.config.allow_direct) {
-      throw new JetmeshError("not_migrated", "KV bucket jetmesh_seen does not allow direct gets: run the migration as the NATS admin user (make migrate)");
+      throw new JetmeshError(
+        "not_migrated",
+        "KV bucket jetmesh_seen does not allow direct gets: run the migration as the NATS admin user (make migrate)",
+      );
     }
     return new SeenIds(pub);
   }

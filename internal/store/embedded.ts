@@ -18,7 +18,10 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedPostgres {
-  /** A postgres:// URL for postgres.js; keep the pool `max` of all clients together within maxConnections. */
+  /**
+   * A postgres:// URL for postgres.js; keep the pool `max` of all clients together within
+   * maxConnections.
+   */
   url: string;
   close(): Promise<void>;
 }
@@ -36,11 +39,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const created = performance.now();
   const host = opts.host ?? "127.0.0.1";
   const maxConnections = opts.maxConnections ?? 16;
-  const server = await serveWire(db, { host, port: opts.port ?? 0, maxConnections, log: opts.log }).catch(async (err) => {
-    await db.close();
-    throw err;
-  });
-  const url = `postgres://postgres@${host.includes(":") ? `[${host}]` : host}:${server.port}/postgres`;
+  const server = await serveWire(db, { host, port: opts.port ?? 0, maxConnections, log: opts.log })
+    .catch(async (err) => {
+      await db.close();
+      throw err;
+    });
+  const url = `postgres://postgres@${
+    host.includes(":") ? `[${host}]` : host
+  }:${server.port}/postgres`;
   opts.log.info("embedded postgres ready", {
     url,
     dataDir: opts.dataDir ?? null,

@@ -35,7 +35,8 @@ export const migrations: ReadonlyArray<(tx: Tx, schema: string) => Promise<unkno
  * with a unique violation when two sessions run it at the same moment).
  */
 export async function migrate(sql: postgres.Sql, schema: string): Promise<number[]> {
-  const lock = (tx: Tx) => tx`select pg_advisory_xact_lock(hashtext(${`jetmesh.migrate.${schema}`}))`;
+  const lock = (tx: Tx) =>
+    tx`select pg_advisory_xact_lock(hashtext(${`jetmesh.migrate.${schema}`}))`;
   const table = sql(`${schema}.schema_migrations`);
   await sql.begin(async (tx) => {
     await lock(tx);

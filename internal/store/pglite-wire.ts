@@ -29,10 +29,23 @@ const ABANDON = Buffer.concat([
   message("Q", "ROLLBACK\0"),
 ]);
 
-/** What PostgreSQL answers a client past max_connections; postgres.js fails the query with it instead of hanging. */
-const TOO_MANY_CLIENTS = message("E", "SFATAL\0", "VFATAL\0", "C53300\0", "Msorry, too many clients already\0", "\0");
+/**
+ * What PostgreSQL answers a client past max_connections; postgres.js fails the query with it
+ * instead of hanging.
+ */
+const TOO_MANY_CLIENTS = message(
+  "E",
+  "SFATAL\0",
+  "VFATAL\0",
+  "C53300\0",
+  "Msorry, too many clients already\0",
+  "\0",
+);
 
-/** Follows backend message boundaries across output chunks, to tell whether the output ended with ReadyForQuery. */
+/**
+ * Follows backend message boundaries across output chunks, to tell whether the output ended with
+ * ReadyForQuery.
+ */
 class ReplyEnd {
   private head = Buffer.alloc(5);
   private headLen = 0;
@@ -41,7 +54,7 @@ class ReplyEnd {
   private status = 0;
 
   feed(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; ) {
+    for (let i = 0; i < chunk.length;) {
       if (this.bodyLeft === 0) {
         this.head[this.headLen++] = chunk[i++];
         if (this.headLen < 5) continue;
@@ -117,7 +130,9 @@ class SessionLease {
           const status = await this.exec(ABANDON);
           if (status !== IDLE) {
             const state = status === undefined ? null : String.fromCharCode(status);
-            this.log.warn("embedded postgres: session not idle after a client left mid-turn", { state });
+            this.log.warn("embedded postgres: session not idle after a client left mid-turn", {
+              state,
+            });
           }
           continue;
         }
@@ -140,9 +155,11 @@ class SessionLease {
           onRawData: (data) => {
             end.feed(data);
             // The data is a view into PGlite's buffer, which the next message reuses.
-            if (client && !client.gone && client.socket.writable) client.socket.write(Buffer.from(data));
+            if (client && !client.gone && client.socket.writable) {
+              client.socket.write(Buffer.from(data));
+            }
           },
-        }),
+        })
       );
     } catch (err) {
       this.log.error("embedded postgres failed a client message", { err });
@@ -247,7 +264,9 @@ export async function serveWire(db: PGlite, opts: WireOptions): Promise<WireServ
     });
   });
   const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("embedded postgres: no TCP address");
+  if (address === null || typeof address === "string") {
+    throw new Error("embedded postgres: no TCP address");
+  }
 
   return {
     port: address.port,

@@ -8,7 +8,15 @@ import type { Logger } from "../log/mod.ts";
 import { migrate } from "./migrations.ts";
 import type { EventRow, Store } from "./types.ts";
 
-const columns = ["event_id", "channel", "epoch", "seq", "received_at", "publisher", "data"] as const;
+const columns = [
+  "event_id",
+  "channel",
+  "epoch",
+  "seq",
+  "received_at",
+  "publisher",
+  "data",
+] as const;
 
 interface DbEvent {
   event_id: string;
@@ -28,13 +36,17 @@ interface DbEvent {
 export function openStore(cfg: DatabaseConfig, log: Logger): Store {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(cfg.schema)) {
     // A dot or quote would change what the qualified names below refer to.
-    throw new JetmeshError("bad_config", `database schema ${JSON.stringify(cfg.schema)} is not a lower-case SQL identifier`);
+    throw new JetmeshError(
+      "bad_config",
+      `database schema ${JSON.stringify(cfg.schema)} is not a lower-case SQL identifier`,
+    );
   }
   // `socket` is documented by postgres.js but missing from its typings.
   const options: postgres.Options<Record<string, never>> & { socket: typeof noDelaySocket } = {
     max: cfg.poolMax,
     socket: noDelaySocket,
-    onnotice: (n) => log.debug("postgres notice", { severity: n.severity, code: n.code, message: n.message }),
+    onnotice: (n) =>
+      log.debug("postgres notice", { severity: n.severity, code: n.code, message: n.message }),
   };
   const sql = postgres(cfg.url, options);
   const events = sql(`${cfg.schema}.events`);
@@ -65,7 +77,9 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
     async history(channel, after, limit) {
       const rows = await sql<DbEvent[]>`
         select event_id, channel, epoch, seq, received_at, publisher, data from ${events}
-        where channel = ${channel} ${after ? sql`and (epoch, seq) > (${after.epoch}, ${after.seq})` : sql``}
+        where channel = ${channel} ${
+        after ? sql`and (epoch, seq) > (${after.epoch}, ${after.seq})` : sql``
+      }
         order by epoch, seq
         limit ${limit}`.catch(unavailable);
       return rows.map(toEventRow);
@@ -74,7 +88,9 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
     async replay(pattern, after, before, limit) {
       // A concrete channel uses the (channel, epoch, seq) index; a pattern walks (epoch, seq) and
       // filters with a regex passed as a parameter, never spliced into the SQL.
-      const match = isWildcard(pattern) ? sql`channel ~ ${channelPatternRegex(pattern)}` : sql`channel = ${pattern}`;
+      const match = isWildcard(pattern)
+        ? sql`channel ~ ${channelPatternRegex(pattern)}`
+        : sql`channel = ${pattern}`;
       const rows = await sql<DbEvent[]>`
         select event_id, channel, epoch, seq, received_at, publisher, data from ${events}
         where ${match}
@@ -128,7 +144,10 @@ function toEventRow(r: DbEvent): EventRow {
  */
 const unavailableStates = /^(08|53|57P)/;
 
-/** SQLSTATE classes meaning "this data can never be stored as it is": data exception, integrity constraint violation. */
+/**
+ * SQLSTATE classes meaning "this data can never be stored as it is": data exception, integrity
+ * constraint violation.
+ */
 const rejectedStates = /^(22|23)/;
 
 /**
@@ -138,18 +157,35 @@ const rejectedStates = /^(22|23)/;
  */
 function unavailable(err: unknown): never {
   if (isUnavailable(err)) {
-    throw new JetmeshError("unavailable", `database unavailable: ${(err as Error).message}`, { cause: err });
+    throw new JetmeshError("unavailable", `database unavailable: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (err instanceof postgres.PostgresError && rejectedStates.test(err.code)) {
-    throw new JetmeshError("rejected", `database rejected the data: ${err.message}`, { cause: err });
+    throw new JetmeshError("rejected", `database rejected the data: ${err.message}`, {
+      cause: err,
+    });
   }
   throw err;
 }
 
-/** Socket errors and postgres.js's own connection errors; its other codes (such as MAX_PARAMETERS_EXCEEDED) are bugs. */
+/**
+ * Socket errors and postgres.js's own connection errors; its other codes (such as
+ * MAX_PARAMETERS_EXCEEDED) are bugs.
+ */
 const connectionCodes = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE",
-  "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
 ]);
 
 function isUnavailable(err: unknown): boolean {

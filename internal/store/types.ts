@@ -12,9 +12,15 @@ export interface EventRow {
 }
 
 export interface Store {
-  /** Creates the schema and applies every migration not yet applied; safe to run concurrently and repeatedly. */
+  /**
+   * Creates the schema and applies every migration not yet applied; safe to run concurrently
+   * and repeatedly.
+   */
   migrate(): Promise<void>;
-  /** Writes a batch in one statement; rows whose event id exists are skipped. Returns how many were new. */
+  /**
+   * Writes a batch in one statement; rows whose event id exists are skipped. Returns how many
+   * were new.
+   */
   insertEvents(rows: EventRow[]): Promise<number>;
   /** Events of one channel after `after` (exclusive), in cursor order, at most `limit`. */
   history(channel: string, after: Cursor | undefined, limit: number): Promise<EventRow[]>;

@@ -25,7 +25,8 @@ export class AsyncContextManager implements ContextManager {
 
   bind<T>(context: Context, target: T): T {
     if (typeof target !== "function") return target;
-    const run = (thisArg: unknown, args: unknown[]) => this.with(context, () => target.apply(thisArg, args));
+    const run = (thisArg: unknown, args: unknown[]) =>
+      this.with(context, () => target.apply(thisArg, args));
     return function (this: unknown, ...args: unknown[]) {
       return run(this, args);
     } as T;

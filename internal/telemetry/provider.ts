@@ -17,7 +17,11 @@ type Resource = NonNullable<TracerConfig["resource"]>;
 export function serviceResource(attributes: Record<string, string>): Resource {
   return {
     attributes,
-    merge: (other) => (other ? serviceResource({ ...attributes, ...(other.attributes as Record<string, string>) }) : serviceResource(attributes)),
+    merge: (
+      other,
+    ) => (other
+      ? serviceResource({ ...attributes, ...(other.attributes as Record<string, string>) })
+      : serviceResource(attributes)),
     getRawAttributes: () => Object.entries(attributes),
   };
 }
@@ -39,7 +43,10 @@ async function exporterFor(cfg: TelemetryConfig): Promise<SpanExporter> {
  * names. New traces are sampled at `sampleRatio`; a trace that arrives with a
  * context keeps the decision made upstream, so a trace is whole or absent.
  */
-export async function createProvider(serviceName: string, cfg: TelemetryConfig): Promise<BasicTracerProvider> {
+export async function createProvider(
+  serviceName: string,
+  cfg: TelemetryConfig,
+): Promise<BasicTracerProvider> {
   return new BasicTracerProvider({
     resource: serviceResource({ "service.name": serviceName, "service.namespace": "jetmesh" }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.sampleRatio) }),

@@ -10,7 +10,11 @@ let contextManager: AsyncContextManager | undefined;
  * Tracing for one service (`jetmesh-<service>`), or undefined when no
  * exporter is configured: then nothing of the SDK is even loaded.
  */
-export async function startTracing(service: string, cfg: TelemetryConfig, log: Logger): Promise<Tracing | undefined> {
+export async function startTracing(
+  service: string,
+  cfg: TelemetryConfig,
+  log: Logger,
+): Promise<Tracing | undefined> {
   if (cfg.exporter === "none") return undefined;
   // Process-wide and shared: services started together in one process (tests) use one.
   if (contextManager === undefined) {
@@ -19,6 +23,10 @@ export async function startTracing(service: string, cfg: TelemetryConfig, log: L
   }
   const { createProvider } = await import("./provider.ts");
   const provider = await createProvider(`jetmesh-${service}`, cfg);
-  log.info("tracing on", { exporter: cfg.exporter, endpoint: cfg.endpoint, sample_ratio: cfg.sampleRatio });
+  log.info("tracing on", {
+    exporter: cfg.exporter,
+    endpoint: cfg.endpoint,
+    sample_ratio: cfg.sampleRatio,
+  });
   return new OtelTracing(provider.getTracer("jetmesh"), () => provider.shutdown());
 }

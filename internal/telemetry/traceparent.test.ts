@@ -7,10 +7,24 @@ const SPAN = "00f067aa0ba902b7";
 
 t.test("W3C traceparent round trip", async (t) => {
   const sc = parseTraceparent(`00-${TRACE}-${SPAN}-01`, "vendor=x");
-  t.same([sc?.traceId, sc?.spanId, sc?.traceFlags, sc?.isRemote, sc?.traceState?.get("vendor")], [TRACE, SPAN, 1, true, "x"]);
+  t.same([sc?.traceId, sc?.spanId, sc?.traceFlags, sc?.isRemote, sc?.traceState?.get("vendor")], [
+    TRACE,
+    SPAN,
+    1,
+    true,
+    "x",
+  ]);
   t.equal(formatTraceparent(sc!), `00-${TRACE}-${SPAN}-01`);
-  t.equal(parseTraceparent(`00-${TRACE}-${SPAN}-00`)?.traceFlags, 0, "not sampled stays not sampled");
-  t.equal(parseTraceparent(`cc-${TRACE}-${SPAN}-01-future`)?.traceId, TRACE, "a later version may append fields");
+  t.equal(
+    parseTraceparent(`00-${TRACE}-${SPAN}-00`)?.traceFlags,
+    0,
+    "not sampled stays not sampled",
+  );
+  t.equal(
+    parseTraceparent(`cc-${TRACE}-${SPAN}-01-future`)?.traceId,
+    TRACE,
+    "a later version may append fields",
+  );
 });
 
 t.test("malformed context is ignored, never half-used", async (t) => {

@@ -1,4 +1,10 @@
-import { type Context, createTraceState, ROOT_CONTEXT, type SpanContext, trace } from "@opentelemetry/api";
+import {
+  type Context,
+  createTraceState,
+  ROOT_CONTEXT,
+  type SpanContext,
+  trace,
+} from "@opentelemetry/api";
 
 /**
  * W3C trace context (https://www.w3.org/TR/trace-context/), version 00:
@@ -10,7 +16,10 @@ const traceparentRe = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2}
 const ZERO_TRACE = "00000000000000000000000000000000";
 const ZERO_SPAN = "0000000000000000";
 
-export function parseTraceparent(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
+export function parseTraceparent(
+  traceparent: string | undefined,
+  tracestate?: string,
+): SpanContext | undefined {
   if (!traceparent) return undefined;
   const m = traceparentRe.exec(traceparent.trim());
   // Version ff is invalid; a future version may add fields after the flags, version 00 may not.
@@ -29,7 +38,10 @@ export function formatTraceparent(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
 }
 
-/** The context to start a span in: the remote parent, or a new trace when there is none (or it is malformed). */
+/**
+ * The context to start a span in: the remote parent, or a new trace when there is none (or it is
+ * malformed).
+ */
 export function remoteParent(traceparent: string | undefined, tracestate?: string): Context {
   const sc = parseTraceparent(traceparent, tracestate);
   return sc === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, sc);

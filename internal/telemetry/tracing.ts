@@ -1,4 +1,12 @@
-import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import {
+  type Attributes,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { TRACEPARENT_HEADER, TRACESTATE_HEADER } from "../../subjects/mod.ts";
 import { formatTraceparent, remoteParent } from "./traceparent.ts";
@@ -13,9 +21,19 @@ export { type Span, SpanKind };
  */
 export interface Tracing {
   /** A span whose parent is the W3C context given (a new trace when there is none). */
-  start(name: string, kind: SpanKind, traceparent: string | undefined, attributes: Attributes): Span;
+  start(
+    name: string,
+    kind: SpanKind,
+    traceparent: string | undefined,
+    attributes: Attributes,
+  ): Span;
   /** A span whose parent is the trace context in a NATS message's headers. */
-  startFromHeaders(name: string, kind: SpanKind, headers: MsgHdrs | undefined, attributes: Attributes): Span;
+  startFromHeaders(
+    name: string,
+    kind: SpanKind,
+    headers: MsgHdrs | undefined,
+    attributes: Attributes,
+  ): Span;
   /** Writes the span's context into outgoing NATS headers, so the next hop continues the trace. */
   inject(span: Span, headers: MsgHdrs): void;
   /** Runs `fn` with `span` active: log lines written inside carry its trace id. */
@@ -28,7 +46,10 @@ export interface Tracing {
 export function failSpan(span: Span | undefined, err: unknown): void {
   if (span === undefined) return;
   if (err instanceof Error) span.recordException(err);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: err instanceof Error ? err.message : String(err),
+  });
 }
 
 /** Ends a span, marking it failed when `err` is given. */
@@ -52,12 +73,25 @@ export class OtelTracing implements Tracing {
     this.#shutdown = shutdown;
   }
 
-  start(name: string, kind: SpanKind, traceparent: string | undefined, attributes: Attributes): Span {
+  start(
+    name: string,
+    kind: SpanKind,
+    traceparent: string | undefined,
+    attributes: Attributes,
+  ): Span {
     return this.#tracer.startSpan(name, { kind, attributes }, remoteParent(traceparent));
   }
 
-  startFromHeaders(name: string, kind: SpanKind, headers: MsgHdrs | undefined, attributes: Attributes): Span {
-    const parent = remoteParent(header(headers, TRACEPARENT_HEADER), header(headers, TRACESTATE_HEADER));
+  startFromHeaders(
+    name: string,
+    kind: SpanKind,
+    headers: MsgHdrs | undefined,
+    attributes: Attributes,
+  ): Span {
+    const parent = remoteParent(
+      header(headers, TRACEPARENT_HEADER),
+      header(headers, TRACESTATE_HEADER),
+    );
     return this.#tracer.startSpan(name, { kind, attributes }, parent);
   }
 

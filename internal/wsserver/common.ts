@@ -1,12 +1,24 @@
-/** Pieces both server runtimes share, so they accept the same options and answer errors identically. */
-import { JetmeshError, errorCode, errorMessage, httpStatus, type ErrorCode } from "../errors/mod.ts";
+/**
+ * Pieces both server runtimes share, so they accept the same options and answer errors
+ * identically.
+ */
+import {
+  type ErrorCode,
+  errorCode,
+  errorMessage,
+  httpStatus,
+  JetmeshError,
+} from "../errors/mod.ts";
 import type { HttpResponse, ServerOptions } from "./types.ts";
 
 /** Refuses options one runtime would reject, so a config that works on Deno also works on Node. */
 export function checkOptions<T>(o: ServerOptions<T>): void {
   // uWS aborts the whole process (not a catchable error) for 1..7 s.
   if (o.idleTimeoutSec !== 0 && !(o.idleTimeoutSec >= 8)) {
-    throw new JetmeshError("bad_config", `idleTimeoutSec must be 0 or at least 8, got ${o.idleTimeoutSec}`);
+    throw new JetmeshError(
+      "bad_config",
+      `idleTimeoutSec must be 0 or at least 8, got ${o.idleTimeoutSec}`,
+    );
   }
 }
 
@@ -38,7 +50,11 @@ export function thrownResponse(err: unknown): HttpResponse {
 }
 
 /** Reports errors that became a 500, which would otherwise vanish into a response body. */
-export function reportInternal(err: unknown, where: string, onError?: (err: unknown, where: string) => void): void {
+export function reportInternal(
+  err: unknown,
+  where: string,
+  onError?: (err: unknown, where: string) => void,
+): void {
   if (errorCode(err) !== "internal") return;
   if (onError) onError(err, where);
   else console.error(`jetmesh wsserver: ${where} failed:`, err);

@@ -4,7 +4,15 @@
  * described by DenoLike and reached through globalThis.
  */
 import { errorMessage } from "../errors/mod.ts";
-import { checkOptions, concat, errorResponse, notFound, reportInternal, thrownResponse, tooLarge } from "./common.ts";
+import {
+  checkOptions,
+  concat,
+  errorResponse,
+  notFound,
+  reportInternal,
+  thrownResponse,
+  tooLarge,
+} from "./common.ts";
 import type {
   HttpHandler,
   HttpRequest,
@@ -20,12 +28,21 @@ import type {
 interface DenoLike {
   serve(
     options: { hostname: string; port: number; onListen(): void },
-    handler: (req: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+    handler: (
+      req: Request,
+      info: { remoteAddr: { hostname: string } },
+    ) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
-  upgradeWebSocket(req: Request, options: { idleTimeout: number }): { socket: WebSocket; response: Response };
+  upgradeWebSocket(
+    req: Request,
+    options: { idleTimeout: number },
+  ): { socket: WebSocket; response: Response };
 }
 
-/** Deno has no drain event; bufferedAmount is polled this often, only while a socket is over the limit. */
+/**
+ * Deno has no drain event; bufferedAmount is polled this often, only while a socket is over the
+ * limit.
+ */
 const DRAIN_POLL_MS = 10;
 /**
  * How long close() waits for clients to answer the closing handshake. Deno
@@ -43,23 +60,35 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
   const ws = o.ws;
   let accepting = true;
 
-  const server = deno.serve({ hostname: o.host, port: o.port, onListen: () => {} }, async (req, info) => {
-    if (!accepting) return toResponse(notAccepting());
-    const url = new URL(req.url);
-    const head: UpgradeRequest = {
-      path: url.pathname,
-      query: url.searchParams,
-      header: (name) => req.headers.get(name) ?? undefined,
-      remoteAddress: info.remoteAddr.hostname,
-    };
-    if (ws && head.path === ws.path && isHandshake(head)) return upgrade(deno, o, ws, conns, req, head);
-    const route = `${req.method} ${head.path}`;
-    const handler = o.routes[route];
-    if (handler === undefined) return toResponse(notFound(req.method, head.path));
-    const body = await readBody(req, o.maxBodyBytes);
-    if (body === undefined) return toResponse(tooLarge(o.maxBodyBytes));
-    return toResponse(await answer(o, route, handler, { ...head, method: req.method, body }));
-  });
+  const server = deno.serve(
+    { hostname: o.host, port: o.port, onListen: () => {} },
+    async (req, info) => {
+      if (!accepting) return toResponse(notAccepting());
+      const url = new URL(req.url);
+      const head: UpgradeRequest = {
+        path: url.pathname,
+        query: url.searchParams,
+        header: (name) => req.headers.get(name) ?? undefined,
+        remoteAddress: info.remoteAddr.hostname,
+      };
+      if (ws && head.path === ws.path && isHandshake(head)) {
+        return upgrade(
+          deno,
+          o,
+          ws,
+          conns,
+          req,
+          head,
+        );
+      }
+      const route = `${req.method} ${head.path}`;
+      const handler = o.routes[route];
+      if (handler === undefined) return toResponse(notFound(req.method, head.path));
+      const body = await readBody(req, o.maxBodyBytes);
+      if (body === undefined) return toResponse(tooLarge(o.maxBodyBytes));
+      return toResponse(await answer(o, route, handler, { ...head, method: req.method, body }));
+    },
+  );
 
   let stopped: Promise<void> | undefined;
   return {
@@ -78,7 +107,8 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
       await Promise.race([Promise.all(open.map((conn) => conn.done)), grace]);
       clearTimeout(timer);
       stopped ??= server.shutdown();
-      // A client that left while an async `upgrade` awaited leaves a connection shutdown() waits on for good.
+      // A client that left while an async `upgrade` awaited leaves a connection shutdown()
+      // waits on for good.
       const stuck = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
       await Promise.race([stopped, stuck]);
       clearTimeout(timer);
@@ -128,18 +158,28 @@ async function upgrade<T>(
     if (!conn) return;
     conn.markClosed();
     conns.delete(conn);
-    // Deno reports 0 for a connection lost without a close frame; 1006 is the standard code, and what uWS says.
+    // Deno reports 0 for a connection lost without a close frame; 1006 is the standard code,
+    // and what uWS says.
     ws.close(conn, event.code === 0 ? 1006 : event.code, event.reason);
   };
   return response;
 }
 
-/** Like uWS, which routes only requests with a well-formed key to `upgrade`; others are plain requests. */
+/**
+ * Like uWS, which routes only requests with a well-formed key to `upgrade`; others are plain
+ * requests.
+ */
 function isHandshake(head: UpgradeRequest): boolean {
-  return head.header("upgrade")?.toLowerCase() === "websocket" && head.header("sec-websocket-key")?.length === 24;
+  return head.header("upgrade")?.toLowerCase() === "websocket" &&
+    head.header("sec-websocket-key")?.length === 24;
 }
 
-async function answer<T>(o: ServerOptions<T>, route: string, handler: HttpHandler, request: HttpRequest): Promise<HttpResponse> {
+async function answer<T>(
+  o: ServerOptions<T>,
+  route: string,
+  handler: HttpHandler,
+  request: HttpRequest,
+): Promise<HttpResponse> {
   try {
     return await handler(request);
   } catch (err) {

@@ -38,7 +38,10 @@ export interface WsConnection<T> {
   readonly remoteAddress: string;
   /** A string goes as a text frame, bytes as a binary frame. Safe to call after close. */
   send(message: string | Uint8Array): SendResult;
-  /** Sends several messages in order, as one write where the runtime allows; the result is as for the last `send`. */
+  /**
+   * Sends several messages in order, as one write where the runtime allows; the result is as
+   * for the last `send`.
+   */
   sendMany(messages: ReadonlyArray<string | Uint8Array>): SendResult;
   /** Bytes queued but not yet written to the socket. */
   bufferedAmount(): number;
@@ -55,7 +58,10 @@ export interface WsHandlers<T> {
    */
   upgrade(req: UpgradeRequest): T | Promise<T>;
   open?(conn: WsConnection<T>): void;
-  /** `payload` is a copy the handler may keep; `isBinary` tells a binary frame from a text frame. */
+  /**
+   * `payload` is a copy the handler may keep; `isBinary` tells a binary frame from a text
+   * frame.
+   */
   message(conn: WsConnection<T>, payload: Uint8Array | string, isBinary: boolean): void;
   /** The send buffer drained below the backpressure limit. */
   drain?(conn: WsConnection<T>): void;

@@ -5,7 +5,14 @@
  */
 import { STATUS_CODES } from "node:http";
 import uWS from "uWebSockets.js";
-import { checkOptions, concat, notFound, reportInternal, thrownResponse, tooLarge } from "./common.ts";
+import {
+  checkOptions,
+  concat,
+  notFound,
+  reportInternal,
+  thrownResponse,
+  tooLarge,
+} from "./common.ts";
 import type {
   HttpHandler,
   HttpRequest,
@@ -19,7 +26,10 @@ import type {
 
 const decoder = new TextDecoder();
 const empty = new Uint8Array(0);
-/** Frames up to this many times maxFrameBytes are read whole so they can be refused with a proper 1009. */
+/**
+ * Frames up to this many times maxFrameBytes are read whole so they can be refused with a proper
+ * 1009.
+ */
 const FRAME_CEILING_FACTOR = 2;
 
 /**
@@ -40,7 +50,9 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
   // The package falls back to a pure-JS shim on runtimes it has no binary for,
   // and that shim never opens a connection: fail loudly instead.
   if (typeof uWS.getParts !== "function") {
-    throw new Error("uWebSockets.js native build did not load (binaries exist for Node 16/18/20 only)");
+    throw new Error(
+      "uWebSockets.js native build did not load (binaries exist for Node 16/18/20 only)",
+    );
   }
   checkOptions(o);
   const app = uWS.App();
@@ -71,7 +83,15 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
         };
         const accept = (data: T) => {
           if (live.aborted) return;
-          res.cork(() => res.upgrade<Slot<T>>({ conn: new UwsConnection(data, o.maxBackpressureBytes) }, key, protocol, extensions, context));
+          res.cork(() =>
+            res.upgrade<Slot<T>>(
+              { conn: new UwsConnection(data, o.maxBackpressureBytes) },
+              key,
+              protocol,
+              extensions,
+              context,
+            )
+          );
         };
         let result: T | Promise<T>;
         try {
@@ -152,7 +172,9 @@ function serveHttp<T>(o: ServerOptions<T>, res: uWS.HttpResponse, req: uWS.HttpR
   const live: Liveness = { aborted: false };
   if (handler === undefined) return respond(res, live, notFound(method, head.path));
   // A declared length lets us refuse before reading anything.
-  if (Number(head.header("content-length") ?? 0) > o.maxBodyBytes) return respond(res, live, tooLarge(o.maxBodyBytes));
+  if (Number(head.header("content-length") ?? 0) > o.maxBodyBytes) {
+    return respond(res, live, tooLarge(o.maxBodyBytes));
+  }
 
   res.onAborted(() => {
     live.aborted = true;
@@ -176,7 +198,12 @@ function serveHttp<T>(o: ServerOptions<T>, res: uWS.HttpResponse, req: uWS.HttpR
   });
 }
 
-async function answer<T>(o: ServerOptions<T>, route: string, handler: HttpHandler, request: HttpRequest): Promise<HttpResponse> {
+async function answer<T>(
+  o: ServerOptions<T>,
+  route: string,
+  handler: HttpHandler,
+  request: HttpRequest,
+): Promise<HttpResponse> {
   try {
     return await handler(request);
   } catch (err) {
@@ -200,7 +227,12 @@ function readHead(req: uWS.HttpRequest, res: uWS.HttpResponse): UpgradeRequest {
   };
 }
 
-function respond(res: uWS.HttpResponse, live: Liveness, r: HttpResponse, closeConnection = false): void {
+function respond(
+  res: uWS.HttpResponse,
+  live: Liveness,
+  r: HttpResponse,
+  closeConnection = false,
+): void {
   if (live.aborted) return;
   // Responses are often written after an await, outside uWS's own cork.
   res.cork(() => {
@@ -229,7 +261,10 @@ class UwsConnection<T> implements WsConnection<T> {
     this.#socket = socket;
   }
 
-  /** Read from the socket when asked rather than kept: few callers want it, and every idle connection would pay for the string. */
+  /**
+   * Read from the socket when asked rather than kept: few callers want it, and every idle
+   * connection would pay for the string.
+   */
   get remoteAddress(): string {
     return this.#closed ? "" : decoder.decode(this.#socket.getRemoteAddressAsText());
   }
@@ -274,7 +309,10 @@ class UwsConnection<T> implements WsConnection<T> {
     this.#closed = true;
   }
 
-  /** uWS reports every partial drain; the app only wants to hear when the buffer is back under the limit. */
+  /**
+   * uWS reports every partial drain; the app only wants to hear when the buffer is back under
+   * the limit.
+   */
   drained(): boolean {
     if (!this.#overLimit || this.#socket.getBufferedAmount() > this.#limit) return false;
     this.#overLimit = false;

@@ -20,20 +20,56 @@ t.test("malformed input gets the right error code; connections and services stay
   const cases: Array<[string, () => void, string]> = [
     ["invalid JSON", () => c.sendRaw("{not json", false), "bad_frame"],
     ["invalid msgpack", () => c.sendRaw(new Uint8Array([0xc1, 0xff, 0x00]), true), "bad_frame"],
-    ["data nested 100 deep", () => c.sendJson({ op: "pub", id: "n1", channel: "x", data: nested(100) }), "bad_frame"],
-    ["msgpack data nested 100 deep", () => c.sendMsgpack({ op: "pub", id: "n2", channel: "x", data: nested(100) }), "bad_frame"],
+    [
+      "data nested 100 deep",
+      () => c.sendJson({ op: "pub", id: "n1", channel: "x", data: nested(100) }),
+      "bad_frame",
+    ],
+    [
+      "msgpack data nested 100 deep",
+      () => c.sendMsgpack({ op: "pub", id: "n2", channel: "x", data: nested(100) }),
+      "bad_frame",
+    ],
     ["not an object", () => c.sendJson([1, 2]), "bad_frame"],
     ["unknown op", () => c.sendJson({ op: "explode", id: "u1" }), "unknown_op"],
     ["missing channel", () => c.sendJson({ op: "pub", id: "m1", data: 1 }), "bad_frame"],
     ["missing data", () => c.sendJson({ op: "pub", id: "m2", channel: "x" }), "bad_frame"],
-    ["oversized frame", () => c.sendJson({ op: "pub", id: "big", channel: "x", data: "z".repeat(2000) }), "too_large"],
-    ["bad channel", () => c.sendJson({ op: "pub", id: "c1", channel: "a..b", data: 1 }), "bad_channel"],
-    ["channel with a space", () => c.sendJson({ op: "pub", id: "c2", channel: "a b", data: 1 }), "bad_channel"],
-    ["wildcard on publish", () => c.sendJson({ op: "pub", id: "w1", channel: "chat.*", data: 1 }), "bad_channel"],
-    ["full wildcard on publish", () => c.sendJson({ op: "pub", id: "w2", channel: "chat.>", data: 1 }), "bad_channel"],
-    ["too many tokens", () => c.sendJson({ op: "pub", id: "t1", channel: Array(17).fill("a").join("."), data: 1 }), "bad_channel"],
+    [
+      "oversized frame",
+      () => c.sendJson({ op: "pub", id: "big", channel: "x", data: "z".repeat(2000) }),
+      "too_large",
+    ],
+    [
+      "bad channel",
+      () => c.sendJson({ op: "pub", id: "c1", channel: "a..b", data: 1 }),
+      "bad_channel",
+    ],
+    [
+      "channel with a space",
+      () => c.sendJson({ op: "pub", id: "c2", channel: "a b", data: 1 }),
+      "bad_channel",
+    ],
+    [
+      "wildcard on publish",
+      () => c.sendJson({ op: "pub", id: "w1", channel: "chat.*", data: 1 }),
+      "bad_channel",
+    ],
+    [
+      "full wildcard on publish",
+      () => c.sendJson({ op: "pub", id: "w2", channel: "chat.>", data: 1 }),
+      "bad_channel",
+    ],
+    [
+      "too many tokens",
+      () => c.sendJson({ op: "pub", id: "t1", channel: Array(17).fill("a").join("."), data: 1 }),
+      "bad_channel",
+    ],
     ["bad id", () => c.sendJson({ op: "pub", id: "has space", channel: "x", data: 1 }), "bad_id"],
-    ["id too long", () => c.sendJson({ op: "pub", id: "i".repeat(129), channel: "x", data: 1 }), "bad_id"],
+    [
+      "id too long",
+      () => c.sendJson({ op: "pub", id: "i".repeat(129), channel: "x", data: 1 }),
+      "bad_id",
+    ],
   ];
   for (const [name, send, code] of cases) {
     const from = c.frames.length;
@@ -42,7 +78,11 @@ t.test("malformed input gets the right error code; connections and services stay
     t.match(f, { op: "error", code }, name);
     t.type(f.message, "string");
   }
-  t.match(c.frames.find((f) => f.code === "bad_channel"), { id: "c1" }, "the error names the frame's id");
+  t.match(
+    c.frames.find((f) => f.code === "bad_channel"),
+    { id: "c1" },
+    "the error names the frame's id",
+  );
   const deep = await fetch(`${stack.ingestHttp}/v1/publish`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -60,10 +100,18 @@ t.test("malformed input gets the right error code; connections and services stay
   // The same connection and a bystander still publish.
   const before = c.frames.length;
   c.sendJson({ op: "pub", id: "fine", channel: "x", data: 1 });
-  t.match(await c.next(() => true, before), { op: "ack", id: "fine" }, "the connection that sent garbage still works");
+  t.match(
+    await c.next(() => true, before),
+    { op: "ack", id: "fine" },
+    "the connection that sent garbage still works",
+  );
   t.notOk(c.closed, "not closed");
   bystander.sendJson({ op: "pub", id: "b1", channel: "x", data: 1 });
-  t.match(await bystander.next(() => true), { op: "ack", id: "b1" }, "other connections are unaffected");
+  t.match(
+    await bystander.next(() => true),
+    { op: "ack", id: "b1" },
+    "other connections are unaffected",
+  );
 
   t.test("a frame past the transport limit closes only that connection", async (t) => {
     const huge = await TestClient.open(`${stack.ingestWs}?publisher=h`);
@@ -83,7 +131,12 @@ t.test("malformed input gets the right error code; connections and services stay
     t.ok(s.isBinary(subscribed), "subscribed, as a binary frame");
     const p = await TestClient.open(`${stack.ingestWs}?publisher=mp`);
     t.teardown(() => p.close());
-    const data = { text: "héllo", n: 42, bytes: new Uint8Array([1, 2, 3]), list: [1.5, null, true] };
+    const data = {
+      text: "héllo",
+      n: 42,
+      bytes: new Uint8Array([1, 2, 3]),
+      list: [1.5, null, true],
+    };
     p.sendMsgpack({ op: "pub", id: "mp-1", channel: "mp.room", data });
     const ack = await p.next((f) => f.op === "ack" || f.op === "error");
     t.match(ack, { op: "ack", id: "mp-1", dup: false });
@@ -113,6 +166,10 @@ t.test("malformed input gets the right error code; connections and services stay
     }
     const n = s.frames.length;
     s.sendJson({ op: "sub", channel: "x.*" });
-    t.match(await s.next(() => true, n), { op: "subscribed", channel: "x.*" }, "still usable; wildcards allowed on subscribe");
+    t.match(
+      await s.next(() => true, n),
+      { op: "subscribed", channel: "x.*" },
+      "still usable; wildcards allowed on subscribe",
+    );
   });
 });

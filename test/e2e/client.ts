@@ -18,11 +18,18 @@ export function isMarker(id: unknown): boolean {
  * that nothing arrived twice then needs no fixed wait (which a late duplicate
  * could outlast).
  */
-export async function deliveredThrough(publish: (frame: Record<string, unknown>) => unknown, sub: TestClient, channel: string): Promise<void> {
+export async function deliveredThrough(
+  publish: (frame: Record<string, unknown>) => unknown,
+  sub: TestClient,
+  channel: string,
+): Promise<void> {
   const id = `${MARKER}-${++markers}`;
   const from = sub.frames.length;
   await publish({ op: "pub", id, channel, data: MARKER });
-  await sub.next((f) => f.op === "event" && f.channel === channel && String(f.id).endsWith(`:${id}`), from);
+  await sub.next(
+    (f) => f.op === "event" && f.channel === channel && String(f.id).endsWith(`:${id}`),
+    from,
+  );
 }
 
 /** A test WebSocket client that collects frames and lets a test wait for the ones it expects. */
@@ -37,7 +44,8 @@ export class TestClient {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      const frame = (isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame;
+      const frame =
+        (isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame;
       if (isBinary) this.#binary.add(frame);
       this.frames.push(frame);
       this.#wake();
@@ -63,7 +71,10 @@ export class TestClient {
       const client = new TestClient(ws);
       ws.once("open", () => resolve(client));
       ws.once("error", reject);
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once(
+        "unexpected-response",
+        (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)),
+      );
     });
   }
 
@@ -80,12 +91,20 @@ export class TestClient {
   }
 
   /** Waits until `pred` holds over the frames received so far. */
-  async until(pred: (frames: Frame[]) => boolean, timeoutMs = 15_000, what = "frames"): Promise<void> {
+  async until(
+    pred: (frames: Frame[]) => boolean,
+    timeoutMs = 15_000,
+    what = "frames",
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.frames)) {
-      if (this.closed) throw new Error(`connection closed (${this.closed.code}) while waiting for ${what}`);
+      if (this.closed) {
+        throw new Error(`connection closed (${this.closed.code}) while waiting for ${what}`);
+      }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; have ${this.frames.length} frames`);
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${what}; have ${this.frames.length} frames`);
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.#waiters.push(() => {
@@ -99,7 +118,11 @@ export class TestClient {
   /** Waits for the first frame after index `from` matching `pred`, and returns it. */
   async next(pred: (f: Frame) => boolean, from = 0, timeoutMs = 15_000): Promise<Frame> {
     let found: Frame | undefined;
-    await this.until((fs) => (found = fs.slice(from).find(pred)) !== undefined, timeoutMs, "a matching frame");
+    await this.until(
+      (fs) => (found = fs.slice(from).find(pred)) !== undefined,
+      timeoutMs,
+      "a matching frame",
+    );
     return found!;
   }
 

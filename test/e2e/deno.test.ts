@@ -16,7 +16,8 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   t.teardown(() => db.drop());
   const rx = await startOtlpReceiver();
   t.teardown(rx.stop);
-  const [ingestPort, notifyPort, routePort, persistPort, ingestOpsPort, notifyOpsPort] = await freePorts(6);
+  const [ingestPort, notifyPort, routePort, persistPort, ingestOpsPort, notifyOpsPort] =
+    await freePorts(6);
   // As deployed: JWT auth on, so Deno verifies tokens (WebCrypto) and serves the async upgrade.
   const auth = jwtAuth();
   const env = {
@@ -38,12 +39,17 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   };
   // As deployed: the migration as admin, then each service as its own NATS user.
   await migrateAsAdmin([nats.url], env, users.admin);
-  const services = (["ingest", "route", "persist", "notify"] as const).map((n) => spawnService(n, { ...env, ...users.serviceEnv(n) }, "deno"));
+  const services = (["ingest", "route", "persist", "notify"] as const).map((n) =>
+    spawnService(n, { ...env, ...users.serviceEnv(n) }, "deno")
+  );
   t.teardown(() => Promise.all(services.map((s) => s.stop())));
   for (const s of services) await s.waitForLog(/listening|running/, 60_000);
 
   const token = await mintToken(auth.secret, "d", { publish: ["deno.>"], subscribe: ["deno.>"] });
-  const refused = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`).then(() => "opened", (e: Error) => e.message);
+  const refused = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`).then(
+    () => "opened",
+    (e: Error) => e.message,
+  );
   t.equal(refused, "upgrade refused: 401", "no token, no connection");
   const sub = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws?token=${token}`);
   t.teardown(() => sub.close());
@@ -51,15 +57,23 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   await sub.next((f) => f.op === "subscribed");
   const pub = await TestClient.open(`ws://127.0.0.1:${ingestPort}/v1/ws?token=${token}`);
   t.teardown(() => pub.close());
-  for (let i = 0; i < 20; i++) pub.sendJson({ op: "pub", id: `e${i}`, channel: "deno.test", data: i });
+  for (let i = 0; i < 20; i++) {
+    pub.sendJson({ op: "pub", id: `e${i}`, channel: "deno.test", data: i });
+  }
   await pub.until((fs) => fs.length >= 20, 15_000, "acks");
   t.equal(pub.ofOp("ack").length, 20, "20 acks");
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 20, 15_000, "events");
-  t.same(sub.ofOp("event").map((f) => f.data), Array.from({ length: 20 }, (_, i) => i), "delivered in order");
+  t.same(
+    sub.ofOp("event").map((f) => f.data),
+    Array.from({ length: 20 }, (_, i) => i),
+    "delivered in order",
+  );
 
   let stored = 0;
   for (let i = 0; i < 100 && stored < 20; i++) {
-    const page = await (await fetch(`http://127.0.0.1:${notifyPort}/v1/history?channel=deno.test`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const page = await (await fetch(`http://127.0.0.1:${notifyPort}/v1/history?channel=deno.test`, {
+      headers: { authorization: `Bearer ${token}` },
+    })).json();
     stored = page.events.length;
     if (stored < 20) await new Promise((r) => setTimeout(r, 100));
   }
@@ -67,14 +81,25 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
 
   for (const port of [ingestOpsPort, routePort, persistPort, notifyOpsPort]) {
     t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `:${port} /readyz`);
-    t.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^jetmesh_events_received_total\{service="\w+"\} 20$/m, `:${port} /metrics`);
+    t.match(
+      await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+      /^jetmesh_events_received_total\{service="\w+"\} 20$/m,
+      `:${port} /metrics`,
+    );
   }
 
-  for (const s of services) t.equal(await s.stop("SIGTERM"), 0, `${s.name} stops cleanly on SIGTERM`);
+  for (const s of services) {
+    t.equal(await s.stop("SIGTERM"), 0, `${s.name} stops cleanly on SIGTERM`);
+  }
   // Stopping flushes the spans: one event's trace, linked hop to hop, from all four.
   const spans = rx.spans.filter((x) => x.attributes["jetmesh.event.id"] === "d:e7");
   const by = (name: string) => spans.find((x) => x.name === name)!;
-  t.same(spans.map((x) => x.service).sort(), ["jetmesh-ingest", "jetmesh-notify", "jetmesh-persist", "jetmesh-route"], "a span from every service");
+  t.same(spans.map((x) => x.service).sort(), [
+    "jetmesh-ingest",
+    "jetmesh-notify",
+    "jetmesh-persist",
+    "jetmesh-route",
+  ], "a span from every service");
   t.equal(new Set(spans.map((x) => x.traceId)).size, 1, "in one trace");
   t.equal(by("route relay").parentSpanId, by("ingest publish").spanId);
   t.equal(by("persist write").parentSpanId, by("route relay").spanId);

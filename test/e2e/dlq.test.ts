@@ -24,7 +24,12 @@ async function dlqMessages(stack: Stack) {
     const out = [];
     for (let seq = si.state.first_seq; seq <= si.state.last_seq && si.state.messages > 0; seq++) {
       const m = await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch(() => null);
-      if (m) out.push({ subject: m.subject, headers: Object.fromEntries([...m.header.keys()].map((k) => [k, m.header.get(k)])) });
+      if (m) {
+        out.push({
+          subject: m.subject,
+          headers: Object.fromEntries([...m.header.keys()].map((k) => [k, m.header.get(k)])),
+        });
+      }
     }
     return out;
   } finally {
@@ -52,7 +57,9 @@ async function replay(stack: Stack) {
 async function rows(sql: postgres.Sql, schema: string, want: number): Promise<string[]> {
   let ids: string[] = [];
   for (let i = 0; i < 150; i++) {
-    ids = (await sql`select event_id from ${sql(schema)}.events order by epoch, seq`).map((r) => r.event_id);
+    ids = (await sql`select event_id from ${sql(schema)}.events order by epoch, seq`).map((r) =>
+      r.event_id
+    );
     if (ids.length >= want) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -77,7 +84,11 @@ t.test("an event the route step keeps failing on goes to DLQ without blocking it
   t.equal(pub.ofOp("ack").length, 3, "the poison event was accepted like any other");
 
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 2, 15_000, "events");
-  t.same(sub.ofOp("event").map((f) => f.id), ["p:e1", "p:e2"], "the channel went on past the poison event, in order");
+  t.same(
+    sub.ofOp("event").map((f) => f.id),
+    ["p:e1", "p:e2"],
+    "the channel went on past the poison event, in order",
+  );
   const parked = await dlqMessages(stack);
   t.equal(parked.length, 1, "one event in DLQ");
   t.equal(parked[0].subject, "dlq.route.q");
@@ -88,14 +99,22 @@ t.test("an event the route step keeps failing on goes to DLQ without blocking it
     "Jetmesh-Dlq-Deliveries": "3",
     "Jetmesh-Original-Msg-Id": "p:bad",
   }, "reason, source stream and sequence, and delivery count in headers");
-  t.equal(await metric(stack, "route", "jetmesh_events_dlq_total"), 1, "route counts the parked event");
+  t.equal(
+    await metric(stack, "route", "jetmesh_events_dlq_total"),
+    1,
+    "route counts the parked event",
+  );
 
   // The cause is fixed: route runs with the real step again.
   await stack.stopService("route");
   await stack.startService("route", {});
   const first = await replay(stack);
   t.same(first, { replayed: 1, failed: 0 });
-  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 3, 15_000, "the replayed event");
+  await sub.until(
+    (fs) => fs.filter((f) => f.op === "event").length >= 3,
+    15_000,
+    "the replayed event",
+  );
   t.same(sub.ofOp("event").map((f) => f.id), ["p:e1", "p:e2", "p:bad"]);
   t.same(await rows(sql, stack.db.schema, 3), ["p:e1", "p:e2", "p:bad"], "stored once each");
   t.equal((await dlqMessages(stack)).length, 0, "DLQ is empty after the replay");
@@ -110,7 +129,9 @@ t.test("a row the database rejects goes to DLQ, the rest of its batch is stored,
   const sql = postgres(stack.db.url, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end());
   await rows(sql, stack.db.schema, 0);
-  await sql`alter table ${sql(stack.db.schema)}.events add constraint no_poison check (publisher <> 'poison')`;
+  await sql`alter table ${
+    sql(stack.db.schema)
+  }.events add constraint no_poison check (publisher <> 'poison')`;
   const res = await fetch(`${stack.ingestHttp}/v1/publish?publisher=poison`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -120,7 +141,9 @@ t.test("a row the database rejects goes to DLQ, the rest of its batch is stored,
   const good = await fetch(`${stack.ingestHttp}/v1/publish?publisher=good`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ id: `g${i}`, channel: "r", data: i }))),
+    body: JSON.stringify(
+      Array.from({ length: 20 }, (_, i) => ({ id: `g${i}`, channel: "r", data: i })),
+    ),
   });
   t.equal(good.status, 200);
   const stored = await rows(sql, stack.db.schema, 20);
@@ -132,9 +155,19 @@ t.test("a row the database rejects goes to DLQ, the rest of its batch is stored,
     parked = await dlqMessages(stack);
   }
   t.equal(parked.length, 1);
-  t.match(parked[0], { subject: "dlq.persist.r", headers: { "Jetmesh-Dlq-Reason": /no_poison/, "Jetmesh-Dlq-Stream": "EVENTS" } });
-  t.equal(await metric(stack, "persist", "jetmesh_events_dlq_total"), 1, "persist counts the parked row");
-  t.ok((await metric(stack, "persist", "jetmesh_db_errors_total"))! >= 1, "and the rejected inserts");
+  t.match(parked[0], {
+    subject: "dlq.persist.r",
+    headers: { "Jetmesh-Dlq-Reason": /no_poison/, "Jetmesh-Dlq-Stream": "EVENTS" },
+  });
+  t.equal(
+    await metric(stack, "persist", "jetmesh_events_dlq_total"),
+    1,
+    "persist counts the parked row",
+  );
+  t.ok(
+    (await metric(stack, "persist", "jetmesh_db_errors_total"))! >= 1,
+    "and the rejected inserts",
+  );
 
   await sql`alter table ${sql(stack.db.schema)}.events drop constraint no_poison`;
   t.same(await replay(stack), { replayed: 1, failed: 0 });
@@ -168,8 +201,16 @@ t.test("a retry after the duplicate windows passed is still stored once and show
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 2, 10_000, "the next event");
   await deliveredThrough((f) => pub.sendJson(f), sub, "w");
   t.same(sub.events().map((f) => f.id), ["p:late", "p:next"], "shown once");
-  t.same((await rows(sql, stack.db.schema, 3)).filter((id) => !isMarker(id)), ["p:late", "p:next"], "stored once");
-  t.equal(await metric(stack, "route", "jetmesh_events_late_retry_total"), 1, "route counts the late retry it dropped");
+  t.same(
+    (await rows(sql, stack.db.schema, 3)).filter((id) => !isMarker(id)),
+    ["p:late", "p:next"],
+    "stored once",
+  );
+  t.equal(
+    await metric(stack, "route", "jetmesh_events_late_retry_total"),
+    1,
+    "route counts the late retry it dropped",
+  );
 });
 
 t.test("INGEST messages delivered again after the duplicate windows (route's durable lost its acks) are not routed again", async (t) => {
@@ -185,7 +226,8 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 3, 10_000, "3 events");
   await new Promise((r) => setTimeout(r, 1500));
 
-  // What nats-server (2.9.10 and 2.15.3 alike) does after kill -9: the durable comes back without the acks it had not written.
+  // What nats-server (2.9.10 and 2.15.3 alike) does after kill -9: the durable comes back
+  // without the acks it had not written.
   await stack.stopService("route");
   const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   t.teardown(() => nc.close());
@@ -196,8 +238,16 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 4, 10_000, "the next event");
   await deliveredThrough((f) => pub.sendJson(f), sub, "again");
   t.same(sub.events().map((f) => f.id), ["p:a", "p:b", "p:c", "p:next"], "each shown once");
-  t.equal((await jsm.streams.info("EVENTS")).state.messages, 5, "EVENTS holds each once, and the marker");
-  t.equal(await metric(stack, "route", "jetmesh_events_already_routed_total"), 3, "route acked the three redeliveries without publishing");
+  t.equal(
+    (await jsm.streams.info("EVENTS")).state.messages,
+    5,
+    "EVENTS holds each once, and the marker",
+  );
+  t.equal(
+    await metric(stack, "route", "jetmesh_events_already_routed_total"),
+    3,
+    "route acked the three redeliveries without publishing",
+  );
   const info = await jsm.consumers.info("INGEST", "route");
   t.equal(info.num_ack_pending + info.num_pending, 0, "and its consumer has nothing left");
 });

@@ -30,13 +30,22 @@ export class Follower {
     this.#ws = ws;
     ws.on("open", () => {
       this.sessions++;
-      ws.send(JSON.stringify(this.last === undefined ? { op: "sub", channel: this.#channel } : { op: "sub", channel: this.#channel, after: this.last }));
+      ws.send(
+        JSON.stringify(
+          this.last === undefined
+            ? { op: "sub", channel: this.#channel }
+            : { op: "sub", channel: this.#channel, after: this.last },
+        ),
+      );
     });
     ws.on("message", (data) => {
       const f = JSON.parse(String(data));
       if (f.op === "subscribed") this.last ??= f.cursor;
       if (f.op === "event") {
-        if (this.last !== undefined && compareCursors(parseCursor(f.cursor)!, parseCursor(this.last)!) <= 0) {
+        if (
+          this.last !== undefined &&
+          compareCursors(parseCursor(f.cursor)!, parseCursor(this.last)!) <= 0
+        ) {
           this.repeats++;
           return;
         }
@@ -55,7 +64,9 @@ export class Follower {
   async until(count: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.ids.length < count) {
-      if (Date.now() > deadline) throw new Error(`follower has ${this.ids.length} of ${count} events`);
+      if (Date.now() > deadline) {
+        throw new Error(`follower has ${this.ids.length} of ${count} events`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -13,9 +13,17 @@ t.test("HTTP publish behaves like WebSocket publish; history pages what was stor
   await sub.next((f) => f.op === "subscribed");
 
   const postJson = (body: unknown) =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const postPack = (body: unknown) =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/msgpack" }, body: Buffer.from(packValue(body)) });
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/msgpack" },
+      body: Buffer.from(packValue(body)),
+    });
 
   t.test("single JSON", async (t) => {
     const res = await postJson({ id: "j1", channel: "h.one", data: { a: 1 } });
@@ -41,23 +49,49 @@ t.test("HTTP publish behaves like WebSocket publish; history pages what was stor
   });
 
   t.test("single and batch msgpack", async (t) => {
-    const res = await postPack({ id: "m1", channel: "h.one", data: { bin: new Uint8Array([1, 2, 3]) } });
+    const res = await postPack({
+      id: "m1",
+      channel: "h.one",
+      data: { bin: new Uint8Array([1, 2, 3]) },
+    });
     t.equal(res.status, 200);
     t.equal(res.headers.get("content-type"), "application/msgpack");
-    t.match(unpackValue(new Uint8Array(await res.arrayBuffer())), { op: "ack", id: "m1", dup: false });
-    const batch = await postPack([{ id: "m2", channel: "h.two", data: "x" }, { id: "m3", channel: "h.two", data: "y" }]);
-    const acks = unpackValue(new Uint8Array(await batch.arrayBuffer())) as Array<{ id: string; dup: boolean }>;
+    t.match(unpackValue(new Uint8Array(await res.arrayBuffer())), {
+      op: "ack",
+      id: "m1",
+      dup: false,
+    });
+    const batch = await postPack([{ id: "m2", channel: "h.two", data: "x" }, {
+      id: "m3",
+      channel: "h.two",
+      data: "y",
+    }]);
+    const acks = unpackValue(new Uint8Array(await batch.arrayBuffer())) as Array<
+      { id: string; dup: boolean }
+    >;
     t.same(acks.map((a) => [a.id, a.dup]), [["m2", false], ["m3", false]]);
   });
 
   t.test("bad requests get a 4xx JSON error and publish nothing", async (t) => {
-    const bad = await postJson([{ id: "ok1", channel: "h.one", data: 1 }, { id: "bad", channel: "h.*", data: 1 }]);
+    const bad = await postJson([{ id: "ok1", channel: "h.one", data: 1 }, {
+      id: "bad",
+      channel: "h.*",
+      data: 1,
+    }]);
     t.equal(bad.status, 400);
     t.match(await bad.json(), { op: "error", code: "bad_channel", message: /event 1/ });
-    const broken = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+    const broken = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{nope",
+    });
     t.equal(broken.status, 400);
     t.match(await broken.json(), { op: "error", code: "bad_frame" });
-    const type = await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" });
+    const type = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "hi",
+    });
     t.equal(type.status, 400);
     t.match(await type.json(), { code: "bad_request" });
     const missing = await postJson({ id: "nodata", channel: "h.one" });
@@ -80,16 +114,26 @@ t.test("HTTP publish behaves like WebSocket publish; history pages what was stor
   t.test("history returns what was stored, in order, paged by after and limit", async (t) => {
     const all: string[] = [];
     const deadline = Date.now() + 15_000;
-    let page: { events: Array<{ id: string; cursor: string; data: unknown }>; next: string | null } = { events: [], next: null };
+    let page: {
+      events: Array<{ id: string; cursor: string; data: unknown }>;
+      next: string | null;
+    } = { events: [], next: null };
     while (Date.now() < deadline) {
       page = await (await fetch(`${stack.notifyHttp}/v1/history?channel=h.two`)).json();
       if (page.events.length >= 4) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    t.same(page.events.map((e) => e.id).filter((id) => !isMarker(id)), ["web:b1", "web:b2", "web:m2", "web:m3"]);
+    t.same(page.events.map((e) => e.id).filter((id) => !isMarker(id)), [
+      "web:b1",
+      "web:b2",
+      "web:m2",
+      "web:m3",
+    ]);
     let after = "";
     for (;;) {
-      const res = await fetch(`${stack.notifyHttp}/v1/history?channel=h.two&limit=3${after ? `&after=${after}` : ""}`);
+      const res = await fetch(
+        `${stack.notifyHttp}/v1/history?channel=h.two&limit=3${after ? `&after=${after}` : ""}`,
+      );
       t.equal(res.status, 200);
       const p = await res.json();
       all.push(...p.events.map((e: { id: string }) => e.id));
@@ -99,12 +143,20 @@ t.test("HTTP publish behaves like WebSocket publish; history pages what was stor
       }
       after = p.next;
     }
-    t.same(all.filter((id) => !isMarker(id)), ["web:b1", "web:b2", "web:m2", "web:m3"], "pages join up with no gap and no repeat");
+    t.same(
+      all.filter((id) => !isMarker(id)),
+      ["web:b1", "web:b2", "web:m2", "web:m3"],
+      "pages join up with no gap and no repeat",
+    );
     const one = await (await fetch(`${stack.notifyHttp}/v1/history?channel=h.one`)).json();
     t.same(one.events.map((e: { data: unknown }) => e.data).slice(0, 2), [{ a: 1 }, 3]);
-    const packed = await fetch(`${stack.notifyHttp}/v1/history?channel=h.one`, { headers: { accept: "application/msgpack" } });
+    const packed = await fetch(`${stack.notifyHttp}/v1/history?channel=h.one`, {
+      headers: { accept: "application/msgpack" },
+    });
     t.equal(packed.headers.get("content-type"), "application/msgpack");
-    const body = unpackValue(new Uint8Array(await packed.arrayBuffer())) as { events: Array<{ data: { bin: Uint8Array } }> };
+    const body = unpackValue(new Uint8Array(await packed.arrayBuffer())) as {
+      events: Array<{ data: { bin: Uint8Array } }>;
+    };
     t.same([...body.events[2].data.bin], [1, 2, 3], "binary data survives storage over msgpack");
     const bad = await fetch(`${stack.notifyHttp}/v1/history?channel=h.*`);
     t.equal(bad.status, 400);

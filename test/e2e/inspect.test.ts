@@ -10,9 +10,15 @@ import { startStack } from "./stack.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "cmd/inspect/main.ts", ...args], { cwd: root, env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, ["--import", "tsx", "cmd/inspect/main.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let out = "";
     let err = "";
     p.stdout.on("data", (c: Buffer) => (out += c.toString()));
@@ -37,29 +43,68 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
   t.teardown(() => pub.close());
   pub.sendJson({ op: "pub", id: "a", channel: "insp.x", data: 1 });
   pub.sendJson({ op: "pub", id: "bad", channel: "insp.x", data: { poison: true } });
-  await sub.until((fs) => fs.filter((f) => f.op === "event").length === 1, 15_000, "the good event");
+  await sub.until(
+    (fs) => fs.filter((f) => f.op === "event").length === 1,
+    15_000,
+    "the good event",
+  );
   // Persist stops: what route moves to EVENTS now waits for it.
   await stack.stopService("persist");
-  for (let i = 0; i < 3; i++) pub.sendJson({ op: "pub", id: `late-${i}`, channel: "insp.y", data: i });
+  for (let i = 0; i < 3; i++) {
+    pub.sendJson({ op: "pub", id: `late-${i}`, channel: "insp.y", data: i });
+  }
   await sub.until((fs) => fs.filter((f) => f.op === "event").length === 4, 15_000, "3 more events");
 
-  const json = await run(["--json"], { NATS_URL: stack.nats.url, NATS_USER: "admin", NATS_PASSWORD: stack.admin!.pass });
+  const json = await run(["--json"], {
+    NATS_URL: stack.nats.url,
+    NATS_USER: "admin",
+    NATS_PASSWORD: stack.admin!.pass,
+  });
   t.equal(json.code, 0, json.err);
   const report = JSON.parse(json.out) as Report;
-  t.same(report.streams.map((s) => [s.name, s.messages]), [["INGEST", 5], ["EVENTS", 4], ["DLQ", 1]]);
+  t.same(report.streams.map((s) => [s.name, s.messages]), [["INGEST", 5], ["EVENTS", 4], [
+    "DLQ",
+    1,
+  ]]);
   const durable = (name: string) => report.consumers.find((c) => c.durable && c.name === name);
-  t.match(durable("route"), { stream: "INGEST", pending: 0, ackPending: 0, deliveredSeq: 5, ackFloorSeq: 5 });
-  t.match(durable("persist"), { stream: "EVENTS", pending: 3, ackPending: 0, waiting: 0, ackFloorSeq: 1 }, "persist is 3 behind and not pulling");
-  t.equal(report.consumers.filter((c) => !c.durable).length, 1, "notify's shared consumer; the live subscription has none of its own");
+  t.match(durable("route"), {
+    stream: "INGEST",
+    pending: 0,
+    ackPending: 0,
+    deliveredSeq: 5,
+    ackFloorSeq: 5,
+  });
+  t.match(durable("persist"), {
+    stream: "EVENTS",
+    pending: 3,
+    ackPending: 0,
+    waiting: 0,
+    ackFloorSeq: 1,
+  }, "persist is 3 behind and not pulling");
+  t.equal(
+    report.consumers.filter((c) => !c.durable).length,
+    1,
+    "notify's shared consumer; the live subscription has none of its own",
+  );
   t.same(report.dlq, { total: 1, bySubject: { "dlq.route.insp.x": 1 } });
   t.equal(report.seenIds, 4, "route remembers the ids it routed");
 
-  const text = await run([], { NATS_URL: stack.nats.url, NATS_USER: "admin", NATS_PASSWORD: stack.admin!.pass });
+  const text = await run([], {
+    NATS_URL: stack.nats.url,
+    NATS_USER: "admin",
+    NATS_PASSWORD: stack.admin!.pass,
+  });
   t.equal(text.code, 0, text.err);
   t.match(text.out, /^stream\s+messages\s+bytes/m);
-  t.match(text.out, /^EVENTS\/persist\s+3\s+0\s+0\s+0\s+1\s+1\s+behind, and not pulling: is the worker running\?$/m);
+  t.match(
+    text.out,
+    /^EVENTS\/persist\s+3\s+0\s+0\s+0\s+1\s+1\s+behind, and not pulling: is the worker running\?$/m,
+  );
   t.match(text.out, /^INGEST\/route\s+0\s+0\s+0\s+\d+\s+5\s+5\s+caught up$/m);
-  t.match(text.out, /notify ordered consumers on EVENTS \(one per notify, one per subscription catching up\): 1/);
+  t.match(
+    text.out,
+    /notify ordered consumers on EVENTS \(one per notify, one per subscription catching up\): 1/,
+  );
   t.match(text.out, /DLQ: 1 event parked/);
   t.match(text.out, /^\s+dlq\.route\.insp\.x\s+1$/m);
   t.comment(`make inspect output:\n${text.out}`);

@@ -44,9 +44,16 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
     const limited = count(c, isCode("rate_limited"));
     const overloaded = count(c, isCode("overloaded"));
     const events = count(c, (f) => f.op === "event");
-    t.comment(`2000 subs in ${elapsed.toFixed(1)} s: ${subscribed} subscribed, ${limited} rate_limited, ${overloaded} overloaded, ${events} events pushed`);
+    t.comment(
+      `2000 subs in ${
+        elapsed.toFixed(1)
+      } s: ${subscribed} subscribed, ${limited} rate_limited, ${overloaded} overloaded, ${events} events pushed`,
+    );
     t.equal(subscribed + limited + overloaded, 2000, "every frame is answered");
-    t.ok(subscribed <= 40 + 20 * elapsed + 1, "no more subscriptions than the namespace's command rate allows");
+    t.ok(
+      subscribed <= 40 + 20 * elapsed + 1,
+      "no more subscriptions than the namespace's command rate allows",
+    );
     t.ok(events <= 10 * subscribed, "each accepted re-subscribe replays the channel once at most");
     t.ok(limited > 0, "rate_limited answers come");
     t.match(c.frames.find(isCode("rate_limited")), { retryAfterMs: Number }, "with a retry hint");
@@ -55,14 +62,20 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
 
   t.test("5000 large sub frames, then the client leaves: bounded memory, no JetStream work after", async (t) => {
     const c = await s.open(await s.token("bloater", { subscribe: ["chat.*"] }));
-    const frame = JSON.stringify({ op: "sub", channel: "chat.room1", after: "0-0", pad: "x".repeat(15_000) });
+    const frame = JSON.stringify({
+      op: "sub",
+      channel: "chat.room1",
+      after: "0-0",
+      pad: "x".repeat(15_000),
+    });
     const before = process.memoryUsage();
     let peak = { rss: before.rss, heapUsed: before.heapUsed };
     const sampler = setInterval(() => {
       const m = process.memoryUsage();
       peak = { rss: Math.max(peak.rss, m.rss), heapUsed: Math.max(peak.heapUsed, m.heapUsed) };
     }, 10);
-    // In batches written out before the next, so the client's own buffers (in this process too) stay small.
+    // In batches written out before the next, so the client's own buffers (in this process
+    // too) stay small.
     for (let i = 0; i < 5000; i += 100) {
       await new Promise<void>((resolve) => {
         for (let j = 0; j < 100; j++) c.ws.send(frame, j === 99 ? () => resolve() : undefined);
@@ -76,10 +89,19 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
     const idleBefore = await apiCalls();
     await sleep(3000);
     const idle = (await apiCalls()) - idleBefore;
-    t.comment(`5000 × 15 KB sub frames: peak RSS +${mib(peak.rss - before.rss)} MiB, peak heap +${mib(peak.heapUsed - before.heapUsed)} MiB; JetStream API calls in the 3 s after the client left: ${after - left} (idle stack: ${idle})`);
+    t.comment(
+      `5000 × 15 KB sub frames: peak RSS +${mib(peak.rss - before.rss)} MiB, peak heap +${
+        mib(peak.heapUsed - before.heapUsed)
+      } MiB; JetStream API calls in the 3 s after the client left: ${
+        after - left
+      } (idle stack: ${idle})`,
+    );
     // Unbounded, the frames' queue alone held 75 MB; here at most 64 frames wait.
     t.ok(peak.heapUsed - before.heapUsed < 30 * 2 ** 20, "the heap grew by less than 30 MiB");
-    t.ok(after - left <= 50, "no JetStream work for a client that left (the other services make a few calls meanwhile)");
+    t.ok(
+      after - left <= 50,
+      "no JetStream work for a client that left (the other services make a few calls meanwhile)",
+    );
   });
 
   t.test("a cursor older than the namespace's replay maxAge ends the subscription with limit_exceeded", async (t) => {
@@ -92,11 +114,19 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
     await sleep(1500);
     const late = await s.open(token);
     t.teardown(() => late.close());
-    t.match(await ask(late, { op: "sub", channel: "old.a", after: cursor }, "subscribed"), { op: "subscribed" });
+    t.match(await ask(late, { op: "sub", channel: "old.a", after: cursor }, "subscribed"), {
+      op: "subscribed",
+    });
     const ended = await late.next((f) => f.op === "unsubscribed");
-    t.match(ended, { channel: "old.a", code: "limit_exceeded", message: /namespace old replays \(1s\)/ });
+    t.match(ended, {
+      channel: "old.a",
+      code: "limit_exceeded",
+      message: /namespace old replays \(1s\)/,
+    });
     t.equal(count(late, (f) => f.op === "event"), 0, "nothing was replayed");
-    t.match(await ask(late, { op: "sub", channel: "old.a", after: ev.cursor }, "subscribed"), { op: "subscribed" }, "a cursor with nothing to replay is fine");
+    t.match(await ask(late, { op: "sub", channel: "old.a", after: ev.cursor }, "subscribed"), {
+      op: "subscribed",
+    }, "a cursor with nothing to replay is fine");
   });
 
   t.test("a catch-up goes at the namespace's replay eventsPerSecond", async (t) => {
@@ -110,17 +140,30 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
     t.teardown(() => late.close());
     await ask(late, { op: "sub", channel: "paced.a", after: cursor }, "subscribed");
     const started = Date.now();
-    await late.until(() => count(late, (f) => f.op === "event") >= 60, 15_000, "60 replayed events");
+    await late.until(
+      () => count(late, (f) => f.op === "event") >= 60,
+      15_000,
+      "60 replayed events",
+    );
     const took = Date.now() - started;
     t.comment(`60 events replayed at 20/s (20 at once) in ${took} ms`);
     t.ok(took >= 1500, "paced: 40 events beyond the first second's worth took about 2 s");
-    t.same(late.ofOp("event").map((f) => f.data), live.ofOp("event").map((f) => f.data), "all of them, in order");
+    t.same(
+      late.ofOp("event").map((f) => f.data),
+      live.ofOp("event").map((f) => f.data),
+      "all of them, in order",
+    );
   });
 
   t.test("history beyond the command rate is 429 with Retry-After", async (t) => {
     const token = await s.token("pager", { subscribe: ["chat.*"] });
     const url = `${stack.notifyHttp}/v1/history?channel=chat.room1&limit=1`;
-    const statuses = await Promise.all(Array.from({ length: 60 }, () => fetch(url, { headers: { authorization: `Bearer ${token}` } })));
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 60 },
+        () => fetch(url, { headers: { authorization: `Bearer ${token}` } }),
+      ),
+    );
     const limited = statuses.filter((r) => r.status === 429);
     t.equal(statuses.filter((r) => r.status === 200).length, 40, "the burst passes");
     t.equal(limited.length, 20, "the rest is refused");

@@ -7,20 +7,35 @@ import { type ServiceName, type Stack, startStack } from "./stack.ts";
 
 const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
-async function scrape(stack: Stack, svc: ServiceName): Promise<{ text: string; samples: Sample[] }> {
+async function scrape(
+  stack: Stack,
+  svc: ServiceName,
+): Promise<{ text: string; samples: Sample[] }> {
   const res = await fetch(`${stack.opsUrl(svc)}/metrics`);
   if (res.status !== 200) throw new Error(`${svc} /metrics: ${res.status}`);
-  if (!String(res.headers.get("content-type")).startsWith("text/plain")) throw new Error(`${svc} /metrics content-type ${res.headers.get("content-type")}`);
+  if (!String(res.headers.get("content-type")).startsWith("text/plain")) {
+    throw new Error(`${svc} /metrics content-type ${res.headers.get("content-type")}`);
+  }
   const text = await res.text();
   return { text, samples: parseMetrics(text) };
 }
 
-async function ready(stack: Stack, svc: ServiceName): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
+async function ready(
+  stack: Stack,
+  svc: ServiceName,
+): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
   const res = await fetch(`${stack.opsUrl(svc)}/readyz`);
-  return { status: res.status, body: await res.json() as { status: string; checks: Record<string, string> } };
+  return {
+    status: res.status,
+    body: await res.json() as { status: string; checks: Record<string, string> },
+  };
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
@@ -32,7 +47,9 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   const stack = await startStack();
   t.teardown(stack.stop);
 
-  for (const [svc, publicUrl] of [["ingest", stack.ingestHttp], ["notify", stack.notifyHttp]] as const) {
+  for (
+    const [svc, publicUrl] of [["ingest", stack.ingestHttp], ["notify", stack.notifyHttp]] as const
+  ) {
     t.not(stack.opsUrl(svc), publicUrl, `${svc}: the operations port is another port`);
     for (const path of ["/metrics", "/healthz", "/readyz"]) {
       const res = await fetch(`${publicUrl}${path}`);
@@ -49,7 +66,9 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   await sub.next((f) => f.op === "subscribed");
   const pub = await TestClient.open(`${stack.ingestWs}?publisher=p`);
   t.teardown(() => pub.close());
-  for (let i = 0; i < 20; i++) pub.sendJson({ op: "pub", id: `e-${i}`, channel: "m.a", data: { i } });
+  for (let i = 0; i < 20; i++) {
+    pub.sendJson({ op: "pub", id: `e-${i}`, channel: "m.a", data: { i } });
+  }
   await pub.until((fs) => fs.length === 20, 15_000, "20 acks");
   // Two client retries: acked as duplicates, never published twice.
   for (const i of [3, 7]) pub.sendJson({ op: "pub", id: `e-${i}`, channel: "m.a", data: { i } });
@@ -63,13 +82,20 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   await sub.until((fs) => fs.filter((f) => f.op === "event").length === 21, 15_000, "21 events");
 
   // Persist acks after the commit and route after the PubAck: wait for the counters, not for time.
-  await eventually("persist acked 21", async () => valueOf((await scrape(stack, "persist")).samples, "jetmesh_events_acked_total") === 21);
+  await eventually(
+    "persist acked 21",
+    async () =>
+      valueOf((await scrape(stack, "persist")).samples, "jetmesh_events_acked_total") === 21,
+  );
 
-  const m = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, (await scrape(stack, s)).samples] as const))) as Record<
+  const m = Object.fromEntries(
+    await Promise.all(SERVICES.map(async (s) => [s, (await scrape(stack, s)).samples] as const)),
+  ) as Record<
     ServiceName,
     Sample[]
   >;
-  const v = (svc: ServiceName, name: string, labels: Record<string, string> = {}) => valueOf(m[svc], name, labels);
+  const v = (svc: ServiceName, name: string, labels: Record<string, string> = {}) =>
+    valueOf(m[svc], name, labels);
 
   t.same({
     received: v("ingest", "jetmesh_events_received_total"),
@@ -100,31 +126,64 @@ t.test("/metrics counts one run hop by hop", async (t) => {
     dlq: v("route", "jetmesh_events_dlq_total"),
     ackLatencyCount: v("route", "jetmesh_publish_ack_seconds_count"),
     pending: v("route", "jetmesh_consumer_num_pending", { stream: "INGEST", consumer: "route" }),
-    ackPending: v("route", "jetmesh_consumer_num_ack_pending", { stream: "INGEST", consumer: "route" }),
+    ackPending: v("route", "jetmesh_consumer_num_ack_pending", {
+      stream: "INGEST",
+      consumer: "route",
+    }),
     dlqStream: v("route", "jetmesh_stream_messages", { stream: "DLQ" }),
-  }, { received: 21, redelivered: 0, published: 21, acked: 21, dlq: 0, ackLatencyCount: 21, pending: 0, ackPending: 0, dlqStream: 0 }, "route");
-  t.same({
-    received: v("persist", "jetmesh_events_received_total"),
-    acked: v("persist", "jetmesh_events_acked_total"),
-    rows: v("persist", "jetmesh_db_batch_rows_sum"),
-    dbErrors: v("persist", "jetmesh_db_errors_total"),
-    pending: v("persist", "jetmesh_consumer_num_pending", { stream: "EVENTS", consumer: "persist" }),
-    ackPending: v("persist", "jetmesh_consumer_num_ack_pending", { stream: "EVENTS", consumer: "persist" }),
-  }, { received: 21, acked: 21, rows: 21, dbErrors: 0, pending: 0, ackPending: 0 }, "persist");
+  }, {
+    received: 21,
+    redelivered: 0,
+    published: 21,
+    acked: 21,
+    dlq: 0,
+    ackLatencyCount: 21,
+    pending: 0,
+    ackPending: 0,
+    dlqStream: 0,
+  }, "route");
+  t.same(
+    {
+      received: v("persist", "jetmesh_events_received_total"),
+      acked: v("persist", "jetmesh_events_acked_total"),
+      rows: v("persist", "jetmesh_db_batch_rows_sum"),
+      dbErrors: v("persist", "jetmesh_db_errors_total"),
+      pending: v("persist", "jetmesh_consumer_num_pending", {
+        stream: "EVENTS",
+        consumer: "persist",
+      }),
+      ackPending: v("persist", "jetmesh_consumer_num_ack_pending", {
+        stream: "EVENTS",
+        consumer: "persist",
+      }),
+    },
+    { received: 21, acked: 21, rows: 21, dbErrors: 0, pending: 0, ackPending: 0 },
+    "persist",
+  );
   const batches = v("persist", "jetmesh_db_batch_rows_count")!;
   t.ok(batches >= 1 && batches <= 21, `persist wrote ${batches} batches`);
   t.equal(v("persist", "jetmesh_db_commit_seconds_count"), batches, "one commit timing per batch");
-  t.same({
-    received: v("notify", "jetmesh_events_received_total"),
-    delivered: v("notify", "jetmesh_events_delivered_total"),
-    latencyCount: v("notify", "jetmesh_publish_to_deliver_seconds_count"),
-    connections: v("notify", "jetmesh_ws_connections"),
-    subscriptions: v("notify", "jetmesh_ws_subscriptions"),
-  }, { received: 21, delivered: 21, latencyCount: 21, connections: 1, subscriptions: 1 }, "notify");
-  t.ok(v("notify", "jetmesh_publish_to_deliver_seconds_sum")! < 21 * 5, "publish→deliver latency is seconds at most, not a replay age");
+  t.same(
+    {
+      received: v("notify", "jetmesh_events_received_total"),
+      delivered: v("notify", "jetmesh_events_delivered_total"),
+      latencyCount: v("notify", "jetmesh_publish_to_deliver_seconds_count"),
+      connections: v("notify", "jetmesh_ws_connections"),
+      subscriptions: v("notify", "jetmesh_ws_subscriptions"),
+    },
+    { received: 21, delivered: 21, latencyCount: 21, connections: 1, subscriptions: 1 },
+    "notify",
+  );
+  t.ok(
+    v("notify", "jetmesh_publish_to_deliver_seconds_sum")! < 21 * 5,
+    "publish→deliver latency is seconds at most, not a replay age",
+  );
 
   for (const svc of SERVICES) {
-    t.ok(m[svc].every((s) => s.labels.service === svc), `${svc}: every series is labelled service="${svc}"`);
+    t.ok(
+      m[svc].every((s) => s.labels.service === svc),
+      `${svc}: every series is labelled service="${svc}"`,
+    );
     t.ok(v(svc, "process_cpu_seconds_total")! > 0, `${svc}: process metrics too`);
   }
 
@@ -132,17 +191,21 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   await sub.close();
   await eventually("notify has no connection left", async () => {
     const s = (await scrape(stack, "notify")).samples;
-    return valueOf(s, "jetmesh_ws_connections") === 0 && valueOf(s, "jetmesh_ws_subscriptions") === 0;
+    return valueOf(s, "jetmesh_ws_connections") === 0 &&
+      valueOf(s, "jetmesh_ws_subscriptions") === 0;
   });
 
-  const lines = (await Promise.all(SERVICES.map(async (s) => (await scrape(stack, s)).text.split("\n"))))
-    .flat()
-    .filter((l) => l.startsWith("jetmesh_") && !l.includes("_bucket{"));
+  const lines =
+    (await Promise.all(SERVICES.map(async (s) => (await scrape(stack, s)).text.split("\n"))))
+      .flat()
+      .filter((l) => l.startsWith("jetmesh_") && !l.includes("_bucket{"));
   t.comment(`jetmesh_ series after the run (buckets left out):\n${lines.join("\n")}`);
 });
 
 t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
-  const proxy = await startTcpProxy(Number(new URL(process.env.DATABASE_URL || "postgres://127.0.0.1:5432/test").port || 5432));
+  const proxy = await startTcpProxy(
+    Number(new URL(process.env.DATABASE_URL || "postgres://127.0.0.1:5432/test").port || 5432),
+  );
   t.teardown(proxy.stop);
   const db = new URL(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test");
   db.host = `127.0.0.1:${proxy.port}`;
@@ -152,18 +215,29 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
 
   for (const svc of SERVICES) {
     const r = await ready(stack, svc);
-    const expected = svc === "persist" || svc === "notify" ? { nats: "ok", streams: "ok", database: "ok" } : { nats: "ok", streams: "ok" };
+    const expected = svc === "persist" || svc === "notify"
+      ? { nats: "ok", streams: "ok", database: "ok" }
+      : { nats: "ok", streams: "ok" };
     t.same([r.status, r.body.status, r.body.checks], [200, "ready", expected], `${svc} ready`);
   }
 
   await proxy.cut();
   for (const svc of ["persist", "notify"] as const) {
-    await eventually(`${svc} not ready without its database`, async () => (await ready(stack, svc)).status === 503);
+    await eventually(
+      `${svc} not ready without its database`,
+      async () => (await ready(stack, svc)).status === 503,
+    );
     const r = await ready(stack, svc);
     t.equal(r.body.checks.nats, "ok");
-    t.not(r.body.checks.database, "ok", `${svc}: database check says why: ${r.body.checks.database}`);
+    t.not(
+      r.body.checks.database,
+      "ok",
+      `${svc}: database check says why: ${r.body.checks.database}`,
+    );
   }
-  for (const svc of ["ingest", "route"] as const) t.equal((await ready(stack, svc)).status, 200, `${svc} does not need the database`);
+  for (const svc of ["ingest", "route"] as const) {
+    t.equal((await ready(stack, svc)).status, 200, `${svc} does not need the database`);
+  }
   await proxy.restore();
   for (const svc of ["persist", "notify"] as const) {
     await eventually(`${svc} ready again`, async () => (await ready(stack, svc)).status === 200);
@@ -173,16 +247,27 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
   stack.nats.kill("SIGKILL");
   await stack.nats.exited();
   for (const svc of SERVICES) {
-    await eventually(`${svc} not ready without NATS`, async () => (await ready(stack, svc)).status === 503);
+    await eventually(
+      `${svc} not ready without NATS`,
+      async () => (await ready(stack, svc)).status === 503,
+    );
     const r = await ready(stack, svc);
     t.not(r.body.checks.nats, "ok", `${svc}: ${r.body.checks.nats}`);
     const health = await fetch(`${stack.opsUrl(svc)}/healthz`);
     t.equal(health.status, 200, `${svc}: /healthz still 200 (alive, not ready)`);
-    t.equal(valueOf((await scrape(stack, svc)).samples, "jetmesh_nats_connected"), 0, `${svc}: jetmesh_nats_connected 0`);
+    t.equal(
+      valueOf((await scrape(stack, svc)).samples, "jetmesh_nats_connected"),
+      0,
+      `${svc}: jetmesh_nats_connected 0`,
+    );
   }
   await stack.nats.restart();
   for (const svc of SERVICES) {
-    await eventually(`${svc} ready after NATS came back`, async () => (await ready(stack, svc)).status === 200, 30_000);
+    await eventually(
+      `${svc} ready after NATS came back`,
+      async () => (await ready(stack, svc)).status === 200,
+      30_000,
+    );
   }
   t.pass("NATS back: every service ready again");
 });

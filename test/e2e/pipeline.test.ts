@@ -23,13 +23,19 @@ t.test("1000 events over 5 channels, 100 resent: stored once, acked dup with the
   const pub = await TestClient.open(`${stack.ingestWs}?publisher=tester`);
   t.teardown(() => pub.close());
   const sent: Array<{ id: string; channel: string }> = [];
-  for (let i = 0; i < 1000; i++) sent.push({ id: `e-${i}`, channel: CHANNELS[i % CHANNELS.length] });
+  for (let i = 0; i < 1000; i++) {
+    sent.push({ id: `e-${i}`, channel: CHANNELS[i % CHANNELS.length] });
+  }
   const retried = sent.filter((_, i) => i % 10 === 3);
   t.equal(retried.length, 100);
 
-  for (const e of sent) pub.sendJson({ op: "pub", id: e.id, channel: e.channel, data: { n: e.id } });
+  for (const e of sent) {
+    pub.sendJson({ op: "pub", id: e.id, channel: e.channel, data: { n: e.id } });
+  }
   await pub.until((fs) => fs.length >= 1000, 30_000, "1000 acks");
-  for (const e of retried) pub.sendJson({ op: "pub", id: e.id, channel: e.channel, data: { n: e.id } });
+  for (const e of retried) {
+    pub.sendJson({ op: "pub", id: e.id, channel: e.channel, data: { n: e.id } });
+  }
   await pub.until((fs) => fs.length >= 1100, 30_000, "1100 acks");
 
   const acks = pub.ofOp("ack");
@@ -39,7 +45,10 @@ t.test("1000 events over 5 channels, 100 resent: stored once, acked dup with the
   t.equal(firstAck.size, 1000);
   t.ok([...firstAck.values()].every((a) => a.dup === false), "first sends are not duplicates");
   const retryAcks = acks.slice(1000);
-  t.ok(retryAcks.every((a) => a.dup === true && a.seq === firstAck.get(a.id as string)?.seq), "each retry acked dup:true with its original seq");
+  t.ok(
+    retryAcks.every((a) => a.dup === true && a.seq === firstAck.get(a.id as string)?.seq),
+    "each retry acked dup:true with its original seq",
+  );
 
   // Stored exactly once.
   const deadline = Date.now() + 30_000;
@@ -55,7 +64,11 @@ t.test("1000 events over 5 channels, 100 resent: stored once, acked dup with the
   for (const ch of CHANNELS) {
     const c = subscribers.get(ch)!;
     const expected = sent.filter((e) => e.channel === ch).map((e) => `tester:${e.id}`);
-    await c.until((fs) => fs.filter((f) => f.op === "event").length >= expected.length, 30_000, `events of ${ch}`);
+    await c.until(
+      (fs) => fs.filter((f) => f.op === "event").length >= expected.length,
+      30_000,
+      `events of ${ch}`,
+    );
     await new Promise((r) => setTimeout(r, 200));
     const got = c.ofOp("event").map((f) => f.id);
     t.same(got, expected, `${ch}: every event once, in publish order`);
@@ -63,6 +76,8 @@ t.test("1000 events over 5 channels, 100 resent: stored once, acked dup with the
     t.ok(cursors.every((s, i) => i === 0 || s > cursors[i - 1]), `${ch}: cursors increase`);
   }
   // Idempotency of the duplicate count is also visible in the store: no row twice.
-  const [{ distinct }] = await sql`select count(distinct event_id)::int as distinct from ${sql(stack.db.schema)}.events`;
+  const [{ distinct }] = await sql`select count(distinct event_id)::int as distinct from ${
+    sql(stack.db.schema)
+  }.events`;
   t.equal(distinct, 1000);
 });

@@ -29,7 +29,9 @@ export interface ProcessStack {
  * the server has the users of users.conf, the migration runs as admin, each
  * service runs as its own user.
  */
-export async function startProcessStack(extraEnv: Record<string, string> = {}): Promise<ProcessStack> {
+export async function startProcessStack(
+  extraEnv: Record<string, string> = {},
+): Promise<ProcessStack> {
   const users = natsUsers();
   const nats = await startNatsServer(users.server);
   const db = await testDatabase();
@@ -38,7 +40,7 @@ export async function startProcessStack(extraEnv: Record<string, string> = {}): 
   const running = new Map<ServiceName, ServiceProcess>();
   const start = async (name: ServiceName) => {
     // A port just released by a killed process can take a moment to bind again.
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1;; attempt++) {
       const p = spawnService(name, { ...env, ...users.serviceEnv(name) });
       running.set(name, p);
       try {

@@ -17,16 +17,27 @@ export interface ServiceProcess {
 function command(runtime: Runtime, name: ServiceName, nodeArgs: string[]): [string, string[]] {
   const entry = `cmd/${name}/main.ts`;
   // The deno binary itself, not `npx deno`: a signal must reach the service, not a wrapper.
-  return runtime === "deno" ? ["node_modules/.bin/deno", ["run", "-A", entry]] : [process.execPath, [...nodeArgs, "--import", "tsx", entry]];
+  return runtime === "deno"
+    ? ["node_modules/.bin/deno", ["run", "-A", entry]]
+    : [process.execPath, [...nodeArgs, "--import", "tsx", entry]];
 }
 
 /**
- * Runs one service as its own process, the way `make run-local` does, so a test can kill it for real.
+ * Runs one service as its own process, the way `make run-local` does, so a test can kill it for
+ * real.
  * `nodeArgs` go to node before the entry point (the bench profiles with `--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export function spawnService(name: ServiceName, env: Record<string, string>, runtime: Runtime = "node", nodeArgs: string[] = []): ServiceProcess {
+export function spawnService(
+  name: ServiceName,
+  env: Record<string, string>,
+  runtime: Runtime = "node",
+  nodeArgs: string[] = [],
+): ServiceProcess {
   const [cmd, args] = command(runtime, name, nodeArgs);
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // A service must not outlive a test process that fails or is interrupted.
   const reap = () => child.kill("SIGKILL");
   process.once("exit", reap);
@@ -63,9 +74,17 @@ export function spawnService(name: ServiceName, env: Record<string, string>, run
       for (;;) {
         const hit = logs.find((l) => typeof l.msg === "string" && msg.test(l.msg));
         if (hit) return hit;
-        if (exited !== undefined) throw new Error(`${name} exited (${exited}) before logging ${msg}: ${JSON.stringify(logs.slice(-5))}`);
+        if (exited !== undefined) {
+          throw new Error(
+            `${name} exited (${exited}) before logging ${msg}: ${JSON.stringify(logs.slice(-5))}`,
+          );
+        }
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`${name} did not log ${msg} in ${timeoutMs} ms: ${JSON.stringify(logs.slice(-5))}`);
+        if (left <= 0) {
+          throw new Error(
+            `${name} did not log ${msg} in ${timeoutMs} ms: ${JSON.stringify(logs.slice(-5))}`,
+          );
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
           waiters.push(() => {

@@ -9,7 +9,10 @@ import { TestClient } from "./client.ts";
 import { type Stack, startStack, testLogger } from "./stack.ts";
 import { events, seqOf, Traffic } from "./traffic.ts";
 
-async function withJsm<T>(stack: Stack, fn: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
+async function withJsm<T>(
+  stack: Stack,
+  fn: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>,
+): Promise<T> {
   const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   try {
     return await fn(await jetstreamManager(nc));
@@ -18,7 +21,8 @@ async function withJsm<T>(stack: Stack, fn: (jsm: Awaited<ReturnType<typeof jets
   }
 }
 
-const firstSeqOf = (stack: Stack) => withJsm(stack, async (jsm) => (await jsm.streams.info(EVENTS_STREAM)).state.first_seq);
+const firstSeqOf = (stack: Stack) =>
+  withJsm(stack, async (jsm) => (await jsm.streams.info(EVENTS_STREAM)).state.first_seq);
 
 async function subscribed(stack: Stack, channel: string, after?: string): Promise<TestClient> {
   const c = await TestClient.open(stack.notifyWs);
@@ -27,9 +31,19 @@ async function subscribed(stack: Stack, channel: string, after?: string): Promis
   return c;
 }
 
-/** Reads until `enough` events arrived, then disconnects; returns the ids seen and the last cursor. */
-async function readThenLeave(c: TestClient, enough: number): Promise<{ ids: string[]; last: string }> {
-  await c.until((fs) => fs.filter((f) => f.op === "event").length >= enough, 20_000, "first events");
+/**
+ * Reads until `enough` events arrived, then disconnects; returns the ids seen and the last
+ * cursor.
+ */
+async function readThenLeave(
+  c: TestClient,
+  enough: number,
+): Promise<{ ids: string[]; last: string }> {
+  await c.until(
+    (fs) => fs.filter((f) => f.op === "event").length >= enough,
+    20_000,
+    "first events",
+  );
   await c.close();
   return { ids: events(c).map((f) => f.id as string), last: events(c).at(-1)!.cursor as string };
 }
@@ -39,23 +53,56 @@ async function readThenLeave(c: TestClient, enough: number): Promise<{ ids: stri
  * has caught up, stops the traffic and checks that the two subscriptions
  * together saw every expected event once, in order.
  */
-async function resumeAndCheck(t: Test, stack: Stack, channel: string, before: { ids: string[]; last: string }, traffic: Traffic, match: (c: string) => boolean) {
+async function resumeAndCheck(
+  t: Test,
+  stack: Stack,
+  channel: string,
+  before: { ids: string[]; last: string },
+  traffic: Traffic,
+  match: (c: string) => boolean,
+) {
   const firstSeq = await firstSeqOf(stack);
-  t.ok(firstSeq > seqOf(before.last) + 1, `EVENTS dropped events after the cursor (first seq ${firstSeq}, cursor ${before.last})`);
+  t.ok(
+    firstSeq > seqOf(before.last) + 1,
+    `EVENTS dropped events after the cursor (first seq ${firstSeq}, cursor ${before.last})`,
+  );
   const c = await subscribed(stack, channel, before.last);
   t.teardown(() => c.close());
-  t.match(c.frames[0], { op: "subscribed", cursor: before.last }, "subscribed after the old cursor");
+  t.match(
+    c.frames[0],
+    { op: "subscribed", cursor: before.last },
+    "subscribed after the old cursor",
+  );
   const atResume = traffic.ids(match).length;
-  await c.until((fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= atResume, 30_000, "the replay");
+  await c.until(
+    (fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= atResume,
+    30_000,
+    "the replay",
+  );
   // Live for a while after the replay, publishing all along.
-  await c.until((fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= atResume + 25, 30_000, "live events");
+  await c.until(
+    (fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= atResume + 25,
+    30_000,
+    "live events",
+  );
   await traffic.stop();
   const expected = traffic.ids(match);
-  t.ok(expected.length > atResume + 20, `publishing went on across the switch (${expected.length - atResume} events after the resume)`);
-  await c.until((fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= expected.length, 30_000, "everything");
+  t.ok(
+    expected.length > atResume + 20,
+    `publishing went on across the switch (${expected.length - atResume} events after the resume)`,
+  );
+  await c.until(
+    (fs) => before.ids.length + fs.filter((f) => f.op === "event").length >= expected.length,
+    30_000,
+    "everything",
+  );
   await new Promise((r) => setTimeout(r, 300));
   const after = events(c);
-  t.same([...before.ids, ...after.map((f) => f.id)], expected, `all ${expected.length} events once, in order, across the switch`);
+  t.same(
+    [...before.ids, ...after.map((f) => f.id)],
+    expected,
+    `all ${expected.length} events once, in order, across the switch`,
+  );
   const seqs = after.map((f) => seqOf(f.cursor));
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), "cursors increase");
   return { seqs, firstSeq };
@@ -66,10 +113,17 @@ t.test("a cursor older than EVENTS retention replays from PostgreSQL, then JetSt
   t.teardown(stack.stop);
   const match = (c: string) => c.startsWith("chat.");
   const first = await subscribed(stack, "chat.*");
-  const traffic = await Traffic.start(stack.ingestWs, "p", ["chat.a", "other.x", "chat.b", "chat.c"]);
+  const traffic = await Traffic.start(stack.ingestWs, "p", [
+    "chat.a",
+    "other.x",
+    "chat.b",
+    "chat.c",
+  ]);
   const before = await readThenLeave(first, 100);
   // Away until at least 100 events after the cursor have expired from EVENTS (publishing goes on).
-  for (let i = 0; i < 300 && (await firstSeqOf(stack)) <= seqOf(before.last) + 100; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && (await firstSeqOf(stack)) <= seqOf(before.last) + 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const { seqs, firstSeq } = await resumeAndCheck(t, stack, "chat.*", before, traffic, match);
   const fromStore = seqs.filter((s) => s < firstSeq).length;
   t.ok(fromStore > 50, `${fromStore} events came from PostgreSQL`);
@@ -113,7 +167,8 @@ t.test("a cursor from a deleted and recreated stream replays the old epoch from 
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // Recreated under the workers; they restart to bind to the new stream (persist takes its new epoch).
+  // Recreated under the workers; they restart to bind to the new stream (persist takes its new
+  // epoch).
   await stack.stopService("route");
   await stack.stopService("persist");
   await withJsm(stack, async (jsm) => {
@@ -128,7 +183,11 @@ t.test("a cursor from a deleted and recreated stream replays the old epoch from 
   t.teardown(() => again.close());
   await again.until((fs) => fs.filter((f) => f.op === "event").length >= 15, 10_000, "replay");
   await new Promise((r) => setTimeout(r, 200));
-  t.same(events(again).map((f) => f.data), Array.from({ length: 15 }, (_, i) => i + 5), "events 5..19 once, in order");
+  t.same(
+    events(again).map((f) => f.data),
+    Array.from({ length: 15 }, (_, i) => i + 5),
+    "events 5..19 once, in order",
+  );
   const epochs = new Set(events(again).map((f) => String(f.cursor).split("-")[0]));
   t.equal(epochs.size, 2, "under two epochs");
 });

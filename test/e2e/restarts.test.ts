@@ -38,12 +38,20 @@ t.test("cursors stay valid across a notify crash and a nats-server restart, publ
   const restartAt = Date.now();
   await stack.nats.restart();
   await follower.until(traffic.ids(match).length + 50, 60_000);
-  t.comment(`caught up ${Date.now() - restartAt} ms after the nats-server restart began, ${follower.sessions} sessions`);
+  t.comment(
+    `caught up ${
+      Date.now() - restartAt
+    } ms after the nats-server restart began, ${follower.sessions} sessions`,
+  );
   t.equal(epochOf(follower.last), epoch, "the stream epoch survives the nats-server restart");
   const sessions = follower.sessions;
   follower.reconnect();
   await follower.until(traffic.ids(match).length + 50, 60_000);
-  t.equal(follower.sessions, sessions + 1, "resubscribed with a cursor from before the nats-server restart");
+  t.equal(
+    follower.sessions,
+    sessions + 1,
+    "resubscribed with a cursor from before the nats-server restart",
+  );
 
   await traffic.stop();
   const published = traffic.ids(match);
@@ -53,11 +61,22 @@ t.test("cursors stay valid across a notify crash and a nats-server restart, publ
   // (docs/protocol.md, Order): what notify owes is the stored order.
   let stored: string[] = [];
   for (let i = 0; i < 300 && stored.length < published.length; i++) {
-    stored = (await sql`select event_id from ${sql(stack.db.schema)}.events where channel like 'chat.%' order by epoch, seq`)
-      .map((r) => r.event_id);
+    stored =
+      (await sql`select event_id from ${
+        sql(stack.db.schema)
+      }.events where channel like 'chat.%' order by epoch, seq`)
+        .map((r) => r.event_id);
     await new Promise((r) => setTimeout(r, 100));
   }
-  t.same([...stored].sort(), [...published].sort(), `every one of the ${published.length} published events was stored once`);
-  t.same(follower.ids, stored, `the follower saw all ${stored.length} events once, in stored order, through both restarts`);
+  t.same(
+    [...stored].sort(),
+    [...published].sort(),
+    `every one of the ${published.length} published events was stored once`,
+  );
+  t.same(
+    follower.ids,
+    stored,
+    `the follower saw all ${stored.length} events once, in stored order, through both restarts`,
+  );
   t.equal(follower.repeats, 0, "notify never sent an event at or before the resume cursor");
 });

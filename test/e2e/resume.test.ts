@@ -20,7 +20,8 @@ t.test("a subscriber that reconnects with its last cursor gets exactly what it m
     while (!stop) {
       pub.sendJson({ op: "pub", id: `m-${published}`, channel, data: published });
       published++;
-      // About 500 a second at most: enough to overlap the switch, without a backlog that grows with machine load.
+      // About 500 a second at most: enough to overlap the switch, without a backlog that
+      // grows with machine load.
       if (published % 5 === 0) await new Promise((r) => setTimeout(r, 10));
     }
   })();
@@ -42,19 +43,34 @@ t.test("a subscriber that reconnects with its last cursor gets exactly what it m
   t.equal(subscribed.cursor, last, "subscribed answers the cursor it resumes after");
   t.ok(published > publishedWhileAway, "events were published while the subscriber was away");
   const publishedAtResume = published;
-  await sub.until((fs) => fs.filter((f) => f.op === "event").length >= publishedAtResume - received.length + 100, 45_000, "live events after the resume");
+  await sub.until(
+    (fs) => fs.filter((f) => f.op === "event").length >= publishedAtResume - received.length + 100,
+    45_000,
+    "live events after the resume",
+  );
   stop = true;
   await publishing;
-  t.ok(published >= publishedAtResume + 100, "publishing went on across the switch from replay to live");
+  t.ok(
+    published >= publishedAtResume + 100,
+    "publishing went on across the switch from replay to live",
+  );
 
   await pub.until((fs) => fs.length >= published, 45_000, "all acks");
   t.equal(pub.ofOp("ack").length, published, "every publish acked");
-  await sub.until((fs) => received.length + fs.filter((f) => f.op === "event").length >= published, 45_000, "the rest");
+  await sub.until(
+    (fs) => received.length + fs.filter((f) => f.op === "event").length >= published,
+    45_000,
+    "the rest",
+  );
   await new Promise((r) => setTimeout(r, 200));
   for (const f of sub.ofOp("event")) received.push(f.id as string);
 
   const expected = Array.from({ length: published }, (_, i) => `p:m-${i}`);
-  t.same(received, expected, `all ${published} events, no gap, no duplicate, in order across the reconnect`);
+  t.same(
+    received,
+    expected,
+    `all ${published} events, no gap, no duplicate, in order across the reconnect`,
+  );
 });
 
 t.test("a cursor from an older epoch (stream recreated) replays the new stream from its start", async (t) => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { mintToken, jwtAuth, type TokenOptions } from "../helpers/tokens.ts";
+import { jwtAuth, mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { type Frame, TestClient } from "./client.ts";
 import { type Stack, startStack } from "./stack.ts";
 
@@ -10,7 +10,10 @@ export interface SecureStack {
   stack: Stack;
   /** A token signed with the stack's secret. */
   token(sub: string, o?: TokenOptions): Promise<string>;
-  /** Publishes through ingest's HTTP API as a publisher allowed everywhere; resolves with the ack. */
+  /**
+   * Publishes through ingest's HTTP API as a publisher allowed everywhere; resolves with the
+   * ack.
+   */
   publish(channel: string, data: unknown): Promise<{ seq: number }>;
   /** A WebSocket to notify carrying `token` in the query. */
   open(token?: string): Promise<TestClient>;
@@ -18,7 +21,10 @@ export interface SecureStack {
 }
 
 /** A whole jetmesh with JWT auth on and the namespaces file `namespaces` (YAML). */
-export async function startSecureStack(namespaces: string, extraEnv: Record<string, string> = {}): Promise<SecureStack> {
+export async function startSecureStack(
+  namespaces: string,
+  extraEnv: Record<string, string> = {},
+): Promise<SecureStack> {
   const dir = mkdtempSync(join(tmpdir(), "jetmesh-ns-"));
   const file = join(dir, "namespaces.yaml");
   writeFileSync(file, namespaces);
@@ -35,7 +41,9 @@ export async function startSecureStack(namespaces: string, extraEnv: Record<stri
         headers: { "content-type": "application/json", authorization: `Bearer ${publisher}` },
         body: JSON.stringify({ channel, data }),
       });
-      if (res.status !== 200) throw new Error(`publish to ${channel}: ${res.status} ${await res.text()}`);
+      if (res.status !== 200) {
+        throw new Error(`publish to ${channel}: ${res.status} ${await res.text()}`);
+      }
       return await res.json();
     },
     open: (t) => TestClient.open(t === undefined ? stack.notifyWs : `${stack.notifyWs}?token=${t}`),
@@ -46,7 +54,10 @@ export async function startSecureStack(namespaces: string, extraEnv: Record<stri
   };
 }
 
-/** The HTTP status an upgrade is refused with, or 101 when it is accepted (the socket is closed again). */
+/**
+ * The HTTP status an upgrade is refused with, or 101 when it is accepted (the socket is closed
+ * again).
+ */
 export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
@@ -63,7 +74,11 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
 }
 
 /** Sends a frame and waits for its answer: a frame of one of `ops`, or an error. */
-export async function ask(c: TestClient, frame: Record<string, unknown>, ...ops: string[]): Promise<Frame> {
+export async function ask(
+  c: TestClient,
+  frame: Record<string, unknown>,
+  ...ops: string[]
+): Promise<Frame> {
   const n = c.frames.length;
   c.sendJson(frame);
   return await c.next((f) => ops.includes(f.op) || f.op === "error", n);

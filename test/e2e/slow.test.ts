@@ -17,7 +17,9 @@ function reader(url: string, subs: Array<Record<string, unknown>>): Promise<Read
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     const frames: Array<Record<string, unknown>> = [];
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on("close", (code, reason) => r({ code, reason: String(reason) })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.on("close", (code, reason) => r({ code, reason: String(reason) }))
+    );
     ws.on("message", (data) => frames.push(JSON.parse(String(data))));
     ws.once("error", reject);
     ws.once("open", () => {
@@ -27,7 +29,11 @@ function reader(url: string, subs: Array<Record<string, unknown>>): Promise<Read
   });
 }
 
-async function publish(ingestWs: string, channels: string[], perChannel: number): Promise<string[]> {
+async function publish(
+  ingestWs: string,
+  channels: string[],
+  perChannel: number,
+): Promise<string[]> {
   const pub = await TestClient.open(`${ingestWs}?publisher=p`);
   const ids: string[] = [];
   for (let i = 0; i < perChannel; i++) {
@@ -69,7 +75,17 @@ async function throughPipeline(stack: Stack, count: number): Promise<void> {
 async function within<T>(what: string, p: Promise<T>, r: Reader, ms = 60_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms; ${r.frames.length} frames, last ${JSON.stringify(r.frames.at(-1))?.slice(0, 120)}`)), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${what}: nothing after ${ms} ms; ${r.frames.length} frames, last ${
+              JSON.stringify(r.frames.at(-1))?.slice(0, 120)
+            }`,
+          ),
+        ),
+      ms,
+    );
   });
   try {
     return await Promise.race([p, late]);
@@ -81,18 +97,35 @@ async function within<T>(what: string, p: Promise<T>, r: Reader, ms = 60_000): P
 async function subscribedAll(r: Reader, count: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (r.frames.length < count) {
-    if (Date.now() > deadline) throw new Error(`${r.frames.length} of ${count} subscriptions answered`);
+    if (Date.now() > deadline) {
+      throw new Error(`${r.frames.length} of ${count} subscriptions answered`);
+    }
     await new Promise((res) => setTimeout(res, 10));
   }
 }
 
 /** Resubscribes after the last cursor each channel saw and collects until `want` events in all. */
-async function resume(url: string, channels: string[], seen: Array<Record<string, unknown>>, want: number) {
+async function resume(
+  url: string,
+  channels: string[],
+  seen: Array<Record<string, unknown>>,
+  want: number,
+) {
   const last = new Map<string, unknown>();
   for (const f of events(seen)) last.set(f.channel as string, f.cursor);
-  const r = await reader(url, channels.map((channel) => ({ op: "sub", channel, after: last.get(channel) ?? seen.find((f) => f.op === "subscribed" && f.channel === channel)?.cursor })));
+  const r = await reader(
+    url,
+    channels.map((channel) => ({
+      op: "sub",
+      channel,
+      after: last.get(channel) ??
+        seen.find((f) => f.op === "subscribed" && f.channel === channel)?.cursor,
+    })),
+  );
   const deadline = Date.now() + 30_000;
-  while (events(seen).length + events(r.frames).length < want && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  while (events(seen).length + events(r.frames).length < want && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
   r.ws.close();
   return events(r.frames);
 }
@@ -111,15 +144,30 @@ t.test("a subscriber that stays paused too long is told why, closed with 4008, a
   t.equal(closed.code, 4008, "closed with 4008");
   t.equal(closed.reason, "slow consumer", "close reason");
   const err = r.frames.find((f) => f.op === "error");
-  t.match(err, { code: "slow_consumer", message: /stayed over 65536 queued bytes for 1000 ms/ }, "an error frame says why");
-  t.ok(events(r.frames).length < ids.length, `cut off after ${events(r.frames).length} of ${ids.length} events`);
+  t.match(
+    err,
+    { code: "slow_consumer", message: /stayed over 65536 queued bytes for 1000 ms/ },
+    "an error frame says why",
+  );
+  t.ok(
+    events(r.frames).length < ids.length,
+    `cut off after ${events(r.frames).length} of ${ids.length} events`,
+  );
   const rest = await resume(stack.notifyWs, ["slow"], r.frames, ids.length);
-  t.same([...events(r.frames), ...rest].map((f) => f.id), ids, "resuming by cursor gets the rest: nothing lost, nothing twice");
+  t.same(
+    [...events(r.frames), ...rest].map((f) => f.id),
+    ids,
+    "resuming by cursor gets the rest: nothing lost, nothing twice",
+  );
 });
 
 t.test("a connection whose queue passes the hard bound is closed at once with 4008", async (t) => {
   // 20 subscriptions may each queue one event past the pause bound: more than the hard bound.
-  const stack = await startStack({ NOTIFY_MAX_BUFFERED_BYTES: "65536", NOTIFY_DISCONNECT_BUFFERED_BYTES: "262144", NOTIFY_MAX_PAUSE: "1m" });
+  const stack = await startStack({
+    NOTIFY_MAX_BUFFERED_BYTES: "65536",
+    NOTIFY_DISCONNECT_BUFFERED_BYTES: "262144",
+    NOTIFY_MAX_PAUSE: "1m",
+  });
   t.teardown(stack.stop);
   const channels = Array.from({ length: 20 }, (_, i) => `hard.c${i}`);
   const r = await reader(stack.notifyWs, channels.map((channel) => ({ op: "sub", channel })));
@@ -130,10 +178,17 @@ t.test("a connection whose queue passes the hard bound is closed at once with 40
   r.ws.resume();
   const closed = await within("the close", r.closed, r);
   t.equal(closed.code, 4008, "closed with 4008");
-  t.match(r.frames.find((f) => f.op === "error"), { code: "slow_consumer", message: /more than 262144 bytes were waiting/ }, "an error frame says why");
+  t.match(r.frames.find((f) => f.op === "error"), {
+    code: "slow_consumer",
+    message: /more than 262144 bytes were waiting/,
+  }, "an error frame says why");
   const rest = await resume(stack.notifyWs, channels, r.frames, ids.length);
   const got = [...events(r.frames), ...rest];
   for (const c of channels) {
-    t.same(got.filter((f) => f.channel === c).map((f) => f.id), ids.filter((id) => id.startsWith(`p:${c}-`)), `${c}: everything once, in order`);
+    t.same(
+      got.filter((f) => f.channel === c).map((f) => f.id),
+      ids.filter((id) => id.startsWith(`p:${c}-`)),
+      `${c}: everything once, in order`,
+    );
   }
 });

@@ -33,17 +33,26 @@ export interface Stack {
    * test brought its own server without giving its admin (StackOptions.nats).
    */
   admin: NatsCredentials | undefined;
-  /** The environment one of the services runs with (its own NATS user): for a second instance of it. */
+  /**
+   * The environment one of the services runs with (its own NATS user): for a second instance
+   * of it.
+   */
   serviceEnv(name: ServiceName): Record<string, string>;
   ingestHttp: string;
   ingestWs: string;
   notifyHttp: string;
   notifyWs: string;
-  /** http://127.0.0.1:PORT of a service's /healthz, /readyz and /metrics (the only port of route and persist). */
+  /**
+   * http://127.0.0.1:PORT of a service's /healthz, /readyz and /metrics (the only port of
+   * route and persist).
+   */
   opsUrl(name: ServiceName): string;
   /** Stops one service gracefully. */
   stopService(name: ServiceName): Promise<void>;
-  /** Starts a stopped service again, on the same port for the edges; `options` replace the stack's. */
+  /**
+   * Starts a stopped service again, on the same port for the edges; `options` replace the
+   * stack's.
+   */
   startService(name: ServiceName, options?: StackOptions): Promise<void>;
   stop(): Promise<void>;
 }
@@ -51,7 +60,10 @@ export interface Stack {
 /** Log sink for tests: quiet unless JETMESH_TEST_LOG is set. */
 export function testLogger(svc: string): Logger {
   const show = Boolean(process.env.JETMESH_TEST_LOG);
-  return createLogger({ svc }, { level: show ? "debug" : "error", sink: (line) => show ? console.error(line) : undefined });
+  return createLogger({ svc }, {
+    level: show ? "debug" : "error",
+    sink: (line) => show ? console.error(line) : undefined,
+  });
 }
 
 export interface StackOptions {
@@ -65,11 +77,17 @@ export interface StackOptions {
    * gives them, the migration with `admin`.
    */
   nats?: NatsServerHandle;
-  /** The admin user of `nats`, for the migration; without it the migration connects without credentials. */
+  /**
+   * The admin user of `nats`, for the migration; without it the migration connects without
+   * credentials.
+   */
   admin?: NatsCredentials;
 }
 
-const starters: Record<ServiceName, (env: Record<string, string>, o: StackOptions) => Promise<RunningService>> = {
+const starters: Record<
+  ServiceName,
+  (env: Record<string, string>, o: StackOptions) => Promise<RunningService>
+> = {
   ingest: (env) => startIngest(readIngestConfig(env), testLogger("ingest")),
   route: (env, o) => startRoute(readRouteConfig(env), testLogger("route"), o.routeStep),
   persist: (env) => startPersist(readPersistConfig(env), testLogger("persist")),
@@ -77,24 +95,36 @@ const starters: Record<ServiceName, (env: Record<string, string>, o: StackOption
 };
 
 const UNTHROTTLED = join(mkdtempSync(join(tmpdir(), "jetmesh-ns-")), "unthrottled.json");
-writeFileSync(UNTHROTTLED, JSON.stringify({
-  defaults: { publishRate: { perSecond: 1_000_000, burst: 1_000_000 }, commandRate: { perSecond: 1_000_000, burst: 1_000_000 } },
-}));
+writeFileSync(
+  UNTHROTTLED,
+  JSON.stringify({
+    defaults: {
+      publishRate: { perSecond: 1_000_000, burst: 1_000_000 },
+      commandRate: { perSecond: 1_000_000, burst: 1_000_000 },
+    },
+  }),
+);
 
 /**
  * The environment of a test stack's services: its nats-server, its schema,
  * loopback listeners on `ports` (0: any free port), and any free port for the
  * operations listeners of ingest and notify.
  */
-export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<ServiceName, number>): Record<string, string> {
+export function stackEnv(
+  natsUrl: string,
+  db: TestDatabase,
+  ports: Record<ServiceName, number>,
+): Record<string, string> {
   const env: Record<string, string> = {
     NATS_URL: natsUrl,
     DATABASE_URL: db.url,
     DATABASE_SCHEMA: db.schema,
     DATABASE_POOL_MAX: "4",
-    // Pipeline tests run open; tests of the edges' security pass jwtAuth().env (test/helpers/tokens.ts) as extraEnv.
+    // Pipeline tests run open; tests of the edges' security pass jwtAuth().env
+    // (test/helpers/tokens.ts) as extraEnv.
     JETMESH_AUTH: "none",
-    // ...and unthrottled: they publish as fast as they can from one address. Tests of the limits bring their own file.
+    // ...and unthrottled: they publish as fast as they can from one address. Tests of the
+    // limits bring their own file.
     JETMESH_NAMESPACES: UNTHROTTLED,
   };
   for (const [name, port] of Object.entries(ports)) {
@@ -111,12 +141,18 @@ export function stackEnv(natsUrl: string, db: TestDatabase, ports: Record<Servic
  * The server has the users of infra/nats/users.conf (fresh passwords); the
  * migration runs as admin, then each service starts as its own user.
  */
-export async function startStack(extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
+export async function startStack(
+  extraEnv: Record<string, string> = {},
+  options: StackOptions = {},
+): Promise<Stack> {
   const users = options.nats ? undefined : natsUsers();
   const nats = options.nats ?? await startNatsServer(users!.server);
   const admin = options.admin ?? users?.admin;
   const db = await testDatabase();
-  const shared = { ...stackEnv(nats.url, db, { ingest: 0, route: 0, persist: 0, notify: 0 }), ...extraEnv };
+  const shared = {
+    ...stackEnv(nats.url, db, { ingest: 0, route: 0, persist: 0, notify: 0 }),
+    ...extraEnv,
+  };
   const env = admin ? { ...shared, NATS_USER: admin.user, NATS_PASSWORD: admin.pass } : shared;
   try {
     await migrateAsAdmin([nats.url], shared, admin);
@@ -128,7 +164,11 @@ export async function startStack(extraEnv: Record<string, string> = {}, options:
   const running = new Map<ServiceName, RunningService>();
   const ports = new Map<ServiceName, number>();
   const opsPorts = new Map<ServiceName, number>();
-  const envOf = (name: ServiceName, o: StackOptions = options) => ({ ...shared, ...users?.serviceEnv(name), ...o.serviceEnv?.[name] });
+  const envOf = (name: ServiceName, o: StackOptions = options) => ({
+    ...shared,
+    ...users?.serviceEnv(name),
+    ...o.serviceEnv?.[name],
+  });
   const start = async (name: ServiceName, o: StackOptions = options) => {
     const portVar = `${name.toUpperCase()}_PORT`;
     // Clients reconnect to the edges' known ports. The workers' operations port

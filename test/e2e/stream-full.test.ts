@@ -24,18 +24,34 @@ t.test("a full INGEST refuses a publish with a clear error and keeps every event
     else refused = { ...r, body: { ...r.body, ms: Date.now() - started } };
   }
   t.ok(acked.length > 0, `${acked.length} events acked before the stream filled`);
-  t.match(refused, { status: 503, body: { op: "error", code: "unavailable", message: /^stream full: INGEST/ } }, "the next one is refused");
-  t.ok(Number(refused?.body.ms) < 1000, `at once (${refused?.body.ms} ms), not after the publish timeout`);
+  t.match(refused, {
+    status: 503,
+    body: { op: "error", code: "unavailable", message: /^stream full: INGEST/ },
+  }, "the next one is refused");
+  t.ok(
+    Number(refused?.body.ms) < 1000,
+    `at once (${refused?.body.ms} ms), not after the publish timeout`,
+  );
 
   const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   const ingest = await jsm.streams.info(INGEST_STREAM);
   t.equal(ingest.config.max_bytes, 4096);
-  t.equal(ingest.state.messages, acked.length, "INGEST holds every acked event, none dropped to make room");
+  t.equal(
+    ingest.state.messages,
+    acked.length,
+    "INGEST holds every acked event, none dropped to make room",
+  );
   const deadline = Date.now() + 15_000;
-  while ((await jsm.streams.info(EVENTS_STREAM)).state.messages < acked.length && Date.now() < deadline) {
+  while (
+    (await jsm.streams.info(EVENTS_STREAM)).state.messages < acked.length && Date.now() < deadline
+  ) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  t.equal((await jsm.streams.info(EVENTS_STREAM)).state.messages, acked.length, "and route moved all of them to EVENTS");
+  t.equal(
+    (await jsm.streams.info(EVENTS_STREAM)).state.messages,
+    acked.length,
+    "and route moved all of them to EVENTS",
+  );
 });

@@ -27,17 +27,35 @@ export class Traffic {
     })();
   }
 
-  static async start(ingestWs: string, publisher: string, channels: string[], everyMs = 3): Promise<Traffic> {
-    return new Traffic(await TestClient.open(`${ingestWs}?publisher=${publisher}`), publisher, channels, everyMs);
+  static async start(
+    ingestWs: string,
+    publisher: string,
+    channels: string[],
+    everyMs = 3,
+  ): Promise<Traffic> {
+    return new Traffic(
+      await TestClient.open(`${ingestWs}?publisher=${publisher}`),
+      publisher,
+      channels,
+      everyMs,
+    );
   }
 
   /** Stops publishing and waits until every event is acked. */
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#loop;
-    await this.#client.until((fs) => fs.filter((f) => f.op === "ack").length >= this.published.length, 30_000, "every ack");
+    await this.#client.until(
+      (fs) => fs.filter((f) => f.op === "ack").length >= this.published.length,
+      30_000,
+      "every ack",
+    );
     const errors = this.#client.frames.filter((f) => f.op === "error");
-    if (errors.length > 0) throw new Error(`publisher ${this.#publisher} got errors: ${JSON.stringify(errors.slice(0, 3))}`);
+    if (errors.length > 0) {
+      throw new Error(
+        `publisher ${this.#publisher} got errors: ${JSON.stringify(errors.slice(0, 3))}`,
+      );
+    }
     await this.#client.close();
   }
 

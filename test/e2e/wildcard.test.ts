@@ -16,7 +16,9 @@ t.test("wildcard subscriptions give each channel the same sequence a subscriptio
   const concrete = new Map(CHANNELS.map((c) => [c, new Follower(stack.notifyWs, c)]));
   const patterns = new Map(Object.keys(PATTERNS).map((p) => [p, new Follower(stack.notifyWs, p)]));
   t.teardown(() => [...concrete.values(), ...patterns.values()].forEach((f) => f.stop()));
-  for (const f of [...concrete.values(), ...patterns.values()]) while (f.last === undefined) await new Promise((r) => setTimeout(r, 20));
+  for (const f of [...concrete.values(), ...patterns.values()]) {
+    while (f.last === undefined) await new Promise((r) => setTimeout(r, 20));
+  }
 
   // Three publishers on overlapping channels, concurrently.
   const publishers = await Promise.all([
@@ -36,7 +38,9 @@ t.test("wildcard subscriptions give each channel the same sequence a subscriptio
 
   await new Promise((r) => setTimeout(r, 1500));
   await Promise.all(publishers.map((p) => p.stop()));
-  const published = new Map(CHANNELS.map((c) => [c, publishers.flatMap((p) => p.ids((x) => x === c))]));
+  const published = new Map(
+    CHANNELS.map((c) => [c, publishers.flatMap((p) => p.ids((x) => x === c))]),
+  );
   for (const c of CHANNELS) await concrete.get(c)!.until(published.get(c)!.length);
 
   for (const [pattern, match] of Object.entries(PATTERNS)) {
@@ -47,7 +51,11 @@ t.test("wildcard subscriptions give each channel the same sequence a subscriptio
     t.equal(f.ids.length, expected, `${pattern}: ${expected} events, nothing from other channels`);
     for (const c of CHANNELS.filter(match)) {
       const seen = f.ids.filter((id) => concrete.get(c)!.ids.includes(id));
-      t.same(seen, concrete.get(c)!.ids, `${pattern} delivers ${c} exactly as a subscription to ${c} does`);
+      t.same(
+        seen,
+        concrete.get(c)!.ids,
+        `${pattern} delivers ${c} exactly as a subscription to ${c} does`,
+      );
     }
     t.equal(f.repeats, 0, `${pattern}: no event at or before a cursor already seen`);
   }
@@ -56,14 +64,28 @@ t.test("wildcard subscriptions give each channel the same sequence a subscriptio
     t.same([...ids].sort(), [...published.get(c)!].sort(), `${c}: every published event once`);
     for (const p of publishers) {
       const own = p.ids((x) => x === c);
-      if (own.length > 0) t.same(ids.filter((id) => own.includes(id)), own, `${c}: ${own[0].split(":")[0]}'s events in publish order`);
+      if (own.length > 0) {
+        t.same(
+          ids.filter((id) => own.includes(id)),
+          own,
+          `${c}: ${own[0].split(":")[0]}'s events in publish order`,
+        );
+      }
     }
   }
 
   // The leaver subscribed live after publishing began: it owes everything from its first event on.
   const all = patterns.get("chat.*")!.ids;
   const owed = all.slice(all.indexOf(events(leaver)[0].id as string));
-  await back.until((fs) => events(leaver).length + fs.filter((f) => f.op === "event").length >= owed.length, 20_000, "resumed");
+  await back.until(
+    (fs) => events(leaver).length + fs.filter((f) => f.op === "event").length >= owed.length,
+    20_000,
+    "resumed",
+  );
   await new Promise((r) => setTimeout(r, 200));
-  t.same([...events(leaver), ...events(back)].map((f) => f.id), owed, "leaving and resuming by cursor on a pattern: no gap, no duplicate");
+  t.same(
+    [...events(leaver), ...events(back)].map((f) => f.id),
+    owed,
+    "leaving and resuming by cursor on a pattern: no gap, no duplicate",
+  );
 });

@@ -1,9 +1,18 @@
 import { type ConsumerInfo, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { DLQ_STREAM, EVENTS_STREAM, INGEST_STREAM, PERSIST_CONSUMER, ROUTE_CONSUMER } from "../../subjects/mod.ts";
+import {
+  DLQ_STREAM,
+  EVENTS_STREAM,
+  INGEST_STREAM,
+  PERSIST_CONSUMER,
+  ROUTE_CONSUMER,
+} from "../../subjects/mod.ts";
 import type { NatsCredentials } from "../helpers/nats-users.ts";
 
-/** The admin user the test's own view of the bus logs in as (one fault run per process); set by startHarness. */
+/**
+ * The admin user the test's own view of the bus logs in as (one fault run per process); set by
+ * startHarness.
+ */
 let admin: NatsCredentials | undefined;
 export function useAdmin(credentials: NatsCredentials): void {
   admin = credentials;
@@ -30,7 +39,10 @@ export interface BusState {
  * Runs `fn` on a connection of its own, opened for the call: the test's view
  * of the bus must not depend on a connection that lived through a server kill.
  */
-export async function withJsm<T>(servers: string[], fn: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
+export async function withJsm<T>(
+  servers: string[],
+  fn: (jsm: JetStreamManager) => Promise<T>,
+): Promise<T> {
   const nc = await connect({ servers, timeout: 3000, reconnect: false, ...admin });
   try {
     return await fn(await jetstreamManager(nc, { timeout: 3000 }));

@@ -17,7 +17,10 @@ export interface Fault {
   downMs: number;
 }
 
-/** Every target killed `kills` times and every service stopped gracefully `terms` times, in a random order. */
+/**
+ * Every target killed `kills` times and every service stopped gracefully `terms` times, in a
+ * random order.
+ */
 export function planFaults(rng: Rng, o: { kills: number; terms: number }): Fault[] {
   const faults: Array<Pick<Fault, "kind" | "target">> = [];
   for (const target of [...SERVICES, "nats"] as const) {
@@ -26,7 +29,11 @@ export function planFaults(rng: Rng, o: { kills: number; terms: number }): Fault
   for (const target of SERVICES) {
     for (let i = 0; i < o.terms; i++) faults.push({ kind: "term", target });
   }
-  return rng.shuffle(faults).map((f) => ({ ...f, gapMs: rng.int(500, 2500), downMs: rng.int(100, 1500) }));
+  return rng.shuffle(faults).map((f) => ({
+    ...f,
+    gapMs: rng.int(500, 2500),
+    downMs: rng.int(100, 1500),
+  }));
 }
 
 /** What one graceful stop of route or persist left behind on its durable consumer. */
@@ -127,10 +134,14 @@ export class SingleNodeChaos {
 
   async #consumer(durable: Durable): Promise<ConsumerCounts> {
     let counts: ConsumerCounts | undefined;
-    const read = await waitUntil(async () => {
-      counts = (await busState([this.#nats.url]))[durable];
-      return true;
-    }, 10_000, 100);
+    const read = await waitUntil(
+      async () => {
+        counts = (await busState([this.#nats.url]))[durable];
+        return true;
+      },
+      10_000,
+      100,
+    );
     if (!read.ok) throw new Error(`cannot read consumer ${durable}: ${read.lastError}`);
     return counts!;
   }

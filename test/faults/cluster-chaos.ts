@@ -33,7 +33,10 @@ export class ClusterChaos {
   async run(rng: Rng): Promise<void> {
     const first = rng.pick([INGEST_STREAM, EVENTS_STREAM]);
     const second = first === INGEST_STREAM ? EVENTS_STREAM : INGEST_STREAM;
-    const rounds: Array<[string, Role]> = [[first, "leader"], [first, "follower"], [second, "leader"], [second, "follower"]];
+    const rounds: Array<[string, Role]> = [[first, "leader"], [first, "follower"], [
+      second,
+      "leader",
+    ], [second, "follower"]];
     for (const [stream, role] of rounds) {
       await sleep(rng.int(2000, 4000));
       await this.#killAndRestart(stream, role, rng.int(1000, 3000), rng);
@@ -51,20 +54,47 @@ export class ClusterChaos {
     await sleep(downMs);
     await node.restart();
     await this.#cluster.waitForMetaLeader(60_000);
-    const healthy = await waitUntil(async () => (await Promise.all([INGEST_STREAM, EVENTS_STREAM].map((s) => this.#peers(s)))).every((p) => p.current), 60_000, 250);
-    if (!healthy.ok) throw new Error(`streams did not catch up after ${name} came back: ${healthy.lastError ?? "replicas not current"}`);
+    const healthy = await waitUntil(
+      async () =>
+        (await Promise.all([INGEST_STREAM, EVENTS_STREAM].map((s) => this.#peers(s)))).every((p) =>
+          p.current
+        ),
+      60_000,
+      250,
+    );
+    if (!healthy.ok) {
+      throw new Error(
+        `streams did not catch up after ${name} came back: ${
+          healthy.lastError ?? "replicas not current"
+        }`,
+      );
+    }
     this.#log(`${name} back, streams current`);
   }
 
   async #peers(stream: string): Promise<StreamPeers> {
     let peers: StreamPeers | undefined;
-    const found = await waitUntil(async () => {
-      const cl = await withJsm(this.#cluster.urls, async (jsm) => (await jsm.streams.info(stream)).cluster);
-      if (!cl?.leader) return false;
-      const replicas = cl.replicas ?? [];
-      peers = { leader: cl.leader, followers: replicas.map((r) => r.name), current: replicas.length === this.#cluster.length - 1 && replicas.every((r) => r.current && !r.offline) };
-      return true;
-    }, 60_000, 250);
+    const found = await waitUntil(
+      async () => {
+        const cl = await withJsm(
+          this.#cluster.urls,
+          async (jsm) => (await jsm.streams.info(stream)).cluster,
+        );
+        if (!cl?.leader) {
+          return false;
+        }
+        const replicas = cl.replicas ?? [];
+        peers = {
+          leader: cl.leader,
+          followers: replicas.map((r) => r.name),
+          current: replicas.length === this.#cluster.length - 1 &&
+            replicas.every((r) => r.current && !r.offline),
+        };
+        return true;
+      },
+      60_000,
+      250,
+    );
     if (!peers) throw new Error(`stream ${stream} has no leader: ${found.lastError}`);
     return peers;
   }

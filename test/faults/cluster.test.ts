@@ -10,7 +10,12 @@ t.test("3-node cluster, R3 streams: kill -9 stream leaders and followers under l
   const users = natsUsers();
   const cluster = await startNatsCluster(3, users.server);
   // The services get every node's URL and reconnect to whichever is up.
-  const h = await startHarness(t, { servers: cluster.urls, users, replicas: 3, stopNats: () => cluster.stop() });
+  const h = await startHarness(t, {
+    servers: cluster.urls,
+    users,
+    replicas: 3,
+    stopNats: () => cluster.stop(),
+  });
   const chaos = new ClusterChaos(cluster);
   await chaos.run(new Rng(seed));
   await drainAndVerify(t, h, { title: "3-node cluster", seed, faults: chaos.counts });

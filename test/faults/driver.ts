@@ -11,12 +11,18 @@ export interface LoadOptions {
   channelSubscribers: number;
   /** Pause between an ack and the channel's next event, per publisher. */
   intervalMs: number;
-  /** The services' HS256 secret (JETMESH_JWT_SECRET): every client connects with a token of its own. */
+  /**
+   * The services' HS256 secret (JETMESH_JWT_SECRET): every client connects with a token of its
+   * own.
+   */
   secret: string;
 }
 
 const CHANNEL_PREFIX = "f";
-/** Far longer than a run: an expiry mid-run would close connections the suite does not mean to lose. */
+/**
+ * Far longer than a run: an expiry mid-run would close connections the suite does not mean to
+ * lose.
+ */
 const TOKEN_LIFETIME_S = 2 * 3600;
 
 /**
@@ -33,7 +39,9 @@ export class Load {
   /** `tokens`: each client's token by its name, which is the token's `sub`. */
   private constructor(o: LoadOptions, tokens: Map<string, string>) {
     this.channels = Array.from({ length: o.channels }, (_, i) => `${CHANNEL_PREFIX}.c${i}`);
-    this.publishers = publisherNames(o).map((name) => new Publisher(o.ingestWs, name, tokens.get(name)!, this.channels, o.intervalMs));
+    this.publishers = publisherNames(o).map((name) =>
+      new Publisher(o.ingestWs, name, tokens.get(name)!, this.channels, o.intervalMs)
+    );
     const perSubscriber = Math.min(3, this.channels.length);
     this.subscribers = subscriberNames(o).map((name, i) =>
       new Subscriber(
@@ -41,20 +49,27 @@ export class Load {
         name,
         tokens.get(name)!,
         i < o.channelSubscribers
-          ? Array.from({ length: perSubscriber }, (_, j) => this.channels[(i * 2 + j) % this.channels.length])
+          ? Array.from({ length: perSubscriber }, (_, j) =>
+            this.channels[(i * 2 + j) % this.channels.length])
           : [`${CHANNEL_PREFIX}.>`],
-      ));
+      )
+    );
   }
 
   /** Subscribers first, confirmed, so they see every event from the first one on. */
   static async start(o: LoadOptions): Promise<Load> {
-    // The publisher in event ids is the token's sub, so each publisher's name is its sub and verify.ts finds its events by it.
+    // The publisher in event ids is the token's sub, so each publisher's name is its sub and
+    // verify.ts finds its events by it.
     const mint = (sub: string, grants: { publish?: string[]; subscribe?: string[] }) =>
-      mintToken(o.secret, sub, { ...grants, expiresIn: TOKEN_LIFETIME_S }).then((token) => [sub, token] as const);
-    const tokens = new Map(await Promise.all([
-      ...publisherNames(o).map((name) => mint(name, { publish: [`${CHANNEL_PREFIX}.>`] })),
-      ...subscriberNames(o).map((name) => mint(name, { subscribe: [">"] })),
-    ]));
+      mintToken(o.secret, sub, { ...grants, expiresIn: TOKEN_LIFETIME_S }).then((token) =>
+        [sub, token] as const
+      );
+    const tokens = new Map(
+      await Promise.all([
+        ...publisherNames(o).map((name) => mint(name, { publish: [`${CHANNEL_PREFIX}.>`] })),
+        ...subscriberNames(o).map((name) => mint(name, { subscribe: [">"] })),
+      ]),
+    );
     const load = new Load(o, tokens);
     await Promise.all(load.subscribers.map((s) => s.start()));
     for (const p of load.publishers) p.start();

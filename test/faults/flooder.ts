@@ -11,7 +11,8 @@ const [url, seconds] = process.argv.slice(2);
 const end = Date.now() + Number(seconds) * 1000;
 const tally: Record<string, number> = { sent: 0 };
 const count = (key: string) => (tally[key] = (tally[key] ?? 0) + 1);
-const frame = (i: number) => JSON.stringify({ op: "pub", id: `f${i}`, channel: "chat.flood", data: { i } });
+const frame = (i: number) =>
+  JSON.stringify({ op: "pub", id: `f${i}`, channel: "chat.flood", data: { i } });
 
 /** One connection, flooded until it closes or time is up. */
 async function session(): Promise<void> {
@@ -38,7 +39,8 @@ async function session(): Promise<void> {
   count("connected");
   while (open && Date.now() < end) {
     // As fast as the socket drains, without buffering without bound on this side.
-    // A bounded batch per turn: a socket that writes synchronously never shows a buffer, and the close must get its turn.
+    // A bounded batch per turn: a socket that writes synchronously never shows a buffer, and
+    // the close must get its turn.
     for (let i = 0; i < 1000 && ws.bufferedAmount < 256 * 1024; i++) ws.send(frame(tally.sent++));
     await new Promise((r) => setImmediate(r));
   }

@@ -7,7 +7,7 @@ import { testDatabase } from "../helpers/db.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { migrateAsAdmin, type NatsUsers } from "../helpers/nats-users.ts";
 import { jwtAuth } from "../helpers/tokens.ts";
-import { busState, type BusState, useAdmin } from "./bus.ts";
+import { type BusState, busState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
 import { Services } from "./services.ts";
@@ -131,50 +131,101 @@ export async function startHarness(
  * every acked event stored once, every subscriber saw every event of its
  * channels once and in order, nothing pending on the consumers, DLQ empty.
  */
-export async function drainAndVerify(t: Test, h: Harness, o: { title: string; seed: number; faults: FaultCounts }): Promise<void> {
+export async function drainAndVerify(
+  t: Test,
+  h: Harness,
+  o: { title: string; seed: number; faults: FaultCounts },
+): Promise<void> {
   const loadSeconds = (Date.now() - h.startedAt) / 1000;
   const { load, sql } = h;
   const allAcked = await within(load.stopPublishing(), 90_000);
   t.ok(allAcked, "every event sent was acked in the end (publishers resend until it is)");
 
   let bus: BusState | undefined;
-  const storedCount = async () => (await sql`select count(*)::int as n from ${sql(`${h.schema}.events`)}`)[0].n as number;
+  const storedCount = async () =>
+    (await sql`select count(*)::int as n from ${sql(`${h.schema}.events`)}`)[0].n as number;
   const drained = await waitUntil(async () => {
     bus = await busState(h.servers);
-    const idle = (c: { pending: number; ackPending: number }) => c.pending === 0 && c.ackPending === 0;
+    const idle = (c: { pending: number; ackPending: number }) =>
+      c.pending === 0 && c.ackPending === 0;
     return idle(bus.route) && idle(bus.persist) && (await storedCount()) >= load.acked;
   }, 90_000);
-  t.ok(drained.ok, `the pipeline drained${drained.lastError ? ` (last error: ${drained.lastError})` : ""}`);
+  t.ok(
+    drained.ok,
+    `the pipeline drained${drained.lastError ? ` (last error: ${drained.lastError})` : ""}`,
+  );
 
   const expected = async () => {
     const stored = await storedEvents(sql, h.schema);
-    return load.subscribers.every((s) => load.channelsOf(s).every((c) => (s.delivered.get(c)?.length ?? 0) >= stored.filter((e) => e.channel === c).length));
+    return load.subscribers.every((s) =>
+      load.channelsOf(s).every((c) =>
+        (s.delivered.get(c)?.length ?? 0) >= stored.filter((e) => e.channel === c).length
+      )
+    );
   };
   t.ok((await waitUntil(expected, 30_000, 500)).ok, "subscribers caught up with what is stored");
   // Anything still on its way would show up as a duplicate.
   await sleep(1000);
 
   const v = verify(load, await storedEvents(sql, h.schema));
-  console.log(formatFigures({ title: o.title, seed: o.seed, loadSeconds, faults: o.faults, startRetries: h.services.startRetries.length, verdict: v, load }));
+  console.log(
+    formatFigures({
+      title: o.title,
+      seed: o.seed,
+      loadSeconds,
+      faults: o.faults,
+      startRetries: h.services.startRetries.length,
+      verdict: v,
+      load,
+    }),
+  );
 
   t.equal(v.acked, v.published, "every published event was acked");
   t.same(v.lost, [], "every acked event is in PostgreSQL");
   t.same(v.strays, [], "PostgreSQL holds nothing that was not published");
   t.equal(v.stored, v.acked, "PostgreSQL holds each acked event exactly once");
-  t.same(v.storeOrder, [], "each publisher's events are stored in the order it sent them, per channel");
+  t.same(
+    v.storeOrder,
+    [],
+    "each publisher's events are stored in the order it sent them, per channel",
+  );
   t.equal(v.duplicates, 0, "no subscriber processed an event twice");
   t.equal(v.gaps, 0, "no subscriber missed an event");
-  t.same(v.deliveryOrder, [], "every subscriber saw exactly the stored events of its channels, in cursor order, with their cursors");
+  t.same(
+    v.deliveryOrder,
+    [],
+    "every subscriber saw exactly the stored events of its channels, in cursor order, with their cursors",
+  );
   t.equal(v.delivered, v.expectedDeliveries, "deliveries add up");
   t.ok(bus, "consumer state was read");
   if (bus) {
-    t.same(bus.route, { ...bus.route, pending: 0, ackPending: 0 }, "durable route: nothing pending, nothing awaiting an ack");
-    t.same(bus.persist, { ...bus.persist, pending: 0, ackPending: 0 }, "durable persist: nothing pending, nothing awaiting an ack");
+    t.same(
+      bus.route,
+      { ...bus.route, pending: 0, ackPending: 0 },
+      "durable route: nothing pending, nothing awaiting an ack",
+    );
+    t.same(
+      bus.persist,
+      { ...bus.persist, pending: 0, ackPending: 0 },
+      "durable persist: nothing pending, nothing awaiting an ack",
+    );
     t.equal(bus.dlqMessages, 0, "DLQ is empty");
   }
-  t.same(load.publishers.flatMap((p) => p.stats.unexpected), [], "publishers got no unexpected frames");
-  t.same(load.subscribers.flatMap((s) => s.stats.unexpected), [], "subscribers got no unexpected frames");
-  t.same(load.publishers.flatMap((p) => p.stats.acksLostToGracefulStop), [], "a graceful ingest stop answered every publish it had taken");
+  t.same(
+    load.publishers.flatMap((p) => p.stats.unexpected),
+    [],
+    "publishers got no unexpected frames",
+  );
+  t.same(
+    load.subscribers.flatMap((s) => s.stats.unexpected),
+    [],
+    "subscribers got no unexpected frames",
+  );
+  t.same(
+    load.publishers.flatMap((p) => p.stats.acksLostToGracefulStop),
+    [],
+    "a graceful ingest stop answered every publish it had taken",
+  );
   t.same(h.services.unexpectedExits, [], "no service exited on its own");
   const logs = `.tap/faults/${o.title.replace(/\W+/g, "-")}-${o.seed}.log`;
   h.services.dumpLogs(logs);
@@ -182,7 +233,11 @@ export async function drainAndVerify(t: Test, h: Harness, o: { title: string; se
   // How often the safety nets for server misbehaviour fired (nats-server 2.9.10
   // lost durable acks on kill -9 and dropped part-filled pulls): on a server
   // without those bugs both stay at 0, while the nets stay for what else they cover.
-  const routedAgain = h.services.countLogs(/^redelivery of a routed event acked without publishing$/);
+  const routedAgain = h.services.countLogs(
+    /^redelivery of a routed event acked without publishing$/,
+  );
   const droppedPulls = h.services.countLogs(/^pull request no longer on the server/);
-  console.log(`safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`);
+  console.log(
+    `safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`,
+  );
 }

@@ -37,13 +37,18 @@ export class Rng {
   }
 }
 
-/** FAULT_SEED from the environment, else a fresh one; printed either way so the run can be replayed. */
+/**
+ * FAULT_SEED from the environment, else a fresh one; printed either way so the run can be
+ * replayed.
+ */
 export function faultSeed(label: string): number {
   const given = process.env.FAULT_SEED;
   let seed: number;
   if (given !== undefined && given !== "") {
     seed = Number(given);
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`FAULT_SEED must be an integer from 0 to 4294967295, got ${given}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new Error(`FAULT_SEED must be an integer from 0 to 4294967295, got ${given}`);
+    }
   } else {
     seed = Math.floor(Math.random() * 0xffffffff);
   }

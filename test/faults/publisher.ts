@@ -9,7 +9,10 @@ interface Pending {
   awaitingOn?: number;
   /** The event may already be stored: a send was lost to a crash or answered `unavailable`. */
   uncertain: boolean;
-  /** A send got no answer before a graceful (1001) close, while the event could not have been stored before. */
+  /**
+   * A send got no answer before a graceful (1001) close, while the event could not have been
+   * stored before.
+   */
   orphanedByGracefulClose: boolean;
 }
 
@@ -30,7 +33,10 @@ export interface PublisherStats {
   reconnects: number;
   /** Error frames that a careful client never expects (bad input, internal). */
   unexpected: string[];
-  /** Acked `dup: true` after a graceful close left the send unanswered: ingest stored it and dropped the ack. */
+  /**
+   * Acked `dup: true` after a graceful close left the send unanswered: ingest stored it and
+   * dropped the ack.
+   */
   acksLostToGracefulStop: string[];
 }
 
@@ -68,7 +74,13 @@ export class Publisher {
    * `token` proves `name` (its sub, the publisher in event ids); `intervalMs` is
    * the pause after an ack before the channel's next event: it sets the load.
    */
-  constructor(ingestWs: string, name: string, token: string, channels: string[], intervalMs: number) {
+  constructor(
+    ingestWs: string,
+    name: string,
+    token: string,
+    channels: string[],
+    intervalMs: number,
+  ) {
     this.name = name;
     this.#url = `${ingestWs}?token=${token}`;
     this.#intervalMs = intervalMs;
@@ -133,7 +145,8 @@ export class Publisher {
       const p = c.pending;
       if (!p || p.awaitingOn !== conn) continue;
       p.awaitingOn = undefined;
-      // A graceful stop must answer every publish it took; one it never read is not stored, so its resend is not a dup.
+      // A graceful stop must answer every publish it took; one it never read is not
+      // stored, so its resend is not a dup.
       if (code === 1001 && !p.uncertain) p.orphanedByGracefulClose = true;
       else this.#uncertain(p);
     }
@@ -160,7 +173,9 @@ export class Publisher {
     const p = c.pending!;
     if (p.sends++ > 0) this.stats.resends++;
     p.awaitingOn = conn;
-    this.#ws!.send(JSON.stringify({ op: "pub", id: p.id, channel: c.channel, data: { p: this.name, id: p.id } }));
+    this.#ws!.send(
+      JSON.stringify({ op: "pub", id: p.id, channel: c.channel, data: { p: this.name, id: p.id } }),
+    );
   }
 
   #onFrame(f: Record<string, unknown>, conn: number): void {
@@ -175,7 +190,9 @@ export class Publisher {
       this.acked.add(p.id);
       if (f.dup === true) {
         this.stats.dupAcks++;
-        if (p.orphanedByGracefulClose) this.stats.acksLostToGracefulStop.push(`${this.name}:${p.id}`);
+        if (p.orphanedByGracefulClose) {
+          this.stats.acksLostToGracefulStop.push(`${this.name}:${p.id}`);
+        }
       }
       c.pending = undefined;
       this.#byId.delete(p.id);
@@ -196,7 +213,10 @@ export class Publisher {
     this.stats.unexpected.push(JSON.stringify(f));
   }
 
-  /** From here on a dup ack is expected: the event may have been stored without its ack reaching us. */
+  /**
+   * From here on a dup ack is expected: the event may have been stored without its ack
+   * reaching us.
+   */
   #uncertain(p: Pending): void {
     p.uncertain = true;
     p.orphanedByGracefulClose = false;

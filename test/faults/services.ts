@@ -37,7 +37,10 @@ export class Services {
   readonly startRetries: string[] = [];
 
   /** `own`: what one service adds to `env`, e.g. its NATS_USER and NATS_PASSWORD. */
-  constructor(env: Record<string, string>, own: (name: ServiceName) => Record<string, string> = () => ({})) {
+  constructor(
+    env: Record<string, string>,
+    own: (name: ServiceName) => Record<string, string> = () => ({}),
+  ) {
     this.#env = env;
     this.#own = own;
   }
@@ -47,14 +50,18 @@ export class Services {
   }
 
   async start(name: ServiceName): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1;; attempt++) {
       const proc = spawnService(name, { ...this.#env, ...this.#own(name) });
       this.#procs.set(name, proc);
       this.#history.push(proc);
       let ready = false;
       proc.child.on("exit", (code, signal) => {
         // An exit before ready is a failed start, retried below.
-        if (ready && !this.#expected.delete(proc)) this.unexpectedExits.push(`${name} exited on its own (code ${code}, signal ${signal}): ${tail(proc)}`);
+        if (ready && !this.#expected.delete(proc)) {
+          this.unexpectedExits.push(
+            `${name} exited on its own (code ${code}, signal ${signal}): ${tail(proc)}`,
+          );
+        }
       });
       try {
         await proc.waitForLog(READY[name], 60_000);
@@ -76,7 +83,10 @@ export class Services {
     await proc.stop("SIGKILL");
   }
 
-  /** SIGTERM: the graceful stop; SIGKILL after 30 s so a hang fails the check instead of the run. */
+  /**
+   * SIGTERM: the graceful stop; SIGKILL after 30 s so a hang fails the check instead of the
+   * run.
+   */
   async term(name: ServiceName): Promise<TermResult> {
     const proc = this.#current(name);
     this.#expected.add(proc);
@@ -91,13 +101,18 @@ export class Services {
 
   /** How many log lines of every process ever started have a msg matching `re`. */
   countLogs(re: RegExp): number {
-    return this.#history.reduce((n, p) => n + p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length, 0);
+    return this.#history.reduce(
+      (n, p) => n + p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length,
+      0,
+    );
   }
 
   /** Writes what every process ever started logged, one line each, oldest process first. */
   dumpLogs(file: string): void {
     mkdirSync(dirname(file), { recursive: true });
-    const lines = this.#history.flatMap((p) => [`=== ${p.name} pid ${p.child.pid}`, ...p.logs.map((l) => JSON.stringify(l))]);
+    const lines = this.#history.flatMap((
+      p,
+    ) => [`=== ${p.name} pid ${p.child.pid}`, ...p.logs.map((l) => JSON.stringify(l))]);
     writeFileSync(file, `${lines.join("\n")}\n`);
   }
 

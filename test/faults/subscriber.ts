@@ -9,7 +9,10 @@ export interface Delivered {
 
 export interface SubscriberStats {
   reconnects: number;
-  /** Events at or before the subscription's last cursor, dropped as the protocol tells clients to. */
+  /**
+   * Events at or before the subscription's last cursor, dropped as the protocol tells clients
+   * to.
+   */
   droppedAtCursor: number;
   unavailable: number;
   unexpected: string[];
@@ -25,7 +28,12 @@ export class Subscriber {
   readonly name: string;
   /** Processed events per concrete channel, in arrival order. */
   readonly delivered = new Map<string, Delivered[]>();
-  readonly stats: SubscriberStats = { reconnects: 0, droppedAtCursor: 0, unavailable: 0, unexpected: [] };
+  readonly stats: SubscriberStats = {
+    reconnects: 0,
+    droppedAtCursor: 0,
+    unavailable: 0,
+    unexpected: [],
+  };
   readonly subscriptions: string[];
   readonly #url: string;
   /** Last processed position per subscription; set by the first `subscribed`. */
@@ -41,7 +49,10 @@ export class Subscriber {
     this.subscriptions = subscriptions;
   }
 
-  /** Connects and resolves once every subscription is confirmed: events published from then on are all seen. */
+  /**
+   * Connects and resolves once every subscription is confirmed: events published from then on
+   * are all seen.
+   */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve) => (this.#ready = resolve));
     this.#connect();
@@ -73,7 +84,13 @@ export class Subscriber {
   #subscribe(ws: WebSocket, subscription: string): void {
     if (ws !== this.#ws || ws.readyState !== WebSocket.OPEN) return;
     const after = this.#cursors.get(subscription);
-    ws.send(JSON.stringify({ op: "sub", channel: subscription, ...(after ? { after: formatCursor(after) } : {}) }));
+    ws.send(
+      JSON.stringify({
+        op: "sub",
+        channel: subscription,
+        ...(after ? { after: formatCursor(after) } : {}),
+      }),
+    );
   }
 
   #onFrame(ws: WebSocket, f: Record<string, unknown>): void {
@@ -88,7 +105,9 @@ export class Subscriber {
       }
       case "error":
         // The bus was down when notify set the subscription up; ask again.
-        if (f.code === "unavailable" && typeof f.id === "string" && this.subscriptions.includes(f.id)) {
+        if (
+          f.code === "unavailable" && typeof f.id === "string" && this.subscriptions.includes(f.id)
+        ) {
           this.stats.unavailable++;
           setTimeout(() => this.#subscribe(ws, f.id as string), backoff(3));
           return;
@@ -120,7 +139,7 @@ export class Subscriber {
     }
     this.#cursors.set(sub, cursor);
     let list = this.delivered.get(channel);
-    if (!list) this.delivered.set(channel, (list = []));
+    if (!list) this.delivered.set(channel, list = []);
     list.push({ id: String(f.id), cursor: String(f.cursor) });
   }
 }

@@ -11,7 +11,9 @@ export interface StoredEvent {
 export async function storedEvents(sql: postgres.Sql, schema: string): Promise<StoredEvent[]> {
   // Sorted on the bigint columns, not on the text the cursor is built from.
   const rows = await sql<Array<{ event_id: string; channel: string; cursor: string }>>`
-    select event_id, channel, epoch::text || '-' || seq::text as cursor from ${sql(`${schema}.events`)} order by epoch, seq`;
+    select event_id, channel, epoch::text || '-' || seq::text as cursor from ${
+    sql(`${schema}.events`)
+  } order by epoch, seq`;
   return rows.map((r) => ({ eventId: r.event_id, channel: r.channel, cursor: r.cursor }));
 }
 
@@ -31,7 +33,10 @@ export interface Verdict {
   storeOrder: string[];
   duplicates: number;
   gaps: number;
-  /** Subscriber × channel pairs that saw their events in another order than stored, or with other cursors. */
+  /**
+   * Subscriber × channel pairs that saw their events in another order than stored, or with
+   * other cursors.
+   */
   deliveryOrder: string[];
 }
 
@@ -73,10 +78,16 @@ export function verify(load: Load, stored: StoredEvent[]): Verdict {
   for (const p of load.publishers) {
     for (const [channel, ids] of p.sent()) {
       const prefix = `${p.name}:`;
-      const got = byChannel.get(channel)!.filter((e) => e.eventId.startsWith(prefix)).map((e) => e.eventId.slice(prefix.length));
+      const got = byChannel.get(channel)!.filter((e) => e.eventId.startsWith(prefix)).map((e) =>
+        e.eventId.slice(prefix.length)
+      );
       const firstDiff = ids.findIndex((id, i) => got[i] !== id);
       if (firstDiff >= 0 || got.length !== ids.length) {
-        v.storeOrder.push(`${p.name} on ${channel}: sent ${ids.length}, stored ${got.length}, first difference at ${firstDiff} (sent ${ids[firstDiff]}, stored ${got[firstDiff]})`);
+        v.storeOrder.push(
+          `${p.name} on ${channel}: sent ${ids.length}, stored ${got.length}, first difference at ${firstDiff} (sent ${
+            ids[firstDiff]
+          }, stored ${got[firstDiff]})`,
+        );
       }
     }
   }
@@ -90,7 +101,9 @@ export function verify(load: Load, stored: StoredEvent[]): Verdict {
       const gotIds = new Set(got.map((d) => d.id));
       v.duplicates += got.length - gotIds.size;
       v.gaps += expected.filter((e) => !gotIds.has(e.eventId)).length;
-      const firstDiff = expected.findIndex((e, i) => got[i]?.id !== e.eventId || got[i]?.cursor !== e.cursor);
+      const firstDiff = expected.findIndex((e, i) =>
+        got[i]?.id !== e.eventId || got[i]?.cursor !== e.cursor
+      );
       if (firstDiff >= 0 || got.length !== expected.length) {
         const at = firstDiff >= 0 ? firstDiff : expected.length;
         v.deliveryOrder.push(

@@ -1,12 +1,18 @@
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Client-side reconnect/resend delay: exponential with jitter, capped low so clients come back soon after a restart. */
+/**
+ * Client-side reconnect/resend delay: exponential with jitter, capped low so clients come back
+ * soon after a restart.
+ */
 export function backoff(attempt: number, baseMs = 50, capMs = 1000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 10));
   return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
-/** Whether `p` settled within `ms`; the timer is cleared either way, so it never holds the process open. */
+/**
+ * Whether `p` settled within `ms`; the timer is cleared either way, so it never holds the
+ * process open.
+ */
 export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
@@ -22,7 +28,11 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
  * throwing check counts as "not yet" (the bus may be restarting), and its last
  * error is kept for the caller's message.
  */
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 250): Promise<{ ok: boolean; lastError?: unknown }> {
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<{ ok: boolean; lastError?: unknown }> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

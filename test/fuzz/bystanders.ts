@@ -20,7 +20,10 @@ export interface BystanderReport {
 }
 
 export interface Bystanders {
-  /** Stops publishing, waits until the subscriber has every acked event (or `timeoutMs`), and closes both. */
+  /**
+   * Stops publishing, waits until the subscriber has every acked event (or `timeoutMs`), and
+   * closes both.
+   */
   finish(timeoutMs: number): Promise<BystanderReport>;
 }
 
@@ -41,11 +44,17 @@ export interface BystanderOptions {
 }
 
 /** Subscribes to `channel` and hands every later frame to `onEvent` until the socket closes. */
-async function subscribed(url: string, channel: string, onEvent: (f: Frame) => void): Promise<{ sock: FuzzSocket; reading: Promise<unknown> }> {
+async function subscribed(
+  url: string,
+  channel: string,
+  onEvent: (f: Frame) => void,
+): Promise<{ sock: FuzzSocket; reading: Promise<unknown> }> {
   const sock = await FuzzSocket.open(url);
   sock.send({ kind: "bystander", payload: JSON.stringify({ op: "sub", channel }), binary: false });
   const answer = await sock.next((f) => f.op !== "event", onEvent, ANSWER_TIMEOUT_MS);
-  if (!("frame" in answer) || answer.frame.op !== "subscribed") throw new Error(`bystander subscribe to ${channel} failed: ${JSON.stringify(answer)}`);
+  if (!("frame" in answer) || answer.frame.op !== "subscribed") {
+    throw new Error(`bystander subscribe to ${channel} failed: ${JSON.stringify(answer)}`);
+  }
   // Events are no answers: the reader takes them all, as they come.
   return { sock, reading: sock.next(() => false, onEvent, 24 * 3_600_000) };
 }
@@ -58,7 +67,9 @@ export async function startBystanders(o: BystanderOptions): Promise<Bystanders> 
     if (f.op !== "event") return;
     watched++;
     const publisher = String(f.id).split(":")[0];
-    if (![...o.grants[publisher] ?? [], ...o.open].some((g) => patternCovers(g, String(f.channel)))) {
+    if (
+      ![...o.grants[publisher] ?? [], ...o.open].some((g) => patternCovers(g, String(f.channel)))
+    ) {
       problems.push(`${f.id} was published on ${f.channel}, which ${publisher} may not publish to`);
     }
   });
@@ -80,7 +91,11 @@ export async function startBystanders(o: BystanderOptions): Promise<Bystanders> 
   const pumping = (async () => {
     while (publishing) {
       const id = String(acked + 1);
-      pub.send({ kind: "bystander", payload: JSON.stringify({ op: "pub", id, channel, data: { n: acked + 1 } }), binary: false });
+      pub.send({
+        kind: "bystander",
+        payload: JSON.stringify({ op: "pub", id, channel, data: { n: acked + 1 } }),
+        binary: false,
+      });
       const out = await pub.next(() => true, () => {}, ANSWER_TIMEOUT_MS);
       if (!("frame" in out) || out.frame.op !== "ack" || out.frame.id !== id) {
         problems.push(`publisher: ${JSON.stringify(out)} for event ${id}`);
@@ -96,8 +111,12 @@ export async function startBystanders(o: BystanderOptions): Promise<Bystanders> 
       publishing = false;
       await pumping;
       const deadline = Date.now() + timeoutMs;
-      while (delivered < acked && Date.now() < deadline && sub.sock.closed === undefined) await sleep(50);
-      if (delivered !== acked) problems.push(`subscriber has ${delivered} of ${acked} acked events`);
+      while (delivered < acked && Date.now() < deadline && sub.sock.closed === undefined) {
+        await sleep(50);
+      }
+      if (delivered !== acked) {
+        problems.push(`subscriber has ${delivered} of ${acked} acked events`);
+      }
       await pub.close();
       for (const s of [sub, watcher]) {
         await s.sock.close();

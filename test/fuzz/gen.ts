@@ -25,23 +25,88 @@ export interface TokenPool {
   self: string;
   /** Tokens no service accepts: garbage, wrong signature, expired, alg none. */
   invalid: string[];
-  /** Valid tokens of another identity: an `auth` frame with one must be refused; over HTTP they hold only its own grants. */
+  /**
+   * Valid tokens of another identity: an `auth` frame with one must be refused; over HTTP they
+   * hold only its own grants.
+   */
   otherSub: string[];
 }
 
-/** Channels the fuzzers publish and subscribe to; the bystanders use none of them (see edges.test.ts). */
+/**
+ * Channels the fuzzers publish and subscribe to; the bystanders use none of them (see
+ * edges.test.ts).
+ */
 const CHANNELS = [
-  "f.a", "f.b.c", "f.a.b.c.d", "f.*", "f.>", "f", ">", "*", "*.a", "ro.x", "slow.a", "slow.b",
-  "a..b", ".a", "a.", "", " ", "a b", "f.\u00e9", "f.\u0000", "f.a\n", "f.>.x", "x".repeat(201),
-  Array(17).fill("t").join("."), "f.-_", "F.A",
+  "f.a",
+  "f.b.c",
+  "f.a.b.c.d",
+  "f.*",
+  "f.>",
+  "f",
+  ">",
+  "*",
+  "*.a",
+  "ro.x",
+  "slow.a",
+  "slow.b",
+  "a..b",
+  ".a",
+  "a.",
+  "",
+  " ",
+  "a b",
+  "f.\u00e9",
+  "f.\u0000",
+  "f.a\n",
+  "f.>.x",
+  "x".repeat(201),
+  Array(17).fill("t").join("."),
+  "f.-_",
+  "F.A",
 ];
-const CURSORS = ["0-0", "1-1", "1764000000000-1", "99999999999999-1", "-1-1", "1e3-4", "0-", "-", "a-b", "9".repeat(40) + "-1", "1-9007199254740993"];
+const CURSORS = [
+  "0-0",
+  "1-1",
+  "1764000000000-1",
+  "99999999999999-1",
+  "-1-1",
+  "1e3-4",
+  "0-",
+  "-",
+  "a-b",
+  "9".repeat(40) + "-1",
+  "1-9007199254740993",
+];
 /** JSON number literals JSON.parse turns into Infinity, -0, rounded or lossy values. */
-const HUGE_JSON = ["1e999", "-1e999", "123456789012345678901234567890", "1e-400", "-0", "9007199254740993", "0.1e308", "5e-324"];
+const HUGE_JSON = [
+  "1e999",
+  "-1e999",
+  "123456789012345678901234567890",
+  "1e-400",
+  "-0",
+  "9007199254740993",
+  "0.1e308",
+  "5e-324",
+];
 const WEIRD_KEYS = ["__proto__", "constructor", "prototype", "toString", "", "op ", "OP", "\u0000"];
 const OPS_INGEST = ["pub", "auth"];
 const OPS_NOTIFY = ["sub", "unsub", "join", "leave", "presence", "auth"];
-const UNKNOWN_OPS: unknown[] = ["", "PUB", "pub ", "event", "ack", "explode", "constructor", "__proto__", 1, null, true, [], {}, "sub\u0000"];
+const UNKNOWN_OPS: unknown[] = [
+  "",
+  "PUB",
+  "pub ",
+  "event",
+  "ack",
+  "explode",
+  "constructor",
+  "__proto__",
+  1,
+  null,
+  true,
+  [],
+  {},
+  "sub\u0000",
+];
 const utf8 = new TextEncoder();
 
 function randomString(rng: Rng, max: number): string {
@@ -50,7 +115,15 @@ function randomString(rng: Rng, max: number): string {
   for (let i = 0; i < n; i++) {
     const r = rng.next();
     // Mostly ASCII, some controls, non-ASCII and lone surrogates.
-    s += String.fromCharCode(r < 0.7 ? rng.int(0x20, 0x7e) : r < 0.8 ? rng.int(0, 0x1f) : r < 0.95 ? rng.int(0x80, 0xd7ff) : rng.int(0xd800, 0xdfff));
+    s += String.fromCharCode(
+      r < 0.7
+        ? rng.int(0x20, 0x7e)
+        : r < 0.8
+        ? rng.int(0, 0x1f)
+        : r < 0.95
+        ? rng.int(0x80, 0xd7ff)
+        : rng.int(0xd800, 0xdfff),
+    );
   }
   return s;
 }
@@ -67,11 +140,31 @@ function weirdValue(rng: Rng, msgpack: boolean, depth = 0): unknown {
     () => null,
     () => rng.next() < 0.5,
     () => rng.int(-1000, 1000),
-    () => rng.pick([Number.MAX_SAFE_INTEGER + 2, -Number.MAX_VALUE, Number.MIN_VALUE, 1e21, -0, 0.1 + 0.2]),
+    () =>
+      rng.pick([
+        Number.MAX_SAFE_INTEGER + 2,
+        -Number.MAX_VALUE,
+        Number.MIN_VALUE,
+        1e21,
+        -0,
+        0.1 + 0.2,
+      ]),
     () => randomString(rng, 40),
     () => "x".repeat(rng.int(100, 3000)),
-    () => (depth < 3 ? Array.from({ length: rng.int(0, 4) }, () => weirdValue(rng, msgpack, depth + 1)) : []),
-    () => (depth < 3 ? Object.fromEntries(Array.from({ length: rng.int(0, 4) }, () => [rng.pick(WEIRD_KEYS.concat(randomString(rng, 8))), weirdValue(rng, msgpack, depth + 1)])) : {}),
+    () => (depth < 3
+      ? Array.from({ length: rng.int(0, 4) }, () => weirdValue(rng, msgpack, depth + 1))
+      : []),
+    () => (depth < 3
+      ? Object.fromEntries(
+        Array.from(
+          { length: rng.int(0, 4) },
+          () => [
+            rng.pick(WEIRD_KEYS.concat(randomString(rng, 8))),
+            weirdValue(rng, msgpack, depth + 1),
+          ],
+        ),
+      )
+      : {}),
   ];
   if (msgpack) {
     choices.push(
@@ -84,12 +177,20 @@ function weirdValue(rng: Rng, msgpack: boolean, depth = 0): unknown {
   return rng.pick(choices)();
 }
 
-function validFrame(rng: Rng, service: "ingest" | "notify", tokens: TokenPool): Record<string, unknown> {
+function validFrame(
+  rng: Rng,
+  service: "ingest" | "notify",
+  tokens: TokenPool,
+): Record<string, unknown> {
   const op = rng.pick(service === "ingest" ? OPS_INGEST : OPS_NOTIFY);
   const channel = rng.pick(CHANNELS.slice(0, 12));
   switch (op) {
     case "pub": {
-      const f: Record<string, unknown> = { op, channel: channel.replace(/[*>]/g, "w"), data: weirdValue(rng, false) };
+      const f: Record<string, unknown> = {
+        op,
+        channel: channel.replace(/[*>]/g, "w"),
+        data: weirdValue(rng, false),
+      };
       if (rng.next() < 0.7) f.id = `fz-${rng.int(0, 1e9)}`;
       if (rng.next() < 0.1) f.traceparent = `00-${"a".repeat(32)}-${"b".repeat(16)}-01`;
       return f;
@@ -97,9 +198,15 @@ function validFrame(rng: Rng, service: "ingest" | "notify", tokens: TokenPool): 
     case "sub":
       return rng.next() < 0.3 ? { op, channel, after: rng.pick(CURSORS) } : { op, channel };
     case "join":
-      return { op, channel: channel.replace(/[*>]/g, "w"), member: rng.next() < 0.7 ? tokens.self : `m${rng.int(0, 9)}` };
+      return {
+        op,
+        channel: channel.replace(/[*>]/g, "w"),
+        member: rng.next() < 0.7 ? tokens.self : `m${rng.int(0, 9)}`,
+      };
     case "presence":
-      return rng.next() < 0.5 ? { op, channel: channel.replace(/[*>]/g, "w"), watch: rng.next() < 0.5 } : { op, channel: channel.replace(/[*>]/g, "w") };
+      return rng.next() < 0.5
+        ? { op, channel: channel.replace(/[*>]/g, "w"), watch: rng.next() < 0.5 }
+        : { op, channel: channel.replace(/[*>]/g, "w") };
     case "auth":
       return { op, token: rng.pick([...tokens.invalid, ...tokens.otherSub]) };
     default:
@@ -151,7 +258,10 @@ function binary(kind: string, payload: Uint8Array): FuzzFrame {
   return { kind, payload, binary: true };
 }
 
-/** msgpack for `depth` nested one-element arrays, by hand: packing a deep value recurses as much as decoding it. */
+/**
+ * msgpack for `depth` nested one-element arrays, by hand: packing a deep value recurses as much
+ * as decoding it.
+ */
 function deepMsgpack(depth: number): Uint8Array {
   return new Uint8Array([...new Array(depth).fill(0x91), 0x01]);
 }
@@ -173,22 +283,37 @@ export function nextFrame(rng: Rng, o: FrameGenOptions): FuzzFrame {
   if (r < 0.13) return text("random-text", randomString(rng, 300));
   if (r < 0.14) {
     // Bytes sent as a text frame without being UTF-8. RFC 6455 would close with 1007; uWS drops
-    // the TCP connection instead, which the client sees as 1006 (docs/protocol.md does not say so yet).
+    // the TCP connection instead, which the client sees as 1006 (docs/protocol.md does not
+    // say so yet).
     const b = randomBytes(rng, rng.int(1, 100));
     b[rng.int(0, b.length - 1)] = rng.pick([0xc0, 0xff, 0xed, 0x80]);
     return { kind: "invalid-utf8-text", payload: b, binary: false, mayClose: [1006] };
   }
-  if (r < 0.3) return text("mutated-json", new TextDecoder().decode(mutateBytes(rng, utf8.encode(JSON.stringify(valid())))));
+  if (r < 0.3) {
+    return text(
+      "mutated-json",
+      new TextDecoder().decode(mutateBytes(rng, utf8.encode(JSON.stringify(valid())))),
+    );
+  }
   if (r < 0.46) return binary("mutated-msgpack", mutateBytes(rng, packValue(valid())));
   if (r < 0.62) {
-    // Wrong types: a field of a valid frame gets a value of another type, or goes missing, or an odd key joins.
+    // Wrong types: a field of a valid frame gets a value of another type, or goes missing,
+    // or an odd key joins.
     const f = valid();
     const msgpack = rng.next() < 0.5;
     const key = rng.pick([...Object.keys(f), ...WEIRD_KEYS]);
-    // defineProperty, because assigning `__proto__` would replace the prototype instead of adding a key.
+    // defineProperty, because assigning `__proto__` would replace the prototype instead of
+    // adding a key.
     if (rng.next() < 0.2) delete f[key];
-    else Object.defineProperty(f, key, { value: weirdValue(rng, msgpack), enumerable: true, writable: true, configurable: true });
-    return msgpack ? binary("wrong-type-msgpack", packValue(f)) : text("wrong-type-json", JSON.stringify(f));
+    else {Object.defineProperty(f, key, {
+        value: weirdValue(rng, msgpack),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });}
+    return msgpack
+      ? binary("wrong-type-msgpack", packValue(f))
+      : text("wrong-type-json", JSON.stringify(f));
   }
   if (r < 0.7) {
     const f = JSON.stringify(valid());
@@ -201,43 +326,87 @@ export function nextFrame(rng: Rng, o: FrameGenOptions): FuzzFrame {
       const f = { ...valid(), data: nest(rng, depth, 1) };
       // Deep values go as text built by hand too: JSON.stringify recurses like the parser would.
       const deep = "[".repeat(depth) + "]".repeat(depth);
-      return depth > 500 ? text("deep-json", `{"op":"pub","channel":"f.a","data":${deep}}`) : text("deep-json", JSON.stringify(f));
+      return depth > 500
+        ? text("deep-json", `{"op":"pub","channel":"f.a","data":${deep}}`)
+        : text("deep-json", JSON.stringify(f));
     }
-    return binary("deep-msgpack", depth > 500 ? deepMsgpack(depth) : packValue(nest(rng, depth, valid())));
+    return binary(
+      "deep-msgpack",
+      depth > 500 ? deepMsgpack(depth) : packValue(nest(rng, depth, valid())),
+    );
   }
   if (r < 0.82) {
     const f = { ...valid(), op: rng.pick(UNKNOWN_OPS) };
-    return rng.next() < 0.5 ? text("unknown-op-json", JSON.stringify(f)) : binary("unknown-op-msgpack", packValue(f));
+    return rng.next() < 0.5
+      ? text("unknown-op-json", JSON.stringify(f))
+      : binary("unknown-op-msgpack", packValue(f));
   }
   if (r < 0.9) {
     const token = rng.pick([...o.tokens.invalid, ...o.tokens.otherSub, "x".repeat(9000), ""]);
     const f = { op: "auth", token: rng.next() < 0.8 ? token : weirdValue(rng, false) };
-    return rng.next() < 0.5 ? text("bad-token-json", JSON.stringify(f)) : binary("bad-token-msgpack", packValue(f));
+    return rng.next() < 0.5
+      ? text("bad-token-json", JSON.stringify(f))
+      : binary("bad-token-msgpack", packValue(f));
   }
   if (r < 0.998) {
     const f = valid();
-    return rng.next() < 0.5 ? text("valid-json", JSON.stringify(f)) : binary("valid-msgpack", packValue(f));
+    return rng.next() < 0.5
+      ? text("valid-json", JSON.stringify(f))
+      : binary("valid-msgpack", packValue(f));
   }
-  if (r < 0.9995) return text("over-limit", JSON.stringify({ op: "pub", channel: "f.a", data: "z".repeat(o.maxFrameBytes) }));
-  return { kind: "far-over-limit", payload: randomBytes(rng, o.closeAbove + 1), binary: true, mayClose: [1009] };
+  if (r < 0.9995) {
+    return text(
+      "over-limit",
+      JSON.stringify({ op: "pub", channel: "f.a", data: "z".repeat(o.maxFrameBytes) }),
+    );
+  }
+  return {
+    kind: "far-over-limit",
+    payload: randomBytes(rng, o.closeAbove + 1),
+    binary: true,
+    mayClose: [1009],
+  };
 }
 
 /** A body for POST /v1/publish and the Content-Type it is sent with. */
-export function nextPublishBody(rng: Rng, tokens: TokenPool): { kind: string; body: Uint8Array; contentType: string } {
+export function nextPublishBody(
+  rng: Rng,
+  tokens: TokenPool,
+): { kind: string; body: Uint8Array; contentType: string } {
   const item = () => {
     const f = validFrame(rng, "ingest", tokens);
     if (rng.next() < 0.5) delete f.op;
-    if (rng.next() < 0.3) f[rng.pick(["id", "channel", "data", "op", "traceparent"])] = weirdValue(rng, false);
+    if (rng.next() < 0.3) {
+      f[rng.pick(["id", "channel", "data", "op", "traceparent"])] = weirdValue(rng, false);
+    }
     return f;
   };
   const value = rng.next() < 0.3 ? Array.from({ length: rng.int(0, 5) }, item) : item();
   const msgpack = rng.next() < 0.4;
-  const contentType = rng.next() < 0.05 ? rng.pick(["text/plain", "application/json; charset=utf-8", "application/x-msgpack", "", "application/json-seq"]) : msgpack ? "application/msgpack" : "application/json";
+  const contentType = rng.next() < 0.05
+    ? rng.pick([
+      "text/plain",
+      "application/json; charset=utf-8",
+      "application/x-msgpack",
+      "",
+      "application/json-seq",
+    ])
+    : msgpack
+    ? "application/msgpack"
+    : "application/json";
   const r = rng.next();
-  if (r < 0.1) return { kind: "http-random-bytes", body: randomBytes(rng, rng.int(0, 300)), contentType };
+  if (r < 0.1) {
+    return { kind: "http-random-bytes", body: randomBytes(rng, rng.int(0, 300)), contentType };
+  }
   const encoded = msgpack ? packValue(value) : utf8.encode(JSON.stringify(value));
   if (r < 0.5) return { kind: "http-mutated", body: mutateBytes(rng, encoded), contentType };
-  if (r < 0.55) return { kind: "http-deep", body: utf8.encode(`{"channel":"f.a","data":${"[".repeat(rng.int(60, 3000))}`), contentType: "application/json" };
+  if (r < 0.55) {
+    return {
+      kind: "http-deep",
+      body: utf8.encode(`{"channel":"f.a","data":${"[".repeat(rng.int(60, 3000))}`),
+      contentType: "application/json",
+    };
+  }
   return { kind: "http-valid", body: encoded, contentType };
 }
 
@@ -247,7 +416,23 @@ export function nextHistoryQuery(rng: Rng): string {
   const values: Record<string, () => string> = {
     channel: () => rng.pick([...CHANNELS, randomString(rng, 30)]),
     after: () => rng.pick([...CURSORS, "", randomString(rng, 20)]),
-    limit: () => rng.pick(["", "0", "1", "1000", "1001", "-1", "1e3", "0x10", "NaN", "Infinity", "1.5", " 5", "99999999999999999999", randomString(rng, 5)]),
+    limit: () =>
+      rng.pick([
+        "",
+        "0",
+        "1",
+        "1000",
+        "1001",
+        "-1",
+        "1e3",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "1.5",
+        " 5",
+        "99999999999999999999",
+        randomString(rng, 5),
+      ]),
   };
   for (const name of ["channel", "after", "limit"]) {
     for (let n = rng.pick([0, 1, 1, 1, 2]); n > 0; n--) params.append(name, values[name]());
@@ -255,14 +440,29 @@ export function nextHistoryQuery(rng: Rng): string {
   if (rng.next() < 0.1) params.append(randomString(rng, 6), randomString(rng, 6));
   const query = params.toString();
   // Sometimes raw damage past URLSearchParams' escaping: stray %, bare & and =.
-  return rng.next() < 0.1 ? query.replace(/%[0-9A-F]{2}/, rng.pick(["%", "%zz", "%%", "&&=", "%ff%fe"])) : query;
+  return rng.next() < 0.1
+    ? query.replace(/%[0-9A-F]{2}/, rng.pick(["%", "%zz", "%%", "&&=", "%ff%fe"]))
+    : query;
 }
 
-/** An Authorization header for an HTTP request: mostly the valid token, sometimes a bad one, a wrong scheme or none. */
+/**
+ * An Authorization header for an HTTP request: mostly the valid token, sometimes a bad one, a
+ * wrong scheme or none.
+ */
 export function nextAuthorization(rng: Rng, valid: string, tokens: TokenPool): string | undefined {
   const r = rng.next();
   if (r < 0.9) return `Bearer ${valid}`;
-  if (r < 0.96) return `Bearer ${rng.pick([...tokens.invalid.filter((t) => t !== ""), ...tokens.otherSub])}`;
-  if (r < 0.98) return rng.pick(["Basic Zm9vOmJhcg==", "Bearer", "Bearer  ", `bearer ${valid}x`, `Token ${valid}`]);
+  if (r < 0.96) {
+    return `Bearer ${rng.pick([...tokens.invalid.filter((t) => t !== ""), ...tokens.otherSub])}`;
+  }
+  if (r < 0.98) {
+    return rng.pick([
+      "Basic Zm9vOmJhcg==",
+      "Bearer",
+      "Bearer  ",
+      `bearer ${valid}x`,
+      `Token ${valid}`,
+    ]);
+  }
   return undefined;
 }

@@ -4,7 +4,10 @@ import type { FuzzFrame } from "./gen.ts";
 
 export type Frame = Record<string, unknown>;
 
-/** What came back for a frame: an answer, or the connection closed (with its code), or nothing in time. */
+/**
+ * What came back for a frame: an answer, or the connection closed (with its code), or nothing in
+ * time.
+ */
 export type Outcome = { frame: Frame } | { closed: number } | { timedOut: true };
 
 /**
@@ -21,7 +24,9 @@ export class FuzzSocket {
   private constructor(ws: WebSocket) {
     this.#ws = ws;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.#queue.push((isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame);
+      this.#queue.push(
+        (isBinary ? unpackValue(new Uint8Array(data)) : JSON.parse(data.toString("utf8"))) as Frame,
+      );
       this.#wake?.();
     });
     ws.on("close", (code: number) => {
@@ -49,8 +54,15 @@ export class FuzzSocket {
     this.#ws.send(f.payload, { binary: f.binary });
   }
 
-  /** The next frame that `isAnswer` accepts; the others go to `aside` (events, presence changes). */
-  async next(isAnswer: (f: Frame) => boolean, aside: (f: Frame) => void, timeoutMs: number): Promise<Outcome> {
+  /**
+   * The next frame that `isAnswer` accepts; the others go to `aside` (events, presence
+   * changes).
+   */
+  async next(
+    isAnswer: (f: Frame) => boolean,
+    aside: (f: Frame) => void,
+    timeoutMs: number,
+  ): Promise<Outcome> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (let f = this.#queue.shift(); f !== undefined; f = this.#queue.shift()) {

@@ -20,7 +20,8 @@ t.test("testDatabase: fresh schema, not created, dropped with its tables", async
   t.teardown(() => sql.end({ timeout: 5 }));
 
   const exists = async () =>
-    (await sql`select 1 from information_schema.schemata where schema_name = ${db.schema}`).length === 1;
+    (await sql`select 1 from information_schema.schemata where schema_name = ${db.schema}`)
+      .length === 1;
   t.notOk(await exists(), "the helper does not create the schema");
 
   // What a migration would do.
@@ -42,5 +43,8 @@ t.test("unreachable server gives a clear error", async (t) => {
     if (saved === undefined) delete process.env.DATABASE_URL;
     else process.env.DATABASE_URL = saved;
   });
-  await t.rejects(testDatabase(), /PostgreSQL is not reachable at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+  await t.rejects(
+    testDatabase(),
+    /PostgreSQL is not reachable at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/,
+  );
 });

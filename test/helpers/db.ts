@@ -25,7 +25,9 @@ export interface TestDatabase {
 export class DatabaseUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
     super(
-      `PostgreSQL is not reachable at ${redact(url)} (${cause instanceof Error ? cause.message : String(cause)}); ` +
+      `PostgreSQL is not reachable at ${redact(url)} (${
+        cause instanceof Error ? cause.message : String(cause)
+      }); ` +
         "start it or set DATABASE_URL",
     );
     this.name = "DatabaseUnavailableError";

@@ -5,7 +5,8 @@
  *
  *   const jaeger = await startJaeger();        // throws ToolMissingError when there is none
  *   // services with OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlpUrl
- *   const traces = await jaeger.findTraces({ service: "jetmesh-ingest", tags: { "jetmesh.event.id": id } });
+ *   const traces = await jaeger.findTraces({ service: "jetmesh-ingest", tags: {
+ * "jetmesh.event.id": id } });
  *   await jaeger.stop();
  *
  * JAEGER_LOG=1 copies Jaeger's own log lines to stderr.
@@ -62,7 +63,11 @@ export interface JaegerHandle {
 
 /** The URL of a trace search in the query API (the UI's search page asks the same). */
 export function traceSearchPath(q: TraceSearch): string {
-  const params = new URLSearchParams({ service: q.service, limit: String(q.limit ?? 20), lookback: "1h" });
+  const params = new URLSearchParams({
+    service: q.service,
+    limit: String(q.limit ?? 20),
+    lookback: "1h",
+  });
   if (q.operation) params.set("operation", q.operation);
   if (q.tags) params.set("tags", JSON.stringify(q.tags));
   return `/api/traces?${params}`;
@@ -77,7 +82,12 @@ process.once("exit", () => {
 async function spawnJaeger(bin: string, ui: number, otlp: number): Promise<JaegerHandle> {
   const log: string[] = [];
   const proc = spawn(bin, ["--config", JAEGER_CONFIG], {
-    env: { ...process.env, JAEGER_UI_PORT: String(ui), JAEGER_OTLP_PORT: String(otlp), JAEGER_LISTEN_HOST: "127.0.0.1" },
+    env: {
+      ...process.env,
+      JAEGER_UI_PORT: String(ui),
+      JAEGER_OTLP_PORT: String(otlp),
+      JAEGER_LISTEN_HOST: "127.0.0.1",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(proc);
@@ -111,7 +121,8 @@ async function spawnJaeger(bin: string, ui: number, otlp: number): Promise<Jaege
     uiUrl,
     otlpUrl: `http://127.0.0.1:${otlp}`,
     api,
-    findTraces: async (q) => (await api<{ data: JaegerTrace[] | null }>(traceSearchPath(q))).data ?? [],
+    findTraces: async (q) =>
+      (await api<{ data: JaegerTrace[] | null }>(traceSearchPath(q))).data ?? [],
     logTail: () => log.join("\n"),
     async stop() {
       if (exited) return;
@@ -136,11 +147,14 @@ async function spawnJaeger(bin: string, ui: number, otlp: number): Promise<Jaege
   throw new Error(`jaeger: query API not up after 30 s\n${handle.logTail()}`);
 }
 
-/** Starts Jaeger on two free ports; throws ToolMissingError (saying how to get it) when none is installed. */
+/**
+ * Starts Jaeger on two free ports; throws ToolMissingError (saying how to get it) when none is
+ * installed.
+ */
 export async function startJaeger(): Promise<JaegerHandle> {
   const bin = toolPath("jaeger");
   // Free ports can be taken between lookup and bind: retry with new ones.
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     const [ui, otlp] = await freePorts(2);
     try {
       return await spawnJaeger(bin, ui, otlp);
@@ -151,7 +165,10 @@ export async function startJaeger(): Promise<JaegerHandle> {
   }
 }
 
-/** Waits until `pred` holds for the traces a search returns; returns them (the last ones seen on timeout). */
+/**
+ * Waits until `pred` holds for the traces a search returns; returns them (the last ones seen on
+ * timeout).
+ */
 export async function waitForTraces(
   jaeger: JaegerHandle,
   q: TraceSearch,

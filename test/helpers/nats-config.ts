@@ -30,8 +30,16 @@ export function setNatsPasswords(): Record<NatsUser, string> {
   return out;
 }
 
-/** Copies `file` (and users.conf) into `dir` with ports replaced and store_dir set; returns the copy's path. */
-export function templateConfig(file: string, dir: string, store: string, ports: Map<number, number>): string {
+/**
+ * Copies `file` (and users.conf) into `dir` with ports replaced and store_dir set; returns the
+ * copy's path.
+ */
+export function templateConfig(
+  file: string,
+  dir: string,
+  store: string,
+  ports: Map<number, number>,
+): string {
   copyFileSync(join(infraNats, "users.conf"), join(dir, "users.conf"));
   const text = readFileSync(join(infraNats, file), "utf8")
     .replace(/\b(\d{4})\b/g, (m) => String(ports.get(Number(m)) ?? m))

@@ -4,7 +4,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { findNatsServer, NatsServerMissingError, startNatsCluster, startNatsServer } from "./nats-server.ts";
+import {
+  findNatsServer,
+  NatsServerMissingError,
+  startNatsCluster,
+  startNatsServer,
+} from "./nats-server.ts";
 
 if (!findNatsServer()) {
   t.fail(new NatsServerMissingError().message);
@@ -65,11 +70,16 @@ if (!findNatsServer()) {
     const helper = new URL("./nats-server.ts", import.meta.url).href;
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e",
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
         `const { startNatsServer } = await import(${JSON.stringify(helper)});
          const s = await startNatsServer();
          console.log(s.pid);
-         setInterval(() => {}, 1000);`],
+         setInterval(() => {}, 1000);`,
+      ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     const pid = await new Promise<number>((resolve, reject) => {

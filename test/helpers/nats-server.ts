@@ -32,7 +32,10 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Label used in error messages and NATS_SERVER_LOG output. */
   name?: string;
-  /** Variables added to the server's environment (e.g. the passwords users.conf reads); kept across restarts. */
+  /**
+   * Variables added to the server's environment (e.g. the passwords users.conf reads); kept
+   * across restarts.
+   */
   env?: Record<string, string>;
 }
 
@@ -52,9 +55,15 @@ export interface NatsServerHandle {
   kill(signal?: NodeJS.Signals): void;
   /** Waits for the current process to exit (resolves at once when it already has). */
   exited(): Promise<void>;
-  /** Graceful stop (SIGTERM, then SIGKILL after 10 s); removes the store dir if this helper created it. */
+  /**
+   * Graceful stop (SIGTERM, then SIGKILL after 10 s); removes the store dir if this helper
+   * created it.
+   */
   stop(): Promise<void>;
-  /** Stops the server if it runs (store dir kept) and starts it again on the same ports and store dir. */
+  /**
+   * Stops the server if it runs (store dir kept) and starts it again on the same ports and
+   * store dir.
+   */
   restart(): Promise<void>;
   /** GET a monitor endpoint such as "/jsz" or "/varz" and parse the JSON. */
   monitor<T = Record<string, unknown>>(path: string): Promise<T>;
@@ -66,7 +75,10 @@ export type NatsCluster = NatsServerHandle[] & {
   /** All client URLs, for `connect({ servers: cluster.urls })`. */
   readonly urls: string[];
   readonly name: string;
-  /** Waits until every running node sees the same JetStream meta leader; returns its server name. */
+  /**
+   * Waits until every running node sees the same JetStream meta leader; returns its server
+   * name.
+   */
   waitForMetaLeader(timeoutMs?: number): Promise<string>;
   /** Stops every node and removes their store dirs. */
   stop(): Promise<void>;
@@ -79,7 +91,10 @@ export class NatsServerMissingError extends Error {
   }
 }
 
-/** Path of the pinned nats-server (.tools/bin, NATS_SERVER_BIN, or a new enough one on PATH), else undefined. */
+/**
+ * Path of the pinned nats-server (.tools/bin, NATS_SERVER_BIN, or a new enough one on PATH),
+ * else undefined.
+ */
 export function findNatsServer(): string | undefined {
   return findTool("nats-server");
 }
@@ -102,7 +117,12 @@ process.once("exit", () => {
 function watchdog(pid: number): ChildProcess {
   const w = spawn(
     "/bin/sh",
-    ["-c", 'read _ignored; if grep -q nats-server "/proc/$1/cmdline" 2>/dev/null; then kill -KILL "$1"; fi', "sh", String(pid)],
+    [
+      "-c",
+      'read _ignored; if grep -q nats-server "/proc/$1/cmdline" 2>/dev/null; then kill -KILL "$1"; fi',
+      "sh",
+      String(pid),
+    ],
     { stdio: ["pipe", "ignore", "ignore"], detached: true },
   );
   w.on("error", () => {});
@@ -174,17 +194,25 @@ class Server implements NatsServerHandle {
   #remember(chunk: Buffer): void {
     const text = chunk.toString("utf8");
     if (process.env.NATS_SERVER_LOG === "1") {
-      for (const line of text.split("\n")) if (line !== "") process.stderr.write(`[${this.#name}] ${line}\n`);
+      for (const line of text.split("\n")) {
+        if (line !== "") process.stderr.write(`[${this.#name}] ${line}\n`);
+      }
     }
     this.#log.push(...text.split("\n").filter((l) => l !== ""));
     if (this.#log.length > LOG_LINES) this.#log.splice(0, this.#log.length - LOG_LINES);
   }
 
-  /** Spawns the process and waits for readiness; throws (after killing it) when it does not come up. */
+  /**
+   * Spawns the process and waits for readiness; throws (after killing it) when it does not
+   * come up.
+   */
   async spawn(): Promise<void> {
     if (!this.#exited) throw new Error(`${this.#name}: already running`);
     this.#log = [];
-    const proc = spawn(this.#bin, this.#args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.#env } });
+    const proc = spawn(this.#bin, this.#args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...this.#env },
+    });
     this.#proc = proc;
     this.#exited = false;
     live.add(proc);
@@ -216,11 +244,15 @@ class Server implements NatsServerHandle {
       if (this.#exited) {
         // Let the pipes drain so the log tail explains the exit.
         await sleep(20);
-        const why = spawnError ? spawnError.message : `exited with code ${proc.exitCode} signal ${proc.signalCode}`;
+        const why = spawnError
+          ? spawnError.message
+          : `exited with code ${proc.exitCode} signal ${proc.signalCode}`;
         throw new Error(`${this.#name}: nats-server ${why}\n${this.logTail()}`);
       }
       try {
-        const res = await fetch(`${this.monitorUrl}${this.#readyPath}`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`${this.monitorUrl}${this.#readyPath}`, {
+          signal: AbortSignal.timeout(1000),
+        });
         const body = await res.text();
         if (res.ok) return;
         last = `${res.status} ${body}`;
@@ -231,7 +263,9 @@ class Server implements NatsServerHandle {
     }
     proc.kill("SIGKILL");
     await this.#exit;
-    throw new Error(`${this.#name}: not ready after ${this.#readyTimeoutMs} ms (${last})\n${this.logTail()}`);
+    throw new Error(
+      `${this.#name}: not ready after ${this.#readyTimeoutMs} ms (${last})\n${this.logTail()}`,
+    );
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
@@ -261,7 +295,7 @@ class Server implements NatsServerHandle {
   async restart(): Promise<void> {
     await this.#halt();
     // The port can be briefly unavailable right after exit; retry a few times.
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1;; attempt++) {
       try {
         await this.spawn();
         return;
@@ -297,7 +331,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const ownsStore = opts.storeDir === undefined;
   const storeDir = opts.storeDir ?? mkStore("jm-nats-");
   // Free ports can be taken by someone else between lookup and bind: retry with new ones.
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     const [p, m] = await freePorts(2);
     const port = opts.port ?? p;
     const monitorPort = opts.monitorPort ?? m;
@@ -347,7 +381,7 @@ export async function startNatsCluster(
   const name = `jm-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const timeout = opts.readyTimeoutMs ?? 30_000;
 
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     const ports = await freePorts(3 * n);
     const nodes: Server[] = [];
     for (let i = 0; i < n; i++) {
@@ -358,13 +392,21 @@ export async function startNatsCluster(
         .join(",");
       const storeDir = mkStore(`jm-nats-n${i + 1}-`);
       const args = [
-        "-a", "127.0.0.1",
-        "-p", String(port),
-        "-m", String(monitorPort),
-        "-js", "-sd", storeDir,
-        "--server_name", `n${i + 1}`,
-        "--cluster_name", name,
-        "--cluster", `nats://127.0.0.1:${clusterPort}`,
+        "-a",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-m",
+        String(monitorPort),
+        "-js",
+        "-sd",
+        storeDir,
+        "--server_name",
+        `n${i + 1}`,
+        "--cluster_name",
+        name,
+        "--cluster",
+        `nats://127.0.0.1:${clusterPort}`,
       ];
       if (routes !== "") args.push("--routes", routes);
       args.push(...(opts.args ?? []));
@@ -403,11 +445,17 @@ export async function startNatsCluster(
           const seen = await Promise.all(live.map((s) => s.monitor<JszMeta>("/jsz")));
           const leaders = new Set(seen.map((j) => j.meta_cluster?.leader ?? ""));
           const health = await Promise.all(
-            live.map((s) => fetch(`${s.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok)),
+            live.map((s) =>
+              fetch(`${s.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) =>
+                r.ok
+              )
+            ),
           );
           const [leader] = [...leaders];
           if (leaders.size === 1 && leader !== "" && health.every(Boolean)) return leader;
-          last = `leaders seen: ${JSON.stringify([...leaders])}, healthy: ${JSON.stringify(health)}`;
+          last = `leaders seen: ${JSON.stringify([...leaders])}, healthy: ${
+            JSON.stringify(health)
+          }`;
         } catch (err) {
           last = String(err);
         }

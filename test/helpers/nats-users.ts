@@ -26,7 +26,10 @@ export interface NatsCredentials {
 export interface NatsUsers {
   passwords: Record<NatsUser, string>;
   admin: NatsCredentials;
-  /** For startNatsServer / startNatsCluster: `-c` with a config that includes users.conf, and the passwords. */
+  /**
+   * For startNatsServer / startNatsCluster: `-c` with a config that includes users.conf, and
+   * the passwords.
+   */
   server: { args: string[]; env: Record<string, string> };
   /** NATS_USER and NATS_PASSWORD of one user. */
   serviceEnv(user: NatsUser): Record<string, string>;
@@ -69,10 +72,19 @@ export function natsUsers(): NatsUsers {
  * are configured with. Without `admin` it connects with what `env` says (none, or
  * NATS_TOKEN) — a server a test started without users.
  */
-export async function migrateAsAdmin(servers: string[], env: Record<string, string | undefined>, admin?: NatsCredentials): Promise<Step[]> {
-  const auth = admin ? { NATS_USER: admin.user, NATS_PASSWORD: admin.pass, NATS_TOKEN: undefined } : {};
+export async function migrateAsAdmin(
+  servers: string[],
+  env: Record<string, string | undefined>,
+  admin?: NatsCredentials,
+): Promise<Step[]> {
+  const auth = admin
+    ? { NATS_USER: admin.user, NATS_PASSWORD: admin.pass, NATS_TOKEN: undefined }
+    : {};
   const cfg = readMigrateConfig({ ...env, ...auth, NATS_URL: servers.join(",") });
   const show = Boolean(process.env.JETMESH_TEST_LOG);
-  const log = createLogger({ svc: "migrate" }, { level: show ? "debug" : "error", sink: (line) => show ? console.error(line) : undefined });
+  const log = createLogger({ svc: "migrate" }, {
+    level: show ? "debug" : "error",
+    sink: (line) => show ? console.error(line) : undefined,
+  });
   return await runMigrate(cfg, log);
 }

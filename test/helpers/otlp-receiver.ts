@@ -36,13 +36,19 @@ export interface OtlpReceiver {
   stop(): Promise<void>;
 }
 
-type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean };
+type OtlpValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+};
 type OtlpAttr = { key: string; value: OtlpValue };
 
 function attrs(list: OtlpAttr[] | undefined): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const { key, value } of list ?? []) {
-    out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ??
+    out[key] = value.stringValue ??
+      (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ??
       value.boolValue ?? "";
   }
   return out;
@@ -130,7 +136,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const deadline = Date.now() + timeoutMs;
       while (!pred(spans)) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`OTLP receiver: condition not met in ${timeoutMs} ms; have ${spans.length} spans`);
+        if (left <= 0) {
+          throw new Error(
+            `OTLP receiver: condition not met in ${timeoutMs} ms; have ${spans.length} spans`,
+          );
+        }
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);

@@ -22,13 +22,16 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 /** Several distinct free ports at once (held open together so they differ). */
 export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<import("node:net").Server>((resolve, reject) => {
-        const srv = createServer();
-        srv.unref();
-        srv.once("error", reject);
-        srv.listen({ port: 0, host, exclusive: true }, () => resolve(srv));
-      })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import("node:net").Server>((resolve, reject) => {
+          const srv = createServer();
+          srv.unref();
+          srv.once("error", reject);
+          srv.listen({ port: 0, host, exclusive: true }, () => resolve(srv));
+        }),
+    ),
   );
   const ports = servers.map((s) => {
     const addr = s.address();
@@ -38,7 +41,10 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
   return ports;
 }
 
-/** True when nothing accepts connections on host:port (a bind test, so it also sees 0.0.0.0 listeners). */
+/**
+ * True when nothing accepts connections on host:port (a bind test, so it also sees 0.0.0.0
+ * listeners).
+ */
 export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -59,7 +65,9 @@ export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
 export async function restartablePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
   let low = 32768;
   try {
-    low = Number((await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8")).trim().split(/\s+/)[0]) || low;
+    low = Number(
+      (await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8")).trim().split(/\s+/)[0],
+    ) || low;
   } catch {
     // not Linux: keep the usual lower bound
   }

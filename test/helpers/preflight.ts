@@ -1,13 +1,16 @@
 /**
  * Checks what the test suite needs before tap starts, with one clear message
- * per missing piece: `node --import tsx test/helpers/preflight.ts [nats-server] [nats] [jaeger] [postgres]`.
+ * per missing piece: `node --import tsx test/helpers/preflight.ts [nats-server] [nats] [jaeger]
+ * [postgres]`.
  * Exits 1 when something is missing.
  */
 import postgres from "postgres";
 import { DEFAULT_TEST_DATABASE_URL, redact } from "./db.ts";
 import { toolMissingReason } from "../../infra/tools/tools.ts";
 
-const wanted = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["nats-server", "postgres"]);
+const wanted = new Set(
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["nats-server", "postgres"],
+);
 let ok = true;
 
 for (const tool of ["nats-server", "nats", "jaeger"] as const) {
@@ -24,9 +27,17 @@ if (wanted.has("postgres")) {
   try {
     await sql`select 1`;
   } catch (err) {
-    console.error(`PostgreSQL is not reachable at ${redact(url)}: ${err instanceof Error ? err.message : String(err)}`);
-    console.error("  start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start),");
-    console.error("  create the database (createdb -h 127.0.0.1 -U postgres test), or set DATABASE_URL.");
+    console.error(
+      `PostgreSQL is not reachable at ${redact(url)}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+    console.error(
+      "  start it (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start),",
+    );
+    console.error(
+      "  create the database (createdb -h 127.0.0.1 -U postgres test), or set DATABASE_URL.",
+    );
     ok = false;
   } finally {
     await sql.end({ timeout: 1 });

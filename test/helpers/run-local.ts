@@ -3,8 +3,14 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Runs infra/local/run.ts (make run-local / make smoke) to its exit, collecting stdout and stderr. */
-export function runLocal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+/**
+ * Runs infra/local/run.ts (make run-local / make smoke) to its exit, collecting stdout and
+ * stderr.
+ */
+export function runLocal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ["--import", "tsx", "infra/local/run.ts", ...args], {
       cwd: root,

@@ -18,7 +18,10 @@ const readers: Record<ServiceName, (env: Env) => ServiceBase> = {
 };
 
 export interface ConfigRead {
-  /** The parsed config; the reader throws (bad_config) when a value is wrong. `ops`: the edges' operations listener. */
+  /**
+   * The parsed config; the reader throws (bad_config) when a value is wrong. `ops`: the edges'
+   * operations listener.
+   */
   config: ServiceBase & { database?: { url: string }; ops?: ListenConfig };
   /** Every variable the reader looked at, set or not. */
   read: Set<string>;
@@ -29,7 +32,10 @@ export function readServiceConfig(service: ServiceName, env: Env): ConfigRead {
 }
 
 /** Any config reader (the migration's too) over `env`, with the variables it looked at. */
-export function readTracked<C>(reader: (env: Env) => C, env: Env): { config: C; read: Set<string> } {
+export function readTracked<C>(
+  reader: (env: Env) => C,
+  env: Env,
+): { config: C; read: Set<string> } {
   const read = new Set<string>();
   const tracked = new Proxy(env, {
     get(target, name) {

@@ -4,8 +4,12 @@ import { SignJWT } from "jose";
 /** A fresh HS256 secret and the variables that turn JWT auth on with it. */
 export function jwtAuth(): { secret: string; env: Record<string, string> } {
   const secret = randomBytes(32).toString("base64url");
-  // No clock skew: client and services share this machine's clock, and a test of expiry then need not wait the skew out.
-  return { secret, env: { JETMESH_AUTH: "jwt", JETMESH_JWT_SECRET: secret, JETMESH_JWT_CLOCK_SKEW: "0s" } };
+  // No clock skew: client and services share this machine's clock, and a test of expiry then
+  // need not wait the skew out.
+  return {
+    secret,
+    env: { JETMESH_AUTH: "jwt", JETMESH_JWT_SECRET: secret, JETMESH_JWT_CLOCK_SKEW: "0s" },
+  };
 }
 
 export interface TokenOptions {
@@ -18,9 +22,15 @@ export interface TokenOptions {
 }
 
 /** An HS256 token for `sub`, as an application's auth server would issue. */
-export async function mintToken(secret: string, sub: string, o: TokenOptions = {}): Promise<string> {
+export async function mintToken(
+  secret: string,
+  sub: string,
+  o: TokenOptions = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const grants = o.publish === undefined && o.subscribe === undefined ? {} : { jetmesh: { publish: o.publish ?? [], subscribe: o.subscribe ?? [] } };
+  const grants = o.publish === undefined && o.subscribe === undefined
+    ? {}
+    : { jetmesh: { publish: o.publish ?? [], subscribe: o.subscribe ?? [] } };
   return await new SignJWT({ ...grants, ...o.claims })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(sub)

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import WebSocket from "ws";
-import { type ConnectionState, JetmeshClient, type JetmeshClientError, type JetmeshEvent } from "../../sdk/mod.ts";
+import {
+  type ConnectionState,
+  JetmeshClient,
+  type JetmeshClientError,
+  type JetmeshEvent,
+} from "../../sdk/mod.ts";
 import { startStack } from "../e2e/stack.ts";
 import { jwtAuth, mintToken } from "../helpers/tokens.ts";
 
@@ -19,8 +24,15 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs = 20_000): Pro
   }
 }
 
-/** A client of one service whose every getToken call mints a token of `expiresIn` seconds; `calls` counts them. */
-function renewing(url: { ingestUrl: string } | { notifyUrl: string }, expiresIn: number, fail: () => boolean) {
+/**
+ * A client of one service whose every getToken call mints a token of `expiresIn` seconds;
+ * `calls` counts them.
+ */
+function renewing(
+  url: { ingestUrl: string } | { notifyUrl: string },
+  expiresIn: number,
+  fail: () => boolean,
+) {
   const counter = { calls: 0 };
   const client = new JetmeshClient({
     ...url,
@@ -40,7 +52,12 @@ function renewing(url: { ingestUrl: string } | { notifyUrl: string }, expiresIn:
 }
 
 /** Publishes 0..n-1 on `channel` every `everyMs` and resolves when all are acked. */
-async function talk(client: JetmeshClient, channel: string, n: number, everyMs: number): Promise<void> {
+async function talk(
+  client: JetmeshClient,
+  channel: string,
+  n: number,
+  everyMs: number,
+): Promise<void> {
   const acks = [];
   for (let i = 0; i < n; i++) {
     acks.push(client.publish(channel, { i }));
@@ -56,7 +73,13 @@ t.test("with tokens: publish and subscribe as the token's sub; refusals are type
   const stack = await startStack(auth.env);
   t.teardown(stack.stop);
   const token = await mintToken(auth.secret, "alice", grants);
-  const alice = new JetmeshClient({ ingestUrl: stack.ingestWs, notifyUrl: stack.notifyWs, token, WebSocket, backoff });
+  const alice = new JetmeshClient({
+    ingestUrl: stack.ingestWs,
+    notifyUrl: stack.notifyWs,
+    token,
+    WebSocket,
+    backoff,
+  });
   const anonymous = new JetmeshClient({ notifyUrl: stack.notifyWs, WebSocket, backoff });
   t.teardown(() => {
     alice.close();
@@ -70,9 +93,21 @@ t.test("with tokens: publish and subscribe as the token's sub; refusals are type
   const [event] = await new Promise<JetmeshEvent[]>((resolve) => sub.onEvent((e) => resolve([e])));
   t.equal(event.id, "alice:first", "the publisher in the event id is the token's sub");
 
-  await t.rejects(alice.publish("secret.plans", 1), { code: "forbidden" }, "publishing outside the token's grants: forbidden");
-  await t.rejects(alice.subscribe("secret.>").ready, { code: "forbidden" }, "subscribing outside them: forbidden");
-  await t.rejects(anonymous.subscribe("chat.room").ready, { code: "unauthorized" }, "without a token: unauthorized");
+  await t.rejects(
+    alice.publish("secret.plans", 1),
+    { code: "forbidden" },
+    "publishing outside the token's grants: forbidden",
+  );
+  await t.rejects(
+    alice.subscribe("secret.>").ready,
+    { code: "forbidden" },
+    "subscribing outside them: forbidden",
+  );
+  await t.rejects(
+    anonymous.subscribe("chat.room").ready,
+    { code: "unauthorized" },
+    "without a token: unauthorized",
+  );
   t.equal(alice.state, "open", "refusals leave the connections up");
 });
 
@@ -97,8 +132,14 @@ t.test("a token renewed before it expires keeps both connections; getToken again
   await talk(pub.client, "chat.renew", 40, 200);
   await waitFor("every event", () => seen.length >= 40);
   t.same(numbers(seen), range(40), "every event once, in order, while the tokens were renewed");
-  t.ok(pub.counter.calls - before[0] >= 3, `ingest's token was renewed ${pub.counter.calls - before[0]} times in 8 s`);
-  t.ok(sub.counter.calls - before[1] >= 3, `notify's token was renewed ${sub.counter.calls - before[1]} times in 8 s`);
+  t.ok(
+    pub.counter.calls - before[0] >= 3,
+    `ingest's token was renewed ${pub.counter.calls - before[0]} times in 8 s`,
+  );
+  t.ok(
+    sub.counter.calls - before[1] >= 3,
+    `notify's token was renewed ${sub.counter.calls - before[1]} times in 8 s`,
+  );
   t.same([...pub.states, ...sub.states], ["open", "open"], "no connection was lost");
   t.same([...pub.errors, ...sub.errors], [], "no token problem");
 
@@ -108,7 +149,12 @@ t.test("a token renewed before it expires keeps both connections; getToken again
   await new Promise((r) => setTimeout(r, 3500));
   await stack.startService("notify");
   await waitFor("open again", () => sub.client.state === "open", 30_000);
-  t.ok(sub.counter.calls > atStop, `getToken was called for the reconnect (${sub.counter.calls - atStop} times while notify was down)`);
+  t.ok(
+    sub.counter.calls > atStop,
+    `getToken was called for the reconnect (${
+      sub.counter.calls - atStop
+    } times while notify was down)`,
+  );
   await talk(pub.client, "chat.renew", 5, 50);
   await waitFor("events after the reconnect", () => seen.length >= 45);
   t.same(numbers(seen.slice(40)), range(5), "the subscription resumed");
@@ -119,9 +165,17 @@ t.test("a token renewed before it expires keeps both connections; getToken again
   sub.errors.length = 0;
   authServerDown = true;
   await waitFor("closed for expiry", () => sub.states.slice(lost).includes("reconnecting"), 10_000);
-  t.ok(sub.errors.some((e) => e.code === "unauthorized" && /getToken failed/.test(e.message)), "the failing getToken was reported", { errors: sub.errors.map((e) => e.message) });
+  t.ok(
+    sub.errors.some((e) => e.code === "unauthorized" && /getToken failed/.test(e.message)),
+    "the failing getToken was reported",
+    { errors: sub.errors.map((e) => e.message) },
+  );
   authServerDown = false;
-  await waitFor("open after the expiry", () => sub.client.state === "open" && pub.client.state === "open", 20_000);
+  await waitFor(
+    "open after the expiry",
+    () => sub.client.state === "open" && pub.client.state === "open",
+    20_000,
+  );
   await talk(pub.client, "chat.renew", 5, 50);
   await waitFor("events after 4001", () => seen.length >= 50);
   t.same(numbers(seen.slice(45)), range(5), "and the subscription resumed again");
@@ -139,7 +193,11 @@ t.test("without getToken an expired token ends the client with unauthorized, not
   await sub.ready;
   const ended = new Promise<Error>((resolve) => sub.onError(resolve));
   await waitFor("closed", () => client.state === "closed", 10_000);
-  t.match(errors, [{ code: "unauthorized", message: /token expired and there is no getToken/ }], "the application is told why");
+  t.match(
+    errors,
+    [{ code: "unauthorized", message: /token expired and there is no getToken/ }],
+    "the application is told why",
+  );
   t.match(await ended, { code: "unauthorized" }, "the subscription ends with the same error");
 });
 
@@ -147,11 +205,20 @@ t.test("rate_limited publishes are sent again after retryAfterMs, still one per 
   const dir = mkdtempSync(join(tmpdir(), "jm-ns-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "namespaces.yaml");
-  writeFileSync(file, "namespaces:\n  - name: slow\n    channels: \"chat.slow\"\n    limits: { publishRate: { perSecond: 4, burst: 2 } }\n");
+  writeFileSync(
+    file,
+    'namespaces:\n  - name: slow\n    channels: "chat.slow"\n    limits: { publishRate: { perSecond: 4, burst: 2 } }\n',
+  );
   const stack = await startStack({ ...auth.env, JETMESH_NAMESPACES: file });
   t.teardown(stack.stop);
   const token = await mintToken(auth.secret, "erin", grants);
-  const client = new JetmeshClient({ ingestUrl: stack.ingestWs, notifyUrl: stack.notifyWs, token, WebSocket, backoff });
+  const client = new JetmeshClient({
+    ingestUrl: stack.ingestWs,
+    notifyUrl: stack.notifyWs,
+    token,
+    WebSocket,
+    backoff,
+  });
   t.teardown(() => client.close());
   const seen: JetmeshEvent[] = [];
   await client.subscribe("chat.slow", { onEvent: (e) => seen.push(e) }).ready;

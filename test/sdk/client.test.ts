@@ -15,7 +15,13 @@ t.test("the SDK publishes and subscribes through kill -9 of notify and of ingest
   const stack = await startProcessStack({ NOTIFY_PRESENCE_TTL: "3s" });
   t.teardown(stack.stop);
   const backoff = { initialMs: 100, maxMs: 1000 };
-  const alice = new JetmeshClient({ ingestUrl: stack.ingestWs, notifyUrl: stack.notifyWs, publisher: "alice", WebSocket, backoff });
+  const alice = new JetmeshClient({
+    ingestUrl: stack.ingestWs,
+    notifyUrl: stack.notifyWs,
+    publisher: "alice",
+    WebSocket,
+    backoff,
+  });
   const bob = new JetmeshClient({ notifyUrl: stack.notifyWs, WebSocket, backoff });
   t.teardown(() => {
     alice.close();
@@ -67,19 +73,44 @@ t.test("the SDK publishes and subscribes through kill -9 of notify and of ingest
   stop = true;
   await publishing;
   const settled = await Promise.all(acks);
-  t.equal(settled.length, sent["chat.a"].length + sent["chat.b"].length, `every one of ${settled.length} publishes resolved with an ack`);
-  t.ok(settled.every((a) => typeof a.seq === "number" && typeof a.id === "string"), "acks carry id and seq");
+  t.equal(
+    settled.length,
+    sent["chat.a"].length + sent["chat.b"].length,
+    `every one of ${settled.length} publishes resolved with an ack`,
+  );
+  t.ok(
+    settled.every((a) => typeof a.seq === "number" && typeof a.id === "string"),
+    "acks carry id and seq",
+  );
   const dups = settled.filter((a) => a.dup).length;
-  t.comment(`${settled.length} events, kills: ${kills.join(", ")}, ${dups} resends acked as duplicates`);
+  t.comment(
+    `${settled.length} events, kills: ${kills.join(", ")}, ${dups} resends acked as duplicates`,
+  );
 
   const total = sent["chat.a"].length + sent["chat.b"].length;
-  await waitFor("everything", () => byIterator.length >= total && byCallback.length >= sent["chat.a"].length);
+  await waitFor(
+    "everything",
+    () => byIterator.length >= total && byCallback.length >= sent["chat.a"].length,
+  );
   await new Promise((r) => setTimeout(r, 300));
-  const numbers = (es: JetmeshEvent[], channel: string) => es.filter((e) => e.channel === channel).map((e) => (e.data as { i: number }).i);
-  t.same(numbers(byCallback, "chat.a"), sent["chat.a"], "callback: chat.a once each, in publish order");
+  const numbers = (es: JetmeshEvent[], channel: string) =>
+    es.filter((e) => e.channel === channel).map((e) => (e.data as { i: number }).i);
+  t.same(
+    numbers(byCallback, "chat.a"),
+    sent["chat.a"],
+    "callback: chat.a once each, in publish order",
+  );
   t.equal(byCallback.length, sent["chat.a"].length, "callback: nothing else");
-  t.same(numbers(byIterator, "chat.a"), sent["chat.a"], "iterator over chat.*: chat.a once each, in publish order");
-  t.same(numbers(byIterator, "chat.b"), sent["chat.b"], "iterator over chat.*: chat.b once each, in publish order");
+  t.same(
+    numbers(byIterator, "chat.a"),
+    sent["chat.a"],
+    "iterator over chat.*: chat.a once each, in publish order",
+  );
+  t.same(
+    numbers(byIterator, "chat.b"),
+    sent["chat.b"],
+    "iterator over chat.*: chat.b once each, in publish order",
+  );
   t.equal(byIterator.length, total, "iterator: nothing else");
 
   t.equal(states[0], "connecting", "starts connecting");
@@ -91,7 +122,11 @@ t.test("the SDK publishes and subscribes through kill -9 of notify and of ingest
 
   alice.close();
   t.equal(states.at(-1), "closed", "closed after close()");
-  await t.rejects(alice.publish("chat.a", 1), { code: "closed" }, "publishing after close is refused");
+  await t.rejects(
+    alice.publish("chat.a", 1),
+    { code: "closed" },
+    "publishing after close is refused",
+  );
   direct.close();
   pattern.close();
   await reading;

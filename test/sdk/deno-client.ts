@@ -5,7 +5,8 @@
  */
 import { JetmeshClient } from "../../sdk/mod.ts";
 
-const [ingestUrl, notifyUrl, token] = (globalThis as unknown as { Deno: { args: string[] } }).Deno.args;
+const [ingestUrl, notifyUrl, token] =
+  (globalThis as unknown as { Deno: { args: string[] } }).Deno.args;
 const client = new JetmeshClient({ ingestUrl, notifyUrl, getToken: () => Promise.resolve(token) });
 const sub = client.subscribe("deno.sdk");
 await sub.ready;
@@ -17,5 +18,12 @@ for await (const e of sub) {
   publishers.add(e.id.split(":")[0]);
   if (seen.length === 3) break;
 }
-console.log(JSON.stringify({ acks: acks.map((a) => a.dup), seen, publishers: [...publishers], state: client.state }));
+console.log(
+  JSON.stringify({
+    acks: acks.map((a) => a.dup),
+    seen,
+    publishers: [...publishers],
+    state: client.state,
+  }),
+);
 client.close();

@@ -10,7 +10,10 @@ t.test("backoff doubles up to the cap, with jitter in the upper half", async (t)
   for (let attempt = 0; attempt < 12; attempt++) {
     const ceiling = Math.min(10_000, 250 * 2 ** attempt);
     const delays = Array.from({ length: 50 }, () => backoffDelay(attempt));
-    t.ok(delays.every((d) => d >= ceiling / 2 && d <= ceiling), `attempt ${attempt}: within [${ceiling / 2}, ${ceiling}] ms`);
+    t.ok(
+      delays.every((d) => d >= ceiling / 2 && d <= ceiling),
+      `attempt ${attempt}: within [${ceiling / 2}, ${ceiling}] ms`,
+    );
     t.ok(new Set(delays).size > 40, `attempt ${attempt}: jittered`);
   }
   t.ok(backoffDelay(3, { initialMs: 10, maxMs: 50 }) <= 50, "options apply");
@@ -20,7 +23,11 @@ t.test("cursors compare as the server orders them", async (t) => {
   const cursors = ["1-5", "1-40", "2-1", "0-0", "1764000000000-3", "1764000000000-12"];
   for (const a of cursors) {
     for (const b of cursors) {
-      t.equal(Math.sign(compareCursors(a, b)), Math.sign(serverCompare(parseCursor(a)!, parseCursor(b)!)), `${a} vs ${b}`);
+      t.equal(
+        Math.sign(compareCursors(a, b)),
+        Math.sign(serverCompare(parseCursor(a)!, parseCursor(b)!)),
+        `${a} vs ${b}`,
+      );
     }
   }
 });
@@ -59,7 +66,11 @@ t.test("events that arrive before anyone reads are kept for the first reader", a
   sub.deliver(ev("1-2"));
   const it = sub[Symbol.asyncIterator]();
   sub.deliver(ev("1-3"));
-  const got = [(await it.next()).value?.cursor, (await it.next()).value?.cursor, (await it.next()).value?.cursor];
+  const got = [
+    (await it.next()).value?.cursor,
+    (await it.next()).value?.cursor,
+    (await it.next()).value?.cursor,
+  ];
   t.same(got, ["1-1", "1-2", "1-3"]);
   const late: string[] = [];
   sub.onEvent((e) => late.push(e.cursor));
@@ -87,7 +98,9 @@ t.test("a refused subscription rejects ready, throws in iterators and calls onEr
 t.test("a presence watch follows lists and changes", async (t) => {
   const w = new PresenceWatch("room", () => {});
   const calls: Array<[string[], string | undefined]> = [];
-  w.onChange((members, change) => calls.push([members, change && `${change.type}:${change.member}`]));
+  w.onChange((members, change) =>
+    calls.push([members, change && `${change.type}:${change.member}`])
+  );
   w.reset(["bob", "alice"]);
   w.apply({ type: "join", member: "carol" });
   w.apply({ type: "join", member: "carol" });
@@ -102,21 +115,52 @@ t.test("a presence watch follows lists and changes", async (t) => {
 });
 
 /** An unsigned JWT with these claims: the client only reads them. */
-const jwt = (claims: Record<string, unknown>) => `e30.${btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}.sig`;
+const jwt = (claims: Record<string, unknown>) =>
+  `e30.${
+    btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")
+  }.sig`;
 
 t.test("a token is renewed at 80 % of what is left or 30 s before expiry, never before half of it", async (t) => {
   const now = 1_800_000_000_000;
   const s = now / 1000;
-  t.same(readClaims(jwt({ exp: s + 60, iat: s, sub: "ü?>" })), { exp: s + 60, iat: s }, "base64url payload read without verifying");
+  t.same(
+    readClaims(jwt({ exp: s + 60, iat: s, sub: "ü?>" })),
+    { exp: s + 60, iat: s },
+    "base64url payload read without verifying",
+  );
   t.same(readClaims("not a jwt"), {}, "anything else has no claims");
-  t.equal(refreshDelay(jwt({ exp: s + 3600, iat: s }), now), 2880_000, "an hour: at 80 %, earlier than 30 s before expiry");
-  t.equal(refreshDelay(jwt({ exp: s + 100, iat: s }), now), 70_000, "100 s: 30 s before expiry, earlier than 80 %");
+  t.equal(
+    refreshDelay(jwt({ exp: s + 3600, iat: s }), now),
+    2880_000,
+    "an hour: at 80 %, earlier than 30 s before expiry",
+  );
+  t.equal(
+    refreshDelay(jwt({ exp: s + 100, iat: s }), now),
+    70_000,
+    "100 s: 30 s before expiry, earlier than 80 %",
+  );
   t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now), 1500, "3 s: at half, not in a loop");
   t.equal(refreshDelay(jwt({ exp: s + 3600 }), now), 2880_000, "no iat: from the client's clock");
   t.equal(refreshDelay(jwt({ sub: "x" }), now), undefined, "no exp: never");
   // The client's clock is off; the token's own lifetime bounds the estimate.
-  t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now - 60_000), 1500, "client clock a minute behind: still half of the 3 s lifetime");
-  t.equal(refreshDelay(jwt({ exp: s + 3, iat: s }), now + 60_000), 1500, "client clock a minute ahead (exp seemingly past): the lifetime");
-  t.equal(refreshDelay(jwt({ exp: s + 100, iat: s - 50 }), now), 70_000, "a token handed over late: from what is left, 100 s of 150");
-  t.equal(refreshDelay(jwt({ exp: s - 5 }), now), 1000, "expired without iat: a second, then the server decides");
+  t.equal(
+    refreshDelay(jwt({ exp: s + 3, iat: s }), now - 60_000),
+    1500,
+    "client clock a minute behind: still half of the 3 s lifetime",
+  );
+  t.equal(
+    refreshDelay(jwt({ exp: s + 3, iat: s }), now + 60_000),
+    1500,
+    "client clock a minute ahead (exp seemingly past): the lifetime",
+  );
+  t.equal(
+    refreshDelay(jwt({ exp: s + 100, iat: s - 50 }), now),
+    70_000,
+    "a token handed over late: from what is left, 100 s of 150",
+  );
+  t.equal(
+    refreshDelay(jwt({ exp: s - 5 }), now),
+    1000,
+    "expired without iat: a second, then the server decides",
+  );
 });

@@ -24,13 +24,16 @@ t.test("the store runs on embedded PGlite", { timeout: 120_000 }, async (t) => {
 
   const rows = Array.from({ length: 1000 }, (_, i) => eventRow("c", 1000 + (i % 2), i + 1));
   t.equal(await store.insertEvents(rows), 1000);
-  t.equal(await store.insertEvents(rows.slice(990).concat(eventRow("c", 2000, 1))), 1, "only the new row counts");
+  t.equal(
+    await store.insertEvents(rows.slice(990).concat(eventRow("c", 2000, 1))),
+    1,
+    "only the new row counts",
+  );
 
   const page = await store.history("c", { epoch: 1001, seq: 996 }, 3);
   t.same(page.map((r) => [r.cursor.epoch, r.cursor.seq]), [[1001, 998], [1001, 1000], [2000, 1]]);
   t.same(page[0].data, { seq: 998 });
   t.equal(page[0].receivedAt, rows[997].receivedAt);
-
 });
 
 t.test("a data directory keeps events across restarts", { timeout: 120_000 }, async (t) => {

@@ -9,7 +9,10 @@ import { eventRow } from "./rows.ts";
 const log = createLogger({ test: "store" }, { sink: () => {} });
 
 /** A store on a fresh schema of DATABASE_URL, closed and dropped when the test ends. */
-async function freshStore(t: { teardown(fn: () => unknown): void }, poolMax = 4): Promise<{ store: Store; schema: string; url: string }> {
+async function freshStore(
+  t: { teardown(fn: () => unknown): void },
+  poolMax = 4,
+): Promise<{ store: Store; schema: string; url: string }> {
   const db = await testDatabase();
   t.teardown(db.drop);
   const store = openStore({ url: db.url, schema: db.schema, poolMax }, log);
@@ -26,9 +29,12 @@ t.test("migrate is idempotent and safe when two services start together", async 
 
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end({ timeout: 5 }));
-  const versions = await sql`select version from ${sql(`${schema}.schema_migrations`)} order by version`;
+  const versions = await sql`select version from ${
+    sql(`${schema}.schema_migrations`)
+  } order by version`;
   t.same(versions.map((r) => r.version), [1, 2], "each migration recorded once");
-  const indexes = await sql`select indexname from pg_indexes where schemaname = ${schema} and tablename = 'events'`;
+  const indexes =
+    await sql`select indexname from pg_indexes where schemaname = ${schema} and tablename = 'events'`;
   t.ok(indexes.some((r) => r.indexname === "events_channel_cursor"), "channel cursor index exists");
   t.ok(indexes.some((r) => r.indexname === "events_cursor"), "cursor index exists");
 });
@@ -71,7 +77,10 @@ t.test("history: cursor order across epochs, paging, one channel only", async (t
   const page3 = await store.history("a", page2[1].cursor, 2);
   t.same(cursors(page3), ["2000-2"]);
   t.same(await store.history("a", page3[0].cursor, 2), [], "nothing after the last");
-  t.same(cursors(await store.history("a", { epoch: 1000, seq: 1_000_000 }, 10)), ["2000-1", "2000-2"]);
+  t.same(cursors(await store.history("a", { epoch: 1000, seq: 1_000_000 }, 10)), [
+    "2000-1",
+    "2000-2",
+  ]);
   t.same(cursors(await store.history("b", undefined, 10)), ["1000-3"]);
   t.same(await store.history("none", undefined, 10), []);
 });
@@ -90,14 +99,31 @@ t.test("replay: a channel or a pattern, between two cursors, across epochs", asy
     eventRow("chat.a", 2000, 3),
   ];
   await store.insertEvents(rows);
-  const ids = (page: EventRow[]) => page.map((r) => `${r.channel}@${r.cursor.epoch}-${r.cursor.seq}`);
+  const ids = (page: EventRow[]) =>
+    page.map((r) => `${r.channel}@${r.cursor.epoch}-${r.cursor.seq}`);
   const zero = { epoch: 0, seq: 0 };
   const end = { epoch: 9999, seq: 0 };
-  t.same(ids(await store.replay("chat.*", zero, end, 100)), ["chat.a@1000-1", "chat.b@1000-2", "chat.a@2000-1", "chat.b@2000-2", "chat.a@2000-3"]);
-  t.same(ids(await store.replay("chat.>", zero, end, 100)).length, 6, "> takes deeper channels too");
+  t.same(ids(await store.replay("chat.*", zero, end, 100)), [
+    "chat.a@1000-1",
+    "chat.b@1000-2",
+    "chat.a@2000-1",
+    "chat.b@2000-2",
+    "chat.a@2000-3",
+  ]);
+  t.same(
+    ids(await store.replay("chat.>", zero, end, 100)).length,
+    6,
+    "> takes deeper channels too",
+  );
   t.same(ids(await store.replay("*.*.*", zero, end, 100)), ["chat.a.x@1000-3", "iot.s.t@1000-4"]);
-  t.same(ids(await store.replay("chat.a", { epoch: 1000, seq: 1 }, { epoch: 2000, seq: 3 }, 100)), ["chat.a@2000-1"], "both bounds exclusive");
-  t.same(ids(await store.replay("chat.*", zero, end, 2)), ["chat.a@1000-1", "chat.b@1000-2"], "limit");
+  t.same(ids(await store.replay("chat.a", { epoch: 1000, seq: 1 }, { epoch: 2000, seq: 3 }, 100)), [
+    "chat.a@2000-1",
+  ], "both bounds exclusive");
+  t.same(
+    ids(await store.replay("chat.*", zero, end, 2)),
+    ["chat.a@1000-1", "chat.b@1000-2"],
+    "limit",
+  );
   t.same(await store.replay("chat.a", end, zero, 10), [], "empty range");
 });
 
@@ -120,7 +146,14 @@ t.test("event fields and data survive the round trip", async (t) => {
     { ...eventRow("rt", epoch, 3), data: "just a string" },
   ]);
   const [a, b, c] = await store.history("rt", undefined, 10);
-  t.same(a, { eventId: `rt-${epoch}-1`, channel: "rt", cursor: { epoch, seq: 1 }, receivedAt, publisher: "user:42", data: nested });
+  t.same(a, {
+    eventId: `rt-${epoch}-1`,
+    channel: "rt",
+    cursor: { epoch, seq: 1 },
+    receivedAt,
+    publisher: "user:42",
+    data: nested,
+  });
   const payload = (b.data as { payload: Uint8Array }).payload;
   t.ok(payload instanceof Uint8Array, "binary stays binary");
   t.same(Array.from(payload), Array.from(bytes));
@@ -131,13 +164,19 @@ t.test("ping; an unreachable database is `unavailable` with the cause kept", asy
   const { store } = await freshStore(t);
   await store.ping();
   // Port 1 is never PostgreSQL: the connection is refused at once.
-  const down = openStore({ url: "postgres://postgres@127.0.0.1:1/test", schema: "jetmesh", poolMax: 1 }, log);
+  const down = openStore({
+    url: "postgres://postgres@127.0.0.1:1/test",
+    schema: "jetmesh",
+    poolMax: 1,
+  }, log);
   t.teardown(() => down.close());
-  for (const [name, op] of [
-    ["ping", () => down.ping()],
-    ["history", () => down.history("c", undefined, 10)],
-    ["insertEvents", () => down.insertEvents([eventRow("c", 1, 1)])],
-  ] as const) {
+  for (
+    const [name, op] of [
+      ["ping", () => down.ping()],
+      ["history", () => down.history("c", undefined, 10)],
+      ["insertEvents", () => down.insertEvents([eventRow("c", 1, 1)])],
+    ] as const
+  ) {
     const err = await op().then(() => undefined, (e: unknown) => e);
     t.ok(err instanceof JetmeshError, `${name} throws JetmeshError`);
     t.equal((err as JetmeshError).code, "unavailable", name);
@@ -154,5 +193,7 @@ t.test("statement errors are not mistaken for an outage", async (t) => {
 });
 
 t.test("a schema name that is not a plain identifier is refused", async (t) => {
-  t.throws(() => openStore({ url: "postgres://127.0.0.1/x", schema: "a.b", poolMax: 1 }, log), { code: "bad_config" });
+  t.throws(() => openStore({ url: "postgres://127.0.0.1/x", schema: "a.b", poolMax: 1 }, log), {
+    code: "bad_config",
+  });
 });

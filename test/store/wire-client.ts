@@ -39,9 +39,13 @@ if (role === "writer") {
   for (let i = 0; i < rounds; i++) {
     try {
       const page = await store.history("w", undefined, 100_000);
-      if (page.some((r, k) => r.cursor.seq !== k + 1)) errors.push(`history out of order or with gaps at round ${i}`);
+      if (page.some((r, k) => r.cursor.seq !== k + 1)) {
+        errors.push(`history out of order or with gaps at round ${i}`);
+      }
       // One statement inserts a whole batch, so a reader never sees part of one.
-      if (page.length < seen || page.length % batch !== 0) errors.push(`history saw ${page.length} rows after ${seen}`);
+      if (page.length < seen || page.length % batch !== 0) {
+        errors.push(`history saw ${page.length} rows after ${seen}`);
+      }
       seen = page.length;
     } catch (err) {
       note(err);
@@ -50,8 +54,12 @@ if (role === "writer") {
     try {
       await sql.begin(async (tx) => {
         await tx`insert into ${tx(`${schema}.tx_log`)} values (${i})`;
-        const [{ n }] = await tx<{ n: number }[]>`select count(*)::int as n from ${tx(`${schema}.tx_log`)}`;
-        if (n !== committed + 1) errors.push(`transaction ${i} counted ${n}, expected ${committed + 1}`);
+        const [{ n }] = await tx<{ n: number }[]>`select count(*)::int as n from ${
+          tx(`${schema}.tx_log`)
+        }`;
+        if (n !== committed + 1) {
+          errors.push(`transaction ${i} counted ${n}, expected ${committed + 1}`);
+        }
         if (rollBack) throw new Error("roll back");
       });
       committed++;

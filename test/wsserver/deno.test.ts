@@ -8,8 +8,17 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 /** Runs deno-smoke.ts and reports each of its lines as a tap assertion. */
 const run = () =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile("npx", ["deno", "run", "-A", "test/wsserver/deno-smoke.ts"], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }));
+    execFile(
+      "npx",
+      ["deno", "run", "-A", "test/wsserver/deno-smoke.ts"],
+      { cwd: root, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === "number" ? err.code : null) : 0,
+          stdout,
+          stderr,
+        }),
+    );
   });
 
 const { code, stdout, stderr } = await run();

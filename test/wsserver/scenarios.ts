@@ -6,7 +6,12 @@
 import { connect } from "node:net";
 import WebSocket from "ws";
 import { JetmeshError } from "../../internal/errors/mod.ts";
-import type { RunningServer, SendResult, ServerOptions, WsConnection } from "../../internal/wsserver/mod.ts";
+import type {
+  RunningServer,
+  SendResult,
+  ServerOptions,
+  WsConnection,
+} from "../../internal/wsserver/mod.ts";
 
 export type Start = <T>(o: ServerOptions<T>) => Promise<RunningServer>;
 
@@ -63,9 +68,17 @@ function options(seen: Seen): ServerOptions<User> {
       "GET /hello": (req) => ({
         status: 200,
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ method: req.method, name: req.query.get("name"), test: req.header("x-test") ?? null }),
+        body: JSON.stringify({
+          method: req.method,
+          name: req.query.get("name"),
+          test: req.header("x-test") ?? null,
+        }),
       }),
-      "POST /echo": async (req) => ({ status: 201, headers: { "x-length": String(req.body.byteLength) }, body: req.body }),
+      "POST /echo": async (req) => ({
+        status: 201,
+        headers: { "x-length": String(req.body.byteLength) },
+        body: req.body,
+      }),
       "GET /slow": async () => {
         await new Promise<void>((resolve) => (seen.release = resolve));
         return { status: 200, body: "late" };
@@ -83,11 +96,18 @@ function options(seen: Seen): ServerOptions<User> {
         const token = req.query.get("token");
         if (token === "crash") throw new Error("upgrade bug");
         const user = { user: req.query.get("user") ?? "anon" };
-        // Verifying a real token awaits; "later" stands for one that passes, "later-bad" for one that does not.
+        // Verifying a real token awaits; "later" stands for one that passes, "later-bad"
+        // for one that does not.
         if (token?.startsWith("later")) {
           const wait = Number(req.query.get("wait") ?? 20);
           return new Promise((resolve, reject) =>
-            setTimeout(() => token === "later" ? resolve(user) : reject(new JetmeshError("unauthorized", "bad token, later")), wait)
+            setTimeout(
+              () =>
+                token === "later"
+                  ? resolve(user)
+                  : reject(new JetmeshError("unauthorized", "bad token, later")),
+              wait,
+            )
           );
         }
         if (token !== "ok") throw new JetmeshError("unauthorized", "bad token");
@@ -95,8 +115,9 @@ function options(seen: Seen): ServerOptions<User> {
       },
       message: (conn, payload, isBinary) => {
         seen.messages++;
-        if (payload === "whoami") conn.send(JSON.stringify({ user: conn.data.user, remote: conn.remoteAddress }));
-        else if (payload === "flood") flood(conn);
+        if (payload === "whoami") {
+          conn.send(JSON.stringify({ user: conn.data.user, remote: conn.remoteAddress }));
+        } else if (payload === "flood") flood(conn);
         else if (payload === "many") conn.sendMany(["one", new Uint8Array([2]), "three"]);
         else if (payload === "close-me") {
           conn.close(4000, "asked");
@@ -106,7 +127,13 @@ function options(seen: Seen): ServerOptions<User> {
       },
       drain: (conn) => conn.send("drained"),
       close: (conn, code, reason) =>
-        seen.closed.push({ code, reason, late: conn.send("late"), isClosed: conn.isClosed(), buffered: conn.bufferedAmount() }),
+        seen.closed.push({
+          code,
+          reason,
+          late: conn.send("late"),
+          isClosed: conn.isClosed(),
+          buffered: conn.bufferedAmount(),
+        }),
     },
   };
 }
@@ -183,7 +210,10 @@ class Client {
 
   next(): Promise<Message> {
     const m = this.#queue.shift();
-    return within(m ? Promise.resolve(m) : new Promise((resolve) => this.#waiting.push(resolve)), "next message");
+    return within(
+      m ? Promise.resolve(m) : new Promise((resolve) => this.#waiting.push(resolve)),
+      "next message",
+    );
   }
 
   async ask(text: string): Promise<Message> {
@@ -286,8 +316,15 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
       t.strictSame(new Uint8Array(await res.arrayBuffer()), body);
       const empty = await fetch(http("/echo"), { method: "POST" });
       t.equal(empty.headers.get("x-length"), "0");
-      const chunked = await fetch(http("/echo"), streamed([body.subarray(0, 100), body.subarray(100, 300)]));
-      t.strictSame(new Uint8Array(await chunked.arrayBuffer()), body.subarray(0, 300), "chunked body is joined");
+      const chunked = await fetch(
+        http("/echo"),
+        streamed([body.subarray(0, 100), body.subarray(100, 300)]),
+      );
+      t.strictSame(
+        new Uint8Array(await chunked.arrayBuffer()),
+        body.subarray(0, 300),
+        "chunked body is joined",
+      );
     }),
 
   "unknown route is a 404 JSON error": (start, t) =>
@@ -305,7 +342,10 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
 
   "too large body is a 413 JSON error": (start, t) =>
     withServer(start, async ({ http }) => {
-      const res = await fetch(http("/echo"), { method: "POST", body: new Uint8Array(MAX_BODY * 4) });
+      const res = await fetch(http("/echo"), {
+        method: "POST",
+        body: new Uint8Array(MAX_BODY * 4),
+      });
       t.equal(res.status, 413);
       t.equal(((await json(res)) as Record<string, unknown>).code, "too_large");
       // A chunked body has no declared length, so the limit is enforced while reading.
@@ -383,7 +423,10 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
       // uWS drops the TCP connection without a close frame far above the limit.
       const huge = await Client.open(ws());
       huge.socket.send(new Uint8Array(MAX_FRAME * 3));
-      t.ok([1009, 1006].includes((await within(huge.closed, "huge frame close")).code), "far above the limit");
+      t.ok(
+        [1009, 1006].includes((await within(huge.closed, "huge frame close")).code),
+        "far above the limit",
+      );
       const fits = await Client.open(ws());
       fits.socket.send(new Uint8Array(MAX_FRAME));
       t.equal((await fits.next()).bytes?.byteLength, MAX_FRAME, "a frame at the limit passes");
@@ -404,34 +447,54 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
     withServer(start, async ({ server, http, ws, seen }) => {
       const refused = await refusedUpgrade(ws("token=bad"));
       t.equal(refused.status, 401);
-      t.strictSame(JSON.parse(refused.body), { op: "error", code: "unauthorized", message: "bad token" });
+      t.strictSame(JSON.parse(refused.body), {
+        op: "error",
+        code: "unauthorized",
+        message: "bad token",
+      });
       const crashed = await refusedUpgrade(ws("token=crash"));
       t.equal(crashed.status, 500);
       t.strictSame(seen.errors, ["upgrade /ws"]);
       const plain = await fetch(http("/ws?token=ok"));
       t.equal(plain.status, 404, "a plain GET on the WebSocket path is an unknown route");
-      const keyless = await rawStatusLine(server.port, "GET /ws?token=ok HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n");
+      const keyless = await rawStatusLine(
+        server.port,
+        "GET /ws?token=ok HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n",
+      );
       t.equal(keyless, "HTTP/1.1 404 Not Found", "a handshake without a key is a plain request");
     }),
 
-  "an async upgrade accepts or refuses after its await; a client gone meanwhile is dropped quietly": (start, t) =>
-    withServer(start, async ({ ws, seen }) => {
-      const c = await Client.open(ws("token=later&user=ann"));
-      t.equal(JSON.parse((await c.ask("whoami")).text ?? "").user, "ann", "accepted after the await");
-      c.socket.close();
-      const refused = await refusedUpgrade(ws("token=later-bad"));
-      t.equal(refused.status, 401);
-      t.strictSame(JSON.parse(refused.body), { op: "error", code: "unauthorized", message: "bad token, later" });
-      const gone = new WebSocket(ws("token=later&wait=200"));
-      gone.on("error", () => {});
-      await new Promise((r) => setTimeout(r, 50));
-      gone.terminate();
-      await new Promise((r) => setTimeout(r, 300));
-      const after = await Client.open(ws("token=ok&user=bo"));
-      t.equal(JSON.parse((await after.ask("whoami")).text ?? "").user, "bo", "the server still serves");
-      after.socket.close();
-      t.strictSame(seen.errors, [], "nothing reported as internal");
-    }),
+  "an async upgrade accepts or refuses after its await; a client gone meanwhile is dropped quietly":
+    (start, t) =>
+      withServer(start, async ({ ws, seen }) => {
+        const c = await Client.open(ws("token=later&user=ann"));
+        t.equal(
+          JSON.parse((await c.ask("whoami")).text ?? "").user,
+          "ann",
+          "accepted after the await",
+        );
+        c.socket.close();
+        const refused = await refusedUpgrade(ws("token=later-bad"));
+        t.equal(refused.status, 401);
+        t.strictSame(JSON.parse(refused.body), {
+          op: "error",
+          code: "unauthorized",
+          message: "bad token, later",
+        });
+        const gone = new WebSocket(ws("token=later&wait=200"));
+        gone.on("error", () => {});
+        await new Promise((r) => setTimeout(r, 50));
+        gone.terminate();
+        await new Promise((r) => setTimeout(r, 300));
+        const after = await Client.open(ws("token=ok&user=bo"));
+        t.equal(
+          JSON.parse((await after.ask("whoami")).text ?? "").user,
+          "bo",
+          "the server still serves",
+        );
+        after.socket.close();
+        t.strictSame(seen.errors, [], "nothing reported as internal");
+      }),
 
   "send after close returns closed": (start, t) =>
     withServer(start, async ({ ws, seen }) => {
@@ -439,11 +502,20 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
       c.socket.close(1000, "bye");
       await within(c.closed, "client close");
       await until(() => seen.closed.length === 1, "server close handler");
-      t.strictSame(seen.closed, [{ code: 1000, reason: "bye", late: "closed", isClosed: true, buffered: 0 }]);
+      t.strictSame(seen.closed, [{
+        code: 1000,
+        reason: "bye",
+        late: "closed",
+        isClosed: true,
+        buffered: 0,
+      }]);
 
       const d = await Client.open(ws());
       d.socket.send("close-me");
-      t.strictSame(await within(d.closed, "server-initiated close"), { code: 4000, reason: "asked" });
+      t.strictSame(await within(d.closed, "server-initiated close"), {
+        code: 4000,
+        reason: "asked",
+      });
       t.strictSame(seen.afterServerClose, ["closed"]);
 
       const e = await Client.open(ws());
@@ -462,7 +534,10 @@ export const scenarios: Record<string, (start: Start, t: Check) => Promise<void>
         m = await c.next();
       }
       t.equal(m.text, `flooded:${chunks.length}`);
-      t.ok(chunks.every((n) => n === FLOOD_CHUNK.byteLength), `${chunks.length} chunks arrived whole`);
+      t.ok(
+        chunks.every((n) => n === FLOOD_CHUNK.byteLength),
+        `${chunks.length} chunks arrived whole`,
+      );
       t.strictSame(await c.next(), { text: "drained" });
       t.strictSame(await c.ask("after"), { text: "echo:after" });
     }),
