@@ -37,7 +37,7 @@ export type ClientErrorCode =
   | "forbidden"
   | "rate_limited"
   | "closed"
-  | (string & {});
+  | (string & Record<never, never>);
 
 /**
  * A refusal from the server (`code` from docs/protocol.md), or `closed` when the client was
@@ -60,9 +60,13 @@ export class JetmeshClientError extends Error {
  * types would otherwise make none of them fit.
  */
 export interface WebSocketLike {
+  // deno-lint-ignore no-explicit-any
   onopen: ((ev: any) => void) | null;
+  // deno-lint-ignore no-explicit-any
   onmessage: ((ev: any) => void) | null;
+  // deno-lint-ignore no-explicit-any
   onclose: ((ev: any) => void) | null;
+  // deno-lint-ignore no-explicit-any
   onerror: ((ev: any) => void) | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;

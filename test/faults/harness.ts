@@ -103,6 +103,8 @@ export async function startHarness(
   };
   const services = new Services(env, (name) => o.users.serviceEnv(name));
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  // The teardown, registered before the load starts, must see it once it has.
+  // deno-lint-ignore prefer-const
   let load: Load | undefined;
   t.teardown(async () => {
     load?.close();
