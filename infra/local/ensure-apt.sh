@@ -9,7 +9,11 @@ if command -v "$pkg" >/dev/null 2>&1 || [ -x "$bin" ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing $pkg (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }
+  # Another install (a parallel make, the machine's own apt) holds dpkg's lock
+  # for a while: wait for it rather than fail.
+  lock=(-o DPkg::Lock::Timeout=600)
+  apt-get "${lock[@]}" install -y -qq "$pkg" >/dev/null 2>&1 ||
+    { apt-get "${lock[@]}" update -qq && apt-get "${lock[@]}" install -y -qq "$pkg" >/dev/null; }
   exit 0
 fi
 if [ -n "$optional" ]; then
