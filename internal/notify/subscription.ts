@@ -25,7 +25,7 @@ import type { Hub, HubMember } from "./hub.ts";
 import { CONSUMER_LOST } from "./lost.ts";
 import type { NotifyMetrics } from "./metrics.ts";
 import type { Pace } from "./pace.ts";
-import type { StartPoint } from "./start.ts";
+import type { StartPoint } from "./cursor-resume.ts";
 
 /** Where a subscription's events go: its connection's outbox. */
 export interface EventSink {

@@ -25,9 +25,9 @@ import { Pace } from "./pace.ts";
 import type { Presence } from "./presence.ts";
 import { type MemberState, presenceFrames } from "./presence-frames.ts";
 import { sessions, type SessionState } from "./session.ts";
-import { firstSequence, resolveStart } from "./start.ts";
+import { firstSequence, resolveStart } from "./cursor-resume.ts";
 import { Subscription, type SubscriptionDeps, type SubscriptionEnd } from "./subscription.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { Subscriptions } from "./connection-subscriptions.ts";
 
 /**
  * Frames of one connection waiting to be handled, beyond which new ones are

@@ -1,6 +1,6 @@
 import t from "tap";
 import type { Subscription } from "./subscription.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { Subscriptions } from "./connection-subscriptions.ts";
 
 // Only identity matters to the collection.
 const sub = (name: string) => ({ pattern: name }) as unknown as Subscription;
