@@ -1,7 +1,7 @@
 import t from "tap";
 import { OutEvent } from "./event.ts";
 import { CatchUp, type CatchUpHost, MAX_HELD } from "./subscription-catch-up.ts";
-import { envelope, EPOCH } from "./subscription-fakes.ts";
+import { envelope, EPOCH } from "./subscription-stream-fakes.ts";
 
 const ev = (seq: number) => OutEvent.fromEnvelope(envelope(seq), { epoch: EPOCH, seq });
 

@@ -4,7 +4,8 @@ import { createLogger } from "../log/mod.ts";
 import { OutEvent } from "./event.ts";
 import { notifyMetrics } from "./metrics.ts";
 import { Delivery } from "./subscription-delivery.ts";
-import { CHANNEL, envelope, EPOCH, FakeSink } from "./subscription-fakes.ts";
+import { FakeSink } from "./subscription-fakes.ts";
+import { CHANNEL, envelope, EPOCH } from "./subscription-stream-fakes.ts";
 
 const fromStream = (seq: number, channel = CHANNEL) =>
   OutEvent.fromEnvelope(envelope(seq, channel), { epoch: EPOCH, seq }, {

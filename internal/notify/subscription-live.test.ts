@@ -4,7 +4,8 @@ import { createLogger } from "../log/mod.ts";
 import { OutEvent } from "./event.ts";
 import { notifyMetrics } from "./metrics.ts";
 import { Delivery } from "./subscription-delivery.ts";
-import { envelope, EPOCH, FakeSink } from "./subscription-fakes.ts";
+import { FakeSink } from "./subscription-fakes.ts";
+import { envelope, EPOCH } from "./subscription-stream-fakes.ts";
 import { LivePhase } from "./subscription-live.ts";
 
 const ev = (seq: number) =>
