@@ -14,8 +14,7 @@ import { Hub } from "./hub.ts";
 import { notifyMetrics } from "./metrics.ts";
 import { demoRoutes } from "./page.ts";
 import { Presence } from "./presence.ts";
-import type { Subscription } from "./subscription.ts";
-import { subscriberSocket } from "./ws.ts";
+import { type SubscriberDeps, subscriberSocket } from "./ws.ts";
 
 export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<RunningService> {
   // First: a bad key file or JWKS URL fails the start before anything is opened.
@@ -30,7 +29,7 @@ export async function startNotify(cfg: NotifyConfig, log: Logger): Promise<Runni
   const checks = { ...busChecks(bus, [EVENTS_STREAM]), database: () => store.ping() };
   const presence = await Presence.open(bus.js, { ttlMs: cfg.presenceTtlMs, log });
   const hub = await Hub.start(bus.js, bus.jsm, log);
-  const live = new Set<Subscription>();
+  const live: SubscriberDeps["live"] = new Set();
   onReconnect(bus.nc, () => {
     hub.restart();
     for (const sub of live) sub.restart();

@@ -1,7 +1,7 @@
 import { encodeFrame, type Encoding } from "../codec/mod.ts";
 import type { ServerFrame } from "../protocol/mod.ts";
 import type { SendResult, WsConnection } from "../wsserver/mod.ts";
-import type { EventSink } from "./subscription.ts";
+import type { EventSink } from "./subscription-deps.ts";
 
 /** WebSocket close code for a subscriber that reads too slowly (4000–4999 are for applications). */
 export const SLOW_CONSUMER_CLOSE_CODE = 4008;

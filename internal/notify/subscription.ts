@@ -1,95 +1,52 @@
-import {
-  type Consumer,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JetStreamClient,
-  type JsMsg,
-} from "@nats-io/jetstream";
-import {
-  type Cursor,
-  decodeEnvelope,
-  EVENTS_STREAM,
-  eventsSubject,
-  formatCursor,
-  isWildcard,
-} from "../../subjects/mod.ts";
-import { backoffMs, isRetryable, sleep } from "../bus/mod.ts";
 import type { Encoding } from "../codec/mod.ts";
-import { errorCode, JetmeshError } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
-import type { Store } from "../store/mod.ts";
-import { ATTR, endSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
-import type { SendResult } from "../wsserver/mod.ts";
-import { OutEvent } from "./event.ts";
-import type { Hub, HubMember } from "./hub.ts";
-import { CONSUMER_LOST } from "./lost.ts";
-import type { NotifyMetrics } from "./metrics.ts";
+import { JetmeshError } from "../errors/mod.ts";
+import type { StartPoint } from "./cursor-resume.ts";
+import type { OutEvent } from "./event.ts";
+import type { HubMember } from "./hub.ts";
 import type { Pace } from "./pace.ts";
-import type { StartPoint } from "./start.ts";
+import { CatchUp, type CatchUpHost } from "./subscription-catch-up.ts";
+import { Delivery } from "./subscription-delivery.ts";
+import type { EventSink, SubscriptionDeps } from "./subscription-deps.ts";
+import {
+  isCatchingUp,
+  type Move,
+  type Phase,
+  type SubscriptionState,
+  transition,
+} from "./subscription-state.ts";
 
-/** Where a subscription's events go: its connection's outbox. */
-export interface EventSink {
-  /** Sends frames encoded in `enc` in order, as one write where the server allows. */
-  sendEncoded(frames: ReadonlyArray<string | Uint8Array>, enc: Encoding): SendResult;
-  /** Resolves once the connection's send buffer is below its limit again (or it closed). */
-  writable(): Promise<void>;
+export interface SubscriptionOptions<Owner> {
+  deps: SubscriptionDeps;
+  /** The channel, or a pattern of channels. */
+  pattern: string;
+  start: StartPoint;
+  sink: EventSink;
+  /** The encoding of the frame that subscribed, which its events go out in. */
+  encoding: Encoding;
+  /** Whose subscription this is (its connection), handed back to the end handler. */
+  owner: Owner;
+  /** The namespace's replay limits, for a resumed subscription (see Pace). */
+  pace?: Pace;
 }
-
-export interface SubscriptionDeps {
-  js: JetStreamClient;
-  /** The process's shared consumer. */
-  hub: Hub;
-  store: Pick<Store, "replay">;
-  /** The EVENTS stream's first sequence now. */
-  firstSeq: () => Promise<number>;
-  log: Logger;
-  metrics: NotifyMetrics;
-  /** Set when tracing is on. */
-  tracing?: Tracing;
-}
-
-/** Rows per PostgreSQL query while replaying beyond the stream's retention. */
-const STORE_PAGE = 500;
-/**
- * A message stored this close to its expiry may have neighbours that expired
- * before the consumer read them. Covers clock skew between nats-server and
- * notify and the time a pull takes.
- */
-const EXPIRY_MARGIN_MS = 5000;
-/**
- * Events held for a subscription catching up; past this it gives them up and catches up further
- * instead.
- */
-const MAX_HELD = 4096;
-/**
- * Opening times are kept relative to this: a small integer fits in the object, a timestamp is a
- * heap number of its own.
- */
-const CLOCK_ORIGIN = Date.now();
 
 /**
  * Told once when a subscription's delivery is over; one function serves every subscription of a
  * process.
  */
-export type SubscriptionEnd = (sub: Subscription, err?: Error) => void;
+export type SubscriptionEnd<Owner> = (sub: Subscription<Owner>, err?: Error) => void;
 
 /**
  * One subscription, delivering every event of its channel (or pattern) after
- * its start once, in cursor order, in three phases:
+ * its start once, in cursor order, in three phases (`state`, transitions in
+ * subscription-state.ts):
  *
  * 1. PostgreSQL, for what EVENTS no longer holds: up to strictly below the
  *    sequence the stream phase starts at.
  * 2. Catching up on an ordered consumer of its own on EVENTS, filtered to the
- *    pattern. Events that expire after the start was chosen but before the
- *    consumer reads them show up as a jump in stream sequences; when expiry is
- *    possible there (the first read of a resumed subscription, or a previous
- *    message close to its max age) the stream's first sequence is checked and
- *    the expired range is read from PostgreSQL before the message that
- *    follows. A jump is otherwise normal: the sequences in between belong to
- *    other channels.
+ *    pattern (subscription-catch-up.ts).
  * 3. Live, fed by the hub: the process's one consumer, shared by every live
- *    subscription (hub.ts). A subscription that starts at or after the hub's
- *    position goes straight here.
+ *    subscription (hub.ts, subscription-live.ts). A subscription that starts
+ *    at or after the hub's position goes straight here.
  *
  * The switch from 2 to 3 loses nothing and repeats nothing. The subscription
  * joins the hub *before* it creates its consumer and from then on holds every
@@ -101,93 +58,52 @@ export type SubscriptionEnd = (sub: Subscription, err?: Error) => void;
  * Holding too much (a long catch-up) gives the held events up and catches up
  * again from where it got to.
  *
- * A live subscription whose socket is over the pause limit leaves the hub, so
- * a slow client never holds up the others; once the socket drains (the
- * outbox closes it with 4008 if that takes too long) it catches up again
- * from its last event. It does the same when the hub reports a gap.
- *
  * A consumer the server lost is replaced by one starting right after the last
  * event handed to the sink. Outages of the bus or the database pause the
- * subscription; it goes on when they are back. Nothing is acked: the
- * subscriber's cursor is the state.
+ * subscription; it goes on when they are back.
  */
-export class Subscription implements HubMember {
-  readonly pattern: string;
-  /** Whose subscription this is (its connection), for the end handler. */
-  readonly owner: unknown;
+export class Subscription<Owner = unknown> implements HubMember {
+  readonly owner: Owner;
   readonly #deps: SubscriptionDeps;
+  readonly #delivery: Delivery;
   /**
    * Until the subscription is first live; kept after that only when it cannot use the hub's
    * epoch and max age.
    */
   #start: StartPoint | undefined;
-  readonly #sink: EventSink;
-  /** How its frames are encoded: the encoding of the frame that subscribed. */
-  readonly encoding: Encoding;
-  /** Lets a client with both `chat.a` and `chat.*` tell which subscription an event belongs to. */
-  readonly #tag: string | undefined;
-  /** Made when first needed (a retry's sleep): most subscriptions never wait. */
-  #abort?: AbortController;
-  /**
-   * Events received at ingest before this (ms after CLOCK_ORIGIN) are replays: their age is
-   * not delivery latency.
-   */
-  readonly #openedAt = Date.now() - CLOCK_ORIGIN;
-  /** The next stream sequence to deliver: everything before it was delivered or does not match. */
-  #next: number;
-  /** The catch-up consumer, and whether it had nothing to deliver when created. */
-  #consumer?: Consumer;
-  #messages?: ConsumerMessages;
-  #emptyAtStart = false;
-  /**
-   * Stored time of the last stream message delivered; undefined after a (re)start, when expiry
-   * is checked at the first message.
-   */
-  #previousStoredAt?: number;
-  #mayHaveGap: boolean;
   /**
    * False when the stream was recreated after the hub started: the hub's sequences are not
-   * this subscription's.
+   * this subscription's. Fixed by the start, not a phase: such a subscription reads its own
+   * consumer in every phase until it stops.
    */
   readonly #shared: boolean;
-  #inHub = false;
-  #live = false;
-  /**
-   * Events offered by the hub and not yet delivered; complete unless given up (too many, or a
-   * gap).
-   */
-  #held?: OutEvent[];
-  #heldComplete = true;
-  #onEnd?: SubscriptionEnd;
-  /**
-   * The namespace's replay limits over a resumed subscription's first catch-up (see Pace);
-   * dropped once live.
-   */
-  #pace: Pace | undefined;
-  #stopped = false;
-  /** Why delivery ended, when it cannot go on by itself. */
-  #failure?: Error;
+  #state: SubscriptionState;
+  /** Set by `run`; cleared once told, so it is told once. */
+  #onEnd?: SubscriptionEnd<Owner>;
+  /** Made when first needed (a retry's sleep): most subscriptions never wait. */
+  #abort?: AbortController;
 
-  constructor(
-    deps: SubscriptionDeps,
-    pattern: string,
-    start: StartPoint,
-    sink: EventSink,
-    encoding: Encoding,
-    owner: unknown,
-    pace?: Pace,
-  ) {
-    this.pattern = pattern;
-    this.owner = owner;
+  constructor(opts: SubscriptionOptions<Owner>) {
+    const { deps, start } = opts;
+    this.owner = opts.owner;
     this.#deps = deps;
+    this.#delivery = new Delivery(deps, opts.pattern, opts.encoding, opts.sink, start.fromSeq);
     this.#start = start;
-    this.#sink = sink;
-    this.encoding = encoding;
-    this.#tag = isWildcard(pattern) ? pattern : undefined;
-    this.#next = start.fromSeq;
-    this.#mayHaveGap = start.resumed;
     this.#shared = start.epoch === deps.hub.epoch;
-    this.#pace = pace;
+    this.#state = { phase: "opening", pace: opts.pace };
+  }
+
+  get pattern(): string {
+    return this.#delivery.pattern;
+  }
+
+  /** How its frames are encoded: the encoding of the frame that subscribed. */
+  get encoding(): Encoding {
+    return this.#delivery.encoding;
+  }
+
+  get phase(): Phase {
+    return this.#state.phase;
   }
 
   /**
@@ -195,13 +111,17 @@ export class Subscription implements HubMember {
    * reported before `subscribed`; events flow once `run` is called.
    */
   async open(): Promise<void> {
-    const { hub } = this.#deps;
-    if (this.#shared) this.#join();
-    if (this.#shared && !this.#start!.fromStore && this.#next - 1 >= hub.position) return;
+    const s = this.#state;
+    const start = this.#start!;
+    const pace = s.phase === "opening" ? s.pace : undefined;
+    const catchUp = new CatchUp(this.#catchUpHost(), start.resumed, pace);
+    this.#move({ type: "open", catchUp, fromStore: start.fromStore });
+    const next = this.#delivery.next;
+    if (this.#shared && !start.fromStore && next - 1 >= this.#deps.hub.position) return;
     try {
-      await this.#consume(this.#next);
+      await catchUp.open(next);
     } catch (err) {
-      this.#quitHub();
+      this.#end(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
   }
@@ -209,60 +129,16 @@ export class Subscription implements HubMember {
   /**
    * Starts delivering; `onEnd` is called once when delivery is over: stopped,
    * the connection closed, or an error retrying cannot fix (passed along).
-   * A live subscription holds no pending async work, only its place in the
-   * hub: idle connections should cost little more than their socket.
    */
-  run(onEnd: SubscriptionEnd): void {
+  run(onEnd: SubscriptionEnd<Owner>): void {
+    const s = this.#state;
+    if (s.phase === "stopped") return onEnd(this, s.failure);
     this.#onEnd = onEnd;
     void this.#catchUp("start");
   }
 
-  /**
-   * Phases 1 and 2, then live (see the class comment); runs again each time the subscription
-   * leaves the hub.
-   */
-  async #catchUp(why: "start" | "paused" | "gap"): Promise<void> {
-    try {
-      const s = this.#start;
-      if (why === "start") {
-        if (s?.fromStore && !(await this.#fromStore(s.after, { epoch: s.epoch, seq: s.fromSeq }))) {
-          return this.stop();
-        }
-      } else {
-        if (why === "paused") await this.#sink.writable();
-        if (!(await this.#rejoin())) return this.stop();
-      }
-      while (!this.#stopped) {
-        if (this.#messages && !(await this.#fromStream())) return this.stop();
-        if (this.#heldComplete) return this.#goLive();
-        if (!(await this.#rejoin())) return this.stop();
-      }
-    } catch (err) {
-      this.#failure ??= err instanceof Error ? err : new Error(String(err));
-      this.stop();
-    }
-  }
-
-  /**
-   * Joins the hub again and catches up from the last event delivered, holding what the hub
-   * offers meanwhile; false once stopped.
-   */
-  async #rejoin(): Promise<boolean> {
-    if (this.#stopped) return false;
-    this.#join();
-    this.#mayHaveGap = true;
-    this.#previousStoredAt = undefined;
-    return (await this.#replace(this.#next)) !== undefined;
-  }
-
   stop(): void {
-    this.#stopped = true;
-    this.#abort?.abort();
-    this.#quitHub();
-    this.#closeConsumer();
-    const onEnd = this.#onEnd;
-    this.#onEnd = undefined;
-    onEnd?.(this, this.#failure);
+    this.#end(undefined);
   }
 
   /**
@@ -271,375 +147,148 @@ export class Subscription implements HubMember {
    * a pull's expiry). A live subscription has none: the hub replaces its own.
    */
   restart(): void {
-    this.#messages?.stop();
+    const s = this.#state;
+    if (isCatchingUp(s)) s.catchUp.restart();
   }
 
   offer(ev: OutEvent): void {
-    if (ev.seq < this.#next || !this.#heldComplete) return;
-    const held = (this.#held ??= []);
-    if (held.length >= MAX_HELD && !this.#live) {
-      // The catch-up is far behind: give up what is held and catch up further instead.
-      this.#held = undefined;
-      this.#heldComplete = false;
-      return;
-    }
-    if (held.push(ev) === 1 && this.#live) this.#deps.hub.flushSoon(this);
-  }
-
-  recreated(): void {
-    this.#failure ??= new JetmeshError(
-      "unavailable",
-      "the event stream was recreated; resubscribe from your last cursor",
-    );
-    this.stop();
-  }
-
-  gap(): void {
-    this.#held = undefined;
-    this.#heldComplete = false;
-    if (this.#live) this.#leaveLive("gap");
+    if (ev.seq < this.#delivery.next) return;
+    const s = this.#state;
+    if (s.phase === "live") {
+      if (s.queue(ev)) this.#deps.hub.flushSoon(this);
+    } else if (isCatchingUp(s)) s.catchUp.hold(ev);
   }
 
   flush(): void {
-    const held = this.#held;
-    if (!this.#live || !held) return;
-    this.#held = undefined;
-    const r = this.#deliverLive(held);
+    const s = this.#state;
+    if (s.phase !== "live") return;
+    const r = s.flush(this.#delivery);
     if (r === "closed") this.stop();
-    else if (r === "buffered") this.#leaveLive("paused");
+    else if (r === "buffered") {
+      this.#move({ type: "pause" });
+      void this.#catchUp("paused");
+    }
   }
 
-  #join(): void {
-    this.#held = undefined;
-    this.#heldComplete = true;
-    if (!this.#inHub) this.#deps.hub.add(this);
-    this.#inHub = true;
+  gap(): void {
+    const s = this.#state;
+    if (isCatchingUp(s)) s.catchUp.giveUp();
+    else if (s.phase === "live") void this.#catchUp("gap");
   }
 
-  #quitHub(): void {
-    if (this.#inHub) this.#deps.hub.remove(this);
-    this.#inHub = false;
-    this.#live = false;
-    this.#held = undefined;
+  recreated(): void {
+    this.#end(
+      new JetmeshError(
+        "unavailable",
+        "the event stream was recreated; resubscribe from your last cursor",
+      ),
+    );
   }
 
-  /** From here the hub's offers are delivered as they come. */
+  /** The one door to the state: the transition says what changes, this does it. */
+  #move(move: Move): void {
+    const t = transition(this.#state, move, this.#shared);
+    this.#state = t.to;
+    if (t.ended) this.#abort?.abort();
+    if (t.leaveHub) this.#deps.hub.remove(this);
+    if (t.joinHub) this.#deps.hub.add(this);
+    t.close?.close();
+    if (t.to.phase === "live" && this.#shared) {
+      // A live subscription holds only its place in the hub; the hub knows the epoch and max age.
+      this.#start = undefined;
+    }
+    if (t.ended) {
+      const onEnd = this.#onEnd;
+      this.#onEnd = undefined;
+      onEnd?.(this, move.type === "stop" ? move.failure : undefined);
+    }
+  }
+
+  /** Ends delivery, unless it has ended already (the first reason is the one told). */
+  #end(failure: Error | undefined): void {
+    if (this.#state.phase !== "stopped") this.#move({ type: "stop", failure });
+  }
+
+  /**
+   * Phases 1 and 2, then live; runs again each time the subscription leaves
+   * the hub. Only one runs at a time: it starts from `run`, or from live, where
+   * none is running.
+   */
+  async #catchUp(why: "start" | "paused" | "gap"): Promise<void> {
+    let catchUp: CatchUp | undefined;
+    try {
+      const s = this.#state;
+      if (why === "start") {
+        if (!isCatchingUp(s)) return;
+        catchUp = s.catchUp;
+        if (s.phase === "catchingUpFromStore") {
+          const start = this.#start!;
+          const before = { epoch: start.epoch, seq: start.fromSeq };
+          if (!(await catchUp.fromStore(start.after, before))) return this.#finish(catchUp);
+          this.#move({ type: "storeReplayed" });
+        }
+      } else {
+        if (why === "paused") await this.#delivery.writable();
+        catchUp = this.#rejoin();
+        if (!catchUp || !(await catchUp.replace())) return this.#finish(catchUp);
+      }
+      while (this.#state.phase !== "stopped") {
+        if (catchUp.reading && !(await catchUp.fromStream())) return this.#finish(catchUp);
+        if (catchUp.heldComplete) return this.#goLive();
+        const rejoined = this.#rejoin();
+        if (!rejoined) return this.#finish(catchUp);
+        catchUp = rejoined;
+        if (!(await catchUp.replace())) return this.#finish(catchUp);
+      }
+      this.#finish(catchUp);
+    } catch (err) {
+      this.#finish(catchUp, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** From here the hub's offers are delivered as they come, those held while catching up first. */
   #goLive(): void {
-    this.#live = true;
-    this.#pace = undefined;
-    // A live subscription holds only its place in the hub; the hub knows the epoch and max age.
-    if (this.#shared) this.#start = undefined;
+    this.#move({ type: "caughtUp" });
     this.flush();
   }
 
   /**
-   * Paused or gapped: the hub's events are no longer all delivered in order, so stop taking
-   * them and catch up again.
+   * Joins the hub afresh with a new catch-up, to read from the last event delivered on, holding
+   * what the hub offers meanwhile; undefined once stopped.
    */
-  #leaveLive(why: "paused" | "gap"): void {
-    this.#quitHub();
-    void this.#catchUp(why);
+  #rejoin(): CatchUp | undefined {
+    const s = this.#state;
+    if (s.phase === "stopped") return undefined;
+    const pace = isCatchingUp(s) ? s.catchUp.pace : undefined;
+    const catchUp = new CatchUp(this.#catchUpHost(), true, pace);
+    this.#move({ type: "rejoin", catchUp });
+    return catchUp;
   }
 
-  async #consume(fromSeq: number): Promise<void> {
-    const consumer = await this.#deps.js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: eventsSubject(this.pattern),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: fromSeq,
-    });
-    this.#consumer = consumer;
-    // The creation's answer: nothing matches from `fromSeq` to the stream's end.
-    this.#emptyAtStart = (await consumer.info(true)).num_pending === 0;
-    // Heartbeats every 5 s, so a consumer lost without a reconnect is noticed within 10 s.
-    const messages = await consumer.consume({ max_messages: 256, expires: 10_000 });
-    this.#messages = messages;
-    if (this.#stopped) messages.stop();
-    (async () => {
-      for await (const s of messages.status()) {
-        if (!CONSUMER_LOST.has(s.type)) continue;
-        this.#deps.log.info("ordered consumer lost, replacing it", {
-          pattern: this.pattern,
-          status: s.type,
-        });
-        messages.stop();
-        return;
-      }
-    })().catch(() => {});
+  /** A catch-up that ends delivery. */
+  #finish(catchUp: CatchUp | undefined, failure?: Error): void {
+    this.#end(failure);
+    // Its consumer may have been made after a stop (the creation was under way then).
+    catchUp?.close();
   }
 
-  /** Stops the catch-up consumer and deletes it from the server rather than leave it to expire. */
-  #closeConsumer(): void {
-    this.#messages?.stop();
-    this.#messages = undefined;
-    this.#consumer?.delete().catch(() => {});
-    this.#consumer = undefined;
-  }
-
-  /** Replays stored events strictly between two cursors; false when delivery must end. */
-  async #fromStore(after: Cursor, before: Cursor): Promise<boolean> {
-    for (let from = after;;) {
-      const page = from;
-      const rows = await this.#retrying(
-        "replay from PostgreSQL",
-        () => this.#deps.store.replay(this.pattern, page, before, STORE_PAGE),
-      );
-      for (const row of rows) {
-        const ev = new OutEvent({
-          op: "event",
-          channel: row.channel,
-          cursor: formatCursor(row.cursor),
-          id: row.eventId,
-          ts: row.receivedAt,
-          data: row.data,
-        }, row.cursor.seq);
-        if (!(await this.#deliver(ev))) return false;
-      }
-      if (rows.length < STORE_PAGE) return true;
-      from = rows[rows.length - 1].cursor;
-    }
-  }
-
-  /**
-   * Reads the catch-up consumer (replacing it when lost). Returns true once it
-   * has caught up with the hub, false when delivery must end. Without the hub
-   * (`#shared` false) it reads until the end.
-   */
-  async #fromStream(): Promise<boolean> {
-    const epoch = this.#epoch;
-    while (!this.#stopped) {
-      const messages = this.#messages ?? (await this.#replace(this.#next));
-      if (!messages) return false;
-      if (this.#shared && this.#emptyAtStart) return await this.#caughtUp(undefined);
-      for await (const m of messages) {
-        if (this.#stopped) return false;
-        const seq = m.info.streamSequence;
-        // The cursor only moves forward, whatever a replaced consumer hands over.
-        if (seq < this.#next) continue;
-        if (seq > this.#next && !(await this.#fillExpired(seq))) return false;
-        this.#previousStoredAt = m.info.timestampNanos / 1e6;
-        if (!(await this.#deliverMessage(m, epoch))) return false;
-        if (this.#shared && m.info.pending === 0) return await this.#caughtUp(seq);
-      }
-      // Ended by stop(), restart() or a lost consumer; unless stopped, a new consumer
-      // continues at `#next`.
-      this.#messages = undefined;
-    }
-    return false;
-  }
-
-  /**
-   * The consumer has nothing more: drop it; with nothing read yet, make sure nothing expired
-   * on the way.
-   */
-  async #caughtUp(lastSeq: number | undefined): Promise<boolean> {
-    this.#closeConsumer();
-    if (lastSeq === undefined && this.#mayHaveExpired()) {
-      const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
-      if (first > this.#next) {
-        const epoch = this.#epoch;
-        if (!(await this.#fromStore({ epoch, seq: this.#next - 1 }, { epoch, seq: first }))) {
-          return false;
-        }
-        this.#next = first;
-      }
-    }
-    this.#mayHaveGap = false;
-    return !this.#stopped;
-  }
-
-  /**
-   * Before the message at `seq`: reads from PostgreSQL what expired since `#next`, if anything
-   * could have.
-   */
-  async #fillExpired(seq: number): Promise<boolean> {
-    if (!this.#mayHaveExpired()) return true;
-    const first = await this.#retrying("stream info", () => this.#deps.firstSeq());
-    if (first <= this.#next) return true;
-    const epoch = this.#epoch;
-    const before = { epoch, seq: Math.min(first, seq) };
-    this.#deps.log.debug("events expired under a subscription, reading them from PostgreSQL", {
-      pattern: this.pattern,
-      from: this.#next,
-      before: before.seq,
-    });
-    return await this.#fromStore({ epoch, seq: this.#next - 1 }, before);
-  }
-
-  /**
-   * A new consumer from the next undelivered sequence, retried while the bus is away;
-   * undefined once stopped.
-   */
-  async #replace(next: number): Promise<ConsumerMessages | undefined> {
-    this.#closeConsumer();
-    for (let attempt = 0; !this.#stopped; attempt++) {
-      try {
-        await this.#consume(next);
-        return this.#messages;
-      } catch (err) {
-        if (attempt % 10 === 0) {
-          this.#deps.log.warn("ordered consumer not available yet", {
-            err,
-            pattern: this.pattern,
-            attempt,
-          });
-        }
-        await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Runs `fn` until it succeeds, waiting out outages of the bus or the database; throws other
-   * errors.
-   */
-  async #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const transient = isRetryable(err) || errorCode(err) === "unavailable";
-        if (!transient || this.#stopped) throw err;
-        if (attempt % 10 === 0) {
-          this.#deps.log.warn(`${what} failed, retrying`, { err, pattern: this.pattern, attempt });
-        }
-        await sleep(backoffMs(attempt, 100, 2000), this.#wakeOnStop());
-      }
-    }
+  #catchUpHost(): CatchUpHost {
+    return {
+      deps: this.#deps,
+      delivery: this.#delivery,
+      shared: this.#shared,
+      stopped: () => this.#state.phase === "stopped",
+      // The start's, or the hub's once the start is dropped (they are equal then).
+      epoch: () => this.#start?.epoch ?? this.#deps.hub.epoch,
+      maxAgeMs: () => this.#start?.maxAgeMs ?? this.#deps.hub.maxAgeMs,
+      wakeOnStop: () => this.#wakeOnStop(),
+    };
   }
 
   /** Aborted by stop(), so a sleep between retries ends with the subscription. */
   #wakeOnStop(): AbortSignal {
     const c = (this.#abort ??= new AbortController());
-    if (this.#stopped) c.abort();
+    if (this.#state.phase === "stopped") c.abort();
     return c.signal;
-  }
-
-  /**
-   * The stream's epoch: the start's, or the hub's once the start is dropped (they are equal
-   * then).
-   */
-  get #epoch(): number {
-    return this.#start?.epoch ?? this.#deps.hub.epoch;
-  }
-
-  #mayHaveExpired(): boolean {
-    const previous = this.#previousStoredAt;
-    if (previous === undefined) return this.#mayHaveGap;
-    const maxAge = this.#start?.maxAgeMs ?? this.#deps.hub.maxAgeMs;
-    return maxAge > 0 && previous + maxAge - EXPIRY_MARGIN_MS <= Date.now();
-  }
-
-  /**
-   * Delivers one event of the catch-up consumer; false once delivery must end. An undecodable
-   * event is logged and skipped.
-   */
-  async #deliverMessage(m: JsMsg, epoch: number): Promise<boolean> {
-    const seq = m.info.streamSequence;
-    let ev: OutEvent;
-    try {
-      ev = OutEvent.fromEnvelope(decodeEnvelope(m.data), { epoch, seq }, {
-        subject: m.subject,
-        deliveryCount: m.info.deliveryCount,
-        headers: m.headers,
-      });
-    } catch (err) {
-      this.#next = seq + 1;
-      this.#deps.metrics.received.inc();
-      const span = this.#span(seq, {
-        subject: m.subject,
-        deliveryCount: m.info.deliveryCount,
-        headers: m.headers,
-      });
-      this.#deps.log.error("undecodable event skipped", {
-        err,
-        seq,
-        trace_id: span?.spanContext().traceId,
-      });
-      endSpan(span, err);
-      return true;
-    }
-    return await this.#deliver(ev);
-  }
-
-  /**
-   * Sends one event, waiting for the socket to drain instead of buffering without bound; false
-   * once it closed.
-   */
-  async #deliver(ev: OutEvent): Promise<boolean> {
-    if (this.#stopped) return false;
-    const wait = this.#pace?.next(ev.frame.ts) ?? 0;
-    if (wait > 0) {
-      await sleep(wait, this.#wakeOnStop());
-      if (this.#stopped) return false;
-    }
-    const r = this.#deliverLive([ev]);
-    if (r === "closed") return false;
-    if (r === "buffered") await this.#sink.writable();
-    return !this.#stopped;
-  }
-
-  /**
-   * Sends events in one write, with a delivery span and the delivery metrics
-   * for each one from the stream. Advances `#next` past them.
-   */
-  #deliverLive(events: OutEvent[]): SendResult {
-    if (this.#stopped) return "closed";
-    const { metrics } = this.#deps;
-    const frames: Array<string | Uint8Array> = [];
-    const spans: Array<Span | undefined> = [];
-    const fromStream: OutEvent[] = [];
-    for (const ev of events) {
-      if (ev.origin) {
-        // Rows from PostgreSQL have no sequence of this stream.
-        if (ev.seq < this.#next) continue;
-        this.#next = ev.seq + 1;
-        fromStream.push(ev);
-        spans.push(this.#span(ev.seq, ev.origin, ev));
-      }
-      frames.push(ev.encoded(this.encoding, this.#tag));
-    }
-    if (frames.length === 0) return "sent";
-    if (fromStream.length > 0) metrics.received.inc(fromStream.length);
-    const r = this.#sink.sendEncoded(frames, this.encoding);
-    if (r === "closed") {
-      for (const span of spans) endSpan(span, "subscriber connection closed");
-      return r;
-    }
-    if (fromStream.length > 0) metrics.delivered.inc(fromStream.length);
-    const now = Date.now();
-    for (const ev of fromStream) {
-      if (ev.frame.ts - CLOCK_ORIGIN >= this.#openedAt) {
-        metrics.publishToDeliver.observe((now - ev.frame.ts) / 1000);
-      }
-    }
-    for (const span of spans) endSpan(span);
-    return r;
-  }
-
-  /**
-   * One delivery span per subscription, child of route's span: the event's trace shows every
-   * subscriber it reached.
-   */
-  #span(seq: number, origin: NonNullable<OutEvent["origin"]>, ev?: OutEvent): Span | undefined {
-    const span = this.#deps.tracing?.startFromHeaders(
-      "notify deliver",
-      SpanKind.CONSUMER,
-      origin.headers,
-      {
-        [ATTR.messagingSystem]: "nats",
-        [ATTR.operation]: "deliver",
-        [ATTR.destination]: origin.subject,
-        [ATTR.stream]: EVENTS_STREAM,
-        [ATTR.streamSeq]: seq,
-        [ATTR.deliveryCount]: origin.deliveryCount,
-        [ATTR.subscription]: this.pattern,
-      },
-    );
-    if (span && ev) {
-      span.setAttribute(ATTR.eventId, ev.frame.id);
-      span.setAttribute(ATTR.channel, ev.frame.channel);
-    }
-    return span;
   }
 }

@@ -25,9 +25,10 @@ import { Pace } from "./pace.ts";
 import type { Presence } from "./presence.ts";
 import { type MemberState, presenceFrames } from "./presence-frames.ts";
 import { sessions, type SessionState } from "./session.ts";
-import { firstSequence, resolveStart } from "./start.ts";
-import { Subscription, type SubscriptionDeps, type SubscriptionEnd } from "./subscription.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { firstSequence, resolveStart } from "./cursor-resume.ts";
+import { Subscription, type SubscriptionEnd } from "./subscription.ts";
+import type { SubscriptionDeps } from "./subscription-deps.ts";
+import { Subscriptions } from "./connection-subscriptions.ts";
 
 /**
  * Frames of one connection waiting to be handled, beyond which new ones are
@@ -37,7 +38,7 @@ import { Subscriptions } from "./subscriptions.ts";
 export const MAX_PENDING_FRAMES = 64;
 
 export interface SubscriberConnection extends MemberState, SessionState {
-  subs: Subscriptions;
+  subs: Subscriptions<Subscription<Conn>>;
   /** Set on open; everything sent to the client goes through it. */
   outbox: Outbox | undefined;
   /**
@@ -63,7 +64,7 @@ export interface SubscriberDeps {
    * Every running subscription of this process, so their catch-up consumers can be replaced
    * together after NATS reconnects.
    */
-  live: Set<Subscription>;
+  live: Set<Subscription<Conn>>;
   guard: Guard;
   log: Logger;
   metrics: NotifyMetrics;
@@ -101,9 +102,8 @@ export function subscriberSocket(
 
   // One function for every subscription's end, not a closure per subscription: idle
   // connections should cost little.
-  const ended: SubscriptionEnd = (sub, err) => {
-    // Every subscription made here is owned by its connection.
-    const conn = sub.owner as Conn;
+  const ended: SubscriptionEnd<Conn> = (sub, err) => {
+    const conn = sub.owner;
     deps.live.delete(sub);
     // Replaced, unsubscribed or closed meanwhile: nobody waits for this one any more.
     if (!err || conn.data.subs.get(sub.pattern) !== sub) return;
@@ -151,7 +151,15 @@ export function subscriberSocket(
     );
     if (conn.isClosed()) return;
     const pace = start.resumed ? new Pace(ns.limits.replay, ns.name) : undefined;
-    const sub = new Subscription(subDeps, f.channel, start, outbox, enc, conn, pace);
+    const sub = new Subscription({
+      deps: subDeps,
+      pattern: f.channel,
+      start,
+      sink: outbox,
+      encoding: enc,
+      owner: conn,
+      pace,
+    });
     await sub.open();
     // A re-subscribe replaces the old one: the client is moving its cursor.
     existing?.stop();

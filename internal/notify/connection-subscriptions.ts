@@ -1,25 +1,24 @@
-import type { Subscription } from "./subscription.ts";
-
 /**
  * A connection's subscriptions by channel. Most connections hold one, and a
  * Map with its hash table costs more than the subscription itself (heap
  * snapshots of 4000 idle connections: ≈180 B each), so the first entry is
- * kept inline and a Map is made only for a second one.
+ * kept inline and a Map is made only for a second one. Only identity matters
+ * here, so the element type is the caller's.
  */
-export class Subscriptions {
+export class Subscriptions<Sub> {
   #channel: string | undefined = undefined;
-  #sub: Subscription | undefined = undefined;
-  #more: Map<string, Subscription> | undefined = undefined;
+  #sub: Sub | undefined = undefined;
+  #more: Map<string, Sub> | undefined = undefined;
 
   get size(): number {
     return (this.#sub === undefined ? 0 : 1) + (this.#more?.size ?? 0);
   }
 
-  get(channel: string): Subscription | undefined {
+  get(channel: string): Sub | undefined {
     return this.#channel === channel ? this.#sub : this.#more?.get(channel);
   }
 
-  set(channel: string, sub: Subscription): void {
+  set(channel: string, sub: Sub): void {
     if (this.#sub === undefined || this.#channel === channel) {
       // The inline slot is free or already this channel's; the Map must not hold it too.
       if (this.#more?.delete(channel)) this.#dropEmptyMap();
@@ -41,7 +40,7 @@ export class Subscriptions {
     return deleted;
   }
 
-  *values(): IterableIterator<Subscription> {
+  *values(): IterableIterator<Sub> {
     if (this.#sub !== undefined) yield this.#sub;
     if (this.#more) yield* this.#more.values();
   }

@@ -1,12 +1,12 @@
 import t from "tap";
 import type { Subscription } from "./subscription.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { Subscriptions } from "./connection-subscriptions.ts";
 
 // Only identity matters to the collection.
 const sub = (name: string) => ({ pattern: name }) as unknown as Subscription;
 
 t.test("one subscription is kept inline, more go to a map, and every operation sees both", async (t) => {
-  const subs = new Subscriptions();
+  const subs = new Subscriptions<Subscription>();
   const a = sub("a"), b = sub("b"), c = sub("c"), a2 = sub("a2");
   t.equal(subs.size, 0);
   t.equal(subs.get("a"), undefined);
