@@ -158,15 +158,24 @@ t.test("one abusive subscriber connection is bounded: commands, queued frames, r
   t.test("history beyond the command rate is 429 with Retry-After", async (t) => {
     const token = await s.token("pager", { subscribe: ["chat.*"] });
     const url = `${stack.notifyHttp}/v1/history?channel=chat.room1&limit=1`;
+    const started = performance.now();
     const statuses = await Promise.all(
       Array.from(
         { length: 60 },
         () => fetch(url, { headers: { authorization: `Bearer ${token}` } }),
       ),
     );
+    // The bucket refills 20 tokens a second while the 60 requests land: on a
+    // loaded machine that is a token or two more than the burst.
+    const refilled = Math.ceil(((performance.now() - started) / 1000) * 20);
+    const passed = statuses.filter((r) => r.status === 200).length;
     const limited = statuses.filter((r) => r.status === 429);
-    t.equal(statuses.filter((r) => r.status === 200).length, 40, "the burst passes");
-    t.equal(limited.length, 20, "the rest is refused");
+    t.ok(
+      passed >= 40 && passed <= 40 + refilled,
+      `the burst passes (${passed}, refill ${refilled})`,
+    );
+    t.equal(limited.length, 60 - passed, "the rest is refused");
+    t.ok(limited.length >= 1, "something was refused");
     t.ok(Number(limited[0].headers.get("retry-after")) >= 1, "Retry-After in seconds");
     t.match(await limited[0].json(), { op: "error", code: "rate_limited", retryAfterMs: Number });
   });
