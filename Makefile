@@ -115,7 +115,7 @@ test: install tools ensure-postgres ensure-chromium page
 	      printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	  exit $$rc
 
-# The fault suite (issue 3): services run as processes and are killed and
+# The fault suite: services run as processes and are killed and
 # restarted under load, on a single nats-server and on a 3-node cluster. It
 # takes minutes, so `make test` leaves it out (.taprc excludes test/faults);
 # one file at a time, since each loads both cores. It prints FAULT_SEED=<n>;

@@ -50,7 +50,7 @@ const decoder = new TextDecoder();
  * reply subscription, answered from a map. The client's own `js.publish` goes through a request
  * per publish, and
  * nats-core 3.4 builds an Error with a stack trace for every request that
- * completes (STACK.md), plus a timer and promises of its own: at the rates
+ * completes (measured with --cpu-prof under `make bench`), plus a timer and promises of its own: at the rates
  * ingest publishes, that was the largest single cost in its profile. Errors
  * come out as the client's own (TimeoutError, NoRespondersError,
  * JetStreamApiError, RequestError), so `isRetryable` treats them the same.

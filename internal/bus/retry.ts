@@ -4,7 +4,7 @@ import type { Publisher, PublishOptions } from "./pipeline.ts";
 
 /**
  * Errors that mean "the publish may not have landed, try again with the same
- * msgID". Seen during leader elections and restarts (STACK.md): request
+ * msgID". Seen during leader elections and restarts (the fault suite, test/faults): request
  * timeouts, "jetstream is not enabled", no responders while the stream has no
  * leader, and a dropped connection.
  */

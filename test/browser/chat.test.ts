@@ -8,7 +8,10 @@ import { buildPage } from "../../demo/chat/build.ts";
 import { startProcessStack } from "../e2e/process-stack.ts";
 import { jwtAuth, mintToken } from "../helpers/tokens.ts";
 
-/** Debian's chromium (STACK.md); `npx playwright install` cannot download a browser here. */
+/**
+ * Debian's chromium (`make ensure-chromium`); `npx playwright install` cannot download a browser
+ * here.
+ */
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
   "--headless",
