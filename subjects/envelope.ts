@@ -49,7 +49,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   return packValue(e);
 }
 
-export class EnvelopeError extends Error {
+class EnvelopeError extends Error {
   override name = "EnvelopeError";
 }
 

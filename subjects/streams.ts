@@ -19,7 +19,7 @@ export const DLQ_PREFIX = "dlq";
 export const SEEN_BUCKET = "jetmesh_seen";
 
 /** The decoder for the nats CLI's --translate (README "Inspect with the nats CLI"). */
-export const BUS_DECODER = "bin/jetmesh-decode.mjs";
+const BUS_DECODER = "bin/jetmesh-decode.mjs";
 
 /**
  * Descriptions, shown by `nats stream ls`, `nats stream info` and `nats kv ls`

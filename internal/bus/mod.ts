@@ -24,5 +24,5 @@ export {
   withRetry,
 } from "./retry.ts";
 export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
-export { openBucket, requireStreams, runMigration } from "./require.ts";
+export { openBucket, requireStreams } from "./require.ts";
 export { busChecks } from "./ready.ts";

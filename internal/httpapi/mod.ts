@@ -1,2 +1,2 @@
 export { errorResponse, healthz, jsonResponse, retryAfterHeader } from "./respond.ts";
-export { metricsHandler, opsRoutes, type ReadinessCheck, readyz, startOpsServer } from "./ops.ts";
+export { opsRoutes, type ReadinessCheck, startOpsServer } from "./ops.ts";

@@ -30,7 +30,7 @@ export function ingestUrlFor(cfg: DemoConfig, req: Pick<HttpRequest, "header">):
  * WebSocket, /dev/token) and to the one ingest URL it publishes to; nothing
  * else, no inline script, no framing.
  */
-export function pagePolicy(ingestUrl: string): string {
+function pagePolicy(ingestUrl: string): string {
   return [
     "default-src 'none'",
     "script-src 'self'",

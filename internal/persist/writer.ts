@@ -7,7 +7,7 @@ import type { EventRow, Store } from "../store/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { PersistMetrics } from "./metrics.ts";
 
-export const PERSIST_SERVICE = "persist";
+const PERSIST_SERVICE = "persist";
 
 interface Pending {
   row: EventRow;

@@ -29,7 +29,7 @@ import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../t
 import type { RouteMetrics } from "./metrics.ts";
 import type { RoutedFrom, SeenIds } from "./seen.ts";
 
-export const ROUTE_SERVICE = "route";
+const ROUTE_SERVICE = "route";
 
 /**
  * A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does
