@@ -10,9 +10,9 @@ export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";
 export {
   PipelinedPublisher,
-  type Publisher,
   type PublishOptions,
   statusError,
+  type StreamPublisher,
 } from "./pipeline.ts";
 export {
   backoffMs,

@@ -18,7 +18,12 @@ export interface PublishOptions {
   headers: MsgHdrs;
 }
 
-export interface Publisher {
+/**
+ * Publishes to a JetStream stream with a msgID and resolves with the PubAck: the bus side of
+ * ingest and route (`PipelinedPublisher`, or a test's fake). Not the SDK's `IngestClient`, and
+ * not an event's producer (the envelope's `publisher` field).
+ */
+export interface StreamPublisher {
   publish(subject: string, payload: Uint8Array, opts?: Partial<PublishOptions>): Promise<PubAck>;
 }
 
@@ -58,7 +63,7 @@ const decoder = new TextDecoder();
  * `inboxPrefix` must be the connection's own (`inboxPrefix(service)`): a
  * service's NATS user may only read its own inboxes.
  */
-export class PipelinedPublisher implements Publisher {
+export class PipelinedPublisher implements StreamPublisher {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #timeoutMs: number;

@@ -1,6 +1,6 @@
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
 import { errors, RequestError } from "@nats-io/transport-node";
-import type { Publisher, PublishOptions } from "./pipeline.ts";
+import type { PublishOptions, StreamPublisher } from "./pipeline.ts";
 
 /**
  * Errors that mean "the publish may not have landed, try again with the same
@@ -93,7 +93,7 @@ export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {
  * `withRetry`).
  */
 export function publishWithRetry(
-  pub: Publisher,
+  pub: StreamPublisher,
   subject: string,
   payload: Uint8Array,
   opts: Partial<PublishOptions>,

@@ -22,7 +22,7 @@ import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import { CLOSE_RATE_LIMIT_IGNORED, RateAbuse, type Refusals } from "./abuse.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { admit, type PublisherOptions, publishEvent } from "./publisher.ts";
+import { admit, type PublishDeps, publishEvent } from "./publish.ts";
 
 /**
  * Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up
@@ -74,7 +74,7 @@ const WS_PATH = "/v1/ws";
  */
 export function publisherSocket(
   cfg: IngestConfig,
-  pub: PublisherOptions,
+  pub: PublishDeps,
   inflight: Inflight,
   log: Logger,
 ): WsHandlers<PublisherConnection> {

@@ -16,9 +16,9 @@ import {
   backoffMs,
   deadLetter,
   isRetryable,
-  type Publisher,
   publishWithRetry,
   sleep,
+  type StreamPublisher,
   withRetry,
 } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
@@ -60,7 +60,7 @@ export interface RelayOptions {
    * Publishes to EVENTS: a PipelinedPublisher, whose PubAcks cost far less CPU than the
    * client's request per publish.
    */
-  pub: Publisher;
+  pub: StreamPublisher;
   log: Logger;
   signal: AbortSignal;
   step: RouteStep;
