@@ -23,6 +23,6 @@ export {
   sleep,
   withRetry,
 } from "./retry.ts";
-export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
+export { durableOpener, ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
 export { openBucket, requireStreams } from "./require.ts";
 export { busChecks } from "./ready.ts";
