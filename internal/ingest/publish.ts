@@ -142,6 +142,7 @@ export async function publishEvent(
       o.pub,
       subject,
       payload,
+      // Dedupe (docs/dedupe.md), hop 1: INGEST drops a retry of this event id inside its window.
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
       {
         deadlineMs: o.publishTimeoutMs,

@@ -235,6 +235,7 @@ export class Relay {
     }
     const started = performance.now();
     try {
+      // Dedupe (docs/dedupe.md), hop 2: the same msgID, so EVENTS drops a redelivered copy.
       const pa = await publishWithRetry(this.#o.pub, out.subject, encodeEnvelope(out.envelope), {
         msgID: env.id,
         headers: h,

@@ -68,6 +68,7 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
         publisher: r.publisher,
         data: packValue(r.data),
       }));
+      // Dedupe (docs/dedupe.md): the event id is the primary key; a repeat is skipped.
       const result = await sql`
         insert into ${events} ${sql(values, ...columns)}
         on conflict (event_id) do nothing`.catch(unavailable);
