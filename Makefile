@@ -27,11 +27,12 @@ INSTALLED := node_modules/.package-lock.json
 # tap compiles its Test class for the plugins named in .taprc.
 TAP_BUILT := node_modules/.jetmesh-tap-built
 
-.PHONY: help install tools test test-faults check typecheck denocheck fmt fmtcheck lint migrate inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-postgres ensure-chromium
+.PHONY: help install tools page test test-faults check typecheck denocheck fmt fmtcheck lint migrate inspect replay-dlq run-local smoke smoke-running bench bench-tracing clean ensure-postgres ensure-chromium
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
 	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt)"
+	@echo "make page       build the chat page notify serves at / into .build/chat (esbuild; run-local, smoke and test do it)"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make test-fuzz  hostile frames at both edges, 100,000 per WebSocket (FUZZ_SEED=n replays, FUZZ_FRAMES=n sets the count)"
@@ -44,7 +45,7 @@ help:
 	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back (and its trace from Jaeger)"
 	@echo "make bench      throughput, latency, fan-out, idle memory vs raw ceilings, fsync cost (QUICK=1: under 3 min)"
 	@echo "make bench-tracing  tracing cost: off vs OTLP export on (per hop and ingest publish throughput)"
-	@echo "make clean      remove .tap, .data and bench temp files"
+	@echo "make clean      remove .tap, .data, .build and bench temp files"
 
 install: $(TAP_BUILT)
 
@@ -76,6 +77,19 @@ tools:
 ensure-chromium:
 	@bash infra/local/ensure-apt.sh chromium /usr/bin/chromium optional
 
+# The chat page notify serves at `/`, built ahead (demo/chat/build.ts) so that notify's
+# production code bundles nothing and esbuild stays a development dependency. Notify reads
+# it from NOTIFY_PAGE_DIR, by default this folder; infra/docker/Dockerfile builds its own.
+PAGE_DIR := .build/chat
+PAGE_SOURCES := $(wildcard demo/chat/* sdk/*.ts)
+
+page: $(PAGE_DIR)/chat.js
+
+# `install` order-only: a fresher package-lock.json alone rebuilds nothing.
+$(PAGE_DIR)/chat.js: $(PAGE_SOURCES) | install
+	@echo "==> chat page into $(PAGE_DIR)"
+	@$(NODE_TSX) demo/chat/build.ts $(PAGE_DIR)
+
 ensure-postgres: $(INSTALLED)
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) test/helpers/preflight.ts postgres
 
@@ -83,7 +97,7 @@ ensure-postgres: $(INSTALLED)
 # is not one either (CI, logs), CI=true makes tap's reporter print plain lines
 # instead of redrawing progress. tap prints "# { total: N, pass: N, fail: N }"
 # last; the line after it repeats that as "N passed, N failed, N skipped".
-test: install tools ensure-postgres ensure-chromium
+test: install tools ensure-postgres ensure-chromium page
 	@mkdir -p .tap
 	@echo "==> tap"
 	@set +e; if [ ! -t 1 ]; then export CI="$${CI:-true}"; fi; \
@@ -101,7 +115,7 @@ test: install tools ensure-postgres ensure-chromium
 	      printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	  exit $$rc
 
-# The fault suite (issue 3): services run as processes and are killed and
+# The fault suite: services run as processes and are killed and
 # restarted under load, on a single nats-server and on a 3-node cluster. It
 # takes minutes, so `make test` leaves it out (.taprc excludes test/faults);
 # one file at a time, since each loads both cores. It prints FAULT_SEED=<n>;
@@ -173,12 +187,12 @@ inspect: install
 replay-dlq: install
 	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
-run-local: install tools
+run-local: install tools page
 	@$(NODE_TSX) infra/local/run.ts
 
 # A fresh stack (nats-server + PGlite + services, free ports, temp data) and
 # one event through it. `make smoke-running` checks an already running stack.
-smoke: install tools
+smoke: install tools page
 	@$(NODE_TSX) infra/local/run.ts --smoke
 
 smoke-running: install
@@ -198,5 +212,5 @@ bench-tracing: install tools
 	@$(NODE_TSX) bench/tracing-overhead.ts
 
 clean:
-	@rm -rf .tap .data bench/results/*.tmp
-	@echo "removed .tap .data bench/results/*.tmp"
+	@rm -rf .tap .data .build bench/results/*.tmp
+	@echo "removed .tap .data .build bench/results/*.tmp"

@@ -32,7 +32,7 @@ export interface BenchOptions {
 
 // durability runs its own nats-servers, before the services start, so nothing else loads the
 // machine meanwhile.
-export const PHASES = ["ceilings", "durability", "sustained", "latency", "fanout", "idle"] as const;
+const PHASES = ["ceilings", "durability", "sustained", "latency", "fanout", "idle"] as const;
 export type Phase = (typeof PHASES)[number];
 
 type Source = Record<string, string | undefined>;
@@ -50,7 +50,7 @@ function positive(name: string, text: string | undefined, fallback: number): num
   return n;
 }
 
-export function parseArgs(argv: string[]): Source {
+function parseArgs(argv: string[]): Source {
   const out: Source = {};
   for (const a of argv) {
     const m = /^--([a-z-]+)=(.*)$/.exec(a);

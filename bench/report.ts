@@ -49,7 +49,7 @@ const times = (
 const perSec = (n: number | null | undefined) => `${fmtCount(n)}/s`;
 
 /** The slowest of the three stages: what the pipeline sustains end to end. */
-export function endToEnd(s: SustainedResult): number {
+function endToEnd(s: SustainedResult): number {
   return Math.min(s.ackedPerSec, s.committedPerSec, s.deliveredPerSec);
 }
 

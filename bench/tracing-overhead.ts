@@ -24,7 +24,7 @@ import { anonymous } from "../internal/auth/mod.ts";
 import { Guard } from "../internal/edge/mod.ts";
 import { DEFAULT_CONNECTIONS, DEFAULT_LIMITS } from "../internal/namespaces/mod.ts";
 import { ingestMetrics } from "../internal/ingest/metrics.ts";
-import { admit, type PublisherOptions, publishEvent } from "../internal/ingest/publisher.ts";
+import { admit, type PublishDeps, publishEvent } from "../internal/ingest/publish.ts";
 import { createLogger } from "../internal/log/mod.ts";
 import {
   createRegistry,
@@ -153,7 +153,7 @@ function hopLoop(tracing: Tracing | undefined, n: number, sampled: boolean): num
   return ((performance.now() - start) * 1e6) / n;
 }
 
-async function publishRun(o: PublisherOptions, n: number, round: number): Promise<number> {
+async function publishRun(o: PublishDeps, n: number, round: number): Promise<number> {
   const start = performance.now();
   let next = 0;
   const worker = async () => {
@@ -217,7 +217,7 @@ try {
       await settle();
       hop.get(m)!.push(hopLoop(tracings.get(m), HOP_ITERATIONS, sampled(m)));
       await settle();
-      const o: PublisherOptions = {
+      const o: PublishDeps = {
         pub: js,
         guard,
         maxEventBytes: 65_536,

@@ -1,5 +1,5 @@
 import type { PresenceWatch } from "./presence.ts";
-import { Publisher } from "./publisher.ts";
+import { IngestClient } from "./ingest-client.ts";
 import { type SubscribeOptions, Subscriber } from "./subscriber.ts";
 import type { Subscription } from "./subscription.ts";
 import { type Ack, type ConnectionState, JetmeshClientError, type SocketOptions } from "./types.ts";
@@ -17,17 +17,17 @@ export interface ClientOptions extends SocketOptions {
 }
 
 /**
- * Both halves of jetmesh behind one object: a Publisher on ingest and a
+ * Both halves of jetmesh behind one object: an IngestClient on ingest and a
  * Subscriber on notify, each with its own connection (and its own use of
  * `token` / `getToken`), and one combined state.
  */
 export class JetmeshClient {
-  readonly publisher: Publisher | undefined;
+  readonly publisher: IngestClient | undefined;
   readonly subscriber: Subscriber | undefined;
 
   constructor(o: ClientOptions) {
     if (!o.ingestUrl && !o.notifyUrl) throw new Error("give ingestUrl, notifyUrl or both");
-    this.publisher = o.ingestUrl ? new Publisher({ ...o, url: o.ingestUrl }) : undefined;
+    this.publisher = o.ingestUrl ? new IngestClient({ ...o, url: o.ingestUrl }) : undefined;
     this.subscriber = o.notifyUrl ? new Subscriber({ ...o, url: o.notifyUrl }) : undefined;
   }
 
@@ -93,8 +93,8 @@ export class JetmeshClient {
     this.subscriber?.close();
   }
 
-  #parts(): Array<Publisher | Subscriber> {
-    return [this.publisher, this.subscriber].filter((p): p is Publisher | Subscriber =>
+  #parts(): Array<IngestClient | Subscriber> {
+    return [this.publisher, this.subscriber].filter((p): p is IngestClient | Subscriber =>
       p !== undefined
     );
   }

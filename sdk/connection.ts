@@ -12,7 +12,7 @@ import {
 export type Frame = Record<string, unknown> & { op: string };
 
 /** Close code of a connection whose token expired without being renewed (docs/protocol.md). */
-export const CLOSE_TOKEN_EXPIRED = 4001;
+const CLOSE_TOKEN_EXPIRED = 4001;
 
 export interface ConnectionHandlers {
   /** The socket opened, the first time or again: send everything the server must know. */

@@ -5,7 +5,13 @@
  */
 export { type ClientOptions, JetmeshClient } from "./client.ts";
 export { type PresenceChange, PresenceWatch } from "./presence.ts";
-export { Publisher, type PublisherOptions } from "./publisher.ts";
+export {
+  IngestClient,
+  type IngestClientOptions,
+  // Deprecated names of the two above, kept for existing code.
+  Publisher,
+  type PublisherOptions,
+} from "./ingest-client.ts";
 export { type SubscribeOptions, Subscriber, type SubscriberOptions } from "./subscriber.ts";
 export { Subscription } from "./subscription.ts";
 export { compareCursors } from "./cursor.ts";

@@ -90,7 +90,10 @@ export class Subscription implements AsyncIterable<JetmeshEvent> {
     this.#confirm();
   }
 
-  /** An event from the server; dropped when it is not after the last one delivered. */
+  /**
+   * An event from the server; dropped when it is not after the last one delivered. Dedupe
+   * (docs/dedupe.md): the last hop, by cursor.
+   */
   deliver(e: JetmeshEvent): void {
     if (this.#ended || (this.cursor !== undefined && compareCursors(e.cursor, this.cursor) <= 0)) {
       return;

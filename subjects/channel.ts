@@ -3,8 +3,8 @@
  * on the bus it becomes a subject under the stream's prefix, so the syntax is
  * the NATS token syntax narrowed to characters that are safe in URLs and SQL.
  */
-export const MAX_CHANNEL_LENGTH = 200;
-export const MAX_CHANNEL_TOKENS = 16;
+const MAX_CHANNEL_LENGTH = 200;
+const MAX_CHANNEL_TOKENS = 16;
 
 const tokenRe = /^[A-Za-z0-9_-]+$/;
 

@@ -10,8 +10,6 @@ export interface Cursor {
   seq: number;
 }
 
-export const ZERO_CURSOR: Cursor = { epoch: 0, seq: 0 };
-
 export function formatCursor(c: Cursor): string {
   return `${c.epoch}-${c.seq}`;
 }

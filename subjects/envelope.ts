@@ -15,6 +15,11 @@ export interface Envelope {
   channel: string;
   /** Server receive time at ingest, ms since the Unix epoch. */
   ts: number;
+  /**
+   * The producer identity: who published the event (the token's `sub`, or the name an open
+   * ingest was given). The wire keeps the field name `publisher`; in code it is no bus
+   * publisher (`StreamPublisher`) and no SDK class (`IngestClient`).
+   */
   publisher: string;
   data: unknown;
   routedAt?: number;
@@ -49,7 +54,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   return packValue(e);
 }
 
-export class EnvelopeError extends Error {
+class EnvelopeError extends Error {
   override name = "EnvelopeError";
 }
 

@@ -19,7 +19,7 @@ export const DLQ_PREFIX = "dlq";
 export const SEEN_BUCKET = "jetmesh_seen";
 
 /** The decoder for the nats CLI's --translate (README "Inspect with the nats CLI"). */
-export const BUS_DECODER = "bin/jetmesh-decode.mjs";
+const BUS_DECODER = "bin/jetmesh-decode.mjs";
 
 /**
  * Descriptions, shown by `nats stream ls`, `nats stream info` and `nats kv ls`
@@ -99,7 +99,8 @@ function base(
     max_age: nanos(limits.maxAgeMs),
     // Reserved up front in nats-server's JetStream storage, on every node with a replica.
     max_bytes: limits.maxBytes,
-    // The duplicate window can never be longer than the stream keeps messages.
+    // Dedupe (docs/dedupe.md): msgIDs seen within the window are dropped. It can never be longer
+    // than the stream keeps messages.
     duplicate_window: nanos(Math.min(limits.duplicateWindowMs, limits.maxAgeMs)),
     num_replicas: replicas,
   };

@@ -30,7 +30,7 @@ export interface CeilingsResult {
 }
 
 /** msgpack envelope around the client's data: id, channel, publisher, timestamps. */
-export const ENVELOPE_OVERHEAD = 90;
+const ENVELOPE_OVERHEAD = 90;
 const CLIENTS = ["stock", "pipelined"] as const;
 
 export async function ceilings(ctx: Ctx): Promise<CeilingsResult> {

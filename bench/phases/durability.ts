@@ -55,7 +55,7 @@ export interface DurabilityResult {
 }
 
 /** The run of the same topology with the server's default, for ratios. */
-export function baseline(r: DurabilityResult, run: DurabilityRun): DurabilityRun | undefined {
+function baseline(r: DurabilityResult, run: DurabilityRun): DurabilityRun | undefined {
   return r.runs.find((x) => x.topology === run.topology && x.sync === "default");
 }
 

@@ -28,7 +28,7 @@ export interface FanoutResult {
   ratio: number | null;
 }
 
-export const FANOUT_WINDOW = 64;
+const FANOUT_WINDOW = 64;
 
 export async function fanout(ctx: Ctx): Promise<FanoutResult> {
   const { opts } = ctx;

@@ -30,7 +30,7 @@ export interface SustainedResult {
   cpu: CpuUsage;
 }
 
-export const BACKLOG = 8192;
+const BACKLOG = 8192;
 
 export async function sustained(ctx: Ctx): Promise<SustainedResult> {
   const { opts, stack } = ctx;

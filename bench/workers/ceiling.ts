@@ -16,7 +16,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { PipelinedPublisher, type Publisher } from "../../internal/bus/mod.ts";
+import { PipelinedPublisher, type StreamPublisher } from "../../internal/bus/mod.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
 /**
@@ -48,7 +48,7 @@ async function ensureStream(nc: NatsConnection, args: Record<string, unknown>): 
   });
 }
 
-function publisher(nc: NatsConnection, args: Record<string, unknown>): Publisher {
+function publisher(nc: NatsConnection, args: Record<string, unknown>): StreamPublisher {
   const client = str(args, "client");
   if (client === "stock") return jetstream(nc);
   if (client === "pipelined") return new PipelinedPublisher(nc, "_INBOX");

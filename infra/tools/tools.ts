@@ -23,7 +23,7 @@ export interface Pin {
 }
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const TOOLS_BIN = join(ROOT, ".tools/bin");
+const TOOLS_BIN = join(ROOT, ".tools/bin");
 
 const OVERRIDE: Record<ToolName, string> = {
   "nats-server": "NATS_SERVER_BIN",
@@ -88,7 +88,7 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** The version a binary reports (`--version`), or undefined. */
-export function versionOf(file: string): number[] | undefined {
+function versionOf(file: string): number[] | undefined {
   const r = spawnSync(file, ["--version"], { encoding: "utf8", timeout: 10_000 });
   return parseVersion(`${r.stdout ?? ""} ${r.stderr ?? ""}`);
 }
@@ -101,7 +101,7 @@ export class ToolMissingError extends Error {
   }
 }
 
-export function howToGet(tool: ToolName): string {
+function howToGet(tool: ToolName): string {
   const pin = readPins().get(tool)!;
   const repo = pin.module.replace(/^github\.com\//, "").replace(/\/v\d+$/, "");
   // go install refuses modules with replace directives, such as Jaeger's: make tools builds

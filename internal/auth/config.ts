@@ -20,9 +20,9 @@ export type AuthConfig =
 
 /** HS256 secrets shorter than the hash are brute-forceable (RFC 7518 §3.2). */
 export const MIN_SECRET_BYTES = 32;
-export const MAX_CLOCK_SKEW_SEC = 300;
+const MAX_CLOCK_SKEW_SEC = 300;
 
-export const NO_AUTH_MESSAGE =
+const NO_AUTH_MESSAGE =
   "no authentication configured: set JETMESH_JWT_SECRET (HS256), JETMESH_JWT_PUBLIC_KEY_FILE (RS256/ES256/EdDSA) " +
   "or JETMESH_JWT_JWKS_URL; or set JETMESH_AUTH=none to run open to anyone (development only)";
 

@@ -31,7 +31,7 @@ export interface Anonymous {
 
 export type Caller = Identity | Anonymous;
 
-export const ANONYMOUS_NAME = "anon";
+const ANONYMOUS_NAME = "anon";
 
 export function anonymous(name = ANONYMOUS_NAME): Anonymous {
   return { sub: undefined, name };

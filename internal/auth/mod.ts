@@ -1,9 +1,3 @@
 export * from "./identity.ts";
-export {
-  type AuthConfig,
-  type KeySource,
-  MIN_SECRET_BYTES,
-  NO_AUTH_MESSAGE,
-  readAuthConfig,
-} from "./config.ts";
-export { createVerifier, GRANTS_CLAIM, identityOf, type Verifier } from "./verify.ts";
+export { type AuthConfig, type KeySource, MIN_SECRET_BYTES, readAuthConfig } from "./config.ts";
+export { createVerifier, GRANTS_CLAIM, type Verifier } from "./verify.ts";

@@ -90,7 +90,7 @@ function grants(value: unknown, name: string): string[] {
  * `graceSec` is the clock skew the verifier tolerates: a token it still accepts
  * must not get its connection closed, so the connection lasts as long.
  */
-export function identityOf(payload: JWTPayload, graceSec = 0): Identity {
+function identityOf(payload: JWTPayload, graceSec = 0): Identity {
   if (!isPublisher(payload.sub)) {
     throw new JetmeshError("unauthorized", "token sub must match [A-Za-z0-9_-]{1,64}");
   }

@@ -38,7 +38,7 @@ export async function connectBus(o: BusOptions): Promise<BusConnection> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
-    // Async stack traces cost about half of publish throughput (STACK.md).
+    // Async stack traces cost about half of publish throughput (measured with `make bench`).
     noAsyncTraces: true,
   });
   let up = true;

@@ -10,9 +10,9 @@ export { deadLetter } from "./dlq.ts";
 export { type Bus, openBus } from "./open.ts";
 export {
   PipelinedPublisher,
-  type Publisher,
   type PublishOptions,
   statusError,
+  type StreamPublisher,
 } from "./pipeline.ts";
 export {
   backoffMs,
@@ -23,6 +23,6 @@ export {
   sleep,
   withRetry,
 } from "./retry.ts";
-export { ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
-export { openBucket, requireStreams, runMigration } from "./require.ts";
+export { durableOpener, ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
+export { openBucket, requireStreams } from "./require.ts";
 export { busChecks } from "./ready.ts";

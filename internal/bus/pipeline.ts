@@ -18,7 +18,12 @@ export interface PublishOptions {
   headers: MsgHdrs;
 }
 
-export interface Publisher {
+/**
+ * Publishes to a JetStream stream with a msgID and resolves with the PubAck: the bus side of
+ * ingest and route (`PipelinedPublisher`, or a test's fake). Not the SDK's `IngestClient`, and
+ * not an event's producer (the envelope's `publisher` field).
+ */
+export interface StreamPublisher {
   publish(subject: string, payload: Uint8Array, opts?: Partial<PublishOptions>): Promise<PubAck>;
 }
 
@@ -50,7 +55,7 @@ const decoder = new TextDecoder();
  * reply subscription, answered from a map. The client's own `js.publish` goes through a request
  * per publish, and
  * nats-core 3.4 builds an Error with a stack trace for every request that
- * completes (STACK.md), plus a timer and promises of its own: at the rates
+ * completes (measured with --cpu-prof under `make bench`), plus a timer and promises of its own: at the rates
  * ingest publishes, that was the largest single cost in its profile. Errors
  * come out as the client's own (TimeoutError, NoRespondersError,
  * JetStreamApiError, RequestError), so `isRetryable` treats them the same.
@@ -58,7 +63,7 @@ const decoder = new TextDecoder();
  * `inboxPrefix` must be the connection's own (`inboxPrefix(service)`): a
  * service's NATS user may only read its own inboxes.
  */
-export class PipelinedPublisher implements Publisher {
+export class PipelinedPublisher implements StreamPublisher {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #timeoutMs: number;

@@ -12,7 +12,7 @@ import { JetmeshError } from "../errors/mod.ts";
 const STREAM_NOT_FOUND = 10059;
 
 /** What to tell an operator when something the migration creates is missing. */
-export function runMigration(what: string, service: string): string {
+function runMigration(what: string, service: string): string {
   return `${what} does not exist: run the migration as the NATS admin user first (make migrate, or cmd/migrate with NATS_USER=admin) — ${service} may not create it`;
 }
 

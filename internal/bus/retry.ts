@@ -1,10 +1,10 @@
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
 import { errors, RequestError } from "@nats-io/transport-node";
-import type { Publisher, PublishOptions } from "./pipeline.ts";
+import type { PublishOptions, StreamPublisher } from "./pipeline.ts";
 
 /**
  * Errors that mean "the publish may not have landed, try again with the same
- * msgID". Seen during leader elections and restarts (STACK.md): request
+ * msgID". Seen during leader elections and restarts (the fault suite, test/faults): request
  * timeouts, "jetstream is not enabled", no responders while the stream has no
  * leader, and a dropped connection.
  */
@@ -93,7 +93,7 @@ export async function withRetry<T>(fn: () => Promise<T>, retry: RetryOptions = {
  * `withRetry`).
  */
 export function publishWithRetry(
-  pub: Publisher,
+  pub: StreamPublisher,
   subject: string,
   payload: Uint8Array,
   opts: Partial<PublishOptions>,

@@ -1,4 +1,10 @@
-import { JetStreamApiError, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import {
+  type Consumer,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { type DurableConsumer, epochOf } from "../../subjects/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -53,4 +59,20 @@ export async function ensureConsumer(
 export async function streamEpoch(jsm: JetStreamManager, stream: string): Promise<number> {
   const si = await jsm.streams.info(stream);
   return epochOf(si.created);
+}
+
+/**
+ * A worker's durable, made sure of (`ensureConsumer`) and bound to: route's and persist's start,
+ * and their `reopen` when the durable vanished (an operator, a server that lost it) or the
+ * connection came back.
+ */
+export function durableOpener(
+  bus: { js: JetStreamClient; jsm: JetStreamManager },
+  c: DurableConsumer,
+  log: Logger,
+): () => Promise<Consumer> {
+  return async () => {
+    await ensureConsumer(bus.jsm, c, log);
+    return await bus.js.consumers.get(c.stream, c.config.durable_name);
+  };
 }

@@ -1,11 +1,5 @@
 export { type Env, EnvReader, parseDuration } from "./env.ts";
-export {
-  DEFAULT_JAEGER_ENDPOINT,
-  DEFAULT_OTLP_ENDPOINT,
-  readTelemetry,
-  type TelemetryConfig,
-  type TraceExporter,
-} from "./telemetry.ts";
+export { readTelemetry, type TelemetryConfig, type TraceExporter } from "./telemetry.ts";
 export {
   type CommonConfig,
   type DatabaseConfig,

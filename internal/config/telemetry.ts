@@ -12,8 +12,8 @@ export interface TelemetryConfig {
 
 const exporters: readonly TraceExporter[] = ["otlp", "jaeger", "none"];
 const OTLP_TRACES_PATH = "/v1/traces";
-export const DEFAULT_OTLP_ENDPOINT = `http://localhost:4318${OTLP_TRACES_PATH}`;
-export const DEFAULT_JAEGER_ENDPOINT = "http://localhost:14268/api/traces";
+const DEFAULT_OTLP_ENDPOINT = `http://localhost:4318${OTLP_TRACES_PATH}`;
+const DEFAULT_JAEGER_ENDPOINT = "http://localhost:14268/api/traces";
 
 /**
  * Tracing settings, with the standard OpenTelemetry variable names where one

@@ -1,2 +1,4 @@
-export { errorResponse, healthz, jsonResponse, retryAfterHeader } from "./respond.ts";
-export { metricsHandler, opsRoutes, type ReadinessCheck, readyz, startOpsServer } from "./ops.ts";
+export { healthz, jsonResponse } from "./respond.ts";
+// One error answer for the server and the handlers alike: wsserver's.
+export { errorResponse, retryAfterHeader } from "../wsserver/mod.ts";
+export { opsRoutes, type ReadinessCheck, startOpsServer } from "./ops.ts";

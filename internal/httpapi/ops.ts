@@ -25,7 +25,7 @@ function withTimeout(check: ReadinessCheck): Promise<void> {
  * and why it failed. Unlike /healthz (the process runs), a failing /readyz
  * means "send no traffic here now", not "restart me".
  */
-export function readyz(service: string, checks: Record<string, ReadinessCheck>): HttpHandler {
+function readyz(service: string, checks: Record<string, ReadinessCheck>): HttpHandler {
   return async () => {
     const names = Object.keys(checks);
     const results = await Promise.allSettled(names.map((n) => withTimeout(checks[n])));
@@ -44,7 +44,7 @@ export function readyz(service: string, checks: Record<string, ReadinessCheck>):
 }
 
 /** Prometheus text exposition of the service's registry. */
-export function metricsHandler(registry: Registry): HttpHandler {
+function metricsHandler(registry: Registry): HttpHandler {
   return async () => ({
     status: 200,
     headers: { "content-type": registry.contentType },

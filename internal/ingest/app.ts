@@ -10,7 +10,7 @@ import { startServer } from "../wsserver/mod.ts";
 import type { IngestConfig } from "./config.ts";
 import { publishHandler } from "./http.ts";
 import { ingestMetrics } from "./metrics.ts";
-import type { PublisherOptions } from "./publisher.ts";
+import type { PublishDeps } from "./publish.ts";
 import { publisherSocket } from "./ws.ts";
 
 /** Room for the envelope around the largest accepted frame. */
@@ -25,7 +25,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
   streamMessages(registry, bus.jsm, [INGEST_STREAM]);
   const abort = new AbortController();
   const inflight = new Inflight();
-  const pub: PublisherOptions = {
+  const pub: PublishDeps = {
     pub: new PipelinedPublisher(bus.nc, inboxPrefix("ingest")),
     guard,
     maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,

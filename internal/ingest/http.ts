@@ -19,7 +19,7 @@ import {
 import type { HttpHandler, HttpRequest, HttpResponse } from "../wsserver/mod.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { admit, type PublisherOptions, publishEvent } from "./publisher.ts";
+import { admit, type PublishDeps, publishEvent } from "./publish.ts";
 
 function encoded(
   status: number,
@@ -95,7 +95,7 @@ function outcome(
  */
 export function publishHandler(
   cfg: IngestConfig,
-  pub: PublisherOptions,
+  pub: PublishDeps,
   inflight: Inflight,
 ): HttpHandler {
   return async (req) => {

@@ -22,18 +22,18 @@ import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import { CLOSE_RATE_LIMIT_IGNORED, RateAbuse, type Refusals } from "./abuse.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
-import { admit, type PublisherOptions, publishEvent } from "./publisher.ts";
+import { admit, type PublishDeps, publishEvent } from "./publish.ts";
 
 /**
  * Close code for a client that lets more than INGEST_MAX_BUFFERED_BYTES of answers pile up
  * unread (4000–4999 are for applications).
  */
-export const CLOSE_SLOW_CONSUMER = 4008;
+const CLOSE_SLOW_CONSUMER = 4008;
 /**
  * Close code ("try again later") for a connection that passed the connection limits on upgrade
  * but not on open (concurrent upgrades).
  */
-export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
+const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
 export interface PublisherConnection {
   caller: Caller;
@@ -63,7 +63,7 @@ function abuserOf(caller: Caller, address: string): string {
   return caller.sub === undefined ? `addr:${address}` : `sub:${caller.sub}`;
 }
 
-export const WS_PATH = "/v1/ws";
+const WS_PATH = "/v1/ws";
 
 /**
  * The producer WebSocket: each `pub` frame is answered with an `ack` once
@@ -74,7 +74,7 @@ export const WS_PATH = "/v1/ws";
  */
 export function publisherSocket(
   cfg: IngestConfig,
-  pub: PublisherOptions,
+  pub: PublishDeps,
   inflight: Inflight,
   log: Logger,
 ): WsHandlers<PublisherConnection> {

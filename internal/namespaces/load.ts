@@ -4,7 +4,7 @@ import type { EnvReader } from "../config/env.ts";
 import { NamespacesError, parseNamespaces } from "./parse.ts";
 import type { NamespacesConfig } from "./types.ts";
 
-export const NAMESPACES_VAR = "JETMESH_NAMESPACES";
+const NAMESPACES_VAR = "JETMESH_NAMESPACES";
 
 /** Reads and validates a namespaces file (YAML, or JSON, which YAML includes). */
 export function loadNamespaces(path: string): NamespacesConfig {

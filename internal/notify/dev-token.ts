@@ -15,7 +15,7 @@ export const DEV_TOKEN_PATH = "/dev/token";
 const LOOPBACK_HOST = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1,5})?$/;
 
 /** What a dev token grants: the chat, and the caller's personal space. */
-export function devGrants(name: string): { publish: string[]; subscribe: string[] } {
+function devGrants(name: string): { publish: string[]; subscribe: string[] } {
   const own = `user.${name}.>`;
   return { publish: ["chat.>", own], subscribe: ["chat.>", own] };
 }

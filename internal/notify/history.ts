@@ -7,7 +7,7 @@ import { errorFrame } from "../protocol/mod.ts";
 import type { Store } from "../store/mod.ts";
 import type { HttpHandler, HttpResponse } from "../wsserver/mod.ts";
 
-export const DEFAULT_HISTORY_LIMIT = 100;
+const DEFAULT_HISTORY_LIMIT = 100;
 
 /**
  * GET /v1/history?channel=&after=&limit= — stored events of one channel in

@@ -4,7 +4,7 @@ import type { SendResult, WsConnection } from "../wsserver/mod.ts";
 import type { EventSink } from "./subscription-deps.ts";
 
 /** WebSocket close code for a subscriber that reads too slowly (4000–4999 are for applications). */
-export const SLOW_CONSUMER_CLOSE_CODE = 4008;
+const SLOW_CONSUMER_CLOSE_CODE = 4008;
 
 export interface OutboxLimits {
   /** Queued bytes above which subscriptions stop pulling until the socket drains. */

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
+import { buildPage } from "../../demo/chat/build.ts";
 import { createVerifier, readAuthConfig } from "../auth/mod.ts";
 import { EnvReader } from "../config/mod.ts";
 import { createLogger } from "../log/mod.ts";
@@ -7,6 +11,11 @@ import { type DemoConfig, readDemoConfig } from "./demo-config.ts";
 import { demoRoutes, ingestUrlFor } from "./page.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef-local";
+
+// The page as `make page` builds it, in a folder of this test's own.
+const built = await mkdtemp(join(tmpdir(), "jetmesh-page-"));
+t.teardown(() => rm(built, { recursive: true, force: true }));
+await buildPage(built);
 
 function demo(env: Record<string, string>): DemoConfig {
   const r = new EnvReader(env);
@@ -33,7 +42,7 @@ function get(
 t.test("the page publishes only where notify says, and its CSP allows just that", async (t) => {
   const logs: string[] = [];
   const routes = demoRoutes(
-    demo({ JETMESH_AUTH: "none", INGEST_PORT: "9000" }),
+    demo({ JETMESH_AUTH: "none", INGEST_PORT: "9000", NOTIFY_PAGE_DIR: built }),
     createLogger({}, { sink: (l) => logs.push(l) }),
   );
   const page = await routes["GET /"](get("/?ingest=ws://evil.example/v1/ws"));
@@ -71,6 +80,28 @@ t.test("the page publishes only where notify says, and its CSP allows just that"
   );
   t.equal(routes["GET /dev/token"], undefined, "no token endpoint unless asked for");
   t.same(logs, [], "and no warning");
+});
+
+t.test("the built page's script and style; without a built page, 404s that say so", async (t) => {
+  const log = createLogger({}, { sink: () => {} });
+  const routes = demoRoutes(demo({ JETMESH_AUTH: "none", NOTIFY_PAGE_DIR: built }), log);
+  const js = await routes["GET /chat.js"](get("/chat.js"));
+  t.equal(js.status, 200);
+  t.equal(js.headers?.["content-type"], "text/javascript; charset=utf-8");
+  t.match(String(js.body), "JetmeshClient", "app.ts bundled with the SDK");
+  t.notMatch(String(js.body), /from "\.\.\/\.\.\/sdk/, "no import left for the browser to fetch");
+  const css = await routes["GET /chat.css"](get("/chat.css"));
+  t.equal(css.status, 200);
+  t.equal(css.headers?.["content-type"], "text/css; charset=utf-8");
+  const missing = join(built, "nothing-here");
+  for (const [env, why] of [[missing, /not built: .*nothing-here.*make page/], ["none", /none/]]) {
+    const bare = demoRoutes(demo({ JETMESH_AUTH: "none", NOTIFY_PAGE_DIR: env as string }), log);
+    for (const path of ["/", "/chat.js", "/chat.css"]) {
+      const res = await bare[`GET ${path}`](get(path));
+      t.equal(res.status, 404, `${path} with NOTIFY_PAGE_DIR=${env}`);
+      t.match(JSON.parse(String(res.body)), { op: "error", code: "not_found", message: why });
+    }
+  }
 });
 
 t.test("/dev/token: HS256 only, a loud warning, tokens the services accept for names only", async (t) => {

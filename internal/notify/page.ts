@@ -1,16 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { errorResponse, jsonResponse } from "../httpapi/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { HttpHandler, HttpRequest } from "../wsserver/mod.ts";
+import type { HttpHandler, HttpRequest, HttpResponse } from "../wsserver/mod.ts";
 import { type DemoConfig, SAFE_WS_URL } from "./demo-config.ts";
 import { DEV_TOKEN_PATH, devTokenRoute } from "./dev-token.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const PAGE = new URL("demo/chat/index.html", ROOT);
-const STYLE = new URL("demo/chat/style.css", ROOT);
-const SCRIPT = new URL("demo/chat/app.ts", ROOT);
 const NO_CACHE = { "cache-control": "no-cache" };
 /** A Host header as browsers send it: a name or an IPv4 address, and a port. */
 const HOST = /^([A-Za-z0-9.-]+)(:\d{1,5})?$/;
@@ -34,7 +30,7 @@ export function ingestUrlFor(cfg: DemoConfig, req: Pick<HttpRequest, "header">):
  * WebSocket, /dev/token) and to the one ingest URL it publishes to; nothing
  * else, no inline script, no framing.
  */
-export function pagePolicy(ingestUrl: string): string {
+function pagePolicy(ingestUrl: string): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -50,13 +46,13 @@ export function pagePolicy(ingestUrl: string): string {
  * The live chat demo: `GET /` (rendered with ingest's URL and a
  * Content-Security-Policy that allows just it), `GET /chat.css`, `GET
  * /chat.js` (the page's script bundled with the SDK it imports) and, with
- * JETMESH_DEV_TOKENS=1, `GET /dev/token`. esbuild (a dependency, and also
- * tsx's compiler, and usable from Node and Deno) strips the types and bundles
- * on the first request, in well under a second, once; notify's start-up never
- * pays for it.
+ * JETMESH_DEV_TOKENS=1, `GET /dev/token`. The page is built ahead of time
+ * (`make page`, demo/chat/build.ts) and read from `cfg.pageDir` on each
+ * request, so a rebuild shows at the next reload; without it the three
+ * answer 404 saying so, and notify runs on.
  */
 export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHandler> {
-  let bundle: Promise<string> | undefined;
+  const file = (name: string) => pageFile(cfg.pageDir, name);
   const routes: Record<string, HttpHandler> = {
     "GET /": async (req) => {
       let ingestUrl: string;
@@ -65,7 +61,9 @@ export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHan
       } catch (err) {
         return errorResponse(err);
       }
-      const html = (await readFile(PAGE, "utf8")).replace(
+      const page = await file("index.html");
+      if (typeof page !== "string") return page;
+      const html = page.replace(
         "</head>",
         `  <meta name="jetmesh-ingest-url" content="${ingestUrl}">\n</head>`,
       );
@@ -82,46 +80,29 @@ export function demoRoutes(cfg: DemoConfig, log: Logger): Record<string, HttpHan
         body: html,
       };
     },
-    "GET /chat.css": async () => ({
-      status: 200,
-      headers: { "content-type": "text/css; charset=utf-8", ...NO_CACHE },
-      body: await readFile(STYLE, "utf8"),
-    }),
-    "GET /chat.js": async () => {
-      bundle ??= bundleScript();
-      try {
-        return {
-          status: 200,
-          headers: { "content-type": "text/javascript; charset=utf-8", ...NO_CACHE },
-          body: await bundle,
-        };
-      } catch (err) {
-        bundle = undefined;
-        return jsonResponse(503, {
-          op: "error",
-          code: "unavailable",
-          message: `the chat page could not be built: ${String(err)}`,
-        });
-      }
-    },
+    "GET /chat.css": async () => asset(await file("chat.css"), "text/css"),
+    "GET /chat.js": async () => asset(await file("chat.js"), "text/javascript"),
   };
   if (cfg.devTokens) routes[`GET ${DEV_TOKEN_PATH}`] = devTokenRoute(cfg.devTokens, log);
   return routes;
 }
 
-async function bundleScript(): Promise<string> {
-  const esbuild = await import("esbuild");
+function asset(body: string | HttpResponse, type: string): HttpResponse {
+  if (typeof body !== "string") return body;
+  return { status: 200, headers: { "content-type": `${type}; charset=utf-8`, ...NO_CACHE }, body };
+}
+
+/** A file of the built page, or the 404 that says the page is not built (or not served). */
+async function pageFile(dir: string | undefined, name: string): Promise<string | HttpResponse> {
+  if (dir === undefined) return notBuilt("this notify serves no chat page (NOTIFY_PAGE_DIR=none)");
   try {
-    const out = await esbuild.build({
-      entryPoints: [fileURLToPath(SCRIPT)],
-      bundle: true,
-      format: "esm",
-      target: "es2022",
-      write: false,
-    });
-    return out.outputFiles[0].text;
-  } finally {
-    // esbuild keeps a helper process for further builds; there are none.
-    await esbuild.stop();
+    return await readFile(join(dir, name), "utf8");
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+    return notBuilt(`the chat page is not built: ${join(dir, name)} is missing (run make page)`);
   }
+}
+
+function notBuilt(message: string): HttpResponse {
+  return jsonResponse(404, { op: "error", code: "not_found", message });
 }

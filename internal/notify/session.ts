@@ -16,7 +16,7 @@ import type { UpgradeRequest, WsConnection } from "../wsserver/mod.ts";
  * check but found the limit taken when it opened (concurrent upgrades of one
  * address or identity). The upgrade itself answers 429 in the ordinary case.
  */
-export const CLOSE_TOO_MANY_CONNECTIONS = 1013;
+const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
 /**
  * The one caller of every connection with auth off: shared, since idle connections should cost

@@ -35,7 +35,7 @@ import { Subscriptions } from "./connection-subscriptions.ts";
  * answered `overloaded` at once: a client that sends faster than it reads
  * answers cannot make notify queue its frames (up to 64 KiB each) without bound.
  */
-export const MAX_PENDING_FRAMES = 64;
+const MAX_PENDING_FRAMES = 64;
 
 export interface SubscriberConnection extends MemberState, SessionState {
   subs: Subscriptions<Subscription<Conn>>;
@@ -50,7 +50,7 @@ export interface SubscriberConnection extends MemberState, SessionState {
   pending: number;
 }
 
-export const WS_PATH = "/v1/ws";
+const WS_PATH = "/v1/ws";
 
 type Conn = WsConnection<SubscriberConnection>;
 

@@ -4,7 +4,7 @@ import {
   PERSIST_CONSUMER,
   persistConsumer,
 } from "../../subjects/mod.ts";
-import { busChecks, consumeBatches, ensureConsumer, openBus, streamEpoch } from "../bus/mod.ts";
+import { busChecks, consumeBatches, durableOpener, openBus, streamEpoch } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -21,15 +21,11 @@ export async function startPersist(cfg: PersistConfig, log: Logger): Promise<Run
   await store.migrate();
   const streams = [EVENTS_STREAM, DLQ_STREAM];
   const bus = await openBus(cfg.common.nats, "persist", streams, log);
-  // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
-  const openConsumer = async () => {
-    await ensureConsumer(
-      bus.jsm,
-      persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
-      log,
-    );
-    return await bus.js.consumers.get(EVENTS_STREAM, PERSIST_CONSUMER);
-  };
+  const openConsumer = durableOpener(
+    bus,
+    persistConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
+    log,
+  );
   const consumer = await openConsumer();
   const epoch = await streamEpoch(bus.jsm, EVENTS_STREAM);
   const registry = createRegistry("persist");

@@ -7,7 +7,7 @@ import type { EventRow, Store } from "../store/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
 import type { PersistMetrics } from "./metrics.ts";
 
-export const PERSIST_SERVICE = "persist";
+const PERSIST_SERVICE = "persist";
 
 interface Pending {
   row: EventRow;
@@ -33,6 +33,7 @@ export interface BatchWriterOptions {
  * Writes one pulled batch in one INSERT … ON CONFLICT (event_id) DO NOTHING and
  * acks the batch only after the commit. A crash before the ack redelivers the
  * batch and the insert skips what is already there, so every event is stored once.
+ * Dedupe (docs/dedupe.md): the hop into PostgreSQL, by event id.
  *
  * When the database rejects a batch's data (a constraint, a data exception),
  * the batch is split in halves until the rejected rows stand alone; each is

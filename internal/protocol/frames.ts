@@ -61,8 +61,6 @@ export type SubscriberFrame =
   | PresenceQueryFrame
   | AuthFrame;
 
-export type ClientFrame = PubFrame | SubscriberFrame;
-
 /** What servers send. */
 export interface AckFrame {
   op: "ack";

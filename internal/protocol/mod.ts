@@ -1,10 +1,3 @@
 export type * from "./frames.ts";
-export {
-  errorFrame,
-  idOf,
-  MAX_TOKEN_LENGTH,
-  parsePub,
-  parsePublisherFrame,
-  parseSubscriberFrame,
-} from "./parse.ts";
-export { byteLength, type ReadFrame, readFrame } from "./read.ts";
+export { errorFrame, idOf, parsePub, parsePublisherFrame, parseSubscriberFrame } from "./parse.ts";
+export { byteLength, readFrame } from "./read.ts";

@@ -26,7 +26,7 @@ function requireChannel(f: Obj, pattern: boolean): string {
 }
 
 /** Longest token accepted in a frame or on an upgrade; real JWTs are well under it. */
-export const MAX_TOKEN_LENGTH = 8192;
+const MAX_TOKEN_LENGTH = 8192;
 
 function parseAuth(f: Obj): AuthFrame {
   if (typeof f.token !== "string" || f.token === "" || f.token.length > MAX_TOKEN_LENGTH) {

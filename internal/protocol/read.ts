@@ -25,7 +25,7 @@ function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
-export interface ReadFrame {
+interface ReadFrame {
   /** The encoding of the frame, which is also the encoding of the answer. */
   encoding: Encoding;
   value: unknown;

@@ -8,7 +8,7 @@ import {
 import {
   busChecks,
   consumeBatches,
-  ensureConsumer,
+  durableOpener,
   inboxPrefix,
   onReconnect,
   openBus,
@@ -40,15 +40,11 @@ export async function startRoute(
     await bus.nc.close();
     throw err;
   });
-  // Creates the durable if it is missing (first start, or deleted by an operator) and binds to it.
-  const openConsumer = async () => {
-    await ensureConsumer(
-      bus.jsm,
-      routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
-      log,
-    );
-    return await bus.js.consumers.get(INGEST_STREAM, ROUTE_CONSUMER);
-  };
+  const openConsumer = durableOpener(
+    bus,
+    routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
+    log,
+  );
   const consumer = await openConsumer();
   const registry = createRegistry("route");
   natsConnected(registry, bus.connected);

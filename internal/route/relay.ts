@@ -16,9 +16,9 @@ import {
   backoffMs,
   deadLetter,
   isRetryable,
-  type Publisher,
   publishWithRetry,
   sleep,
+  type StreamPublisher,
   withRetry,
 } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
@@ -29,7 +29,7 @@ import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../t
 import type { RouteMetrics } from "./metrics.ts";
 import type { RoutedFrom, SeenIds } from "./seen.ts";
 
-export const ROUTE_SERVICE = "route";
+const ROUTE_SERVICE = "route";
 
 /**
  * A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does
@@ -60,7 +60,7 @@ export interface RelayOptions {
    * Publishes to EVENTS: a PipelinedPublisher, whose PubAcks cost far less CPU than the
    * client's request per publish.
    */
-  pub: Publisher;
+  pub: StreamPublisher;
   log: Logger;
   signal: AbortSignal;
   step: RouteStep;
@@ -235,6 +235,7 @@ export class Relay {
     }
     const started = performance.now();
     try {
+      // Dedupe (docs/dedupe.md), hop 2: the same msgID, so EVENTS drops a redelivered copy.
       const pa = await publishWithRetry(this.#o.pub, out.subject, encodeEnvelope(out.envelope), {
         msgID: env.id,
         headers: h,

@@ -45,6 +45,8 @@ function subjectOf(key: string): string {
  * between the PubAck and the write leaves the id unrecorded: the redelivery
  * publishes again and EVENTS drops the copy by its msgID, within the
  * duplicate window as ever. Both go through the route's pipelined publisher.
+ *
+ * Dedupe (docs/dedupe.md): the hop past the duplicate windows.
  */
 export class SeenIds {
   readonly #pub: PipelinedPublisher;

@@ -68,6 +68,7 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
         publisher: r.publisher,
         data: packValue(r.data),
       }));
+      // Dedupe (docs/dedupe.md): the event id is the primary key; a repeat is skipped.
       const result = await sql`
         insert into ${events} ${sql(values, ...columns)}
         on conflict (event_id) do nothing`.catch(unavailable);
@@ -114,7 +115,7 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
 /**
  * postgres.js leaves Nagle's algorithm on, and it writes a large statement in
  * several pieces: every piece after the first then waits for the server's
- * delayed ACK, about 40 ms (STACK.md), once per batch insert. Its `socket`
+ * delayed ACK, about 40 ms on Linux, once per batch insert. Its `socket`
  * option takes our socket instead. The socket is returned while it still
  * connects: what postgres.js writes waits in it until then, and a refused
  * connection reaches postgres.js as the same 'error' event as with its own.

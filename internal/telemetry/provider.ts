@@ -14,7 +14,7 @@ type Resource = NonNullable<TracerConfig["resource"]>;
  * the SDK only needs this interface, and the package that implements it is
  * not one jetmesh depends on.
  */
-export function serviceResource(attributes: Record<string, string>): Resource {
+function serviceResource(attributes: Record<string, string>): Resource {
   return {
     attributes,
     merge: (

@@ -2,13 +2,8 @@
  * Pieces both server runtimes share, so they accept the same options and answer errors
  * identically.
  */
-import {
-  type ErrorCode,
-  errorCode,
-  errorMessage,
-  httpStatus,
-  JetmeshError,
-} from "../errors/mod.ts";
+import { errorCode, errorMessage, httpStatus, JetmeshError, retryAfterMs } from "../errors/mod.ts";
+import { errorFrame } from "../protocol/mod.ts";
 import type { HttpResponse, ServerOptions } from "./types.ts";
 
 /** Refuses options one runtime would reject, so a config that works on Deno also works on Node. */
@@ -22,31 +17,37 @@ export function checkOptions<T>(o: ServerOptions<T>): void {
   }
 }
 
-/** Every jetmesh HTTP error has this JSON shape, the same as a WebSocket error frame. */
-export function errorResponse(status: number, code: ErrorCode, message: string): HttpResponse {
+/**
+ * `Retry-After` (whole seconds, rounded up) for an answer that tells when to retry, as
+ * `rate_limited` does.
+ */
+export function retryAfterHeader(ms: number | undefined): Record<string, string> {
+  return ms === undefined ? {} : { "retry-after": String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+/**
+ * Every jetmesh HTTP error, the server's own and the handlers': status from the error's code,
+ * body the same error frame a WebSocket gets (with `retryAfterMs` and `Retry-After` when it has
+ * one). Only JetmeshError messages are meant for clients; anything else may carry internals, so
+ * it goes out as a bare "internal".
+ */
+export function errorResponse(err: unknown, id?: string): HttpResponse {
+  const code = errorCode(err);
+  const message = code === "internal" ? "internal error" : errorMessage(err);
+  const wait = retryAfterMs(err);
   return {
-    status,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ op: "error", code, message }),
+    status: httpStatus(code),
+    headers: { "content-type": "application/json", ...retryAfterHeader(wait) },
+    body: JSON.stringify(errorFrame(code, message, id, wait)),
   };
 }
 
 export function notFound(method: string, path: string): HttpResponse {
-  return errorResponse(404, "not_found", `no route for ${method} ${path}`);
+  return errorResponse(new JetmeshError("not_found", `no route for ${method} ${path}`));
 }
 
 export function tooLarge(maxBodyBytes: number): HttpResponse {
-  return errorResponse(413, "too_large", `body exceeds ${maxBodyBytes} bytes`);
-}
-
-/**
- * Answer for an error a handler threw. Only JetmeshError messages are meant for
- * clients; anything else may carry internals, so it goes out as a bare "internal".
- */
-export function thrownResponse(err: unknown): HttpResponse {
-  const code = errorCode(err);
-  const message = code === "internal" ? "internal error" : errorMessage(err);
-  return errorResponse(httpStatus(code), code, message);
+  return errorResponse(new JetmeshError("too_large", `body exceeds ${maxBodyBytes} bytes`));
 }
 
 /** Reports errors that became a 500, which would otherwise vanish into a response body. */

@@ -3,14 +3,13 @@
  * would clash with Deno's own global, so the few Deno APIs used here are
  * described by DenoLike and reached through globalThis.
  */
-import { errorMessage } from "../errors/mod.ts";
+import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import {
   checkOptions,
   concat,
   errorResponse,
   notFound,
   reportInternal,
-  thrownResponse,
   tooLarge,
 } from "./common.ts";
 import type {
@@ -129,14 +128,14 @@ async function upgrade<T>(
     data = await ws.upgrade(head);
   } catch (err) {
     reportInternal(err, `upgrade ${head.path}`, o.onError);
-    return toResponse(thrownResponse(err));
+    return toResponse(errorResponse(err));
   }
   let upgraded: ReturnType<DenoLike["upgradeWebSocket"]>;
   try {
     upgraded = deno.upgradeWebSocket(req, { idleTimeout: o.idleTimeoutSec });
   } catch (err) {
     // The rest of the handshake is malformed: the client's fault, not a 500.
-    return toResponse(errorResponse(400, "bad_request", errorMessage(err)));
+    return toResponse(errorResponse(new JetmeshError("bad_request", errorMessage(err))));
   }
   const { socket, response } = upgraded;
   socket.binaryType = "arraybuffer";
@@ -184,7 +183,7 @@ async function answer<T>(
     return await handler(request);
   } catch (err) {
     reportInternal(err, route, o.onError);
-    return thrownResponse(err);
+    return errorResponse(err);
   }
 }
 
@@ -208,7 +207,7 @@ async function readBody(req: Request, max: number): Promise<Uint8Array | undefin
 }
 
 function notAccepting(): HttpResponse {
-  const r = errorResponse(503, "unavailable", "server is shutting down");
+  const r = errorResponse(new JetmeshError("unavailable", "server is shutting down"));
   return { ...r, headers: { ...r.headers, connection: "close" } };
 }
 

@@ -1,6 +1,7 @@
 import type { RunningServer, ServerOptions } from "./types.ts";
 
 export type * from "./types.ts";
+export { errorResponse, retryAfterHeader } from "./common.ts";
 
 /** True under Deno, where uWebSockets.js cannot load. */
 export function isDeno(): boolean {

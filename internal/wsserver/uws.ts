@@ -8,9 +8,9 @@ import uWS from "uWebSockets.js";
 import {
   checkOptions,
   concat,
+  errorResponse,
   notFound,
   reportInternal,
-  thrownResponse,
   tooLarge,
 } from "./common.ts";
 import type {
@@ -79,7 +79,7 @@ export async function start<T>(o: ServerOptions<T>): Promise<RunningServer> {
         const live: Liveness = { aborted: false };
         const refuse = (err: unknown) => {
           reportInternal(err, `upgrade ${head.path}`, o.onError);
-          respond(res, live, thrownResponse(err));
+          respond(res, live, errorResponse(err));
         };
         const accept = (data: T) => {
           if (live.aborted) return;
@@ -208,7 +208,7 @@ async function answer<T>(
     return await handler(request);
   } catch (err) {
     reportInternal(err, route, o.onError);
-    return thrownResponse(err);
+    return errorResponse(err);
   }
 }
 

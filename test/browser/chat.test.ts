@@ -1,10 +1,17 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
 import t from "tap";
+import { buildPage } from "../../demo/chat/build.ts";
 import { startProcessStack } from "../e2e/process-stack.ts";
 import { jwtAuth, mintToken } from "../helpers/tokens.ts";
 
-/** Debian's chromium (STACK.md); `npx playwright install` cannot download a browser here. */
+/**
+ * Debian's chromium (`make ensure-chromium`); `npx playwright install` cannot download a browser
+ * here.
+ */
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
   "--headless",
@@ -60,8 +67,13 @@ t.test(
     // The stack
     // picks its ports after its environment is fixed, so ingest cannot list the page's origin: any.
     const auth = jwtAuth();
+    // The page as `make page` builds it, from this checkout's demo/ and sdk/ as they are now.
+    const pageDir = await mkdtemp(join(tmpdir(), "jetmesh-page-"));
+    t.teardown(() => rm(pageDir, { recursive: true, force: true }));
+    await buildPage(pageDir);
     const stack = await startProcessStack({
       ...auth.env,
+      NOTIFY_PAGE_DIR: pageDir,
       JETMESH_DEV_TOKENS: "1",
       JETMESH_ALLOWED_ORIGINS: "*",
       NOTIFY_PRESENCE_TTL: `${PRESENCE_TTL_MS}ms`,

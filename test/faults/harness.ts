@@ -129,7 +129,7 @@ export async function startHarness(
 }
 
 /**
- * Stops the load, lets the system drain, then checks the claims of issue 3:
+ * Stops the load, lets the system drain, then checks what jetmesh promises under faults:
  * every acked event stored once, every subscriber saw every event of its
  * channels once and in order, nothing pending on the consumers, DLQ empty.
  */

@@ -53,7 +53,7 @@ function bump(m: Record<string, number>, key: string): void {
  * What to look at when a frame goes wrong: its kind, its first bytes (hex for binary), and the
  * seed.
  */
-export function describe(f: FuzzFrame): string {
+function describe(f: FuzzFrame): string {
   const bytes = typeof f.payload === "string"
     ? JSON.stringify(f.payload.slice(0, 300))
     : Buffer.from(f.payload.slice(0, 150)).toString("hex");
@@ -62,7 +62,7 @@ export function describe(f: FuzzFrame): string {
 }
 
 /** Why an error frame is not a proper answer, or undefined when it is. */
-export function badError(f: Frame): string | undefined {
+function badError(f: Frame): string | undefined {
   if (f.code === "internal") return "answered internal";
   if (typeof f.code !== "string" || !CLIENT_CODES.has(f.code)) {
     return `unknown error code ${JSON.stringify(f.code)}`;

@@ -2,12 +2,12 @@ import { backoffDelay } from "./backoff.ts";
 import { Connection, type Frame, withQuery } from "./connection.ts";
 import { type Ack, type ConnectionState, JetmeshClientError, type SocketOptions } from "./types.ts";
 
-export interface PublisherOptions extends SocketOptions {
+export interface IngestClientOptions extends SocketOptions {
   /** Ingest's WebSocket URL, e.g. `ws://localhost:8080/v1/ws`. */
   url: string;
   /**
-   * Who publishes, when ingest runs without tokens (development); with tokens, the token's
-   * `sub` does.
+   * The producer identity (the name before the `:` in event ids; the envelope's `publisher`)
+   * when ingest runs without tokens (development); with tokens, the token's `sub` is.
    */
   publisher?: string;
 }
@@ -29,7 +29,8 @@ interface Pending {
 const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
 
 /**
- * Publishes to ingest and resolves each publish with its ack.
+ * The SDK's connection to ingest: publishes and resolves each publish with its ack. (Formerly
+ * `Publisher`, an alias that still works.)
  *
  * Per channel, at most one event is on the wire without an ack; the next one
  * waits for it. Ingest stores concurrent publishes in arrival order, so a
@@ -40,9 +41,9 @@ const RETRYABLE = new Set(["unavailable", "overloaded", "rate_limited"]);
  * `unavailable`) is sent again with the same id, which ingest acks as
  * `dup: true` when it had stored it already: never stored twice.
  */
-export class Publisher {
+export class IngestClient {
   readonly #conn: Connection;
-  readonly #o: PublisherOptions;
+  readonly #o: IngestClientOptions;
   /** Per channel, the events not yet acked in publish order; the first is the one on the wire. */
   readonly #queues = new Map<string, Pending[]>();
   readonly #byId = new Map<string, Pending>();
@@ -54,7 +55,7 @@ export class Publisher {
    */
   #authWaiters: Array<(f: Frame | undefined) => void> = [];
 
-  constructor(o: PublisherOptions) {
+  constructor(o: IngestClientOptions) {
     this.#o = o;
     this.#conn = new Connection(withQuery(o.url, { publisher: o.publisher }), o, {
       open: () => this.#sendHeads(),
@@ -185,3 +186,10 @@ function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return Array.from(bytes, (b) => (b % 36).toString(36)).join("");
 }
+
+/** @deprecated Renamed `IngestClient`; this alias stays so that existing code keeps working. */
+export const Publisher = IngestClient;
+/** @deprecated Renamed `IngestClient`. */
+export type Publisher = IngestClient;
+/** @deprecated Renamed `IngestClientOptions`. */
+export type PublisherOptions = IngestClientOptions;

@@ -1,3 +1,8 @@
+/**
+ * Ingest's publish path, shared by its WebSocket and HTTP edges: `admit` (rates, sizes,
+ * authorization) and `publishEvent` (the envelope, stamped with the caller as its producer, onto
+ * INGEST with the event id as msgID).
+ */
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import {
   assignClientId,
@@ -11,7 +16,7 @@ import {
 } from "../../subjects/mod.ts";
 import { type Caller, publisherOf } from "../auth/mod.ts";
 import type { Guard } from "../edge/mod.ts";
-import { isRetryable, isStreamFull, type Publisher, publishWithRetry } from "../bus/mod.ts";
+import { isRetryable, isStreamFull, publishWithRetry, type StreamPublisher } from "../bus/mod.ts";
 import { errorMessage, JetmeshError } from "../errors/mod.ts";
 import type { AckFrame, PubFrame } from "../protocol/mod.ts";
 import {
@@ -34,9 +39,10 @@ export interface PublishRequest {
   traceparent?: string;
 }
 
-export interface PublisherOptions {
+/** What the publish path needs: the bus, the guard, limits and telemetry. */
+export interface PublishDeps {
   /** Ingest's pipelined publisher (internal/bus/pipeline.ts). */
-  pub: Publisher;
+  pub: StreamPublisher;
   guard: Guard;
   maxEventBytes: number;
   publishTimeoutMs: number;
@@ -54,7 +60,7 @@ export interface PublisherOptions {
  * limit on event data. Synchronous, so a flood of refused publishes is answered
  * within the frame's own callback, where the answers leave in one write.
  */
-export function admit(o: PublisherOptions, r: PublishRequest): number {
+export function admit(o: PublishDeps, r: PublishRequest): number {
   o.metrics.received.inc();
   const ns = o.guard.policy.resolve(r.frame.channel);
   o.guard.limit(r.caller, r.address, "publish", ns);
@@ -81,7 +87,7 @@ function dataBytes(env: Envelope, payload: Uint8Array): number {
  * frame's field, else the HTTP header passed as `traceparent`) when it sent one.
  */
 export async function publishEvent(
-  o: PublisherOptions,
+  o: PublishDeps,
   r: PublishRequest,
   maxDataBytes: number,
 ): Promise<AckFrame> {
@@ -136,6 +142,7 @@ export async function publishEvent(
       o.pub,
       subject,
       payload,
+      // Dedupe (docs/dedupe.md), hop 1: INGEST drops a retry of this event id inside its window.
       { msgID: env.id, headers: h, timeout: Math.max(1000, Math.floor(o.publishTimeoutMs / 2)) },
       {
         deadlineMs: o.publishTimeoutMs,
