@@ -244,7 +244,7 @@ export class Hub {
 
   #dispatch(m: JsMsg): void {
     const seq = m.info.streamSequence;
-    // A replaced consumer may hand over what was offered already.
+    // Dedupe (docs/dedupe.md): a replaced consumer may hand over what was offered already.
     if (seq <= this.#position) return;
     if (seq > this.#position + 1) this.#gap(seq);
     this.#position = seq;

@@ -177,7 +177,8 @@ export class CatchUp {
       for await (const m of messages) {
         if (host.stopped()) return false;
         const seq = m.info.streamSequence;
-        // The cursor only moves forward, whatever a replaced consumer hands over.
+        // Dedupe (docs/dedupe.md), the subscriber's hop: the cursor only moves forward,
+        // whatever a replaced consumer hands over.
         if (seq < delivery.next) continue;
         if (seq > delivery.next && !(await this.#fillExpired(seq))) return false;
         this.#previousStoredAt = m.info.timestampNanos / 1e6;
