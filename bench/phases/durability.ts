@@ -15,7 +15,7 @@ import {
   type NatsServerHandle,
   startNatsCluster,
   startNatsServer,
-} from "../../test/helpers/nats-server.ts";
+} from "../../devkit/nats-server.ts";
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, type Snapshot, snapshot, usageOver } from "../sampler.ts";
 import { fmtCount, fmtMs, type LatencySummary, perSecond, ratio, summarize } from "../stats.ts";

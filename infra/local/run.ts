@@ -54,7 +54,7 @@ import {
   shout,
   stopLeftover,
   waitForHttp,
-} from "./supervisor.ts";
+} from "../../devkit/supervisor.ts";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
 import {
   adminAccess,

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { chromium, type Page } from "playwright-core";
 import t from "tap";
-import { startProcessStack } from "../e2e/process-stack.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+import { startProcessStack } from "../../devkit/process-stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
 /** Debian's chromium (STACK.md); `npx playwright install` cannot download a browser here. */
 const CHROMIUM = "/usr/bin/chromium";

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
+import { findTool, toolMissingReason } from "../infra/tools/tools.ts";
 import { freePorts } from "./ports.ts";
 
 export interface NatsServerOptions {
