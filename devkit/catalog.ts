@@ -51,51 +51,42 @@ export interface ServiceSpec {
   };
 }
 
-function listener(prefix: string, defaultPort: number): Listener {
-  return { variable: `${prefix}_PORT`, defaultPort };
-}
-
-function opsListener(prefix: string, defaultPort: number): Listener {
-  return { variable: `${prefix}_OPS_PORT`, defaultPort };
+/**
+ * A service laid out as all four are: cmd/<name>/main.ts, variables <NAME>_*, its own NATS
+ * user, and `ready` as the word of its "<name> <word>" ready line.
+ */
+function spec(
+  name: ServiceName,
+  ports: { port: number; ops?: number },
+  ready: "listening" | "running",
+  needs: { database: boolean; clientAuth: boolean },
+): ServiceSpec {
+  const prefix = name.toUpperCase();
+  const port = { variable: `${prefix}_PORT`, defaultPort: ports.port };
+  return {
+    name,
+    entry: `cmd/${name}/main.ts`,
+    envPrefix: prefix,
+    port,
+    ops: ports.ops === undefined
+      ? port
+      : { variable: `${prefix}_OPS_PORT`, defaultPort: ports.ops },
+    ready: new RegExp(`^${name} ${ready}$`),
+    needs: { natsUser: name, ...needs },
+  };
 }
 
 export const CATALOG: Readonly<Record<ServiceName, ServiceSpec>> = {
-  ingest: {
-    name: "ingest",
-    entry: "cmd/ingest/main.ts",
-    envPrefix: "INGEST",
-    port: listener("INGEST", INGEST_DEFAULT_PORTS.port),
-    ops: opsListener("INGEST", INGEST_DEFAULT_PORTS.ops),
-    ready: /^ingest listening$/,
-    needs: { natsUser: "ingest", database: false, clientAuth: true },
-  },
-  route: {
-    name: "route",
-    entry: "cmd/route/main.ts",
-    envPrefix: "ROUTE",
-    port: listener("ROUTE", ROUTE_DEFAULT_PORT),
-    ops: listener("ROUTE", ROUTE_DEFAULT_PORT),
-    ready: /^route running$/,
-    needs: { natsUser: "route", database: false, clientAuth: false },
-  },
-  persist: {
-    name: "persist",
-    entry: "cmd/persist/main.ts",
-    envPrefix: "PERSIST",
-    port: listener("PERSIST", PERSIST_DEFAULT_PORT),
-    ops: listener("PERSIST", PERSIST_DEFAULT_PORT),
-    ready: /^persist running$/,
-    needs: { natsUser: "persist", database: true, clientAuth: false },
-  },
-  notify: {
-    name: "notify",
-    entry: "cmd/notify/main.ts",
-    envPrefix: "NOTIFY",
-    port: listener("NOTIFY", NOTIFY_DEFAULT_PORTS.port),
-    ops: opsListener("NOTIFY", NOTIFY_DEFAULT_PORTS.ops),
-    ready: /^notify listening$/,
-    needs: { natsUser: "notify", database: true, clientAuth: true },
-  },
+  ingest: spec("ingest", INGEST_DEFAULT_PORTS, "listening", { database: false, clientAuth: true }),
+  route: spec("route", { port: ROUTE_DEFAULT_PORT }, "running", {
+    database: false,
+    clientAuth: false,
+  }),
+  persist: spec("persist", { port: PERSIST_DEFAULT_PORT }, "running", {
+    database: true,
+    clientAuth: false,
+  }),
+  notify: spec("notify", NOTIFY_DEFAULT_PORTS, "listening", { database: true, clientAuth: true }),
 };
 
 /** The services in start order. */

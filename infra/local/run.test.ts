@@ -4,7 +4,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { runLocal as run } from "../../devkit/run-local.ts";
 import { findNatsServer } from "../../devkit/nats-server.ts";
-import { formatLogLine, pickPort } from "../../devkit/supervisor.ts";
+import { formatLogLine } from "../../devkit/local-stack/console.ts";
+import { pickPort } from "../../devkit/ports.ts";
 
 t.test("formatLogLine makes service JSON lines readable", async (t) => {
   const line = JSON.stringify({

@@ -16,10 +16,11 @@ import {
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { findTool, toolMissingReason } from "../tools/tools.ts";
-import { NATS_USERS, type NatsUser } from "../../devkit/catalog.ts";
-import { passwordVar } from "../../devkit/nats-config.ts";
-import { Child, color, formatLogLine, say } from "../../devkit/supervisor.ts";
+import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
+import { NATS_USERS, type NatsUser } from "../catalog.ts";
+import { passwordVar } from "../nats-config.ts";
+import { Child } from "./child.ts";
+import { color, formatLogLine, say } from "./console.ts";
 
 export type Passwords = Record<NatsUser, string>;
 
