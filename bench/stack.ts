@@ -7,8 +7,7 @@
  * client connects with a token, so the figures include verifying it once per
  * connection and the authorization and rate-limit checks on every frame.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isServiceName, SERVICE_NAMES, type ServiceName } from "../devkit/catalog.ts";
 import { ServiceLauncher } from "../devkit/launcher.ts";
@@ -17,6 +16,7 @@ import { migrateAsAdmin, type NatsUsers, natsUsers } from "../devkit/nats-users.
 import { backingEnv, freeServicePorts, listenEnv } from "../devkit/service-env.ts";
 import { type TestDatabase, testDatabase } from "../devkit/test-db.ts";
 import { jwtAuth, mintToken } from "../devkit/tokens.ts";
+import { tempNamespaces } from "../devkit/namespaces-file.ts";
 
 /**
  * What node prints on stderr about its inspector, which the idle phase turns on: not a complaint
@@ -109,14 +109,12 @@ export async function startServices(
   }
   const ports = await freeServicePorts();
   const auth = jwtAuth();
-  const dir = mkdtempSync(join(tmpdir(), "jm-bench-"));
-  const namespacesFile = join(dir, "namespaces.json");
-  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
+  const namespaces = tempNamespaces("bench", NAMESPACES);
   const env: Record<string, string> = {
     ...backingEnv([nats.url], db),
     LOG_LEVEL: "info",
     ...auth.env,
-    JETMESH_NAMESPACES: namespacesFile,
+    JETMESH_NAMESPACES: namespaces.file,
     ...listenEnv(ports),
     // The idle phase holds 20k connections on one notify; the default limit is 10k.
     NOTIFY_MAX_CONNECTIONS: "50000",
@@ -190,7 +188,7 @@ export async function startServices(
           );
         }
       }
-      rmSync(dir, { recursive: true, force: true });
+      namespaces.remove();
     },
   };
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startIngest } from "../internal/ingest/app.ts";
 import { readIngestConfig } from "../internal/ingest/config.ts";
 import type { RunningService } from "../internal/lifecycle/mod.ts";
@@ -16,6 +13,7 @@ import { type NatsServerHandle, startNatsServer } from "./nats-server.ts";
 import { migrateAsAdmin, type NatsCredentials, natsUsers } from "./nats-users.ts";
 import { type TestDatabase, testDatabase } from "./test-db.ts";
 import { SERVICE_NAMES, type ServiceName } from "./catalog.ts";
+import { tempNamespaces } from "./namespaces-file.ts";
 import { backingEnv, listenEnv, type ServicePorts } from "./service-env.ts";
 
 export interface Stack {
@@ -94,16 +92,12 @@ const starters: Record<
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
 
-const UNTHROTTLED = join(mkdtempSync(join(tmpdir(), "jetmesh-ns-")), "unthrottled.json");
-writeFileSync(
-  UNTHROTTLED,
-  JSON.stringify({
-    defaults: {
-      publishRate: { perSecond: 1_000_000, burst: 1_000_000 },
-      commandRate: { perSecond: 1_000_000, burst: 1_000_000 },
-    },
-  }),
-);
+const UNTHROTTLED = tempNamespaces("ns", {
+  defaults: {
+    publishRate: { perSecond: 1_000_000, burst: 1_000_000 },
+    commandRate: { perSecond: 1_000_000, burst: 1_000_000 },
+  },
+}).file;
 
 /**
  * The environment of a test stack's services: its nats-server, its schema,

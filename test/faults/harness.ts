@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import postgres from "postgres";
 import type { Test } from "tap";
 import { testDatabase } from "../../devkit/test-db.ts";
 import { migrateAsAdmin, type NatsUsers } from "../../devkit/nats-users.ts";
 import { jwtAuth } from "../../devkit/tokens.ts";
+import { tempNamespaces } from "../../devkit/namespaces-file.ts";
 import { type BusState, busState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
@@ -68,14 +66,12 @@ export async function startHarness(
   const ports = await freeServicePorts();
   // Auth on, as in production: the suite must pass with every client proving who it is.
   const auth = jwtAuth();
-  const dir = mkdtempSync(join(tmpdir(), "jm-faults-"));
-  const namespacesFile = join(dir, "namespaces.json");
-  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
+  const namespaces = tempNamespaces("faults", NAMESPACES);
   const env: Record<string, string> = {
     ...backingEnv(o.servers, db, 4),
     STREAM_REPLICAS: String(o.replicas),
     ...auth.env,
-    JETMESH_NAMESPACES: namespacesFile,
+    JETMESH_NAMESPACES: namespaces.file,
     ...listenEnv(ports),
     ROUTE_ACK_WAIT: `${ACK_WAIT_MS}ms`,
     PERSIST_ACK_WAIT: `${ACK_WAIT_MS}ms`,
@@ -100,7 +96,7 @@ export async function startHarness(
     await sql.end({ timeout: 5 });
     await db.drop();
     await o.stopNats();
-    rmSync(dir, { recursive: true, force: true });
+    namespaces.remove();
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
   await services.startAll();
