@@ -14,7 +14,7 @@ MAKEFLAGS += --no-print-directory
 # Where the tests find PostgreSQL (passed to the tests only; `run-local` treats
 # an unset DATABASE_URL as "use embedded PGlite").
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
-# Subset of test files, e.g. `make test TESTS="test/helpers/db.test.ts"`.
+# Subset of test files, e.g. `make test TESTS="devkit/test-db.test.ts"`.
 TESTS ?=
 TAP_FLAGS ?=
 

@@ -112,7 +112,7 @@ export function stackEnv(
   return {
     ...backingEnv([natsUrl], db, 4),
     // Pipeline tests run open; tests of the edges' security pass jwtAuth().env
-    // (test/helpers/tokens.ts) as extraEnv.
+    // (devkit/tokens.ts) as extraEnv.
     JETMESH_AUTH: "none",
     // ...and unthrottled: they publish as fast as they can from one address. Tests of the
     // limits bring their own file.

@@ -1,5 +1,5 @@
 import t from "tap";
-import { startNatsCluster } from "../../devkit/nats-server.ts";
+import { startNatsCluster } from "../../devkit/nats-cluster.ts";
 import { natsUsers } from "../../devkit/nats-users.ts";
 import { ClusterChaos } from "./cluster-chaos.ts";
 import { drainAndVerify, startHarness } from "./harness.ts";
