@@ -7,6 +7,7 @@ import { freePorts } from "./ports.ts";
 import {
   findNatsServer,
   isPortClash,
+  loopbackArgs,
   mkStore,
   type NatsServerHandle,
   NatsServerMissingError,
@@ -56,15 +57,7 @@ export async function startNatsCluster(
         .join(",");
       const storeDir = mkStore(`jm-nats-n${i + 1}-`);
       const args = [
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-m",
-        String(monitorPort),
-        "-js",
-        "-sd",
-        storeDir,
+        ...loopbackArgs(port, monitorPort, storeDir),
         "--server_name",
         `n${i + 1}`,
         "--cluster_name",

@@ -304,6 +304,16 @@ export class Server implements NatsServerHandle {
   }
 }
 
+/**
+ * nats-server on loopback with its client and monitor ports, and JetStream in `storeDir` when
+ * one is given: what every server the dev tooling starts has in common.
+ */
+export function loopbackArgs(port: number, monitorPort: number, storeDir?: string): string[] {
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+  if (storeDir !== undefined) args.push("-js", "-sd", storeDir);
+  return args;
+}
+
 export function mkStore(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -324,9 +334,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     const [p, m] = await freePorts(2);
     const port = opts.port ?? p;
     const monitorPort = opts.monitorPort ?? m;
-    const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
-    if (jetstream) args.push("-js", "-sd", storeDir);
-    args.push(...(opts.args ?? []));
+    const args = [
+      ...loopbackArgs(port, monitorPort, jetstream ? storeDir : undefined),
+      ...(opts.args ?? []),
+    ];
     const srv = new Server({
       bin,
       port,

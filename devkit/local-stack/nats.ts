@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
+import { loopbackArgs } from "../nats-server.ts";
 import { pickPort } from "../ports.ts";
 import { Child } from "./child.ts";
 import { color, say } from "./console.ts";
@@ -69,15 +70,7 @@ export async function startNats(ctx: LocalContext): Promise<LocalNats> {
       args: [
         "-c",
         conf,
-        "-js",
-        "-sd",
-        store,
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-m",
-        String(monitor.port),
+        ...loopbackArgs(port, monitor.port, store),
         "--server_name",
         "jetmesh-local",
       ],
