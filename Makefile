@@ -14,11 +14,11 @@ MAKEFLAGS += --no-print-directory
 # Where the tests find PostgreSQL (passed to the tests only; `run-local` treats
 # an unset DATABASE_URL as "use embedded PGlite").
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
-# Subset of test files, e.g. `make test TESTS="test/helpers/db.test.ts"`.
+# Subset of test files, e.g. `make test TESTS="devkit/test-db.test.ts"`.
 TESTS ?=
 TAP_FLAGS ?=
 
-TS_DIRS := cmd internal subjects sdk demo test bench infra
+TS_DIRS := cmd internal subjects sdk demo devkit test bench infra
 NODE_TSX := node --import tsx
 
 # npm writes node_modules/.package-lock.json on every install: newer than
@@ -36,7 +36,7 @@ help:
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
 	@echo "make test-fuzz  hostile frames at both edges, 100,000 per WebSocket (FUZZ_SEED=n replays, FUZZ_FRAMES=n sets the count)"
-	@echo "make check      tsc --noEmit, deno check, deno fmt --check and deno lint over cmd internal subjects sdk demo test bench infra"
+	@echo "make check      tsc --noEmit, deno check, deno fmt --check and deno lint over cmd internal subjects sdk demo devkit test bench infra"
 	@echo "make fmt        format the tree (deno fmt, settings in deno.json)"
 	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
 	@echo "make migrate    create or update the streams and KV buckets, as the NATS admin user (before the services start)"

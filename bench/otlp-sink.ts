@@ -3,7 +3,7 @@
  * decoding the exports does not run on the event loop being measured. Prints
  * its base URL on the first line of stdout, then counts spans until killed.
  */
-import { startOtlpReceiver } from "../test/helpers/otlp-receiver.ts";
+import { startOtlpReceiver } from "../devkit/otlp-receiver.ts";
 
 const rx = await startOtlpReceiver();
 console.log(rx.url);

@@ -9,7 +9,7 @@
  */
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startNatsServer } from "../test/helpers/nats-server.ts";
+import { startNatsServer } from "../devkit/nats-server.ts";
 
 const rounds = Number(process.argv[2] ?? 120);
 const EXPIRES_MS = 1000;

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { findNatsServer } from "../test/helpers/nats-server.ts";
+import { findNatsServer } from "../devkit/nats-server.ts";
 import { raiseFdLimitOrReexec } from "./fdlimit.ts";
 import { readOptions } from "./options.ts";
 import { ceilings } from "./phases/ceilings.ts";

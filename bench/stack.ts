@@ -7,18 +7,16 @@
  * client connects with a token, so the figures include verifying it once per
  * connection and the authorization and rate-limit checks on every frame.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ServiceProcess, spawnService } from "../test/e2e/processes.ts";
-import type { ServiceName } from "../test/e2e/stack.ts";
-import { type TestDatabase, testDatabase } from "../test/helpers/db.ts";
-import { type NatsServerHandle, startNatsServer } from "../test/helpers/nats-server.ts";
-import { migrateAsAdmin, type NatsUsers, natsUsers } from "../test/helpers/nats-users.ts";
-import { freePorts } from "../test/helpers/ports.ts";
-import { jwtAuth, mintToken } from "../test/helpers/tokens.ts";
-
-export const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+import { isServiceName, SERVICE_NAMES, type ServiceName } from "../devkit/catalog.ts";
+import { ServiceLauncher } from "../devkit/launcher.ts";
+import { type NatsServerHandle, startNatsServer } from "../devkit/nats-server.ts";
+import { migrateAsAdmin, type NatsUsers, natsUsers } from "../devkit/nats-users.ts";
+import { backingEnv, freeServicePorts, listenEnv } from "../devkit/service-env.ts";
+import { type TestDatabase, testDatabase } from "../devkit/test-db.ts";
+import { jwtAuth, mintToken } from "../devkit/tokens.ts";
+import { tempNamespaces } from "../devkit/namespaces-file.ts";
 
 /**
  * What node prints on stderr about its inspector, which the idle phase turns on: not a complaint
@@ -107,65 +105,51 @@ export async function startServices(
   profileDir = "",
 ): Promise<BenchStack> {
   for (const p of profile) {
-    if (!(SERVICES as string[]).includes(p)) throw new Error(`--profile: unknown service ${p}`);
+    if (!isServiceName(p)) throw new Error(`--profile: unknown service ${p}`);
   }
-  const [ingest, notify, route, persist] = await freePorts(4);
+  const ports = await freeServicePorts();
   const auth = jwtAuth();
-  const dir = mkdtempSync(join(tmpdir(), "jm-bench-"));
-  const namespacesFile = join(dir, "namespaces.json");
-  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
+  const namespaces = tempNamespaces("bench", NAMESPACES);
   const env: Record<string, string> = {
-    NATS_URL: nats.url,
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
+    ...backingEnv([nats.url], db),
     LOG_LEVEL: "info",
     ...auth.env,
-    JETMESH_NAMESPACES: namespacesFile,
-    INGEST_HOST: "127.0.0.1",
-    INGEST_PORT: String(ingest),
-    INGEST_OPS_PORT: "0",
-    NOTIFY_HOST: "127.0.0.1",
-    NOTIFY_PORT: String(notify),
-    NOTIFY_OPS_PORT: "0",
+    JETMESH_NAMESPACES: namespaces.file,
+    ...listenEnv(ports),
     // The idle phase holds 20k connections on one notify; the default limit is 10k.
     NOTIFY_MAX_CONNECTIONS: "50000",
-    ROUTE_HOST: "127.0.0.1",
-    ROUTE_PORT: String(route),
-    PERSIST_HOST: "127.0.0.1",
-    PERSIST_PORT: String(persist),
   };
-  const procs = new Map<ServiceName, ServiceProcess>();
-  // Processes replaced by `restart` keep their logs here.
-  const retired: ServiceProcess[] = [];
+  // One try per start, as before the launcher: a failed start fails the run.
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => nats.users.serviceEnv(name),
+    attempts: 1,
+  });
   let starts = 0;
-  const start = async (name: ServiceName, nodeArgs: string[] = []) => {
-    // A directory per process: tsx's loader thread writes a profile of its own, with a name
-    // of its own.
-    const dir = `${profileDir}/${name}-${++starts}`;
-    const p = spawnService(name, { ...env, ...nats.users.serviceEnv(name) }, "node", [
-      ...(profile.includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []),
-      ...nodeArgs,
-    ]);
-    procs.set(name, p);
-    await p.waitForLog(/listening|running/, 60_000);
-  };
+  // A directory per process: tsx's loader thread writes a profile of its own, with a name of
+  // its own.
+  const profileArgs = (name: ServiceName) =>
+    profile.includes(name)
+      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/${name}-${++starts}`]
+      : [];
   await migrateAsAdmin([nats.url], env, nats.users.admin);
   // One at a time: a 2-core machine starts them no faster in parallel.
-  for (const name of SERVICES) await start(name);
+  for (const name of SERVICE_NAMES) await services.start(name, profileArgs(name));
   return {
     env,
-    ingestWs: `ws://127.0.0.1:${ingest}/v1/ws`,
-    notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
+    ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
+    notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
     token: (sub) =>
       mintToken(auth.secret, sub, {
         publish: [">"],
         subscribe: [">"],
         expiresIn: TOKEN_LIFETIME_S,
       }),
-    pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid ?? -1])),
+    pids: () =>
+      Object.fromEntries(SERVICE_NAMES.map((n) => [n, services.process(n).child.pid ?? -1])),
     complaints() {
       const out = new Map<string, Complaint>();
-      for (const p of [...retired, ...procs.values()]) {
+      for (const p of services.history) {
         for (const l of p.logs) {
           const level = String(l.level ?? (l.raw ? "stderr" : ""));
           if (level !== "warn" && level !== "error" && level !== "stderr") continue;
@@ -181,7 +165,7 @@ export async function startServices(
     writeLogs(dir) {
       mkdirSync(dir, { recursive: true });
       const counts = new Map<string, number>();
-      for (const p of [...retired, ...procs.values()]) {
+      for (const p of services.history) {
         const n = (counts.get(p.name) ?? 0) + 1;
         counts.set(p.name, n);
         writeFileSync(
@@ -190,24 +174,21 @@ export async function startServices(
         );
       }
     },
-    async restart(name, nodeArgs) {
-      const old = procs.get(name);
-      await old?.stop();
-      if (old) retired.push(old);
-      await start(name, nodeArgs);
+    async restart(name, nodeArgs = []) {
+      await services.restart(name, [...profileArgs(name), ...nodeArgs]);
     },
     async stop() {
-      for (const name of SERVICES) {
-        const code = await procs.get(name)?.stop();
+      for (const name of SERVICE_NAMES) {
+        const code = await services.stop(name);
         if (code !== 0) {
           process.stderr.write(
             `bench: ${name} exited with ${code}: ${
-              JSON.stringify(procs.get(name)?.logs.slice(-3))
+              JSON.stringify(services.process(name).logs.slice(-3))
             }\n`,
           );
         }
       }
-      rmSync(dir, { recursive: true, force: true });
+      namespaces.remove();
     },
   };
 }

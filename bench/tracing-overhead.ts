@@ -35,7 +35,7 @@ import {
 import { ATTR, endSpan, SpanKind, startTracing, type Tracing } from "../internal/telemetry/mod.ts";
 import { streamConfigs } from "../subjects/mod.ts";
 import { ensureStreams } from "../internal/bus/mod.ts";
-import { startNatsServer } from "../test/helpers/nats-server.ts";
+import { startNatsServer } from "../devkit/nats-server.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

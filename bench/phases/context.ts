@@ -1,6 +1,6 @@
 /** What every phase gets: options, the nats-server, the database, the services once started. */
 import type postgres from "postgres";
-import type { TestDatabase } from "../../test/helpers/db.ts";
+import type { TestDatabase } from "../../devkit/test-db.ts";
 import type { BenchOptions } from "../options.ts";
 import { progress } from "../progress.ts";
 import type { BenchNats, BenchStack } from "../stack.ts";

@@ -11,11 +11,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type NatsServerHandle,
-  startNatsCluster,
-  startNatsServer,
-} from "../../test/helpers/nats-server.ts";
+import { type NatsServerHandle, startNatsServer } from "../../devkit/nats-server.ts";
+import { startNatsCluster } from "../../devkit/nats-cluster.ts";
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, type Snapshot, snapshot, usageOver } from "../sampler.ts";
 import { fmtCount, fmtMs, type LatencySummary, perSecond, ratio, summarize } from "../stats.ts";

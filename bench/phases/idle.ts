@@ -13,7 +13,7 @@
  * measured the same way with the same clients, which run in processes of
  * their own because every process is held to the same file-descriptor limit.
  */
-import { freePort } from "../../test/helpers/ports.ts";
+import { freePort } from "../../devkit/ports.ts";
 import { Inspector } from "../inspector.ts";
 import { note, progress } from "../progress.ts";
 import { fdLimits, rssBytes } from "../proc.ts";

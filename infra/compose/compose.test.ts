@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
+import { findNatsServer, NatsServerMissingError } from "../../devkit/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
 import { readMigrateConfig } from "../../internal/migrate/mod.ts";
 import {
@@ -17,14 +17,13 @@ import {
   readServiceConfig,
   readTracked,
   usersConf,
-} from "../../test/helpers/service-config.ts";
-import type { ServiceName } from "../../test/e2e/stack.ts";
+} from "../../devkit/service-config.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
 import type { EdgeConfig } from "../../internal/edge/mod.ts";
 import { loadNamespaces } from "../../internal/namespaces/mod.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const file = (p: string) => readFileSync(join(here, p), "utf8");
-const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 /** The values a user puts in .env, from .env.example. */
 const dotenv: Record<string, string> = Object.fromEntries(
@@ -121,7 +120,7 @@ t.test("each service: its config reader accepts its environment, and reads every
     .scrape_configs.find((s) => s.job_name === "jetmesh")!.static_configs.flatMap((s) => s.targets);
   const natsEnv = envOf("nats1");
   const postgres = envOf("postgres");
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const env = envOf(svc);
     const { config, read } = readServiceConfig(svc, env);
     t.same(
@@ -228,7 +227,7 @@ t.test("the migration: one-shot, as admin, with the stream settings the services
     "nats://nats3:4222",
   ]);
   t.equal(config.streams.replicas, 3, "R3 streams and buckets");
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const own = envOf(svc);
     for (const k of MIGRATION_SETTINGS.filter((k) => own[k] !== undefined)) {
       t.equal(own[k], env[k], `${svc}: ${k} as the migration has it`);

@@ -3,12 +3,12 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestClient } from "../../test/e2e/client.ts";
-import { type ServiceName, startStack } from "../../test/e2e/stack.ts";
-import { exportedNames } from "../../test/helpers/prometheus.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
+import { exportedNames } from "../../devkit/prometheus.ts";
 
 const here = new URL(".", import.meta.url).pathname;
-const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 interface Panel {
   title: string;
@@ -53,7 +53,7 @@ t.test("the dashboard's queries name metrics the services export", async (t) => 
   await sub.until((fs) => fs.filter((f) => f.op === "event").length === 5, 15_000, "5 events");
 
   const exported = new Set<string>();
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const text = await (await fetch(`${stack.opsUrl(svc)}/metrics`)).text();
     for (const n of exportedNames(text)) exported.add(n);
   }

@@ -9,16 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { readMigrateConfig } from "../../internal/migrate/mod.ts";
-import { readServiceConfig, readTracked, usersConf } from "../../test/helpers/service-config.ts";
-import type { ServiceName } from "../../test/e2e/stack.ts";
-import { findNatsServer, NatsServerMissingError } from "../../test/helpers/nats-server.ts";
+import { readServiceConfig, readTracked, usersConf } from "../../devkit/service-config.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
+import { findNatsServer, NatsServerMissingError } from "../../devkit/nats-server.ts";
 import { readPins } from "../tools/tools.ts";
 import type { EdgeConfig } from "../../internal/edge/mod.ts";
 import { loadNamespaces } from "../../internal/namespaces/mod.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const users = usersConf(readFileSync(join(here, "../nats/users.conf"), "utf8"));
-const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
 
 type EnvVar = {
   name: string;
@@ -109,12 +108,12 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     [
       "ConfigMap/jetmesh",
       "Job/jetmesh-migrate",
-      ...SERVICES.flatMap((s) => [`Deployment/jetmesh-${s}`, `Service/jetmesh-${s}`]),
+      ...SERVICE_NAMES.flatMap((s) => [`Deployment/jetmesh-${s}`, `Service/jetmesh-${s}`]),
     ].sort(),
   );
   const shared = find("ConfigMap", "jetmesh")!.data!;
   const readAnywhere = new Set<string>();
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const dep = find("Deployment", `jetmesh-${svc}`)!;
     const pod = dep.spec!.template!;
     const [c] = pod.spec.containers;
@@ -205,7 +204,7 @@ t.test("jetmesh.yaml: the migration Job runs as admin with the services' ConfigM
     "the admin user from jetmesh-nats",
   );
   t.equal(config.streams.replicas, 3);
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const [sc] = find("Deployment", `jetmesh-${svc}`)!.spec!.template!.spec.containers;
     t.notOk(
       sc.env.some((e) => e.valueFrom?.secretKeyRef?.key === "admin"),

@@ -5,8 +5,8 @@
 // takes most of a test file's time budget on a loaded machine.
 import t from "tap";
 import { findTool, toolMissingReason } from "../tools/tools.ts";
-import { runLocal as run } from "../../test/helpers/run-local.ts";
-import { freePorts } from "../../test/helpers/ports.ts";
+import { runLocal as run } from "../../devkit/run-local.ts";
+import { freePorts } from "../../devkit/ports.ts";
 
 t.test("--smoke starts Jaeger, prints its UI address, and the smoke event's trace is in it", {
   timeout: 110_000,

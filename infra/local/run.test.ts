@@ -2,9 +2,10 @@ import t from "tap";
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { runLocal as run } from "../../test/helpers/run-local.ts";
-import { findNatsServer } from "../../test/helpers/nats-server.ts";
-import { formatLogLine, pickPort } from "./supervisor.ts";
+import { runLocal as run } from "../../devkit/run-local.ts";
+import { findNatsServer } from "../../devkit/nats-server.ts";
+import { formatLogLine } from "../../devkit/local-stack/console.ts";
+import { pickPort } from "../../devkit/ports.ts";
 
 t.test("formatLogLine makes service JSON lines readable", async (t) => {
   const line = JSON.stringify({

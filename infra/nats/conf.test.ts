@@ -7,14 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { setNatsPasswords, templateConfig as template } from "../../test/helpers/nats-config.ts";
+import { setNatsPasswords, templateConfig as template } from "../../devkit/nats-config.ts";
 import {
   findNatsServer,
   type NatsServerHandle,
   NatsServerMissingError,
   startNatsServer,
-} from "../../test/helpers/nats-server.ts";
-import { freePorts } from "../../test/helpers/ports.ts";
+} from "../../devkit/nats-server.ts";
+import { freePorts } from "../../devkit/ports.ts";
 
 const passwords = setNatsPasswords();
 const admin = { user: "admin", pass: passwords.admin };

@@ -16,13 +16,14 @@ import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { startIngest } from "../../internal/ingest/app.ts";
 import { readIngestConfig } from "../../internal/ingest/config.ts";
 import { openStore } from "../../internal/store/mod.ts";
-import { TestClient } from "../../test/e2e/client.ts";
-import { type ServiceName, startStack, testLogger } from "../../test/e2e/stack.ts";
-import { type NatsUser, setNatsPasswords, templateConfig } from "../../test/helpers/nats-config.ts";
-import { type NatsServerHandle, startNatsServer } from "../../test/helpers/nats-server.ts";
-import { migrateAsAdmin } from "../../test/helpers/nats-users.ts";
-import { freePorts } from "../../test/helpers/ports.ts";
-import { parseMetrics, valueOf } from "../../test/helpers/prometheus.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack, testLogger } from "../../devkit/in-process-stack.ts";
+import { type NatsUser, SERVICE_NAMES, type ServiceName } from "../../devkit/catalog.ts";
+import { setNatsPasswords, templateConfig } from "../../devkit/nats-config.ts";
+import { type NatsServerHandle, startNatsServer } from "../../devkit/nats-server.ts";
+import { migrateAsAdmin } from "../../devkit/nats-users.ts";
+import { freePorts } from "../../devkit/ports.ts";
+import { parseMetrics, valueOf } from "../../devkit/prometheus.ts";
 import {
   persistConsumer,
   PRESENCE_BUCKET,
@@ -39,7 +40,6 @@ import {
 } from "./refusals.ts";
 
 const passwords = setNatsPasswords();
-const SERVICES: (ServiceName & NatsUser)[] = ["ingest", "route", "persist", "notify"];
 
 async function startConfiguredServer(
   teardown: (fn: () => unknown) => void,
@@ -76,7 +76,7 @@ const failOnPoison: RouteStep = (env, now) => {
 t.test("every service works with its own user", async (t) => {
   const ns = await startConfiguredServer((fn) => t.teardown(fn));
   const serviceEnv = Object.fromEntries(
-    SERVICES.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]),
+    SERVICE_NAMES.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]),
   );
   // startStack runs the migration as admin, then each service as its own user.
   const admin = { user: "admin", pass: passwords.admin };
@@ -145,7 +145,7 @@ t.test("every service works with its own user", async (t) => {
   const stored = await sql`select event_id from ${sql(stack.db.schema)}.events order by event_id`;
   t.same(stored.map((r) => r.event_id), ["p:a", "p:b"], "persist stored the rest");
 
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const r = await fetch(`${stack.opsUrl(svc)}/readyz`);
     t.equal(
       r.status,
@@ -259,7 +259,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   );
 
   const conns = new Map<NatsUser, NatsConnection>();
-  for (const u of SERVICES) conns.set(u, await connectAs(ns, u));
+  for (const u of SERVICE_NAMES) conns.set(u, await connectAs(ns, u));
   t.teardown(() => Promise.all([...conns.values()].map((nc) => nc.close())));
   const refused = async (
     user: NatsUser,
@@ -287,7 +287,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   );
 
   // No service user may touch any stream's (or bucket's) config or contents through the API.
-  for (const user of SERVICES) {
+  for (const user of SERVICE_NAMES) {
     for (const stream of ALL_STREAMS) {
       for (
         const [what, subject, body] of streamChanges(
@@ -304,7 +304,7 @@ t.test("each user is refused what its service does not need, and nothing changes
       (nc) =>
         requestRefusal(nc, "$JS.API.STREAM.CREATE.MINE", { name: "MINE", subjects: ["mine.>"] }),
     );
-    for (const other of SERVICES.filter((o) => o !== user)) {
+    for (const other of SERVICE_NAMES.filter((o) => o !== user)) {
       await refused(
         user,
         `read ${other}'s inbox`,

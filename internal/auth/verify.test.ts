@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from "jose";
 import { errorCode, errorMessage } from "../errors/mod.ts";
-import { jwtAuth, mintToken } from "../../test/helpers/tokens.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 import type { AuthConfig, KeySource } from "./config.ts";
 import { createVerifier, type Verifier } from "./verify.ts";
 

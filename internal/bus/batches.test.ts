@@ -1,7 +1,7 @@
 import t, { type Test } from "tap";
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startNatsServer } from "../../test/helpers/nats-server.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
 import { createLogger } from "../log/mod.ts";
 import { consumeBatches } from "./batches.ts";
 

@@ -2,7 +2,7 @@ import t from "tap";
 import { type Env, EnvReader } from "../config/env.ts";
 import { errorCode, retryAfterMs } from "../errors/mod.ts";
 import { createLogger, type Level } from "../log/mod.ts";
-import { jwtAuth, mintToken } from "../../test/helpers/tokens.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 import { readEdgeConfig } from "./config.ts";
 import { Guard, type RequestHead } from "./guard.ts";
 

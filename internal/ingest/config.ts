@@ -8,6 +8,9 @@ import {
   type ServiceBase,
 } from "../config/mod.ts";
 
+/** Where it listens unless told otherwise; the dev tooling's catalog (devkit/catalog.ts) reads these too. */
+export const INGEST_DEFAULT_PORTS = { port: 8080, ops: 9090 } as const;
+
 export interface IngestConfig extends ServiceBase {
   /** Who may connect and do what: tokens, namespaces, origins. */
   edge: EdgeConfig;
@@ -36,10 +39,10 @@ export interface IngestConfig extends ServiceBase {
 
 export function readIngestConfig(env: Env): IngestConfig {
   const r = new EnvReader(env);
-  const base = readServiceBase(r, "INGEST", 8080);
+  const base = readServiceBase(r, "INGEST", INGEST_DEFAULT_PORTS.port);
   const cfg: IngestConfig = {
     ...base,
-    ops: readOpsListen(r, "INGEST", 9090, base.listen),
+    ops: readOpsListen(r, "INGEST", INGEST_DEFAULT_PORTS.ops, base.listen),
     edge: readEdgeConfig(r),
     maxFrameBytes: r.int("INGEST_MAX_FRAME_BYTES", 64 * 1024, 256, 8 * 1024 * 1024),
     maxBodyBytes: r.int("INGEST_MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),

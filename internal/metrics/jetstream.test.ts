@@ -1,8 +1,8 @@
 import t from "tap";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startNatsServer } from "../../test/helpers/nats-server.ts";
-import { parseMetrics, valueOf } from "../../test/helpers/prometheus.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { parseMetrics, valueOf } from "../../devkit/prometheus.ts";
 import { consumerLag, natsConnected, streamMessages } from "./jetstream.ts";
 import { createRegistry } from "./registry.ts";
 

@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startNatsServer } from "../../test/helpers/nats-server.ts";
-import { migrateAsAdmin, natsUsers } from "../../test/helpers/nats-users.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 

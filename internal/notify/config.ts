@@ -12,6 +12,9 @@ import {
 } from "../config/mod.ts";
 import { type DemoConfig, readDemoConfig } from "./demo-config.ts";
 
+/** Where it listens unless told otherwise; the dev tooling's catalog (devkit/catalog.ts) reads these too. */
+export const NOTIFY_DEFAULT_PORTS = { port: 8081, ops: 9091 } as const;
+
 export interface NotifyConfig extends ServiceBase {
   /** Who may connect and do what: tokens, namespaces, origins. */
   edge: EdgeConfig;
@@ -49,11 +52,11 @@ export function readNotifyConfig(env: Env): NotifyConfig {
     1024,
     1024 * 1024 * 1024,
   );
-  const base = readServiceBase(r, "NOTIFY", 8081);
+  const base = readServiceBase(r, "NOTIFY", NOTIFY_DEFAULT_PORTS.port);
   const edge = readEdgeConfig(r);
   const cfg: NotifyConfig = {
     ...base,
-    ops: readOpsListen(r, "NOTIFY", 9091, base.listen),
+    ops: readOpsListen(r, "NOTIFY", NOTIFY_DEFAULT_PORTS.ops, base.listen),
     edge,
     database: readDatabase(r),
     maxFrameBytes: r.int("NOTIFY_MAX_FRAME_BYTES", 16 * 1024, 256, 1024 * 1024),

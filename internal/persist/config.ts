@@ -7,6 +7,9 @@ import {
   type ServiceBase,
 } from "../config/mod.ts";
 
+/** Where it listens (its /healthz and /metrics too) unless told otherwise; devkit/catalog.ts reads it. */
+export const PERSIST_DEFAULT_PORT = 8083;
+
 export interface PersistConfig extends ServiceBase {
   database: DatabaseConfig;
   ackWaitMs: number;
@@ -22,7 +25,7 @@ export interface PersistConfig extends ServiceBase {
 export function readPersistConfig(env: Env): PersistConfig {
   const r = new EnvReader(env);
   const cfg: PersistConfig = {
-    ...readServiceBase(r, "PERSIST", 8083),
+    ...readServiceBase(r, "PERSIST", PERSIST_DEFAULT_PORT),
     database: readDatabase(r),
     ackWaitMs: r.durationMs("PERSIST_ACK_WAIT", "30s", 1000),
     maxAckPending: r.int("PERSIST_MAX_ACK_PENDING", 8192, 1, 1_000_000),

@@ -1,7 +1,7 @@
 import t from "tap";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { createLogger } from "../log/mod.ts";
-import { startOtlpReceiver } from "../../test/helpers/otlp-receiver.ts";
+import { startOtlpReceiver } from "../../devkit/otlp-receiver.ts";
 import { SpanKind, startTracing } from "./mod.ts";
 
 const quiet = createLogger({ svc: "test" }, { level: "error", sink: () => {} });

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
 import t from "tap";
 import { buildPage } from "../../demo/chat/build.ts";
-import { startProcessStack } from "../e2e/process-stack.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+import { startProcessStack } from "../../devkit/process-stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
 /**
  * Debian's chromium (`make ensure-chromium`); `npx playwright install` cannot download a browser

@@ -1,6 +1,6 @@
 import t from "tap";
-import { startStack } from "./stack.ts";
-import { TestClient } from "./client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 /** `depth` arrays inside each other. */
 function nested(depth: number): unknown {

@@ -1,12 +1,14 @@
 import t from "tap";
-import { startNatsServer } from "../helpers/nats-server.ts";
-import { migrateAsAdmin, natsUsers } from "../helpers/nats-users.ts";
-import { testDatabase } from "../helpers/db.ts";
-import { startOtlpReceiver } from "../helpers/otlp-receiver.ts";
-import { freePorts } from "../helpers/ports.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
-import { TestClient } from "./client.ts";
-import { spawnService } from "./processes.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
+import { testDatabase } from "../../devkit/test-db.ts";
+import { startOtlpReceiver } from "../../devkit/otlp-receiver.ts";
+import { freePorts } from "../../devkit/ports.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
+import { ServiceLauncher } from "../../devkit/launcher.ts";
+import { backingEnv, listenEnv } from "../../devkit/service-env.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 t.test("the four services run under Deno: publish, route, persist, deliver, history, traces, metrics", async (t) => {
   const users = natsUsers();
@@ -23,27 +25,22 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
   const env = {
     ...auth.env,
     OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
-    NATS_URL: nats.url,
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
-    INGEST_HOST: "127.0.0.1",
-    INGEST_PORT: String(ingestPort),
-    INGEST_OPS_PORT: String(ingestOpsPort),
-    NOTIFY_HOST: "127.0.0.1",
-    NOTIFY_PORT: String(notifyPort),
-    NOTIFY_OPS_PORT: String(notifyOpsPort),
-    ROUTE_HOST: "127.0.0.1",
-    ROUTE_PORT: String(routePort),
-    PERSIST_HOST: "127.0.0.1",
-    PERSIST_PORT: String(persistPort),
+    ...backingEnv([nats.url], db),
+    ...listenEnv(
+      { ingest: ingestPort, notify: notifyPort, route: routePort, persist: persistPort },
+      { ingest: ingestOpsPort, notify: notifyOpsPort },
+    ),
   };
   // As deployed: the migration as admin, then each service as its own NATS user.
   await migrateAsAdmin([nats.url], env, users.admin);
-  const services = (["ingest", "route", "persist", "notify"] as const).map((n) =>
-    spawnService(n, { ...env, ...users.serviceEnv(n) }, "deno")
-  );
-  t.teardown(() => Promise.all(services.map((s) => s.stop())));
-  for (const s of services) await s.waitForLog(/listening|running/, 60_000);
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => users.serviceEnv(name),
+    runtime: "deno",
+    attempts: 1,
+  });
+  t.teardown(() => services.stopAll());
+  await services.startAll();
 
   const token = await mintToken(auth.secret, "d", { publish: ["deno.>"], subscribe: ["deno.>"] });
   const refused = await TestClient.open(`ws://127.0.0.1:${notifyPort}/v1/ws`).then(
@@ -88,8 +85,8 @@ t.test("the four services run under Deno: publish, route, persist, deliver, hist
     );
   }
 
-  for (const s of services) {
-    t.equal(await s.stop("SIGTERM"), 0, `${s.name} stops cleanly on SIGTERM`);
+  for (const name of SERVICE_NAMES) {
+    t.equal(await services.stop(name, "SIGTERM"), 0, `${name} stops cleanly on SIGTERM`);
   }
   // Stopping flushes the spans: one event's trace, linked hop to hop, from all four.
   const spans = rx.spans.filter((x) => x.attributes["jetmesh.event.id"] === "d:e7");

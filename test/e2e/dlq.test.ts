@@ -7,9 +7,10 @@ import { openBus } from "../../internal/bus/mod.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { openStore } from "../../internal/store/mod.ts";
-import { parseMetrics, valueOf } from "../helpers/prometheus.ts";
-import { type ServiceName, type Stack, startStack, testLogger } from "./stack.ts";
-import { deliveredThrough, isMarker, TestClient } from "./client.ts";
+import { parseMetrics, valueOf } from "../../devkit/prometheus.ts";
+import { type Stack, startStack, testLogger } from "../../devkit/in-process-stack.ts";
+import type { ServiceName } from "../../devkit/catalog.ts";
+import { deliveredThrough, isMarker, TestClient } from "../../devkit/test-client.ts";
 
 const failOnPoison: RouteStep = (env, now) => {
   if ((env.data as { poison?: boolean } | null)?.poison) throw new Error("cannot route poison");

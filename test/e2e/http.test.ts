@@ -1,7 +1,7 @@
 import t from "tap";
 import { packValue, unpackValue } from "../../internal/codec/mod.ts";
-import { startStack } from "./stack.ts";
-import { deliveredThrough, isMarker, TestClient } from "./client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { deliveredThrough, isMarker, TestClient } from "../../devkit/test-client.ts";
 
 t.test("HTTP publish behaves like WebSocket publish; history pages what was stored", async (t) => {
   const stack = await startStack();

@@ -6,9 +6,9 @@ import { connect } from "@nats-io/transport-node";
 import t, { type Test } from "tap";
 import WebSocket from "ws";
 import { decodeEnvelope, INGEST_STREAM } from "../../subjects/mod.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
-import { TestClient } from "./client.ts";
-import { startStack } from "./stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 /**
  * Status of a WebSocket upgrade (101 when it opened, then closed again) and the body of a

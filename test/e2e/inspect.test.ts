@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Report } from "../../internal/inspect/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
-import { TestClient } from "./client.ts";
-import { startStack } from "./stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 

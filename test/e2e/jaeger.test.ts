@@ -11,8 +11,8 @@ import {
   traceSearchPath,
   waitForTraces,
 } from "../helpers/jaeger.ts";
-import { TestClient } from "./client.ts";
-import { startStack } from "./stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 // Export every 100 ms instead of every 5 s (the BatchSpanProcessor reads this standard variable).
 process.env.OTEL_BSP_SCHEDULE_DELAY = "100";

@@ -1,7 +1,7 @@
 import t from "tap";
 import WebSocket from "ws";
-import { startStack } from "./stack.ts";
-import { TestClient } from "./client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 /**
  * Tries an upgrade; resolves with the refusal's status and JSON body, or undefined when it was

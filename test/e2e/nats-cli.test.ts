@@ -26,10 +26,11 @@ import {
   SEEN_BUCKET_DESCRIPTION,
   STREAM_DESCRIPTIONS,
 } from "../../subjects/mod.ts";
-import { type ServiceName, startStack } from "./stack.ts";
-import { setNatsPasswords, templateConfig } from "../helpers/nats-config.ts";
-import { startNatsServer } from "../helpers/nats-server.ts";
-import { freePorts } from "../helpers/ports.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
+import { setNatsPasswords, templateConfig } from "../../devkit/nats-config.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { freePorts } from "../../devkit/ports.ts";
 
 const NATS = ".tools/bin/nats";
 /** The README's server; the test puts its own server's URL in its place. */
@@ -220,9 +221,8 @@ t.test("the README's nats CLI commands against a running jetmesh", async (t) => 
     });
   }
 
-  const services: ServiceName[] = ["ingest", "route", "persist", "notify"];
   const serviceEnv = Object.fromEntries(
-    services.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]),
+    SERVICE_NAMES.map((s) => [s, { NATS_USER: s, NATS_PASSWORD: passwords[s] }]),
   );
   const stack = await startStack({}, {
     nats: ns,

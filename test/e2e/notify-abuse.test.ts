@@ -1,7 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import t from "tap";
-import type { Frame, TestClient } from "./client.ts";
+import type { Frame, TestClient } from "../../devkit/test-client.ts";
 import { ask, startSecureStack } from "./secure-stack.ts";
 
 const NAMESPACES = `

@@ -1,7 +1,7 @@
 import t from "tap";
-import { freePorts } from "../helpers/ports.ts";
-import { TestClient } from "./client.ts";
-import { spawnService } from "./processes.ts";
+import { freePorts } from "../../devkit/ports.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { spawnService } from "../../devkit/service-process.ts";
 import { ask, startSecureStack, upgradeStatus } from "./secure-stack.ts";
 
 const NAMESPACES = `

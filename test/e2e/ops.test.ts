@@ -1,11 +1,10 @@
 // /metrics, /readyz and /healthz of the four services on a real stack.
 import t from "tap";
-import { parseMetrics, type Sample, valueOf } from "../helpers/prometheus.ts";
+import { parseMetrics, type Sample, valueOf } from "../../devkit/prometheus.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
-import { TestClient } from "./client.ts";
-import { type ServiceName, type Stack, startStack } from "./stack.ts";
-
-const SERVICES: ServiceName[] = ["ingest", "route", "persist", "notify"];
+import { TestClient } from "../../devkit/test-client.ts";
+import { type Stack, startStack } from "../../devkit/in-process-stack.ts";
+import { SERVICE_NAMES, type ServiceName } from "../../devkit/catalog.ts";
 
 async function scrape(
   stack: Stack,
@@ -89,7 +88,9 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   );
 
   const m = Object.fromEntries(
-    await Promise.all(SERVICES.map(async (s) => [s, (await scrape(stack, s)).samples] as const)),
+    await Promise.all(
+      SERVICE_NAMES.map(async (s) => [s, (await scrape(stack, s)).samples] as const),
+    ),
   ) as Record<
     ServiceName,
     Sample[]
@@ -179,7 +180,7 @@ t.test("/metrics counts one run hop by hop", async (t) => {
     "publish→deliver latency is seconds at most, not a replay age",
   );
 
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     t.ok(
       m[svc].every((s) => s.labels.service === svc),
       `${svc}: every series is labelled service="${svc}"`,
@@ -196,7 +197,7 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   });
 
   const lines =
-    (await Promise.all(SERVICES.map(async (s) => (await scrape(stack, s)).text.split("\n"))))
+    (await Promise.all(SERVICE_NAMES.map(async (s) => (await scrape(stack, s)).text.split("\n"))))
       .flat()
       .filter((l) => l.startsWith("jetmesh_") && !l.includes("_bucket{"));
   t.comment(`jetmesh_ series after the run (buckets left out):\n${lines.join("\n")}`);
@@ -213,7 +214,7 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
   const stack = await startStack({ DATABASE_URL: db.toString() });
   t.teardown(stack.stop);
 
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     const r = await ready(stack, svc);
     const expected = svc === "persist" || svc === "notify"
       ? { nats: "ok", streams: "ok", database: "ok" }
@@ -246,7 +247,7 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
 
   stack.nats.kill("SIGKILL");
   await stack.nats.exited();
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     await eventually(
       `${svc} not ready without NATS`,
       async () => (await ready(stack, svc)).status === 503,
@@ -262,7 +263,7 @@ t.test("/readyz follows NATS and PostgreSQL; /healthz stays up", async (t) => {
     );
   }
   await stack.nats.restart();
-  for (const svc of SERVICES) {
+  for (const svc of SERVICE_NAMES) {
     await eventually(
       `${svc} ready after NATS came back`,
       async () => (await ready(stack, svc)).status === 200,

@@ -1,7 +1,7 @@
 import postgres from "postgres";
 import t from "tap";
-import { startStack } from "./stack.ts";
-import { type Frame, TestClient } from "./client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { type Frame, TestClient } from "../../devkit/test-client.ts";
 
 const CHANNELS = ["chat.lobby", "chat.room-1", "iot.sensor_7", "tx.eu.west", "a"];
 

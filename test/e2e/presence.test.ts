@@ -5,12 +5,12 @@ import t from "tap";
 import { Presence } from "../../internal/notify/presence.ts";
 import { PRESENCE_BUCKET } from "../../subjects/mod.ts";
 import { createLogger } from "../../internal/log/mod.ts";
-import { startNatsServer } from "../helpers/nats-server.ts";
-import { migrateAsAdmin } from "../helpers/nats-users.ts";
-import { restartablePorts } from "../helpers/ports.ts";
-import { startStack } from "./stack.ts";
-import { type Frame, TestClient } from "./client.ts";
-import { spawnService } from "./processes.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { migrateAsAdmin } from "../../devkit/nats-users.ts";
+import { restartablePorts } from "../../devkit/ports.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { type Frame, TestClient } from "../../devkit/test-client.ts";
+import { spawnService } from "../../devkit/service-process.ts";
 
 const TTL_MS = 2000;
 

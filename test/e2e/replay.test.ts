@@ -5,8 +5,8 @@ import t, { type Test } from "tap";
 import { EVENTS_STREAM, streamConfigs } from "../../subjects/mod.ts";
 import { ensureStreams } from "../../internal/bus/mod.ts";
 import { readRouteConfig } from "../../internal/route/config.ts";
-import { TestClient } from "./client.ts";
-import { type Stack, startStack, testLogger } from "./stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { type Stack, startStack, testLogger } from "../../devkit/in-process-stack.ts";
 import { events, seqOf, Traffic } from "./traffic.ts";
 
 async function withJsm<T>(

@@ -1,7 +1,7 @@
 import postgres from "postgres";
 import t from "tap";
 import { Follower } from "./follower.ts";
-import { startProcessStack } from "./process-stack.ts";
+import { startProcessStack } from "../../devkit/process-stack.ts";
 import { Traffic } from "./traffic.ts";
 
 const epochOf = (cursor: string | undefined) => String(cursor).split("-")[0];

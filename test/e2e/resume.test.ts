@@ -1,6 +1,6 @@
 import t from "tap";
-import { startStack } from "./stack.ts";
-import { TestClient } from "./client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 t.test("a subscriber that reconnects with its last cursor gets exactly what it missed while publishing goes on", async (t) => {
   const stack = await startStack();

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { jwtAuth, mintToken, type TokenOptions } from "../helpers/tokens.ts";
-import { type Frame, TestClient } from "./client.ts";
-import { type Stack, startStack } from "./stack.ts";
+import { jwtAuth, mintToken, type TokenOptions } from "../../devkit/tokens.ts";
+import { type Frame, TestClient } from "../../devkit/test-client.ts";
+import { type Stack, startStack } from "../../devkit/in-process-stack.ts";
 
 export interface SecureStack {
   stack: Stack;

@@ -1,8 +1,8 @@
 import postgres from "postgres";
 import t from "tap";
 import WebSocket from "ws";
-import { type Stack, startStack } from "./stack.ts";
-import { TestClient } from "./client.ts";
+import { type Stack, startStack } from "../../devkit/in-process-stack.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 /** About 40 KB of JSON per event, so a few hundred fill the kernel's socket buffers quickly. */
 const BIG = "x".repeat(40_000);

@@ -2,7 +2,7 @@ import t from "tap";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { EVENTS_STREAM, INGEST_STREAM } from "../../subjects/mod.ts";
-import { startStack } from "./stack.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 t.test("a full INGEST refuses a publish with a clear error and keeps every event it acked", async (t) => {
   const stack = await startStack({ INGEST_MAX_BYTES: "4096" });

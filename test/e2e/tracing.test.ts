@@ -4,9 +4,9 @@
 // delivery are linked parent to child.
 import postgres from "postgres";
 import t from "tap";
-import { type CollectedSpan, startOtlpReceiver } from "../helpers/otlp-receiver.ts";
-import { TestClient } from "./client.ts";
-import { startStack } from "./stack.ts";
+import { type CollectedSpan, startOtlpReceiver } from "../../devkit/otlp-receiver.ts";
+import { TestClient } from "../../devkit/test-client.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 // Export every 100 ms instead of every 5 s (the BatchSpanProcessor reads this standard variable).
 process.env.OTEL_BSP_SCHEDULE_DELAY = "100";

@@ -1,4 +1,4 @@
-import { type Frame, TestClient } from "./client.ts";
+import { type Frame, TestClient } from "../../devkit/test-client.ts";
 
 /**
  * A publisher that keeps publishing round-robin over some channels until

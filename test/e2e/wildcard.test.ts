@@ -1,8 +1,8 @@
 import t from "tap";
 import { Follower } from "./follower.ts";
-import { startStack } from "./stack.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 import { events, Traffic } from "./traffic.ts";
-import { TestClient } from "./client.ts";
+import { TestClient } from "../../devkit/test-client.ts";
 
 const CHANNELS = ["chat.a", "chat.b", "iot.x.y", "iot.z", "chat.a.deep", "other"];
 const PATTERNS: Record<string, (c: string) => boolean> = {

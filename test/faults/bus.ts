@@ -7,7 +7,7 @@ import {
   PERSIST_CONSUMER,
   ROUTE_CONSUMER,
 } from "../../subjects/mod.ts";
-import type { NatsCredentials } from "../helpers/nats-users.ts";
+import type { NatsCredentials } from "../../devkit/nats-users.ts";
 
 /**
  * The admin user the test's own view of the bus logs in as (one fault run per process); set by

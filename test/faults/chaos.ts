@@ -1,9 +1,9 @@
-import type { ServiceName } from "../e2e/stack.ts";
-import type { NatsServerHandle } from "../helpers/nats-server.ts";
+import { SERVICE_NAMES, type ServiceName } from "../../devkit/catalog.ts";
+import type { NatsServerHandle } from "../../devkit/nats-server.ts";
 import { busState, type ConsumerCounts } from "./bus.ts";
 import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";
-import { SERVICES, type Services } from "./services.ts";
+import type { ServiceLauncher } from "../../devkit/launcher.ts";
 import { sleep, waitUntil } from "./wait.ts";
 
 export type Target = ServiceName | "nats";
@@ -23,10 +23,10 @@ export interface Fault {
  */
 export function planFaults(rng: Rng, o: { kills: number; terms: number }): Fault[] {
   const faults: Array<Pick<Fault, "kind" | "target">> = [];
-  for (const target of [...SERVICES, "nats"] as const) {
+  for (const target of [...SERVICE_NAMES, "nats"] as const) {
     for (let i = 0; i < o.kills; i++) faults.push({ kind: "kill", target });
   }
-  for (const target of SERVICES) {
+  for (const target of SERVICE_NAMES) {
     for (let i = 0; i < o.terms; i++) faults.push({ kind: "term", target });
   }
   return rng.shuffle(faults).map((f) => ({
@@ -60,14 +60,14 @@ type Durable = "route" | "persist";
 export class SingleNodeChaos {
   readonly counts: FaultCounts = { kills: {}, terms: {} };
   readonly termChecks: TermCheck[] = [];
-  readonly #services: Services;
+  readonly #services: ServiceLauncher;
   readonly #nats: NatsServerHandle;
   readonly #ackWaitMs: number;
   readonly #started = Date.now();
   /** When each durable's service last came back from a crash that may leave messages unacked. */
   readonly #lastCrash: Record<Durable, number> = { route: 0, persist: 0 };
 
-  constructor(o: { services: Services; nats: NatsServerHandle; ackWaitMs: number }) {
+  constructor(o: { services: ServiceLauncher; nats: NatsServerHandle; ackWaitMs: number }) {
     this.#services = o.services;
     this.#nats = o.nats;
     this.#ackWaitMs = o.ackWaitMs;

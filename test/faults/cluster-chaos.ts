@@ -1,5 +1,6 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "../../subjects/mod.ts";
-import type { NatsCluster, NatsServerHandle } from "../helpers/nats-server.ts";
+import type { NatsServerHandle } from "../../devkit/nats-server.ts";
+import type { NatsCluster } from "../../devkit/nats-cluster.ts";
 import { withJsm } from "./bus.ts";
 import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";

@@ -1,6 +1,6 @@
 import t from "tap";
-import { startNatsCluster } from "../helpers/nats-server.ts";
-import { natsUsers } from "../helpers/nats-users.ts";
+import { startNatsCluster } from "../../devkit/nats-cluster.ts";
+import { natsUsers } from "../../devkit/nats-users.ts";
 import { ClusterChaos } from "./cluster-chaos.ts";
 import { drainAndVerify, startHarness } from "./harness.ts";
 import { faultSeed, Rng } from "./prng.ts";

@@ -1,4 +1,4 @@
-import { mintToken } from "../helpers/tokens.ts";
+import { mintToken } from "../../devkit/tokens.ts";
 import { Publisher } from "./publisher.ts";
 import { matches, Subscriber } from "./subscriber.ts";
 

@@ -1,16 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import postgres from "postgres";
 import type { Test } from "tap";
-import { testDatabase } from "../helpers/db.ts";
-import { freePorts } from "../helpers/ports.ts";
-import { migrateAsAdmin, type NatsUsers } from "../helpers/nats-users.ts";
-import { jwtAuth } from "../helpers/tokens.ts";
+import { testDatabase } from "../../devkit/test-db.ts";
+import { migrateAsAdmin, type NatsUsers } from "../../devkit/nats-users.ts";
+import { jwtAuth } from "../../devkit/tokens.ts";
+import { tempNamespaces } from "../../devkit/namespaces-file.ts";
 import { type BusState, busState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
-import { Services } from "./services.ts";
+import { ServiceLauncher } from "../../devkit/launcher.ts";
+import { backingEnv, freeServicePorts, listenEnv } from "../../devkit/service-env.ts";
 import { storedEvents, verify } from "./verify.ts";
 import { sleep, waitUntil, within } from "./wait.ts";
 
@@ -44,7 +42,7 @@ const NAMESPACES = {
 
 export interface Harness {
   servers: string[];
-  services: Services;
+  services: ServiceLauncher;
   load: Load;
   sql: postgres.Sql;
   schema: string;
@@ -65,30 +63,16 @@ export async function startHarness(
 ): Promise<Harness> {
   useAdmin(o.users.admin);
   const db = await testDatabase();
-  const [ingestPort, notifyPort, routePort, persistPort] = await freePorts(4);
+  const ports = await freeServicePorts();
   // Auth on, as in production: the suite must pass with every client proving who it is.
   const auth = jwtAuth();
-  const dir = mkdtempSync(join(tmpdir(), "jm-faults-"));
-  const namespacesFile = join(dir, "namespaces.json");
-  writeFileSync(namespacesFile, JSON.stringify(NAMESPACES));
+  const namespaces = tempNamespaces("faults", NAMESPACES);
   const env: Record<string, string> = {
-    NATS_URL: o.servers.join(","),
+    ...backingEnv(o.servers, db, 4),
     STREAM_REPLICAS: String(o.replicas),
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
-    DATABASE_POOL_MAX: "4",
     ...auth.env,
-    JETMESH_NAMESPACES: namespacesFile,
-    INGEST_HOST: "127.0.0.1",
-    INGEST_PORT: String(ingestPort),
-    INGEST_OPS_PORT: "0",
-    NOTIFY_HOST: "127.0.0.1",
-    NOTIFY_PORT: String(notifyPort),
-    NOTIFY_OPS_PORT: "0",
-    ROUTE_HOST: "127.0.0.1",
-    ROUTE_PORT: String(routePort),
-    PERSIST_HOST: "127.0.0.1",
-    PERSIST_PORT: String(persistPort),
+    JETMESH_NAMESPACES: namespaces.file,
+    ...listenEnv(ports),
     ROUTE_ACK_WAIT: `${ACK_WAIT_MS}ms`,
     PERSIST_ACK_WAIT: `${ACK_WAIT_MS}ms`,
     // Windows far shorter than the run, so the run stands in for a long history:
@@ -101,7 +85,7 @@ export async function startHarness(
     PERSIST_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
     PERSIST_MAX_BATCH: String(MAX_ACK_PENDING / 2),
   };
-  const services = new Services(env, (name) => o.users.serviceEnv(name));
+  const services = new ServiceLauncher({ env, own: (name) => o.users.serviceEnv(name) });
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   // The teardown, registered before the load starts, must see it once it has.
   // deno-lint-ignore prefer-const
@@ -112,13 +96,13 @@ export async function startHarness(
     await sql.end({ timeout: 5 });
     await db.drop();
     await o.stopNats();
-    rmSync(dir, { recursive: true, force: true });
+    namespaces.remove();
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
   await services.startAll();
   load = await Load.start({
-    ingestWs: `ws://127.0.0.1:${ingestPort}/v1/ws`,
-    notifyWs: `ws://127.0.0.1:${notifyPort}/v1/ws`,
+    ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
+    notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
     publishers: 4,
     channels: 6,
     channelSubscribers: 3,

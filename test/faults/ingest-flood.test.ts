@@ -6,8 +6,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import t from "tap";
 import WebSocket from "ws";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
-import { startStack } from "../e2e/stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
 
 const MiB = 1024 * 1024;
 setFlagsFromString("--expose-gc");

@@ -1,6 +1,6 @@
 import t from "tap";
-import { startNatsServer } from "../helpers/nats-server.ts";
-import { natsUsers } from "../helpers/nats-users.ts";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import { natsUsers } from "../../devkit/nats-users.ts";
 import { planFaults, SingleNodeChaos } from "./chaos.ts";
 import { ACK_WAIT_MS, drainAndVerify, startHarness } from "./harness.ts";
 import { faultSeed, Rng } from "./prng.ts";

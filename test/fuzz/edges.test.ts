@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { packValue } from "../../internal/codec/mod.ts";
-import { startStack } from "../e2e/stack.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { SERVICE_NAMES } from "../../devkit/catalog.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 import { startBystanders } from "./bystanders.ts";
 import {
   type FuzzFrame,
@@ -342,7 +343,7 @@ t.test("the edges answer hostile input, stay up for everyone else, and give thei
   t.ok(calm.maxGapMs < 5000, `no bystander event waited long (${calm.maxGapMs} ms)`);
   // Ready, not only alive: each service still reaches NATS, its streams and (persist, notify)
   // PostgreSQL.
-  for (const name of ["ingest", "route", "persist", "notify"] as const) {
+  for (const name of SERVICE_NAMES) {
     const res = await fetch(`${stack.opsUrl(name)}/readyz`);
     t.equal(res.status, 200, `${name} is up and ready`);
   }

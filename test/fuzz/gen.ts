@@ -19,7 +19,7 @@ export interface FuzzFrame {
   mayClose?: number[];
 }
 
-/** Which tokens the generators mix into frames; minted by the test (test/helpers/tokens.ts). */
+/** Which tokens the generators mix into frames; minted by the test (devkit/tokens.ts). */
 export interface TokenPool {
   /** The fuzzing identity's `sub`: presence joins are allowed only under it. */
   self: string;

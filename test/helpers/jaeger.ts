@@ -15,7 +15,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ROOT, toolPath } from "../../infra/tools/tools.ts";
-import { freePorts } from "./ports.ts";
+import { freePorts } from "../../devkit/ports.ts";
 
 export const JAEGER_CONFIG = join(ROOT, "infra/local/jaeger.yaml");
 

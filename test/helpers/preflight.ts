@@ -5,7 +5,7 @@
  * Exits 1 when something is missing.
  */
 import postgres from "postgres";
-import { DEFAULT_TEST_DATABASE_URL, redact } from "./db.ts";
+import { DEFAULT_TEST_DATABASE_URL, redact } from "../../devkit/test-db.ts";
 import { toolMissingReason } from "../../infra/tools/tools.ts";
 
 const wanted = new Set(

@@ -9,8 +9,8 @@ import {
   type JetmeshClientError,
   type JetmeshEvent,
 } from "../../sdk/mod.ts";
-import { startStack } from "../e2e/stack.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
 const auth = jwtAuth();
 const backoff = { initialMs: 100, maxMs: 500 };

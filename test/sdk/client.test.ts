@@ -1,7 +1,7 @@
 import t from "tap";
 import WebSocket from "ws";
 import { type Ack, type ConnectionState, JetmeshClient, type JetmeshEvent } from "../../sdk/mod.ts";
-import { startProcessStack } from "../e2e/process-stack.ts";
+import { startProcessStack } from "../../devkit/process-stack.ts";
 
 async function waitFor(what: string, ok: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

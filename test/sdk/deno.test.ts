@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import t from "tap";
-import { startStack } from "../e2e/stack.ts";
-import { jwtAuth, mintToken } from "../helpers/tokens.ts";
+import { startStack } from "../../devkit/in-process-stack.ts";
+import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
 t.test("the same SDK code runs under Deno on its global WebSocket, with a token", async (t) => {
   const auth = jwtAuth();

@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { JetmeshError } from "../../internal/errors/mod.ts";
 import { createLogger } from "../../internal/log/mod.ts";
 import { type EventRow, openStore, type Store } from "../../internal/store/mod.ts";
-import { testDatabase } from "../helpers/db.ts";
+import { testDatabase } from "../../devkit/test-db.ts";
 import { eventRow } from "./rows.ts";
 
 const log = createLogger({ test: "store" }, { sink: () => {} });

@@ -1,11 +1,10 @@
-import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
-import { migrateAsAdmin, type NatsCredentials, natsUsers } from "../helpers/nats-users.ts";
-import { type TestDatabase, testDatabase } from "../helpers/db.ts";
-import { restartablePorts } from "../helpers/ports.ts";
-import { type ServiceProcess, spawnService } from "./processes.ts";
-import { type ServiceName, stackEnv } from "./stack.ts";
-
-const ORDER: ServiceName[] = ["ingest", "route", "persist", "notify"];
+import { type NatsServerHandle, startNatsServer } from "./nats-server.ts";
+import { migrateAsAdmin, type NatsCredentials, natsUsers } from "./nats-users.ts";
+import { type TestDatabase, testDatabase } from "./test-db.ts";
+import { restartablePorts } from "./ports.ts";
+import type { ServiceName } from "./catalog.ts";
+import { ServiceLauncher } from "./launcher.ts";
+import { stackEnv } from "./in-process-stack.ts";
 
 export interface ProcessStack {
   nats: NatsServerHandle;
@@ -37,31 +36,16 @@ export async function startProcessStack(
   const db = await testDatabase();
   const [ingest, notify, route, persist] = await restartablePorts(4);
   const env = { ...stackEnv(nats.url, db, { ingest, route, persist, notify }), ...extraEnv };
-  const running = new Map<ServiceName, ServiceProcess>();
-  const start = async (name: ServiceName) => {
-    // A port just released by a killed process can take a moment to bind again.
-    for (let attempt = 1;; attempt++) {
-      const p = spawnService(name, { ...env, ...users.serviceEnv(name) });
-      running.set(name, p);
-      try {
-        await p.waitForLog(/listening|running/, 60_000);
-        return;
-      } catch (err) {
-        if (attempt >= 5) throw err;
-        await p.stop("SIGKILL");
-        await new Promise((r) => setTimeout(r, 300 * attempt));
-      }
-    }
-  };
-  const stopAll = async () => {
-    await Promise.all([...running.values()].map((p) => p.stop("SIGTERM")));
-    running.clear();
-  };
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => users.serviceEnv(name),
+    retryDelayMs: (attempt) => 300 * attempt,
+  });
   try {
     await migrateAsAdmin([nats.url], env, users.admin);
-    await Promise.all(ORDER.map(start));
+    await services.startAll();
   } catch (err) {
-    await stopAll();
+    await services.stopAll();
     await nats.stop();
     await db.drop();
     throw err;
@@ -74,11 +58,11 @@ export async function startProcessStack(
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
     notifyHttp: `http://127.0.0.1:${notify}`,
     async kill(name, signal = "SIGKILL") {
-      await running.get(name)?.stop(signal);
+      await services.stop(name, signal);
     },
-    start,
+    start: (name) => services.start(name),
     async stop() {
-      await stopAll();
+      await services.stopAll();
       await nats.stop();
       await db.drop();
     },

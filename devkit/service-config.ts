@@ -3,12 +3,12 @@
  * taken from a deployment file, and report which variables it read, so a
  * variable that no reader knows (a typo, a leftover) is caught too.
  */
-import type { Env, ListenConfig, ServiceBase } from "../../internal/config/mod.ts";
-import { readIngestConfig } from "../../internal/ingest/config.ts";
-import { readNotifyConfig } from "../../internal/notify/config.ts";
-import { readPersistConfig } from "../../internal/persist/config.ts";
-import { readRouteConfig } from "../../internal/route/config.ts";
-import type { ServiceName } from "../e2e/stack.ts";
+import type { Env, ListenConfig, ServiceBase } from "../internal/config/mod.ts";
+import { readIngestConfig } from "../internal/ingest/config.ts";
+import { readNotifyConfig } from "../internal/notify/config.ts";
+import { readPersistConfig } from "../internal/persist/config.ts";
+import { readRouteConfig } from "../internal/route/config.ts";
+import type { ServiceName } from "./catalog.ts";
 
 const readers: Record<ServiceName, (env: Env) => ServiceBase> = {
   ingest: readIngestConfig,

@@ -4,12 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import {
-  findNatsServer,
-  NatsServerMissingError,
-  startNatsCluster,
-  startNatsServer,
-} from "./nats-server.ts";
+import { findNatsServer, NatsServerMissingError, startNatsServer } from "./nats-server.ts";
+import { startNatsCluster } from "./nats-cluster.ts";
 
 if (!findNatsServer()) {
   t.fail(new NatsServerMissingError().message);

@@ -6,13 +6,11 @@
  */
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { NATS_USERS, type NatsUser } from "./catalog.ts";
 
-const infraNats = new URL("../../infra/nats/", import.meta.url).pathname;
+const infraNats = new URL("../infra/nats/", import.meta.url).pathname;
 
-export const NATS_USERS = ["ingest", "route", "persist", "notify", "admin"] as const;
-export type NatsUser = (typeof NATS_USERS)[number];
-
-/** The variable users.conf reads a user's password from. */
+/** The variable users.conf reads a user's password from (also how a developer sets one). */
 export function passwordVar(user: NatsUser): string {
   return `JETMESH_NATS_${user.toUpperCase()}_PASSWORD`;
 }

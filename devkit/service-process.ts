@@ -1,5 +1,10 @@
+/**
+ * One service as a child process of this one, its JSON log lines parsed and
+ * kept, so a caller can wait for a line, kill it for real and read what it
+ * said. ServiceLauncher (launcher.ts) starts and tracks these.
+ */
 import { type ChildProcess, spawn } from "node:child_process";
-import type { ServiceName } from "./stack.ts";
+import { CATALOG, type ServiceName } from "./catalog.ts";
 
 export type Runtime = "node" | "deno";
 
@@ -15,7 +20,7 @@ export interface ServiceProcess {
 }
 
 function command(runtime: Runtime, name: ServiceName, nodeArgs: string[]): [string, string[]] {
-  const entry = `cmd/${name}/main.ts`;
+  const entry = CATALOG[name].entry;
   // The deno binary itself, not `npx deno`: a signal must reach the service, not a wrapper.
   return runtime === "deno"
     ? ["node_modules/.bin/deno", ["run", "-A", entry]]

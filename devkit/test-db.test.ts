@@ -1,6 +1,6 @@
 import t from "tap";
 import postgres from "postgres";
-import { DEFAULT_TEST_DATABASE_URL, redact, testDatabase, uniqueSchemaName } from "./db.ts";
+import { DEFAULT_TEST_DATABASE_URL, redact, testDatabase, uniqueSchemaName } from "./test-db.ts";
 
 t.test("schema names are unique SQL identifiers", async (t) => {
   const names = new Set(Array.from({ length: 100 }, () => uniqueSchemaName()));

@@ -16,20 +16,15 @@ import {
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { findTool, toolMissingReason } from "../tools/tools.ts";
-import { Child, color, formatLogLine, say } from "./supervisor.ts";
+import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
+import { NATS_USERS, type NatsUser } from "../catalog.ts";
+import { passwordVar } from "../nats-config.ts";
+import { Child } from "./child.ts";
+import { color, formatLogLine, say } from "./console.ts";
 
-/** The users of infra/nats/users.conf: the four services and the admin. */
-export const NATS_USERS = ["ingest", "route", "persist", "notify", "admin"] as const;
-export type NatsUser = (typeof NATS_USERS)[number];
 export type Passwords = Record<NatsUser, string>;
 
 export const CONTEXT_NAME = "jetmesh-local";
-
-/** The variable users.conf reads a user's password from (also how a developer sets one). */
-export function passwordVar(user: NatsUser): string {
-  return `JETMESH_NATS_${user.toUpperCase()}_PASSWORD`;
-}
 
 /**
  * Passwords for the local server: JETMESH_NATS_<USER>_PASSWORD when set,

@@ -1,6 +1,7 @@
 /**
  * Starts real nats-server processes for tests: one server on free loopback
- * ports with JetStream in a temporary store dir, or a 3-node JetStream cluster.
+ * ports with JetStream in a temporary store dir (a 3-node JetStream cluster:
+ * nats-cluster.ts).
  *
  *   const ns = await startNatsServer();
  *   const nc = await connect({ servers: ns.url });
@@ -14,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
+import { findTool, toolMissingReason } from "../infra/tools/tools.ts";
 import { freePorts } from "./ports.ts";
 
 export interface NatsServerOptions {
@@ -71,19 +72,6 @@ export interface NatsServerHandle {
   logTail(): string;
 }
 
-export type NatsCluster = NatsServerHandle[] & {
-  /** All client URLs, for `connect({ servers: cluster.urls })`. */
-  readonly urls: string[];
-  readonly name: string;
-  /**
-   * Waits until every running node sees the same JetStream meta leader; returns its server
-   * name.
-   */
-  waitForMetaLeader(timeoutMs?: number): Promise<string>;
-  /** Stops every node and removes their store dirs. */
-  stop(): Promise<void>;
-};
-
 export class NatsServerMissingError extends Error {
   constructor() {
     super(toolMissingReason("nats-server"));
@@ -131,7 +119,8 @@ function watchdog(pid: number): ChildProcess {
   return w;
 }
 
-class Server implements NatsServerHandle {
+/** One nats-server process; startNatsServer and startNatsCluster (nats-cluster.ts) make these. */
+export class Server implements NatsServerHandle {
   readonly port: number;
   readonly monitorPort: number;
   readonly storeDir: string;
@@ -315,11 +304,21 @@ class Server implements NatsServerHandle {
   }
 }
 
-function mkStore(prefix: string): string {
+/**
+ * nats-server on loopback with its client and monitor ports, and JetStream in `storeDir` when
+ * one is given: what every server the dev tooling starts has in common.
+ */
+export function loopbackArgs(port: number, monitorPort: number, storeDir?: string): string[] {
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+  if (storeDir !== undefined) args.push("-js", "-sd", storeDir);
+  return args;
+}
+
+export function mkStore(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-function isPortClash(err: unknown): boolean {
+export function isPortClash(err: unknown): boolean {
   return /address already in use/i.test(String(err));
 }
 
@@ -335,9 +334,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     const [p, m] = await freePorts(2);
     const port = opts.port ?? p;
     const monitorPort = opts.monitorPort ?? m;
-    const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
-    if (jetstream) args.push("-js", "-sd", storeDir);
-    args.push(...(opts.args ?? []));
+    const args = [
+      ...loopbackArgs(port, monitorPort, jetstream ? storeDir : undefined),
+      ...(opts.args ?? []),
+    ];
     const srv = new Server({
       bin,
       port,
@@ -359,124 +359,5 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       if (ownsStore) rmSync(storeDir, { recursive: true, force: true });
       throw err;
     }
-  }
-}
-
-interface JszMeta {
-  server_name?: string;
-  meta_cluster?: { name?: string; leader?: string; cluster_size?: number };
-}
-
-/**
- * Starts an n-node JetStream cluster on loopback (routes between all nodes,
- * server names n1..nN) and waits until every node sees a meta leader.
- */
-export async function startNatsCluster(
-  n = 3,
-  opts: { args?: string[]; readyTimeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<NatsCluster> {
-  const bin = findNatsServer();
-  if (!bin) throw new NatsServerMissingError();
-  if (n < 1) throw new Error("startNatsCluster: n must be at least 1");
-  const name = `jm-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const timeout = opts.readyTimeoutMs ?? 30_000;
-
-  for (let attempt = 1;; attempt++) {
-    const ports = await freePorts(3 * n);
-    const nodes: Server[] = [];
-    for (let i = 0; i < n; i++) {
-      const [port, monitorPort, clusterPort] = ports.slice(3 * i, 3 * i + 3);
-      const routes = ports
-        .filter((_, j) => j % 3 === 2 && j !== 3 * i + 2)
-        .map((p) => `nats://127.0.0.1:${p}`)
-        .join(",");
-      const storeDir = mkStore(`jm-nats-n${i + 1}-`);
-      const args = [
-        "-a",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-m",
-        String(monitorPort),
-        "-js",
-        "-sd",
-        storeDir,
-        "--server_name",
-        `n${i + 1}`,
-        "--cluster_name",
-        name,
-        "--cluster",
-        `nats://127.0.0.1:${clusterPort}`,
-      ];
-      if (routes !== "") args.push("--routes", routes);
-      args.push(...(opts.args ?? []));
-      nodes.push(
-        new Server({
-          bin,
-          port,
-          monitorPort,
-          storeDir,
-          ownsStore: true,
-          args,
-          name: `n${i + 1}`,
-          readyTimeoutMs: timeout,
-          // Cluster nodes answer /healthz only once the meta group is up; readiness
-          // here is just "serving", the meta leader is awaited below.
-          readyPath: "/varz",
-          env: opts.env,
-        }),
-      );
-    }
-    const stopAll = () => Promise.all(nodes.map((s) => s.stop())).then(() => undefined);
-    try {
-      await Promise.all(nodes.map((s) => s.spawn()));
-    } catch (err) {
-      await stopAll();
-      if (attempt < 5 && isPortClash(err)) continue;
-      throw err;
-    }
-
-    const waitForMetaLeader = async (timeoutMs = timeout): Promise<string> => {
-      const deadline = Date.now() + timeoutMs;
-      let last = "";
-      while (Date.now() < deadline) {
-        try {
-          const live = nodes.filter((s) => s.running);
-          const seen = await Promise.all(live.map((s) => s.monitor<JszMeta>("/jsz")));
-          const leaders = new Set(seen.map((j) => j.meta_cluster?.leader ?? ""));
-          const health = await Promise.all(
-            live.map((s) =>
-              fetch(`${s.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) =>
-                r.ok
-              )
-            ),
-          );
-          const [leader] = [...leaders];
-          if (leaders.size === 1 && leader !== "" && health.every(Boolean)) return leader;
-          last = `leaders seen: ${JSON.stringify([...leaders])}, healthy: ${
-            JSON.stringify(health)
-          }`;
-        } catch (err) {
-          last = String(err);
-        }
-        await sleep(100);
-      }
-      throw new Error(`cluster ${name}: no JetStream meta leader after ${timeoutMs} ms (${last})`);
-    };
-
-    try {
-      await waitForMetaLeader();
-    } catch (err) {
-      const tails = nodes.map((s) => `--- ${s.url}\n${s.logTail()}`).join("\n");
-      await stopAll();
-      throw new Error(`${String(err)}\n${tails}`);
-    }
-
-    return Object.assign(nodes as NatsServerHandle[], {
-      urls: nodes.map((s) => s.url),
-      name,
-      waitForMetaLeader,
-      stop: stopAll,
-    });
   }
 }

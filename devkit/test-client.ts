@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import { packValue, unpackValue } from "../../internal/codec/mod.ts";
+import { packValue, unpackValue } from "../internal/codec/mod.ts";
 
 export type Frame = Record<string, unknown> & { op: string };
 

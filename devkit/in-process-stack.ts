@@ -1,22 +1,20 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startIngest } from "../../internal/ingest/app.ts";
-import { readIngestConfig } from "../../internal/ingest/config.ts";
-import type { RunningService } from "../../internal/lifecycle/mod.ts";
-import { createLogger, type Logger } from "../../internal/log/mod.ts";
-import { startNotify } from "../../internal/notify/app.ts";
-import { readNotifyConfig } from "../../internal/notify/config.ts";
-import { startPersist } from "../../internal/persist/app.ts";
-import { readPersistConfig } from "../../internal/persist/config.ts";
-import { startRoute } from "../../internal/route/app.ts";
-import { readRouteConfig } from "../../internal/route/config.ts";
-import type { RouteStep } from "../../internal/route/relay.ts";
-import { type NatsServerHandle, startNatsServer } from "../helpers/nats-server.ts";
-import { migrateAsAdmin, type NatsCredentials, natsUsers } from "../helpers/nats-users.ts";
-import { type TestDatabase, testDatabase } from "../helpers/db.ts";
-
-export type ServiceName = "ingest" | "route" | "persist" | "notify";
+import { startIngest } from "../internal/ingest/app.ts";
+import { readIngestConfig } from "../internal/ingest/config.ts";
+import type { RunningService } from "../internal/lifecycle/mod.ts";
+import { createLogger, type Logger } from "../internal/log/mod.ts";
+import { startNotify } from "../internal/notify/app.ts";
+import { readNotifyConfig } from "../internal/notify/config.ts";
+import { startPersist } from "../internal/persist/app.ts";
+import { readPersistConfig } from "../internal/persist/config.ts";
+import { startRoute } from "../internal/route/app.ts";
+import { readRouteConfig } from "../internal/route/config.ts";
+import type { RouteStep } from "../internal/route/relay.ts";
+import { type NatsServerHandle, startNatsServer } from "./nats-server.ts";
+import { migrateAsAdmin, type NatsCredentials, natsUsers } from "./nats-users.ts";
+import { type TestDatabase, testDatabase } from "./test-db.ts";
+import { SERVICE_NAMES, type ServiceName } from "./catalog.ts";
+import { tempNamespaces } from "./namespaces-file.ts";
+import { backingEnv, listenEnv, type ServicePorts } from "./service-env.ts";
 
 export interface Stack {
   nats: NatsServerHandle;
@@ -94,16 +92,12 @@ const starters: Record<
   notify: (env) => startNotify(readNotifyConfig(env), testLogger("notify")),
 };
 
-const UNTHROTTLED = join(mkdtempSync(join(tmpdir(), "jetmesh-ns-")), "unthrottled.json");
-writeFileSync(
-  UNTHROTTLED,
-  JSON.stringify({
-    defaults: {
-      publishRate: { perSecond: 1_000_000, burst: 1_000_000 },
-      commandRate: { perSecond: 1_000_000, burst: 1_000_000 },
-    },
-  }),
-);
+const UNTHROTTLED = tempNamespaces("ns", {
+  defaults: {
+    publishRate: { perSecond: 1_000_000, burst: 1_000_000 },
+    commandRate: { perSecond: 1_000_000, burst: 1_000_000 },
+  },
+}).file;
 
 /**
  * The environment of a test stack's services: its nats-server, its schema,
@@ -113,26 +107,18 @@ writeFileSync(
 export function stackEnv(
   natsUrl: string,
   db: TestDatabase,
-  ports: Record<ServiceName, number>,
+  ports: ServicePorts,
 ): Record<string, string> {
-  const env: Record<string, string> = {
-    NATS_URL: natsUrl,
-    DATABASE_URL: db.url,
-    DATABASE_SCHEMA: db.schema,
-    DATABASE_POOL_MAX: "4",
+  return {
+    ...backingEnv([natsUrl], db, 4),
     // Pipeline tests run open; tests of the edges' security pass jwtAuth().env
-    // (test/helpers/tokens.ts) as extraEnv.
+    // (devkit/tokens.ts) as extraEnv.
     JETMESH_AUTH: "none",
     // ...and unthrottled: they publish as fast as they can from one address. Tests of the
     // limits bring their own file.
     JETMESH_NAMESPACES: UNTHROTTLED,
+    ...listenEnv(ports),
   };
-  for (const [name, port] of Object.entries(ports)) {
-    env[`${name.toUpperCase()}_HOST`] = "127.0.0.1";
-    env[`${name.toUpperCase()}_PORT`] = String(port);
-  }
-  env.INGEST_OPS_PORT = env.NOTIFY_OPS_PORT = "0";
-  return env;
 }
 
 /**
@@ -190,7 +176,7 @@ export async function startStack(
     ports.set(name, svc.port);
     opsPorts.set(name, svc.opsPort);
   };
-  for (const name of ["ingest", "route", "persist", "notify"] as const) await start(name);
+  for (const name of SERVICE_NAMES) await start(name);
   const stopService = async (name: ServiceName) => {
     const svc = running.get(name);
     running.delete(name);

@@ -11,11 +11,12 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../../internal/log/mod.ts";
-import { readMigrateConfig, runMigrate, type Step } from "../../internal/migrate/mod.ts";
-import { NATS_USERS, type NatsUser, passwordVar } from "./nats-config.ts";
+import { createLogger } from "../internal/log/mod.ts";
+import { readMigrateConfig, runMigrate, type Step } from "../internal/migrate/mod.ts";
+import { NATS_USERS, type NatsUser } from "./catalog.ts";
+import { passwordVar } from "./nats-config.ts";
 
-const usersConf = new URL("../../infra/nats/users.conf", import.meta.url).pathname;
+const usersConf = new URL("../infra/nats/users.conf", import.meta.url).pathname;
 
 /** What `connect()` takes to log in: spread it into the options. */
 export interface NatsCredentials {

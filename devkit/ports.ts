@@ -1,3 +1,4 @@
+/** Free TCP ports for the servers the dev tooling starts: any free one, a preferred one, or one that survives a restart. */
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 
@@ -6,17 +7,8 @@ import { createServer } from "node:net";
  * Another process may still take it before the caller binds, so callers that
  * spawn servers should retry on "address already in use".
  */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen({ port: 0, host, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  return (await freePorts(1, host))[0];
 }
 
 /** Several distinct free ports at once (held open together so they differ). */
@@ -54,6 +46,20 @@ export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
       srv.close(() => resolve(true));
     });
   });
+}
+
+/**
+ * `preferred` when free, else (or when 0) any free port; `moved` says the preferred one was
+ * taken. For run-local, which keeps its well-known ports when it can.
+ */
+export async function pickPort(
+  preferred: number,
+  host = "127.0.0.1",
+): Promise<{ port: number; moved: boolean }> {
+  if (preferred > 0 && (await isPortFree(preferred, host))) {
+    return { port: preferred, moved: false };
+  }
+  return { port: await freePort(host), moved: preferred > 0 };
 }
 
 /**

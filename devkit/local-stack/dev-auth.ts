@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { MIN_SECRET_BYTES } from "../../internal/auth/mod.ts";
 import { signDevToken } from "../../internal/notify/dev-token.ts";
+import { color, say } from "./console.ts";
+import type { LocalContext } from "./context.ts";
 
 /** Lifetime of the token run-local prints: a working day. */
 const PRINTED_TOKEN_TTL_SEC = 12 * 3600;
@@ -76,4 +78,37 @@ export async function printedToken(secret: string, name: string): Promise<string
     ttlSec: PRINTED_TOKEN_TTL_SEC,
   }, name);
   return token;
+}
+
+export type EdgeEnv = ReturnType<typeof edgeEnv>;
+
+/** One service's share of `envs`: the edges' settings, nothing for the workers. */
+export function authEnvOf(envs: EdgeEnv, name: string): Record<string, string> {
+  return name === "ingest" || name === "notify" ? envs[name] : {};
+}
+
+/**
+ * The edges' JWT settings, unless the developer configured auth otherwise
+ * (JETMESH_JWT_PUBLIC_KEY_FILE, JETMESH_JWT_JWKS_URL, JETMESH_AUTH=none).
+ */
+export function edgeAuth(
+  ctx: LocalContext,
+  ports: EdgePorts,
+): { secret: string; env: EdgeEnv } | undefined {
+  const { env } = ctx;
+  if (env.JETMESH_JWT_PUBLIC_KEY_FILE || env.JETMESH_JWT_JWKS_URL || env.JETMESH_AUTH === "none") {
+    return undefined;
+  }
+  const file = join(ctx.dataDir, "jwt-secret");
+  const { secret, generated, fromEnv } = localJwtSecret(file, env);
+  if (generated) {
+    say(
+      `JWT: HS256 secret generated into ${
+        ctx.shownDir(file)
+      } (mode 0600); JETMESH_JWT_SECRET overrides`,
+    );
+  } else {
+    say(`JWT: HS256 secret from ${fromEnv ? "JETMESH_JWT_SECRET" : ctx.shownDir(file)}`, color.dim);
+  }
+  return { secret, env: edgeEnv(ctx.root, secret, ports, env) };
 }

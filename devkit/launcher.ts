@@ -1,0 +1,177 @@
+/**
+ * Starts the services of the catalog as processes and keeps track of them:
+ * which process is current for each service, every process ever started (for
+ * log dumps and counts), starts that had to be retried, and exits nobody asked
+ * for. The process stack of the e2e tests, the fault suite, the Deno test and
+ * the bench all launch through one of these.
+ *
+ * All state lives on the instance and nothing here exits the process, so a
+ * test file or the bench can hold several launchers at once.
+ *
+ * One process per service for now; several replicas of a service would key
+ * #procs by name and instance instead of name alone.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CATALOG, SERVICE_NAMES, type ServiceName } from "./catalog.ts";
+import { type Runtime, type ServiceProcess, spawnService } from "./service-process.ts";
+
+export interface LauncherOptions {
+  /** What every service runs with. */
+  env: Record<string, string>;
+  /** What one service adds to `env`, e.g. its NATS_USER and NATS_PASSWORD. */
+  own?: (name: ServiceName) => Record<string, string>;
+  runtime?: Runtime;
+  /**
+   * Tries per start: a port just released by a killed process can take a moment to bind
+   * again.
+   */
+  attempts?: number;
+  /** Wait before try n+1 (n from 1). */
+  retryDelayMs?: (attempt: number) => number;
+  readyTimeoutMs?: number;
+}
+
+/** What a graceful stop looked like: its exit code and how long it took. */
+export interface TermResult {
+  code: number | null;
+  ms: number;
+}
+
+export class ServiceLauncher {
+  readonly #o: Required<Omit<LauncherOptions, "own">> & Pick<LauncherOptions, "own">;
+  readonly #procs = new Map<ServiceName, ServiceProcess>();
+  /** Every process started, in order. */
+  readonly #history: ServiceProcess[] = [];
+  /** Processes being stopped on purpose. */
+  readonly #expected = new Set<ServiceProcess>();
+  readonly unexpectedExits: string[] = [];
+  /** Starts that had to be tried again (the process exited, or was not ready in time). */
+  readonly startRetries: string[] = [];
+
+  constructor(o: LauncherOptions) {
+    this.#o = {
+      runtime: "node",
+      attempts: 5,
+      retryDelayMs: (n) => 500 * n,
+      readyTimeoutMs: 60_000,
+      ...o,
+    };
+  }
+
+  /** Every process started so far, oldest first (a restarted service appears more than once). */
+  get history(): readonly ServiceProcess[] {
+    return this.#history;
+  }
+
+  /** The environment `name` runs with. */
+  envOf(name: ServiceName): Record<string, string> {
+    return { ...this.#o.env, ...this.#o.own?.(name) };
+  }
+
+  /** All services, in parallel or (on a machine that gains nothing from it) one at a time. */
+  async startAll(o: { sequential?: boolean } = {}): Promise<void> {
+    if (o.sequential) { for (const name of SERVICE_NAMES) await this.start(name); }
+    else await Promise.all(SERVICE_NAMES.map((name) => this.start(name)));
+  }
+
+  /**
+   * Starts `name` and waits for its ready line; `nodeArgs` go to node before the entry point
+   * (the bench profiles with `--cpu-prof`, which NODE_OPTIONS refuses).
+   */
+  async start(name: ServiceName, nodeArgs: string[] = []): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      const proc = spawnService(name, this.envOf(name), this.#o.runtime, nodeArgs);
+      this.#procs.set(name, proc);
+      this.#history.push(proc);
+      let ready = false;
+      proc.child.on("exit", (code, signal) => {
+        // An exit before ready is a failed start, retried below.
+        if (ready && !this.#expected.delete(proc)) {
+          this.unexpectedExits.push(
+            `${name} exited on its own (code ${code}, signal ${signal}): ${tail(proc)}`,
+          );
+        }
+      });
+      try {
+        await proc.waitForLog(CATALOG[name].ready, this.#o.readyTimeoutMs);
+        ready = true;
+        return;
+      } catch (err) {
+        this.startRetries.push(`${name}: ${String(err).slice(0, 300)}`);
+        await proc.stop("SIGKILL");
+        if (attempt >= this.#o.attempts) throw err;
+        await sleep(this.#o.retryDelayMs(attempt));
+      }
+    }
+  }
+
+  /** The process `name` runs as now. */
+  process(name: ServiceName): ServiceProcess {
+    const proc = this.#procs.get(name);
+    if (!proc) throw new Error(`${name} was never started`);
+    return proc;
+  }
+
+  /** Sends `signal` (SIGKILL: a crash) and waits for the exit; resolves with the exit code. */
+  async stop(name: ServiceName, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    const proc = this.#procs.get(name);
+    if (!proc) return null;
+    this.#expected.add(proc);
+    return await proc.stop(signal);
+  }
+
+  /** kill -9: no chance to finish anything. */
+  async kill(name: ServiceName): Promise<void> {
+    this.process(name);
+    await this.stop(name, "SIGKILL");
+  }
+
+  /**
+   * SIGTERM: the graceful stop; SIGKILL after `killAfterMs` so a hang fails a check instead of
+   * the run.
+   */
+  async term(name: ServiceName, killAfterMs = 30_000): Promise<TermResult> {
+    const proc = this.process(name);
+    const started = Date.now();
+    const timer = setTimeout(() => proc.child.kill("SIGKILL"), killAfterMs);
+    try {
+      return { code: await this.stop(name, "SIGTERM"), ms: Date.now() - started };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops `name` gracefully and starts a fresh process in its place. */
+  async restart(name: ServiceName, nodeArgs?: string[]): Promise<void> {
+    await this.stop(name);
+    await this.start(name, nodeArgs);
+  }
+
+  /** SIGTERM to every current process, all at once. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#procs.keys()].map((name) => this.stop(name)));
+  }
+
+  /** How many log lines of every process ever started have a msg matching `re`. */
+  countLogs(re: RegExp): number {
+    return this.#history.reduce(
+      (n, p) => n + p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length,
+      0,
+    );
+  }
+
+  /** Writes what every process ever started logged, one line each, oldest process first. */
+  dumpLogs(file: string): void {
+    mkdirSync(dirname(file), { recursive: true });
+    const lines = this.#history.flatMap((
+      p,
+    ) => [`=== ${p.name} pid ${p.child.pid}`, ...p.logs.map((l) => JSON.stringify(l))]);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+  }
+}
+
+function tail(p: ServiceProcess): string {
+  return JSON.stringify(p.logs.slice(-5));
+}
