@@ -27,6 +27,19 @@ export type Passwords = Record<NatsUser, string>;
 export const CONTEXT_NAME = "jetmesh-local";
 
 /**
+ * nats-server substitutes `$VAR` in users.conf and then parses the value: one
+ * that starts with a digit is read as a number, a size ("3k") or a date
+ * ("1234-…", refused with "All ISO8601 dates must be in full Zulu form"), so
+ * the server does not start. A leading letter keeps it a string; a password
+ * kept from an older run in another form is replaced.
+ */
+const SAFE_PASSWORD = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+function freshPassword(user: NatsUser): string {
+  return `${user}-${randomBytes(18).toString("base64url")}`;
+}
+
+/**
  * Passwords for the local server: JETMESH_NATS_<USER>_PASSWORD when set,
  * else the ones generated on a first run and kept in `file` (mode 0600), so a
  * restart, the nats CLI context and `make inspect` keep working.
@@ -43,9 +56,9 @@ export function localPasswords(
   for (const u of NATS_USERS) {
     const fromEnv = env[passwordVar(u)];
     if (fromEnv) passwords[u] = fromEnv;
-    else if (kept[u]) passwords[u] = kept[u]!;
+    else if (kept[u] && SAFE_PASSWORD.test(kept[u])) passwords[u] = kept[u];
     else {
-      passwords[u] = randomBytes(18).toString("base64url");
+      passwords[u] = freshPassword(u);
       generated = true;
     }
   }
