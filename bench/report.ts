@@ -131,7 +131,9 @@ export function stagesTable(st: StagesResult, sustained?: SustainedResult): stri
     "Stages alone: each stage on work queued up for it, the stages after it paused (their durable consumers), on the same machine:",
   );
   lines.push("");
-  lines.push("| stage | events/s alone | events | time | how | busiest processes (cores) |");
+  lines.push(
+    "| stage | events/s alone | events | measured over | how | busiest processes (cores) |",
+  );
   lines.push("|---|---|---|---|---|---|");
   for (const r of st.runs) {
     const busiest = Object.entries(r.cpu.cores).sort((a, b) => b[1] - a[1]).slice(0, 3)
@@ -141,9 +143,9 @@ export function stagesTable(st: StagesResult, sustained?: SustainedResult): stri
       : `${perSec(r.perSec)}${r.completed ? "" : " (not drained in time)"}`;
     const mark = r.stage === st.limiting ? `**${r.stage}** (limits)` : r.stage;
     lines.push(
-      `| ${mark} | ${rate} | ${fmtCount(r.events)} | ${
-        (r.ms / 1000).toFixed(1)
-      } s | ${r.how} | ${busiest} |`,
+      `| ${mark} | ${rate} | ${fmtCount(r.events)} | ${(r.ms / 1000).toFixed(1)} s${
+        r.startMs === undefined ? "" : ` (first event after ${(r.startMs / 1000).toFixed(1)} s)`
+      } | ${r.how} | ${busiest} |`,
     );
   }
   lines.push("");

@@ -147,7 +147,7 @@ t.test("stages: a row per stage, the slowest named as the limit, a failed stage 
   const lines = stagesTable({
     runs: [
       run("ingest", 20_000),
-      run("route", 9_000),
+      run("route", 9_000, { startMs: 2500 }),
       run("persist", 30_000, { completed: false }),
       run("notify", 0, { error: "boom" }),
     ],
@@ -159,7 +159,10 @@ t.test("stages: a row per stage, the slowest named as the limit, a failed stage 
     row("ingest"),
     /^\| ingest \| 20\.0k\/s \| 100\.0k \| 5\.0 s \| ingest alone \| ingest 0\.95, nats 0\.40 \|$/,
   );
-  t.match(row("route"), /^\| \*\*route\*\* \(limits\) \| 9\.00k\/s /);
+  t.match(
+    row("route"),
+    /^\| \*\*route\*\* \(limits\) \| 9\.00k\/s \| 45\.0k \| 5\.0 s \(first event after 2\.5 s\) \|/,
+  );
   t.match(row("persist"), /30\.0k\/s \(not drained in time\)/);
   t.match(row("notify"), /\| n\/a \(boom\) \|/);
   t.ok(lines.some((l) => l.startsWith("- Limiting stage: route, 9.00k/s alone")));

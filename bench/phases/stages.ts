@@ -17,8 +17,11 @@
  *    the namespace's replay limit of events per second per subscription, far
  *    above what each channel gets here).
  *
- * A stage is timed from its start to its end (1: the measured window; 2–4:
- * until the queue is drained), so start-up costs count against it. Nothing
+ * Ingest is timed over its window after a warm-up. A draining stage (2–4) is
+ * timed from the first event it moved to the end of its queue: the time until
+ * that first event (a paused consumer's pull waking up) is reported apart, as
+ * `startMs`. Notify is timed from its first subscription on: it replays
+ * while the later subscriptions are still being made. Nothing
  * here fails on a timing: a stage that does not finish in time is reported
  * as not drained, with the rate it reached, and the consumers are always
  * resumed for the phases after.
@@ -47,9 +50,13 @@ export interface StageRun {
   stage: StageName;
   /** What the stage did, in words, for the table. */
   how: string;
+  /** Events the stage moved. */
   events: number;
+  /** Time over which `perSec` was measured. */
   ms: number;
   perSec: number;
+  /** Draining stages: from resuming the stage to the first event it moved, not in `ms`. */
+  startMs?: number;
   /** Whether the stage finished its queue (ingest: its window) in the time allowed. */
   completed: boolean;
   /** Ingest: every event it acked, warm-up and tail included: what the later stages drain. */
@@ -97,20 +104,21 @@ export async function stages(ctx: Ctx): Promise<StagesResult> {
     await pause(EVENTS_STREAM, PERSIST_CONSUMER);
     await resume(INGEST_STREAM, ROUTE_CONSUMER);
     runs.push(
-      await measure("route", pids, () =>
-        drain("route", queued, async () => {
+      await measure("route", pids, async () => ({
+        how: "drains the filled INGEST into EVENTS, persist's consumer paused",
+        ...(await drain("route alone", queued, async () => {
           const info = await jsm.streams.info(EVENTS_STREAM);
           return info.state.last_seq - events0;
         })),
+      })),
     );
 
     await resume(EVENTS_STREAM, PERSIST_CONSUMER);
     runs.push(
-      await measure(
-        "persist",
-        pids,
-        () => drain("persist", queued, async () => (await committedRows(ctx)) - rows0),
-      ),
+      await measure("persist", pids, async () => ({
+        how: "drains EVENTS into PostgreSQL",
+        ...(await drain("persist alone", queued, async () => (await committedRows(ctx)) - rows0)),
+      })),
     );
 
     runs.push(
@@ -149,7 +157,10 @@ export async function stages(ctx: Ctx): Promise<StagesResult> {
   return result;
 }
 
-type Measured = Pick<StageRun, "how" | "events" | "ms" | "completed" | "queued">;
+type Measured = Pick<StageRun, "how" | "events" | "ms" | "completed" | "queued" | "startMs"> & {
+  /** When not simply events over ms (a draining stage's rate leaves out its first reading). */
+  perSec?: number;
+};
 
 /** Runs one stage with a CPU snapshot around it; a stage that throws is reported, not raised. */
 async function measure(
@@ -161,7 +172,7 @@ async function measure(
   try {
     const m = await run();
     const s1 = snapshot(pids());
-    return { stage, ...m, perSec: perSecond(m.events, m.ms), cpu: usage(s0, s1) };
+    return { stage, ...m, perSec: m.perSec ?? perSecond(m.events, m.ms), cpu: usage(s0, s1) };
   } catch (err) {
     const s1 = snapshot(pids());
     const error = err instanceof Error ? err.message : String(err);
@@ -227,24 +238,36 @@ async function ingestAlone(
   };
 }
 
-/** Polls `done()` until it reaches `total`; the time from the start is the stage's time. */
+/**
+ * Polls `moved()` every 100 ms until it reaches `total`. The rate is taken
+ * from the first reading with anything moved to the last, so the wait for the
+ * first event (`startMs`) does not count against the stage's capacity.
+ */
 async function drain(
-  stage: "route" | "persist",
+  what: string,
   total: number,
-  done: () => Promise<number>,
-): Promise<Measured> {
-  const how = stage === "route"
-    ? "drains the filled INGEST into EVENTS, persist's consumer paused"
-    : "drains EVENTS into PostgreSQL";
+  moved: () => Promise<number>,
+): Promise<Pick<Measured, "events" | "ms" | "completed" | "startMs" | "perSec">> {
   const t0 = performance.now();
+  let first: { t: number; n: number } | undefined;
   let n = 0;
-  while (performance.now() - t0 < DRAIN_TIMEOUT_MS) {
-    n = await done();
+  let t = t0;
+  while (t - t0 < DRAIN_TIMEOUT_MS) {
+    n = Math.min(await moved(), total);
+    t = performance.now();
+    if (n > 0) first ??= { t, n };
     if (n >= total) break;
-    progress(`stages: ${stage} alone, ${fmtCount(n)} of ${fmtCount(total)}`);
+    progress(`stages: ${what}, ${fmtCount(n)} of ${fmtCount(total)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { how, events: Math.min(n, total), ms: performance.now() - t0, completed: n >= total };
+  const ms = first ? t - first.t : 0;
+  return {
+    events: n,
+    ms,
+    completed: n >= total,
+    startMs: (first?.t ?? t) - t0,
+    perSec: first ? perSecond(n - first.n, ms) : 0,
+  };
 }
 
 /** Subscribers resume from `cursor`: notify replays the queued events from EVENTS. */
@@ -269,6 +292,8 @@ async function notifyAlone(
     payloadBytes: ctx.opts.payloadBytes,
     after: cursor,
   });
+  // Replays start as each subscription is confirmed, while the others are still being made
+  // (the answer waits for the subscription's consumer): timed from the first `sub` sent.
   let c = await lg.call<Counts>("counts", { name: "notify" });
   while (c.delivered < total && performance.now() - t0 < DRAIN_TIMEOUT_MS) {
     progress(`stages: notify alone, delivered ${fmtCount(c.delivered)} of ${fmtCount(total)}`);
@@ -281,7 +306,8 @@ async function notifyAlone(
   }
   await lg.call("close", { name: "notify" });
   return {
-    how: `replays them to ${channels.length} subscriptions resuming from a cursor`,
+    how:
+      `replays them to ${channels.length} subscriptions resuming from a cursor (timed from the first sub)`,
     events: Math.min(c.delivered, total),
     ms,
     completed: c.delivered >= total,
