@@ -34,7 +34,7 @@ help:
 	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt)"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
-	@echo "make test-mutations  break each guarantee on purpose (test/mutations/list.ts), check a test fails each time (MUTATIONS=id,id for some; ~10 min)"
+	@echo "make test-mutations  break each guarantee on purpose (test/mutations/list.ts), check a test fails each time (MUTATIONS=id,id for some; about 5 min)"
 	@echo "make test-fuzz  hostile frames at both edges, 100,000 per WebSocket (FUZZ_SEED=n replays, FUZZ_FRAMES=n sets the count)"
 	@echo "make check      tsc --noEmit, deno check, deno fmt --check and deno lint over cmd internal subjects sdk demo test bench infra"
 	@echo "make fmt        format the tree (deno fmt, settings in deno.json)"
@@ -125,8 +125,8 @@ test-fuzz: install tools ensure-postgres
 # The mutation pass (issue 16): each hand-picked mutation of test/mutations/list.ts
 # (drop an ack, ack before the PubAck, skip the seen-ids check, a cursor off by
 # one...) is applied to the tree in turn and its tests run; every one must make
-# a test fail. The file is restored after each, and checked with git. About ten
-# minutes on two busy cores, so not part of `make test` or .ci/run.
+# a test fail. The file is restored after each, and checked with git. About five
+# minutes (4.5 to 6 measured on two shared cores), so not part of `make test` or .ci/run.
 # MUTATIONS=id,id runs some; MUTATION_ARGS="--no-baseline" skips the unmutated run.
 MUTATIONS ?=
 MUTATION_ARGS ?=
