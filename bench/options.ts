@@ -32,7 +32,16 @@ export interface BenchOptions {
 
 // durability runs its own nats-servers, before the services start, so nothing else loads the
 // machine meanwhile.
-const PHASES = ["ceilings", "durability", "sustained", "latency", "fanout", "idle"] as const;
+// stages after sustained: it leaves the pipeline drained and flowing, as the phases after expect.
+export const PHASES = [
+  "ceilings",
+  "durability",
+  "sustained",
+  "stages",
+  "latency",
+  "fanout",
+  "idle",
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 type Source = Record<string, string | undefined>;

@@ -5,6 +5,7 @@ import { type DurabilityResult, ratios } from "./phases/durability.ts";
 import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
+import type { StagesResult } from "./phases/stages.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
 import type { CpuUsage } from "./sampler.ts";
@@ -27,6 +28,7 @@ export interface BenchResults {
   ceilings?: CeilingsResult;
   durability?: DurabilityResult;
   sustained?: SustainedResult;
+  stages?: StagesResult;
   latency?: LatencyResult[];
   fanout?: FanoutResult;
   idle?: IdleResult;
@@ -116,6 +118,47 @@ function cpuLine(label: string, u: CpuUsage | undefined): string {
 function lat(run: LatencyRun): string {
   const l = run.latency;
   return `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)}`;
+}
+
+/**
+ * Each stage's own capacity, the stages after it held back: the sustained rows come out equal
+ * by construction (its load is capped by the undelivered backlog), these show which stage
+ * limits.
+ */
+export function stagesTable(st: StagesResult, sustained?: SustainedResult): string[] {
+  const lines: string[] = [];
+  lines.push(
+    "Stages alone: each stage on work queued up for it, the stages after it paused (their durable consumers), on the same machine:",
+  );
+  lines.push("");
+  lines.push(
+    "| stage | events/s alone | events | measured over | how | busiest processes (cores) |",
+  );
+  lines.push("|---|---|---|---|---|---|");
+  for (const r of st.runs) {
+    const busiest = Object.entries(r.cpu.cores).sort((a, b) => b[1] - a[1]).slice(0, 3)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+    const rate = r.error !== undefined
+      ? `n/a (${r.error})`
+      : `${perSec(r.perSec)}${r.completed ? "" : " (not drained in time)"}`;
+    const mark = r.stage === st.limiting ? `**${r.stage}** (limits)` : r.stage;
+    lines.push(
+      `| ${mark} | ${rate} | ${fmtCount(r.events)} | ${(r.ms / 1000).toFixed(1)} s${
+        r.startMs === undefined ? "" : ` (first event after ${(r.startMs / 1000).toFixed(1)} s)`
+      } | ${r.how} | ${busiest} |`,
+    );
+  }
+  lines.push("");
+  const limit = st.runs.find((r) => r.stage === st.limiting);
+  lines.push(
+    `- Limiting stage: ${
+      limit ? `${limit.stage}, ${perSec(limit.perSec)} alone` : "n/a (no stage measured)"
+    }${
+      sustained ? `; the sustained pipeline carried ${perSec(endToEnd(sustained))} end to end` : ""
+    }. A stage's rate alone is an upper bound on it in the pipeline, where all four share the cores.`,
+  );
+  lines.push("");
+  return lines;
 }
 
 /** The durability phase's own table: each fsync policy next to the default of the same topology. */
@@ -329,6 +372,7 @@ export function markdown(r: BenchResults): string {
   }
   for (const n of notes) lines.push(`- ${n}`);
   if (notes.length > 0) lines.push("");
+  if (r.stages) lines.push(...stagesTable(r.stages, r.sustained));
   if (r.durability) lines.push(...durabilityTable(r.durability));
   lines.push(
     "CPU in cores per process during each window (1.00 = one core), machine busy share, load average:",
@@ -345,6 +389,7 @@ export function markdown(r: BenchResults): string {
       cpuLine(`durability: ${x.topology} ${x.sync}, publish`, x.cpu)
     ),
     cpuLine("sustained", s?.cpu),
+    ...(r.stages?.runs ?? []).map((x) => cpuLine(`stage alone: ${x.stage}`, x.cpu)),
     ...(r.latency ?? []).flatMap((
       l,
     ) => [

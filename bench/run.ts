@@ -19,6 +19,7 @@ import { durability } from "./phases/durability.ts";
 import { fanout } from "./phases/fanout.ts";
 import { idle } from "./phases/idle.ts";
 import { latency } from "./phases/latency.ts";
+import { stages } from "./phases/stages.ts";
 import { sustained } from "./phases/sustained.ts";
 import { load1, machineInfo } from "./proc.ts";
 import { note } from "./progress.ts";
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
       stack = await startServices(nats, db, opts.profile, profileDir);
       const full: Ctx = { ...ctx, stack };
       if (opts.phases.includes("sustained")) results.sustained = await sustained(full);
+      if (opts.phases.includes("stages")) results.stages = await stages(full);
       if (opts.phases.includes("latency")) results.latency = await latency(full);
       if (opts.phases.includes("fanout")) results.fanout = await fanout(full);
       if (opts.phases.includes("idle")) results.idle = await idle(full);

@@ -1,7 +1,8 @@
 import t from "tap";
 import { readOptions } from "./options.ts";
 import type { DurabilityRun } from "./phases/durability.ts";
-import { checkTargets, cpuPerEvent, durabilityTable } from "./report.ts";
+import type { StageName, StageRun } from "./phases/stages.ts";
+import { checkTargets, cpuPerEvent, durabilityTable, stagesTable } from "./report.ts";
 import { cpuShare, fmtCount, medianStepSlope, percentile, ratio, summarize } from "./stats.ts";
 
 t.test("nearest-rank percentiles", async (t) => {
@@ -122,4 +123,47 @@ t.test("durability: each fsync policy against the default of its own topology", 
     lines.find((l) => l.startsWith("| 3-node cluster, R3, `sync_interval: always`")),
     "| 50 %; 2.00×; 4.00× |",
   );
+});
+
+t.test("stages: a row per stage, the slowest named as the limit, a failed stage shown as n/a", async (t) => {
+  const cpu = (cores: Record<string, number>) => ({
+    cores,
+    machineBusy: 0.9,
+    load1: [1, 2] as [
+      number,
+      number,
+    ],
+  });
+  const run = (stage: StageName, perSec: number, extra: Partial<StageRun> = {}): StageRun => ({
+    stage,
+    how: `${stage} alone`,
+    events: perSec * 5,
+    ms: 5000,
+    perSec,
+    completed: true,
+    cpu: cpu({ [stage]: 0.95, nats: 0.4 }),
+    ...extra,
+  });
+  const lines = stagesTable({
+    runs: [
+      run("ingest", 20_000),
+      run("route", 9_000, { startMs: 2500 }),
+      run("persist", 30_000, { completed: false }),
+      run("notify", 0, { error: "boom" }),
+    ],
+    limiting: "route",
+  });
+  const row = (stage: string) =>
+    lines.find((l) => l.startsWith(`| ${stage}`) || l.startsWith(`| **${stage}`));
+  t.match(
+    row("ingest"),
+    /^\| ingest \| 20\.0k\/s \| 100\.0k \| 5\.0 s \| ingest alone \| ingest 0\.95, nats 0\.40 \|$/,
+  );
+  t.match(
+    row("route"),
+    /^\| \*\*route\*\* \(limits\) \| 9\.00k\/s \| 45\.0k \| 5\.0 s \(first event after 2\.5 s\) \|/,
+  );
+  t.match(row("persist"), /30\.0k\/s \(not drained in time\)/);
+  t.match(row("notify"), /\| n\/a \(boom\) \|/);
+  t.ok(lines.some((l) => l.startsWith("- Limiting stage: route, 9.00k/s alone")));
 });

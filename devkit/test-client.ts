@@ -32,6 +32,39 @@ export async function deliveredThrough(
   );
 }
 
+/**
+ * The same proof for subscribers that are not TestClients (Followers, raw
+ * readers): publishes one marker on each of `channels`, as publisher `mark`,
+ * and waits for their acks; returns their event ids. Call it once the test's
+ * own publishers are done, then wait until a subscriber holds the markers of
+ * its channels (`waitFor`).
+ */
+export async function publishMarkers(ingestWs: string, channels: string[]): Promise<string[]> {
+  const pub = await TestClient.open(`${ingestWs}?publisher=mark`);
+  try {
+    const ids = channels.map((channel) => {
+      const id = `${MARKER}-${++markers}`;
+      pub.sendJson({ op: "pub", id, channel, data: MARKER });
+      return `mark:${id}`;
+    });
+    await pub.until((fs) => fs.length >= ids.length, 15_000, "the markers' acks");
+    const wrong = pub.frames.filter((f) => f.op !== "ack");
+    if (wrong.length > 0) throw new Error(`markers refused: ${JSON.stringify(wrong)}`);
+    return ids;
+  } finally {
+    await pub.close();
+  }
+}
+
+/** Polls `ok` until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, ok: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A test WebSocket client that collects frames and lets a test wait for the ones it expects. */
 export class TestClient {
   readonly ws: WebSocket;

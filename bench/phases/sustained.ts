@@ -3,7 +3,9 @@
  * acks them, but never more than `backlog` events ahead of the subscribers, so
  * over the window every stage runs at the rate the whole pipeline sustains.
  * Acked (ingest), committed (PostgreSQL rows) and delivered (subscribers) are
- * counted over the same window.
+ * counted over the same window. Because of the backlog cap they come out
+ * equal by construction: what limits the pipeline is the stages phase's to
+ * show (stages.ts, each stage alone).
  */
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, snapshot, usage } from "../sampler.ts";

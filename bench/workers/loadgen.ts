@@ -88,7 +88,11 @@ async function subscribe(ws: WebSocket, channel: string): Promise<void> {
   if (f.op !== "subscribed") throw new Error(`subscribe ${channel}: ${JSON.stringify(f)}`);
 }
 
-/** Opens publishers and subscribers and waits until every subscription is confirmed. */
+/**
+ * Opens publishers and subscribers and waits until every subscription is confirmed.
+ * `subscribe: false` opens no subscribers (the stages phase fills a queue with nothing
+ * delivered); `after` makes every subscription resume from that cursor.
+ */
 async function open(args: Record<string, unknown>) {
   const name = nameOf(args);
   if (scenarios.has(name)) throw new Error(`scenario ${name} is already open`);
@@ -113,10 +117,12 @@ async function open(args: Record<string, unknown>) {
     inflight: [],
     sending: false,
   };
-  const subUrl = withToken(str(args, "subscribeUrl"), args);
+  const after = args.after === undefined ? undefined : str(args, "after");
   // Fan-out: every subscriber on every channel; otherwise channels are spread over connections.
   const groups: string[][] = [];
-  if (subsPerChannel > 1) {
+  if (args.subscribe === false) {
+    // none
+  } else if (subsPerChannel > 1) {
     for (let i = 0; i < subsPerChannel; i++) groups.push(channels);
   } else {
     for (let i = 0; i < channels.length; i += channelsPerConn) {
@@ -127,10 +133,35 @@ async function open(args: Record<string, unknown>) {
   for (let i = 0; i < groups.length; i += concurrency) {
     await Promise.all(
       groups.slice(i, i + concurrency).map(async (chs) => {
-        const ws = new WebSocket(subUrl, { perMessageDeflate: false });
+        const ws = new WebSocket(withToken(str(args, "subscribeUrl"), args), {
+          perMessageDeflate: false,
+        });
         await opened(ws);
-        for (const ch of chs) await subscribe(ws, ch);
-        ws.on("message", (d: Buffer) => onEvent(s, d));
+        // One listener from the start: a resumed subscription's replay may come in the same
+        // read as its answer, before a listener added after the answer would be.
+        let answer: ((f: Record<string, unknown>) => void) | undefined;
+        ws.on("message", (d: Buffer) => {
+          if (answer === undefined || d.toString("latin1", 0, 14) === '{"op":"event",') {
+            onEvent(s, d);
+            return;
+          }
+          const a = answer;
+          answer = undefined;
+          a(JSON.parse(d.toString("utf8")));
+        });
+        for (const ch of chs) {
+          const f = await new Promise<Record<string, unknown>>((resolve) => {
+            answer = resolve;
+            ws.send(JSON.stringify(
+              after === undefined ? { op: "sub", channel: ch } : {
+                op: "sub",
+                channel: ch,
+                after,
+              },
+            ));
+          });
+          if (f.op !== "subscribed") throw new Error(`subscribe ${ch}: ${JSON.stringify(f)}`);
+        }
         s.subscribers.push(ws);
       }),
     );

@@ -33,6 +33,21 @@ t.test("--smoke starts Jaeger, prints its UI address, and the smoke event's trac
     // The services export every 200 ms instead of 5 s: the trace check waits less.
     OTEL_BSP_SCHEDULE_DELAY: "200",
   });
+  // The ports were free when picked, but another process on a shared machine
+  // can take one before Jaeger binds it; run-local then moves Jaeger to another
+  // port (and says so), and this test's check of the port asked for means
+  // nothing. Locally that is a skip with the reason; in CI (.ci/run sets
+  // JETMESH_CI) the machine is ours, so it is a failure.
+  const taken = r.out.match(/port \d+ \(JAEGER_\w+\) is taken[^\n]*/);
+  if (taken) {
+    if (process.env.JETMESH_CI) t.fail(`a Jaeger port was taken during the run: ${taken[0]}`);
+    else {
+      t.pass("Jaeger on the ports asked for", {
+        skip: `a Jaeger port was taken by another process during the run: ${taken[0]}`,
+      });
+    }
+    return;
+  }
   t.equal(r.code, 0, "exit 0", { output: r.out.split("\n").slice(-40).join("\n") });
   t.match(
     r.out,

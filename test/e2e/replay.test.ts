@@ -5,7 +5,7 @@ import t, { type Test } from "tap";
 import { EVENTS_STREAM, streamConfigs } from "../../subjects/mod.ts";
 import { ensureStreams } from "../../internal/bus/mod.ts";
 import { readRouteConfig } from "../../internal/route/config.ts";
-import { TestClient } from "../../devkit/test-client.ts";
+import { publishMarkers, TestClient } from "../../devkit/test-client.ts";
 import { type Stack, startStack, testLogger } from "../../devkit/in-process-stack.ts";
 import { events, seqOf, Traffic } from "./traffic.ts";
 
@@ -96,7 +96,10 @@ async function resumeAndCheck(
     30_000,
     "everything",
   );
-  await new Promise((r) => setTimeout(r, 300));
+  // A marker on a channel of the subscription, published last, ends the wait: a late
+  // duplicate would arrive before it. (`chat.*` → `chat.marker`; a concrete channel as is.)
+  const [marker] = await publishMarkers(stack.ingestWs, [channel.replace("*", "marker")]);
+  await c.next((f) => f.op === "event" && f.id === marker, 0, 30_000);
   const after = events(c);
   t.same(
     [...before.ids, ...after.map((f) => f.id)],
@@ -182,7 +185,8 @@ t.test("a cursor from a deleted and recreated stream replays the old epoch from 
   const again = await subscribed(stack, "r", cursor);
   t.teardown(() => again.close());
   await again.until((fs) => fs.filter((f) => f.op === "event").length >= 15, 10_000, "replay");
-  await new Promise((r) => setTimeout(r, 200));
+  const [marker] = await publishMarkers(stack.ingestWs, ["r"]);
+  await again.next((f) => f.op === "event" && f.id === marker);
   t.same(
     events(again).map((f) => f.data),
     Array.from({ length: 15 }, (_, i) => i + 5),

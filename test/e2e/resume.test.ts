@@ -1,6 +1,6 @@
 import t from "tap";
 import { startStack } from "../../devkit/in-process-stack.ts";
-import { TestClient } from "../../devkit/test-client.ts";
+import { deliveredThrough, TestClient } from "../../devkit/test-client.ts";
 
 t.test("a subscriber that reconnects with its last cursor gets exactly what it missed while publishing goes on", async (t) => {
   const stack = await startStack();
@@ -62,8 +62,9 @@ t.test("a subscriber that reconnects with its last cursor gets exactly what it m
     45_000,
     "the rest",
   );
-  await new Promise((r) => setTimeout(r, 200));
-  for (const f of sub.ofOp("event")) received.push(f.id as string);
+  // A marker published last ends the wait: a late duplicate would arrive before it.
+  await deliveredThrough((f) => pub.sendJson(f), sub, channel);
+  for (const f of sub.events()) received.push(f.id as string);
 
   const expected = Array.from({ length: published }, (_, i) => `p:m-${i}`);
   t.same(

@@ -2,7 +2,7 @@ import postgres from "postgres";
 import t from "tap";
 import WebSocket from "ws";
 import { type Stack, startStack } from "../../devkit/in-process-stack.ts";
-import { TestClient } from "../../devkit/test-client.ts";
+import { isMarker, publishMarkers, TestClient } from "../../devkit/test-client.ts";
 
 /** About 40 KB of JSON per event, so a few hundred fill the kernel's socket buffers quickly. */
 const BIG = "x".repeat(40_000);
@@ -50,7 +50,9 @@ async function publish(
   return ids;
 }
 
-const events = (frames: Array<Record<string, unknown>>) => frames.filter((f) => f.op === "event");
+/** Event frames, without the markers `resume` ends its wait with. */
+const events = (frames: Array<Record<string, unknown>>) =>
+  frames.filter((f) => f.op === "event" && !isMarker(f.id));
 
 /**
  * Ingest acks before the rest of the pipeline has the events: waits until
@@ -104,8 +106,13 @@ async function subscribedAll(r: Reader, count: number): Promise<void> {
   }
 }
 
-/** Resubscribes after the last cursor each channel saw and collects until `want` events in all. */
+/**
+ * Resubscribes after the last cursor each channel saw and collects until `want`
+ * events in all, then until a marker published on each channel afterwards has
+ * arrived: a duplicate after the `want`-th event would arrive before it.
+ */
 async function resume(
+  ingestWs: string,
   url: string,
   channels: string[],
   seen: Array<Record<string, unknown>>,
@@ -126,7 +133,13 @@ async function resume(
   while (events(seen).length + events(r.frames).length < want && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 50));
   }
+  const markers = await publishMarkers(ingestWs, channels);
+  const through = () => markers.every((id) => r.frames.some((f) => f.id === id));
+  while (!through() && Date.now() < deadline + 15_000) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
   r.ws.close();
+  if (!through()) throw new Error(`the markers ${markers} did not arrive after resuming`);
   return events(r.frames);
 }
 
@@ -153,7 +166,7 @@ t.test("a subscriber that stays paused too long is told why, closed with 4008, a
     events(r.frames).length < ids.length,
     `cut off after ${events(r.frames).length} of ${ids.length} events`,
   );
-  const rest = await resume(stack.notifyWs, ["slow"], r.frames, ids.length);
+  const rest = await resume(stack.ingestWs, stack.notifyWs, ["slow"], r.frames, ids.length);
   t.same(
     [...events(r.frames), ...rest].map((f) => f.id),
     ids,
@@ -182,7 +195,7 @@ t.test("a connection whose queue passes the hard bound is closed at once with 40
     code: "slow_consumer",
     message: /more than 262144 bytes were waiting/,
   }, "an error frame says why");
-  const rest = await resume(stack.notifyWs, channels, r.frames, ids.length);
+  const rest = await resume(stack.ingestWs, stack.notifyWs, channels, r.frames, ids.length);
   const got = [...events(r.frames), ...rest];
   for (const c of channels) {
     t.same(

@@ -65,8 +65,9 @@ export class Traffic {
   }
 }
 
+/** The event frames `c` received, without the markers that prove the end of a test's traffic. */
 export function events(c: TestClient): Frame[] {
-  return c.ofOp("event");
+  return c.events();
 }
 
 export function seqOf(cursor: unknown): number {

@@ -116,6 +116,33 @@ export class Publisher {
     });
   }
 
+  /**
+   * After `stop()` resolved: one last event on every channel (client id
+   * `<channel>-end`), resolved with their event ids once all are acked. Sent
+   * after everything else was acked, each is stored after every event of its
+   * channel, so a subscriber that has it has been sent everything before it
+   * (order per channel), a late duplicate included: the end signal of a run,
+   * instead of a pause a duplicate could outlast.
+   */
+  end(): Promise<string[]> {
+    const open = this.#ws?.readyState === WebSocket.OPEN;
+    const ids: string[] = [];
+    for (const c of this.#channels) {
+      if (c.pending) throw new Error(`end() before stop() resolved: ${c.pending.id} unacked`);
+      const id = `${c.channel}-end`;
+      c.order.push(id);
+      c.pending = { id, sends: 0, uncertain: false, orphanedByGracefulClose: false };
+      this.#byId.set(id, c);
+      ids.push(`${this.name}:${id}`);
+      // Not open: the reconnect's open handler sends what is pending.
+      if (open) this.#send(c, this.#conn);
+    }
+    return new Promise((resolve) => {
+      this.#idle = () => resolve(ids);
+      this.#checkIdle();
+    });
+  }
+
   close(): void {
     this.#closed = true;
     for (const c of this.#channels) clearTimeout(c.timer);

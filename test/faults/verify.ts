@@ -31,7 +31,16 @@ export interface Verdict {
   strays: string[];
   /** Publisher × channel pairs stored in another order than sent. */
   storeOrder: string[];
+  /**
+   * Events processed twice. The subscribers drop an event at or before a cursor they have seen
+   * (as the SDK does), so this counts only repeats under a new cursor.
+   */
   duplicates: number;
+  /**
+   * Events notify sent at or before a cursor it had already sent the subscription: the repeats
+   * the subscribers dropped. Notify's resume promises none.
+   */
+  resentAtCursor: number;
   gaps: number;
   /**
    * Subscriber × channel pairs that saw their events in another order than stored, or with
@@ -57,6 +66,7 @@ export function verify(load: Load, stored: StoredEvent[]): Verdict {
     strays: [],
     storeOrder: [],
     duplicates: 0,
+    resentAtCursor: 0,
     gaps: 0,
     deliveryOrder: [],
   };
@@ -93,6 +103,7 @@ export function verify(load: Load, stored: StoredEvent[]): Verdict {
   }
 
   for (const s of load.subscribers) {
+    v.resentAtCursor += s.stats.droppedAtCursor;
     for (const channel of load.channelsOf(s)) {
       const expected = byChannel.get(channel)!;
       const got = s.delivered.get(channel) ?? [];
