@@ -215,7 +215,33 @@ export const MUTATIONS: Mutation[] = [
     why: "a replay goes out faster than the namespace's eventsPerSecond",
     tests: ["internal/notify/pace.test.ts"],
   },
-  // notify's start point: in start.ts, which is being rewritten; re-target after the merge.
+  // notify's subscription. The catch-up's and the hub offer's own `seq < next` checks are
+  // not listed: Delivery.send drops the same events again before any write, so weakening
+  // either one changes nothing a subscriber sees; the mutation of send's check is.
+  {
+    id: "notify-store-batch-repeats",
+    where: "internal/notify/subscription-delivery.ts",
+    search: "        if (ev.seq < this.next) continue;",
+    replace: "        if (ev.seq < this.next - 1) continue;",
+    why: "a catch-up from PostgreSQL repeats the event the stream already delivered",
+    tests: [
+      "internal/notify/subscription-delivery.test.ts",
+      "internal/notify/subscription.test.ts",
+    ],
+  },
+  {
+    id: "notify-expired-gap-not-filled",
+    where: "internal/notify/subscription-catch-up.ts",
+    search: "        if (seq > delivery.next && !(await this.#fillExpired(seq))) return false;",
+    replace: "        if (seq > delivery.next && Math.random() > 2) return false;",
+    why:
+      "events that expired from the stream during a catch-up are skipped, not read from PostgreSQL",
+    tests: [
+      "internal/notify/subscription.test.ts",
+      "internal/notify/subscription-catch-up.test.ts",
+    ],
+  },
+  // notify's start point (cursor-resume.ts)
   {
     id: "notify-resume-repeats-cursor",
     where: "internal/notify",
