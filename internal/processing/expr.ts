@@ -13,6 +13,14 @@ export interface Scope {
   channel: string;
 }
 
+/**
+ * Deterministic budgets (a wall-clock timeout would fail or not depending on the
+ * machine, and a replay must decide the same): nesting depth, sequence length
+ * and evaluation steps per call. A rule past one fails for that event (reported
+ * in the engine's errors) instead of stalling route.
+ */
+export const EXPR_BUDGET = { stack: 200, sequence: 100_000, steps: 100_000 };
+
 const FORBIDDEN = /\$(now|millis|random|eval)\b/;
 
 function refused(name: string): () => never {
@@ -29,6 +37,7 @@ const SHADOW = Object.fromEntries(
 export class Expr {
   readonly source: string;
   readonly #compiled: jsonata.Expression;
+  #steps = 0;
 
   /** Throws an Error whose message is JSONata's, with the position. */
   constructor(source: string) {
@@ -36,14 +45,26 @@ export class Expr {
     const bad = FORBIDDEN.exec(source);
     if (bad) throw new Error(`${bad[0]} is not allowed (results must be reproducible on replay)`);
     try {
-      this.#compiled = jsonata(source);
+      this.#compiled = jsonata(source, {
+        stack: EXPR_BUDGET.stack,
+        sequence: EXPR_BUDGET.sequence,
+      });
     } catch (err) {
       const e = err as { message?: string; position?: number };
       throw new Error(`${e.message ?? String(err)}${e.position ? ` at ${e.position}` : ""}`);
     }
+    // JSONata calls this before every node it evaluates (its documented hook, by symbol).
+    const entry = Symbol.for("jsonata.__evaluate_entry") as unknown as string;
+    this.#compiled.assign(entry, () => {
+      if (++this.#steps > EXPR_BUDGET.steps) {
+        throw new Error(`more than ${EXPR_BUDGET.steps} evaluation steps`);
+      }
+    });
   }
 
+  /** Callers evaluate one expression at a time (the engine is not re-entrant). */
   async evaluate(input: unknown, scope: Scope): Promise<unknown> {
+    this.#steps = 0;
     try {
       return await this.#compiled.evaluate(input, {
         ...SHADOW,
