@@ -102,10 +102,16 @@ export interface ProcessingLimits {
   maxWindowsPerKey: number;
   /** Distinct event ids (and values) per window. */
   maxEventsPerWindow: number;
+  /**
+   * Event ids (and values) held by one window rule over all its windows: what bounds
+   * memory and snapshot size (about 40 bytes each in a snapshot).
+   */
+  maxStoredEvents: number;
 }
 
 export const DEFAULT_PROCESSING_LIMITS: ProcessingLimits = {
   maxKeys: 10_000,
   maxWindowsPerKey: 64,
   maxEventsPerWindow: 10_000,
+  maxStoredEvents: 100_000,
 };

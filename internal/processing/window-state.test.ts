@@ -2,7 +2,7 @@
 import t from "tap";
 import { engineFor, windowRule } from "./testing.ts";
 
-const limits = { maxKeys: 2, maxWindowsPerKey: 3, maxEventsPerWindow: 4 };
+const limits = { maxKeys: 2, maxWindowsPerKey: 3, maxEventsPerWindow: 4, maxStoredEvents: 100 };
 const ev = (id: string, key: string, tMs: number) => ({
   id,
   channel: "c",
@@ -17,7 +17,7 @@ t.test("a key over maxKeys: its events go to the late channel as too-many-keys",
   await e.process(ev("2", "b", 0));
   const r = await e.process(ev("3", "c", 0));
   t.match(r.outputs[0], { kind: "late", data: { reason: "too-many-keys", windows: [0] } });
-  t.same(e.windows.get("w")!.size, { keys: 2, windows: 2 });
+  t.same(e.windows.get("w")!.size, { keys: 2, windows: 2, events: 2 });
 });
 
 t.test("windows over maxWindowsPerKey: too-many-windows", async (t) => {
@@ -77,7 +77,7 @@ t.test("closed windows are forgotten (after retain under update)", async (t) => 
   await e.process(ev("2", "a", 1500));
   t.same(
     e.windows.get("w")!.size,
-    { keys: 1, windows: 2 },
+    { keys: 1, windows: 2, events: 2 },
     "the closed one is kept for corrections",
   );
   const fix = await e.process(ev("3", "a", 10));
@@ -86,7 +86,20 @@ t.test("closed windows are forgotten (after retain under update)", async (t) => 
     data: { count: 2, revision: 1 },
   });
   await e.process(ev("4", "b", 4000));
-  t.same(e.windows.get("w")!.size, { keys: 1, windows: 1 }, "past retain: gone");
+  t.same(e.windows.get("w")!.size, { keys: 1, windows: 1, events: 1 }, "past retain: gone");
   const late = await e.process(ev("5", "a", 20));
   t.match(late.outputs[0], { kind: "late", data: { reason: "late", windows: [0] } });
+});
+
+t.test("events over maxStoredEvents of a rule: state-full", async (t) => {
+  const e = engineFor(
+    [windowRule({ type: "hopping", size: "3s", hop: "1s", lateness: "60s" }, { policy: "route" })],
+    { ...limits, maxStoredEvents: 5 },
+  );
+  await e.process(ev("1", "a", 2500));
+  const r = await e.process(ev("2", "a", 2600));
+  t.match(r.outputs[0], { kind: "late", data: { reason: "state-full", windows: [2000] } });
+  t.equal(e.windows.get("w")!.size.events, 5);
+  await e.flush();
+  t.equal(e.windows.get("w")!.size.events, 0, "closed windows give their room back");
 });

@@ -34,7 +34,12 @@ export interface WindowResult {
   rows: Vals[];
 }
 
-export type LateReason = "late" | "too-many-keys" | "too-many-windows" | "window-full";
+export type LateReason =
+  | "late"
+  | "too-many-keys"
+  | "too-many-windows"
+  | "window-full"
+  | "state-full";
 
 export interface Placement {
   /** Set when the event was not counted in some of its windows (their starts). */
@@ -56,6 +61,8 @@ export class WindowRuleState {
   #maxTime = -Infinity;
   /** Per key, windows sorted by start. */
   readonly #keys = new Map<string, Win[]>();
+  /** Event entries over all windows (an event in 6 hopping windows counts 6). */
+  #stored = 0;
 
   constructor(rule: CompiledWindow, limits: ProcessingLimits) {
     this.rule = rule;
@@ -132,7 +139,13 @@ export class WindowRuleState {
         missed.push(start);
         continue;
       }
+      if (this.#stored >= this.#limits.maxStoredEvents) {
+        reason = "state-full";
+        missed.push(start);
+        continue;
+      }
       w.events.set(id, vals);
+      this.#stored++;
       if (w.closed) updated.push(this.#emit(key, w));
     }
     if (wins && wins.length === 0) this.#keys.delete(key);
@@ -148,10 +161,15 @@ export class WindowRuleState {
     if (!wins) return { late: { reason: "too-many-keys", windows: [] }, updated: [] };
     const touching = wins.filter((w) => w.start < t + gap && t < w.end);
     const total = touching.reduce((n, w) => n + w.events.size, 0);
-    const full = total >= this.#limits.maxEventsPerWindow;
-    if (full || (touching.length === 0 && wins.length >= this.#limits.maxWindowsPerKey)) {
+    const reason: LateReason | undefined = total >= this.#limits.maxEventsPerWindow
+      ? "window-full"
+      : this.#stored >= this.#limits.maxStoredEvents
+      ? "state-full"
+      : touching.length === 0 && wins.length >= this.#limits.maxWindowsPerKey
+      ? "too-many-windows"
+      : undefined;
+    if (reason) {
       if (wins.length === 0) this.#keys.delete(key);
-      const reason = full ? "window-full" : "too-many-windows";
       return { late: { reason, windows: [] }, updated: [] };
     }
     // This event bridges every session it touches into one.
@@ -163,6 +181,7 @@ export class WindowRuleState {
       events: new Map(touching.flatMap((w) => [...w.events])),
     };
     merged.events.set(id, vals);
+    this.#stored++;
     const rest = wins.filter((w) => !touching.includes(w));
     rest.push(merged);
     rest.sort((a, b) => a.start - b.start);
@@ -198,7 +217,11 @@ export class WindowRuleState {
           out.push(this.#emit(key, w));
         }
       }
-      const left = wins.filter((w) => !(w.closed && w.end + keep <= wm));
+      const left = wins.filter((w) => {
+        const forget = w.closed && w.end + keep <= wm;
+        if (forget) this.#stored -= w.events.size;
+        return !forget;
+      });
       if (left.length === 0) this.#keys.delete(key);
       else if (left.length !== wins.length) this.#keys.set(key, left);
     }
@@ -208,10 +231,10 @@ export class WindowRuleState {
   }
 
   /** Open windows and keys, for metrics and the cap tests. */
-  get size(): { keys: number; windows: number } {
+  get size(): { keys: number; windows: number; events: number } {
     let windows = 0;
     for (const w of this.#keys.values()) windows += w.length;
-    return { keys: this.#keys.size, windows };
+    return { keys: this.#keys.size, windows, events: this.#stored };
   }
 
   snapshot(): WindowRuleSnapshot {
@@ -232,6 +255,7 @@ export class WindowRuleState {
     const state = new WindowRuleState(rule, limits);
     state.#maxTime = s.maxTime ?? -Infinity;
     for (const [key, wins] of s.keys) {
+      for (const w of wins) state.#stored += w[4].length;
       state.#keys.set(
         key,
         wins.map(([start, end, closed, emitted, events]) => ({
