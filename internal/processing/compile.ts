@@ -37,6 +37,7 @@ export interface CompiledWindow extends Base {
   key: Expr;
   time: Expr;
   lateness: number;
+  maxAhead: number;
   aggregates: Aggregates;
   keyAs: string;
   channel: Template;
@@ -141,6 +142,7 @@ function windowRule(name: string, fingerprint: string, v: unknown): CompiledWind
     "key",
     "time",
     "lateness",
+    "maxAhead",
     "aggregates",
     "keyAs",
     "channel",
@@ -204,6 +206,7 @@ function windowRule(name: string, fingerprint: string, v: unknown): CompiledWind
     key: expr(w, "key", "window"),
     time: expr(w, "time", "window"),
     lateness,
+    maxAhead: duration(w, "maxAhead", "window", 60_000),
     aggregates,
     keyAs,
     channel: template(w, "channel", "window"),

@@ -150,6 +150,11 @@ t.test("events without a valid time or key go to the late channel, with the reas
   t.match(r2.outputs[0], { kind: "late", data: { reason: "invalid-key", eventTime: 5 } });
   const r3 = await engine.process(ev("c", "c", { k: "x", ts: "2026-01-01T00:00:00Z" }));
   t.equal(r3.outputs.length, 1, "an ISO time is accepted");
+  const now = Date.parse("2026-01-01T00:00:00Z");
+  const r4 = await engine.process({ ...ev("d", "c", { k: "x", ts: now + 120_000 }), ts: now });
+  t.match(r4.outputs[0], { kind: "late", data: { reason: "future", eventTime: now + 120_000 } });
+  const r5 = await engine.process({ ...ev("e", "c", { k: "x", ts: now + 30_000 }), ts: now });
+  t.notOk(r5.outputs.some((o) => o.kind === "late"), "within maxAhead (1m) of the receive time");
 });
 
 t.test("calls must not overlap", async (t) => {

@@ -20,6 +20,11 @@ export interface Input {
   id: string;
   channel: string;
   data: unknown;
+  /**
+   * The envelope's server receive time (ms). When given, an event time further
+   * ahead of it than the rule's maxAhead is refused (reason `future`).
+   */
+  ts?: number;
 }
 
 export type OutputKind = "event" | "diverted" | "derived" | "window" | "late" | "alert";
@@ -207,6 +212,7 @@ export class Engine {
     };
     const t = eventTime(await rule.time.evaluate(data, scope));
     if (t === undefined) return late("invalid-time", undefined, []);
+    if (input.ts !== undefined && t > input.ts + rule.maxAhead) return late("future", t, []);
     const key = keyOf(await rule.key.evaluate(data, scope));
     if (key === undefined) return late("invalid-key", t, []);
     const vals: Vals = [];

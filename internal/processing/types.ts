@@ -57,6 +57,12 @@ export interface WindowRule {
     time: string;
     /** How far event time may go back behind the highest seen before a window closes. */
     lateness: string;
+    /**
+     * How far event time may be ahead of the server's receive time (the envelope's
+     * `ts`) before the event is refused as `future` (default 1m): one publisher's
+     * clock set to next year would otherwise close every window at once.
+     */
+    maxAhead?: string;
     /** Output field name -> aggregate, e.g. `{ count: "count()", avg: "avg(temperature)" }`. */
     aggregates: Record<string, AggregateSpec>;
     /** Name of the key's field in the result (default `key`). */
