@@ -177,3 +177,29 @@ t.test("{sub} stands for one whole token only", async (t) => {
     ], bad);
   }
 });
+
+t.test("processing rules: kept as declared when they compile, every error otherwise", async (t) => {
+  const rules = [
+    { name: "hot", filter: "temperature > 80", divert: "cool.{$tokens[1]}" },
+    { name: "f", transform: '{"f": temperature * 9 / 5 + 32}' },
+  ];
+  const cfg = parseNamespaces({ namespaces: [{ name: "iot", channels: "iot.>", rules }] });
+  t.same(cfg.namespaces[0].rules, rules);
+  t.equal(
+    parseNamespaces({ namespaces: [{ name: "x", channels: "x.>" }] }).namespaces[0].rules,
+    undefined,
+  );
+  t.same(
+    problems(t, {
+      namespaces: [{
+        name: "iot",
+        channels: "iot.>",
+        rules: [{ name: "a", filter: "temperature >" }, { name: "b", transform: "$random()" }],
+      }],
+    }),
+    [
+      "namespaces[0].rules: namespace iot: rules[0] (a): filter.filter: Unexpected end of expression at 13",
+      "namespaces[0].rules: namespace iot: rules[1] (b): transform.transform: $random is not allowed (results must be reproducible on replay)",
+    ],
+  );
+});

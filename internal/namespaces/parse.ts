@@ -1,5 +1,7 @@
 import { checkChannelPattern } from "../../subjects/mod.ts";
 import { parseDuration } from "../config/env.ts";
+import { compileRules } from "../processing/compile.ts";
+import type { RuleConfig } from "../processing/types.ts";
 import {
   type AccessRule,
   type Action,
@@ -150,7 +152,7 @@ function namespace(
   defaults: Limits,
   names: Set<string>,
 ): Namespace | undefined {
-  const o = object(v, path, p, ["name", "channels", ...ACTIONS, "limits"]);
+  const o = object(v, path, p, ["name", "channels", ...ACTIONS, "limits", "rules"]);
   if (!o) {
     if (v === undefined) p.add(path, "must be a mapping");
     return undefined;
@@ -162,12 +164,19 @@ function namespace(
   const access = Object.fromEntries(
     ACTIONS.map((a) => [a, rules(o[a], `${path}.${a}`, p)]),
   ) as Record<Action, AccessRule[]>;
-  return {
+  const ns: Namespace = {
     name,
     channels: channels(o.channels, `${path}.channels`, p),
     access,
     limits: limits(o.limits, `${path}.limits`, p, defaults),
   };
+  if (o.rules !== undefined) {
+    // Compiled here only to refuse a file whose rules do not compile; route compiles its own.
+    const compiled = compileRules(name || path, o.rules);
+    if (!compiled.ok) { for (const e of compiled.errors) p.add(`${path}.rules`, e); }
+    ns.rules = o.rules as RuleConfig[];
+  }
+  return ns;
 }
 
 function connections(v: unknown, p: Problems): ConnectionLimits {

@@ -1,3 +1,5 @@
+import type { RuleConfig } from "../processing/types.ts";
+
 /**
  * Namespaces: the product's policy unit. One declarative file says, per channel
  * pattern, who may do what and within which limits. Later features (schemas,
@@ -57,6 +59,11 @@ export interface Namespace {
   channels: string;
   access: Record<Action, AccessRule[]>;
   limits: Limits;
+  /**
+   * Processing rules route applies to this namespace's events, in order (issue 15,
+   * internal/processing). Kept as declared: parsing only checks that they compile.
+   */
+  rules?: RuleConfig[];
 }
 
 export interface ConnectionLimits {
