@@ -45,9 +45,7 @@ export function localPasswords(
     if (fromEnv) passwords[u] = fromEnv;
     else if (kept[u]) passwords[u] = kept[u]!;
     else {
-      // Led by letters: nats-server parses a variable's value as a config value, and one like
-      // "7wX…" is a number with a bad suffix to it, so the server would refuse to start.
-      passwords[u] = `${u}-${randomBytes(18).toString("hex")}`;
+      passwords[u] = randomBytes(18).toString("base64url");
       generated = true;
     }
   }
