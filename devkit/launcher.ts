@@ -15,13 +15,20 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CATALOG, SERVICE_NAMES, type ServiceName } from "./catalog.ts";
-import { type Runtime, type ServiceProcess, spawnService } from "./service-process.ts";
+import {
+  type ProcessOptions,
+  type Runtime,
+  type ServiceProcess,
+  spawnService,
+} from "./service-process.ts";
+
+type Proc = ServiceProcess<ServiceName>;
 
 export interface LauncherOptions {
   /** What every service runs with. */
-  env: Record<string, string>;
+  env: NodeJS.ProcessEnv;
   /** What one service adds to `env`, e.g. its NATS_USER and NATS_PASSWORD. */
-  own?: (name: ServiceName) => Record<string, string>;
+  own?: (name: ServiceName) => NodeJS.ProcessEnv;
   runtime?: Runtime;
   /**
    * Tries per start: a port just released by a killed process can take a moment to bind
@@ -31,21 +38,40 @@ export interface LauncherOptions {
   /** Wait before try n+1 (n from 1). */
   retryDelayMs?: (attempt: number) => number;
   readyTimeoutMs?: number;
+  /** Where the entry points are relative to (default: this process's directory). */
+  cwd?: string;
+  /**
+   * How `name`'s process is run: its own process group, its lines echoed behind a prefix, a pid
+   * file (run-local). Default: log lines kept, for waitForLog, countLogs and dumpLogs.
+   */
+  processOptions?: (name: ServiceName) => ProcessOptions;
+  /** Called with every process as it is spawned (run-local watches each for an early exit). */
+  onSpawn?: (proc: Proc) => void;
+  /**
+   * Resolves once `proc` serves, throws when it will not. Default: its ready line of the
+   * catalog within `readyTimeoutMs`. run-local asks /healthz instead, as a developer's
+   * LOG_LEVEL may hide the ready line.
+   */
+  ready?: (proc: Proc) => Promise<unknown>;
 }
 
 /** What a graceful stop looked like: its exit code and how long it took. */
 export interface TermResult {
   code: number | null;
   ms: number;
+  /** The grace time ran out: SIGKILL followed. */
+  killed: boolean;
 }
 
 export class ServiceLauncher {
-  readonly #o: Required<Omit<LauncherOptions, "own">> & Pick<LauncherOptions, "own">;
-  readonly #procs = new Map<ServiceName, ServiceProcess>();
+  readonly #o:
+    & Required<Omit<LauncherOptions, "own" | "cwd" | "onSpawn" | "ready">>
+    & Pick<LauncherOptions, "own" | "cwd" | "onSpawn" | "ready">;
+  readonly #procs = new Map<ServiceName, Proc>();
   /** Every process started, in order. */
-  readonly #history: ServiceProcess[] = [];
+  readonly #history: Proc[] = [];
   /** Processes being stopped on purpose. */
-  readonly #expected = new Set<ServiceProcess>();
+  readonly #expected = new Set<Proc>();
   readonly unexpectedExits: string[] = [];
   /** Starts that had to be tried again (the process exited, or was not ready in time). */
   readonly startRetries: string[] = [];
@@ -56,17 +82,18 @@ export class ServiceLauncher {
       attempts: 5,
       retryDelayMs: (n) => 500 * n,
       readyTimeoutMs: 60_000,
+      processOptions: () => ({ keepLogs: true }),
       ...o,
     };
   }
 
   /** Every process started so far, oldest first (a restarted service appears more than once). */
-  get history(): readonly ServiceProcess[] {
+  get history(): readonly Proc[] {
     return this.#history;
   }
 
   /** The environment `name` runs with. */
-  envOf(name: ServiceName): Record<string, string> {
+  envOf(name: ServiceName): NodeJS.ProcessEnv {
     return { ...this.#o.env, ...this.#o.own?.(name) };
   }
 
@@ -82,11 +109,15 @@ export class ServiceLauncher {
    */
   async start(name: ServiceName, nodeArgs: string[] = []): Promise<void> {
     for (let attempt = 1;; attempt++) {
-      const proc = spawnService(name, this.envOf(name), this.#o.runtime, nodeArgs);
+      const proc = spawnService(name, this.envOf(name), this.#o.runtime, nodeArgs, {
+        cwd: this.#o.cwd,
+        ...this.#o.processOptions(name),
+      });
       this.#procs.set(name, proc);
       this.#history.push(proc);
+      this.#o.onSpawn?.(proc);
       let ready = false;
-      proc.child.on("exit", (code, signal) => {
+      void proc.done.then(({ code, signal }) => {
         // An exit before ready is a failed start, retried below.
         if (ready && !this.#expected.delete(proc)) {
           this.unexpectedExits.push(
@@ -95,7 +126,8 @@ export class ServiceLauncher {
         }
       });
       try {
-        await proc.waitForLog(CATALOG[name].ready, this.#o.readyTimeoutMs);
+        await (this.#o.ready?.(proc) ??
+          proc.waitForLog(CATALOG[name].ready, this.#o.readyTimeoutMs));
         ready = true;
         return;
       } catch (err) {
@@ -108,7 +140,7 @@ export class ServiceLauncher {
   }
 
   /** The process `name` runs as now. */
-  process(name: ServiceName): ServiceProcess {
+  process(name: ServiceName): Proc {
     const proc = this.#procs.get(name);
     if (!proc) throw new Error(`${name} was never started`);
     return proc;
@@ -119,7 +151,7 @@ export class ServiceLauncher {
     const proc = this.#procs.get(name);
     if (!proc) return null;
     this.#expected.add(proc);
-    return await proc.stop(signal);
+    return (await proc.stop(signal)).code;
   }
 
   /** kill -9: no chance to finish anything. */
@@ -132,15 +164,8 @@ export class ServiceLauncher {
    * SIGTERM: the graceful stop; SIGKILL after `killAfterMs` so a hang fails a check instead of
    * the run.
    */
-  async term(name: ServiceName, killAfterMs = 30_000): Promise<TermResult> {
-    const proc = this.process(name);
-    const started = Date.now();
-    const timer = setTimeout(() => proc.child.kill("SIGKILL"), killAfterMs);
-    try {
-      return { code: await this.stop(name, "SIGTERM"), ms: Date.now() - started };
-    } finally {
-      clearTimeout(timer);
-    }
+  term(name: ServiceName, killAfterMs = 30_000): Promise<TermResult> {
+    return this.#term(this.process(name), killAfterMs);
   }
 
   /** Stops `name` gracefully and starts a fresh process in its place. */
@@ -149,9 +174,24 @@ export class ServiceLauncher {
     await this.start(name, nodeArgs);
   }
 
-  /** SIGTERM to every current process, all at once. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.#procs.keys()].map((name) => this.stop(name)));
+  /**
+   * SIGTERM to every current process, all at once; with `killAfterMs`, SIGKILL to each that has
+   * not exited by then. Resolves with how each stop went.
+   */
+  async stopAll(killAfterMs?: number): Promise<Array<TermResult & { name: ServiceName }>> {
+    return await Promise.all(
+      [...this.#procs].map(async ([name, proc]) => ({
+        name,
+        ...(await this.#term(proc, killAfterMs)),
+      })),
+    );
+  }
+
+  async #term(proc: Proc, killAfterMs?: number): Promise<TermResult> {
+    const started = Date.now();
+    this.#expected.add(proc);
+    const { code, killed } = await proc.stop("SIGTERM", killAfterMs);
+    return { code, ms: Date.now() - started, killed };
   }
 
   /** How many log lines of every process ever started have a msg matching `re`. */
@@ -172,6 +212,6 @@ export class ServiceLauncher {
   }
 }
 
-function tail(p: ServiceProcess): string {
+function tail(p: Proc): string {
   return JSON.stringify(p.logs.slice(-5));
 }

@@ -10,13 +10,13 @@
  *
  * Set NATS_SERVER_LOG=1 to copy the servers' own log lines to stderr.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { findTool, toolMissingReason } from "../infra/tools/tools.ts";
 import { freePorts } from "./ports.ts";
+import { ServiceProcess } from "./service-process.ts";
 
 export interface NatsServerOptions {
   /** Enable JetStream (default true). */
@@ -89,75 +89,19 @@ export function findNatsServer(): string | undefined {
 
 const LOG_LINES = 200;
 
-/** Every server process this test process started and that has not exited. */
-const live = new Set<ChildProcess>();
-// A test file that ends without stop() (a failed assertion, an exception, tap's
-// timeout) must not leave nats-server running.
-process.once("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
-
-/**
- * A tiny shell that SIGKILLs the server when this process dies without running
- * its exit handlers (SIGKILL, OOM): its stdin is a pipe from us, so it reads
- * EOF when we are gone. Unref'd, so it never keeps a test alive.
- */
-function watchdog(pid: number): ChildProcess {
-  const w = spawn(
-    "/bin/sh",
-    [
-      "-c",
-      'read _ignored; if grep -q nats-server "/proc/$1/cmdline" 2>/dev/null; then kill -KILL "$1"; fi',
-      "sh",
-      String(pid),
-    ],
-    { stdio: ["pipe", "ignore", "ignore"], detached: true },
-  );
-  w.on("error", () => {});
-  w.unref();
-  (w.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return w;
-}
-
 /** One nats-server process; startNatsServer and startNatsCluster (nats-cluster.ts) make these. */
 export class Server implements NatsServerHandle {
   readonly port: number;
   readonly monitorPort: number;
   readonly storeDir: string;
-  readonly #bin: string;
-  readonly #args: string[];
-  readonly #ownsStore: boolean;
-  readonly #name: string;
-  readonly #readyTimeoutMs: number;
-  readonly #readyPath: string;
-  readonly #env: Record<string, string>;
-  #proc: ChildProcess | undefined;
-  #exit: Promise<void> = Promise.resolve();
-  #exited = true;
-  #log: string[] = [];
+  readonly #o: ServerOptions;
+  #proc: ServiceProcess | undefined;
 
-  constructor(o: {
-    bin: string;
-    port: number;
-    monitorPort: number;
-    storeDir: string;
-    ownsStore: boolean;
-    args: string[];
-    name: string;
-    readyTimeoutMs: number;
-    readyPath: string;
-    env?: Record<string, string>;
-  }) {
-    this.#bin = o.bin;
+  constructor(o: ServerOptions) {
+    this.#o = o;
     this.port = o.port;
     this.monitorPort = o.monitorPort;
     this.storeDir = o.storeDir;
-    this.#ownsStore = o.ownsStore;
-    this.#args = o.args;
-    this.#name = o.name;
-    this.#readyTimeoutMs = o.readyTimeoutMs;
-    this.#readyPath = o.readyPath;
-    this.#env = o.env ?? {};
   }
 
   get url(): string {
@@ -169,26 +113,15 @@ export class Server implements NatsServerHandle {
   }
 
   get pid(): number | undefined {
-    return this.#exited ? undefined : this.#proc?.pid;
+    return this.running ? this.#proc?.child.pid : undefined;
   }
 
   get running(): boolean {
-    return !this.#exited;
+    return this.#proc !== undefined && !this.#proc.exited;
   }
 
   logTail(): string {
-    return this.#log.join("\n");
-  }
-
-  #remember(chunk: Buffer): void {
-    const text = chunk.toString("utf8");
-    if (process.env.NATS_SERVER_LOG === "1") {
-      for (const line of text.split("\n")) {
-        if (line !== "") process.stderr.write(`[${this.#name}] ${line}\n`);
-      }
-    }
-    this.#log.push(...text.split("\n").filter((l) => l !== ""));
-    if (this.#log.length > LOG_LINES) this.#log.splice(0, this.#log.length - LOG_LINES);
+    return this.#proc?.tail.join("\n") ?? "";
   }
 
   /**
@@ -196,50 +129,31 @@ export class Server implements NatsServerHandle {
    * come up.
    */
   async spawn(): Promise<void> {
-    if (!this.#exited) throw new Error(`${this.#name}: already running`);
-    this.#log = [];
-    const proc = spawn(this.#bin, this.#args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...this.#env },
+    const o = this.#o;
+    if (this.running) throw new Error(`${o.name}: already running`);
+    const proc = new ServiceProcess({
+      name: o.name,
+      command: o.bin,
+      args: o.args,
+      env: { ...process.env, ...o.env },
+      tailLines: LOG_LINES,
+      echo: process.env.NATS_SERVER_LOG === "1"
+        ? { prefix: `[${o.name}]`, to: process.stderr, filter: (l) => l || undefined }
+        : undefined,
+      // Killed even when the test process is (SIGKILL, OOM): a server must not outlive it.
+      watchdog: "nats-server",
     });
     this.#proc = proc;
-    this.#exited = false;
-    live.add(proc);
-    const dog = proc.pid !== undefined ? watchdog(proc.pid) : undefined;
-    const gone = () => {
-      this.#exited = true;
-      live.delete(proc);
-      // The server is gone: end its watchdog without letting it act.
-      if (dog && dog.exitCode === null && dog.signalCode === null) dog.kill("SIGKILL");
-    };
-    let spawnError: Error | undefined;
-    this.#exit = new Promise<void>((resolve) => {
-      proc.once("error", (err) => {
-        spawnError = err;
-        gone();
-        resolve();
-      });
-      proc.once("exit", () => {
-        gone();
-        resolve();
-      });
-    });
-    proc.stdout?.on("data", (c: Buffer) => this.#remember(c));
-    proc.stderr?.on("data", (c: Buffer) => this.#remember(c));
-
-    const deadline = Date.now() + this.#readyTimeoutMs;
+    const deadline = Date.now() + o.readyTimeoutMs;
     let last = "";
     while (Date.now() < deadline) {
-      if (this.#exited) {
-        // Let the pipes drain so the log tail explains the exit.
-        await sleep(20);
-        const why = spawnError
-          ? spawnError.message
-          : `exited with code ${proc.exitCode} signal ${proc.signalCode}`;
-        throw new Error(`${this.#name}: nats-server ${why}\n${this.logTail()}`);
+      if (proc.exited) {
+        const { code, signal, error } = await proc.done;
+        const why = error ? error.message : `exited with code ${code} signal ${signal}`;
+        throw new Error(`${o.name}: nats-server ${why}\n${this.logTail()}`);
       }
       try {
-        const res = await fetch(`${this.monitorUrl}${this.#readyPath}`, {
+        const res = await fetch(`${this.monitorUrl}${o.readyPath}`, {
           signal: AbortSignal.timeout(1000),
         });
         const body = await res.text();
@@ -250,35 +164,27 @@ export class Server implements NatsServerHandle {
       }
       await sleep(50);
     }
-    proc.kill("SIGKILL");
-    await this.#exit;
+    await proc.stop("SIGKILL");
     throw new Error(
-      `${this.#name}: not ready after ${this.#readyTimeoutMs} ms (${last})\n${this.logTail()}`,
+      `${o.name}: not ready after ${o.readyTimeoutMs} ms (${last})\n${this.logTail()}`,
     );
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    if (!this.#exited) this.#proc?.kill(signal);
+    this.#proc?.signal(signal);
   }
 
-  exited(): Promise<void> {
-    return this.#exit;
+  async exited(): Promise<void> {
+    await this.#proc?.done;
   }
 
   async #halt(): Promise<void> {
-    if (this.#exited) return;
-    this.#proc?.kill("SIGTERM");
-    const timer = setTimeout(() => this.#proc?.kill("SIGKILL"), 10_000);
-    try {
-      await this.#exit;
-    } finally {
-      clearTimeout(timer);
-    }
+    await this.#proc?.stop("SIGTERM", 10_000);
   }
 
   async stop(): Promise<void> {
     await this.#halt();
-    if (this.#ownsStore) rmSync(this.storeDir, { recursive: true, force: true });
+    if (this.#o.ownsStore) rmSync(this.storeDir, { recursive: true, force: true });
   }
 
   async restart(): Promise<void> {
@@ -289,7 +195,7 @@ export class Server implements NatsServerHandle {
         await this.spawn();
         return;
       } catch (err) {
-        if (attempt >= 5 || !/address already in use/i.test(String(err))) throw err;
+        if (attempt >= 5 || !isPortClash(err)) throw err;
         await sleep(200 * attempt);
       }
     }
@@ -299,9 +205,24 @@ export class Server implements NatsServerHandle {
     const res = await fetch(`${this.monitorUrl}${path.startsWith("/") ? path : `/${path}`}`, {
       signal: AbortSignal.timeout(5000),
     });
-    if (!res.ok) throw new Error(`${this.#name}: GET ${path}: ${res.status} ${await res.text()}`);
+    if (!res.ok) throw new Error(`${this.#o.name}: GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
+}
+
+/** What a Server runs: the binary, its ports and arguments, and how readiness is asked. */
+export interface ServerOptions {
+  bin: string;
+  port: number;
+  monitorPort: number;
+  storeDir: string;
+  /** The store dir is this helper's: removed on stop. */
+  ownsStore: boolean;
+  args: string[];
+  name: string;
+  readyTimeoutMs: number;
+  readyPath: string;
+  env?: Record<string, string>;
 }
 
 /**

@@ -6,9 +6,8 @@
 import { join } from "node:path";
 import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
 import { pickPort } from "../ports.ts";
-import { Child } from "./child.ts";
 import { color, say } from "./console.ts";
-import { type LocalContext, StartFailure } from "./context.ts";
+import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
 import { stopLeftover } from "./leftovers.ts";
 import { waitForHttp } from "./ready.ts";
 
@@ -71,11 +70,10 @@ export async function startJaeger(ctx: LocalContext): Promise<LocalTracing> {
   const otlpPort = await jaegerPort("JAEGER_OTLP_PORT", JAEGER_OTLP_PORT);
   const verbose = env.LOG_LEVEL === "debug";
   const child = ctx.watch(
-    new Child({
+    spawnChild(ctx, {
       name: "jaeger",
       command: bin,
       args: ["--config", config],
-      cwd: ctx.root,
       // jaeger.yaml reads its ports from these.
       env: {
         ...env,
@@ -97,7 +95,6 @@ export async function startJaeger(ctx: LocalContext): Promise<LocalTracing> {
           ? line
           : undefined;
       },
-      pidDir: ctx.pidDir,
     }),
   );
   // The query API, not the UI page: the tests and a trace search need it.

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
 import { NATS_USERS, type NatsUser } from "../catalog.ts";
 import { passwordVar } from "../nats-config.ts";
-import { Child } from "./child.ts";
+import { type Child, type LocalContext, spawnChild } from "./context.ts";
 import { color, formatLogLine, say } from "./console.ts";
 
 export type Passwords = Record<NatsUser, string>;
@@ -203,24 +203,17 @@ export function withContext(args: string[], configHome?: string): string {
 
 /** cmd/migrate as a child of run-local, as admin when the server is run-local's own. */
 export function migrationChild(
-  o: {
-    root: string;
-    env: NodeJS.ProcessEnv;
-    natsUrl: string;
-    passwords?: Passwords;
-    pidDir: string;
-    rawLogs: boolean;
-  },
+  ctx: LocalContext,
+  natsUrl: string,
+  passwords: Passwords | undefined,
 ): Child {
-  return new Child({
+  return spawnChild(ctx, {
     name: "migrate",
     command: process.execPath,
-    args: ["--import", "tsx", join(o.root, "cmd/migrate/main.ts")],
-    cwd: o.root,
-    env: { ...o.env, NATS_URL: o.natsUrl, ...(o.passwords ? userEnv("admin", o.passwords) : {}) },
+    args: ["--import", "tsx", join(ctx.root, "cmd/migrate/main.ts")],
+    env: { ...ctx.env, NATS_URL: natsUrl, ...(passwords ? userEnv("admin", passwords) : {}) },
     paint: color.gray,
-    filter: (line) => formatLogLine(line, o.rawLogs),
-    pidDir: o.pidDir,
+    filter: (line) => formatLogLine(line, ctx.rawLogs),
   });
 }
 

@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
 import { loopbackArgs } from "../nats-server.ts";
 import { pickPort } from "../ports.ts";
-import { Child } from "./child.ts";
 import { color, say } from "./console.ts";
-import { type LocalContext, StartFailure } from "./context.ts";
+import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
 import { stopLeftover } from "./leftovers.ts";
 import { localPasswords, type Passwords, serverEnv, writeServerConfig } from "./nats-access.ts";
 import { waitForHttp } from "./ready.ts";
@@ -64,7 +63,7 @@ export async function startNats(ctx: LocalContext): Promise<LocalNats> {
   }
   const conf = writeServerConfig(join(dataDir, "nats-conf"), ctx.root);
   const child = ctx.watch(
-    new Child({
+    spawnChild(ctx, {
       name: "nats",
       command: bin,
       args: [
@@ -74,7 +73,6 @@ export async function startNats(ctx: LocalContext): Promise<LocalNats> {
         "--server_name",
         "jetmesh-local",
       ],
-      cwd: ctx.root,
       env: { ...env, ...serverEnv(passwords) },
       paint: color.yellow,
       // nats-server is chatty at start; show warnings and errors unless LOG_LEVEL=debug. Its
@@ -85,7 +83,6 @@ export async function startNats(ctx: LocalContext): Promise<LocalNats> {
           (/\[(WRN|ERR|FTL)\]/.test(line) && !/Plaintext passwords detected/.test(line))
         ? line
         : undefined),
-      pidDir: ctx.pidDir,
     }),
   );
   const ok = await waitForHttp(

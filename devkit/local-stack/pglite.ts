@@ -6,9 +6,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { redact } from "../test-db.ts";
 import { pickPort } from "../ports.ts";
-import { Child } from "./child.ts";
 import { color, formatLogLine, say } from "./console.ts";
-import { type LocalContext, StartFailure } from "./context.ts";
+import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
 import { stopLeftover } from "./leftovers.ts";
 
 /** Beside a system PostgreSQL on 5432. */
@@ -46,11 +45,10 @@ export async function startDatabase(ctx: LocalContext): Promise<LocalDatabase> {
     }; a first start takes several seconds)`,
   );
   const child = ctx.watch(
-    new Child({
+    spawnChild(ctx, {
       name: "pglite",
       command: process.execPath,
       args: ["--import", "tsx", main],
-      cwd: ctx.root,
       env: {
         ...env,
         PGLITE_DIR: pgDir,
@@ -59,7 +57,6 @@ export async function startDatabase(ctx: LocalContext): Promise<LocalDatabase> {
       },
       paint: color.gray,
       filter: (line) => formatLogLine(line, ctx.rawLogs),
-      pidDir: ctx.pidDir,
     }),
   );
   try {

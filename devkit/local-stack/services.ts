@@ -1,11 +1,13 @@
 /**
  * The services of the catalog as run-local's children: where they listen
  * (their defaults, or <SVC>_PORT / <SVC>_OPS_PORT), checked free before
- * anything starts, and each started with what it needs.
+ * anything starts, and each started with what it needs, through the same
+ * ServiceLauncher the tests, the fault suite and the bench use.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
+  CATALOG,
   hostVariable,
   listenersOf,
   type ServiceName,
@@ -13,9 +15,9 @@ import {
   type ServiceSpec,
 } from "../catalog.ts";
 import { freePort, isPortFree } from "../ports.ts";
-import { Child } from "./child.ts";
+import { ServiceLauncher } from "../launcher.ts";
 import { color, formatLogLine, type Paint } from "./console.ts";
-import type { LocalContext } from "./context.ts";
+import { childOptions, type LocalContext } from "./context.ts";
 import { authEnvOf, type EdgeEnv } from "./dev-auth.ts";
 import { stopLeftover } from "./leftovers.ts";
 import { type Passwords, userEnv } from "./nats-access.ts";
@@ -83,46 +85,52 @@ export interface ServiceNeeds {
   auth?: EdgeEnv;
 }
 
-/** Starts one service of the catalog with what it needs. */
-export function startService(ctx: LocalContext, s: ServiceSpec, n: ServiceNeeds): Child {
-  // Each service as its own NATS user (with an external server: as NATS_USER says).
-  const env: NodeJS.ProcessEnv = {
-    ...ctx.env,
-    NATS_URL: n.natsUrl,
-    ...(n.passwords ? userEnv(s.needs.natsUser, n.passwords) : {}),
-  };
-  if (n.otlp) env.OTEL_EXPORTER_OTLP_ENDPOINT = n.otlp;
-  if (n.auth && s.needs.clientAuth) Object.assign(env, authEnvOf(n.auth, s.name));
-  if (s.needs.database) {
-    env.DATABASE_URL = n.databaseUrl;
-    if (n.embeddedDatabase) env.DATABASE_POOL_MAX = "1";
-  }
-  return ctx.watch(
-    new Child({
-      name: s.name,
-      command: process.execPath,
-      args: ["--import", "tsx", join(ctx.root, s.entry)],
-      cwd: ctx.root,
-      env,
-      paint: PAINT[s.name],
-      filter: (line) => formatLogLine(line, ctx.rawLogs),
-      pidDir: ctx.pidDir,
-    }),
-  );
+export interface LocalServices {
+  launcher: ServiceLauncher;
+  /** Whether each service (in catalog order) answered /healthz once started. */
+  healthy(): boolean[];
 }
 
-/** Waits for every service's /healthz; true for each that answered within a minute. */
-export function waitHealthy(
+/**
+ * A launcher for the services as run-local's children, each with what it needs. One try per
+ * start: a service that does not come up is a failure for the developer to see, not to retry.
+ */
+export function serviceLauncher(
   ctx: LocalContext,
-  children: ReadonlyMap<ServiceName, Child>,
+  n: ServiceNeeds,
   stopping: () => boolean,
-): Promise<boolean[]> {
-  return Promise.all(SERVICES.map((s) => {
-    const c = children.get(s.name)!;
-    return waitForHttp(
-      `http://127.0.0.1:${opsPortOf(ctx.env, s)}/healthz`,
-      60_000,
-      () => !c.exited && !stopping(),
-    );
-  }));
+): LocalServices {
+  const env: NodeJS.ProcessEnv = { ...ctx.env, NATS_URL: n.natsUrl };
+  if (n.otlp) env.OTEL_EXPORTER_OTLP_ENDPOINT = n.otlp;
+  const healthy = new Map<ServiceName, boolean>();
+  const launcher = new ServiceLauncher({
+    env,
+    own: (name) => {
+      const s = CATALOG[name];
+      // Each service as its own NATS user (with an external server: as NATS_USER says).
+      const own: NodeJS.ProcessEnv = n.passwords ? userEnv(s.needs.natsUser, n.passwords) : {};
+      if (n.auth && s.needs.clientAuth) Object.assign(own, authEnvOf(n.auth, s.name));
+      if (s.needs.database) {
+        own.DATABASE_URL = n.databaseUrl;
+        if (n.embeddedDatabase) own.DATABASE_POOL_MAX = "1";
+      }
+      return own;
+    },
+    attempts: 1,
+    cwd: ctx.root,
+    processOptions: (name) =>
+      childOptions(ctx, name, PAINT[name], (line) => formatLogLine(line, ctx.rawLogs)),
+    onSpawn: (proc) => void ctx.watch(proc),
+    // Ready is /healthz answering (a developer's LOG_LEVEL may hide the ready line); one that
+    // does not answer within a minute is reported as unhealthy, the stack runs on.
+    ready: async (proc) => {
+      const ok = await waitForHttp(
+        `http://127.0.0.1:${opsPortOf(ctx.env, CATALOG[proc.name])}/healthz`,
+        60_000,
+        () => !proc.exited && !stopping(),
+      );
+      healthy.set(proc.name, ok);
+    },
+  });
+  return { launcher, healthy: () => SERVICES.map((s) => healthy.get(s.name) ?? false) };
 }

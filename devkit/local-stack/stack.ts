@@ -9,16 +9,21 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CATALOG, type ServiceName, SERVICES } from "../catalog.ts";
-import { Child } from "./child.ts";
+import { CATALOG, type ServiceName } from "../catalog.ts";
 import { color, say } from "./console.ts";
-import { type LocalContext, StartFailure } from "./context.ts";
+import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
 import { edgeAuth, printedToken } from "./dev-auth.ts";
 import { otelConfigured, startJaeger } from "./jaeger.ts";
 import { adminAccess, migrationChild, type Passwords } from "./nats-access.ts";
 import { startNats } from "./nats.ts";
 import { startDatabase } from "./pglite.ts";
-import { opsPortOf, portOf, prepareServices, startService, waitHealthy } from "./services.ts";
+import {
+  type LocalServices,
+  opsPortOf,
+  portOf,
+  prepareServices,
+  serviceLauncher,
+} from "./services.ts";
 import { summaryLines } from "./summary.ts";
 
 export { StartFailure };
@@ -52,7 +57,7 @@ export class LocalStack {
   readonly #o: LocalStackOptions;
   readonly #ctx: LocalContext;
   readonly #children: Child[] = [];
-  readonly #services = new Map<ServiceName, Child>();
+  #services: LocalServices | undefined;
   /** Stopped after the services, in this order: Jaeger gets their last spans. */
   readonly #backing: { jaeger?: Child; database?: Child; nats?: Child } = {};
   #stopping = false;
@@ -101,21 +106,23 @@ export class LocalStack {
     const notifyPort = portOf(ctx.env, CATALOG.notify);
     const auth = edgeAuth(ctx, { ingest: ingestPort, notify: notifyPort });
     const embeddedDatabase = db.child !== undefined;
-    for (const s of SERVICES) {
-      this.#services.set(
-        s.name,
-        startService(ctx, s, {
-          natsUrl: nats.url,
-          passwords: nats.passwords,
-          databaseUrl: db.url,
-          embeddedDatabase,
-          otlp: tracing.otlp,
-          auth: auth?.env,
-        }),
-      );
+    const services = serviceLauncher(ctx, {
+      natsUrl: nats.url,
+      passwords: nats.passwords,
+      databaseUrl: db.url,
+      embeddedDatabase,
+      otlp: tracing.otlp,
+      auth: auth?.env,
+    }, () => this.#stopping);
+    this.#services = services;
+    try {
+      await services.launcher.startAll();
+    } catch (err) {
+      if (this.#stopping) return undefined;
+      throw new StartFailure(err instanceof Error ? err.message : String(err));
     }
-    const healthy = await waitHealthy(ctx, this.#services, () => this.#stopping);
     if (this.#stopping) return undefined;
+    const healthy = services.healthy();
     const token = auth ? await printedToken(auth.secret, "alice") : undefined;
     const access = nats.passwords
       ? adminAccess({
@@ -158,8 +165,8 @@ export class LocalStack {
   smokeCheck(
     info: LocalStackInfo,
   ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const { root, env, pidDir } = this.#ctx;
-    const check = new Child({
+    const { root, env } = this.#ctx;
+    const check = spawnChild(this.#ctx, {
       name: "smoke",
       command: process.execPath,
       args: [
@@ -169,12 +176,10 @@ export class LocalStack {
         `http://127.0.0.1:${info.ingestPort}`,
         `http://127.0.0.1:${info.notifyPort}`,
       ],
-      cwd: root,
       env: info.jaegerUiPort
         ? { ...env, SMOKE_JAEGER_URL: `http://127.0.0.1:${info.jaegerUiPort}` }
         : env,
       paint: color.bold,
-      pidDir,
     });
     return check.done;
   }
@@ -186,13 +191,15 @@ export class LocalStack {
   async stop(): Promise<void> {
     this.#stopping = true;
     const grace = this.#o.graceMs;
-    const stopOne = async (c: Child) => {
-      const r = await c.stop(grace);
-      if (r.killed) say(`${c.name} did not stop within ${grace} ms: killed`, color.yellow);
-    };
-    await Promise.all([...this.#services.values()].map(stopOne));
+    const killed = (name: string) =>
+      say(`${name} did not stop within ${grace} ms: killed`, color.yellow);
+    for (const r of (await this.#services?.launcher.stopAll(grace)) ?? []) {
+      if (r.killed) killed(r.name);
+    }
     const { jaeger, database, nats } = this.#backing;
-    for (const c of [jaeger, database, nats]) if (c) await stopOne(c);
+    for (const c of [jaeger, database, nats]) {
+      if (c && (await c.stop("SIGTERM", grace)).killed) killed(c.name);
+    }
     if (this.#ctx.smoke) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -214,8 +221,7 @@ export class LocalStack {
    * came with), before any service: they may not create streams themselves.
    */
   async #migrate(natsUrl: string, passwords: Passwords | undefined): Promise<void> {
-    const { root, env, pidDir, rawLogs } = this.#ctx;
-    const child = migrationChild({ root, env, natsUrl, passwords, pidDir, rawLogs });
+    const child = migrationChild(this.#ctx, natsUrl, passwords);
     const { code } = await child.done;
     if (code !== 0) {
       throw new StartFailure(
