@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
 import { CATALOG, type ServiceName } from "../catalog.ts";
 import { color, say } from "./console.ts";
 import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
@@ -85,6 +86,11 @@ export class LocalStack {
   /** What must hold before anything starts; returns why it does not, or undefined. */
   async prepare(): Promise<string | undefined> {
     mkdirSync(this.#ctx.pidDir, { recursive: true });
+    // A missing tool is the first thing to say: it is what a fresh machine lacks, and
+    // the ports a running stack holds would hide it.
+    if (!this.#ctx.env.NATS_URL && !findTool("nats-server")) {
+      return toolMissingReason("nats-server");
+    }
     return await prepareServices(this.#ctx);
   }
 
