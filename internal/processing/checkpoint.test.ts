@@ -1,0 +1,96 @@
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import t from "tap";
+import { startNatsServer } from "../../devkit/nats-server.ts";
+import {
+  CHECKPOINT_BUCKET,
+  CheckpointConflictError,
+  CheckpointStore,
+  ensureCheckpointBucket,
+} from "./checkpoint.ts";
+import type { EngineSnapshot } from "./snapshot.ts";
+
+function snap(position: number, filler = 0): EngineSnapshot {
+  return {
+    v: 1,
+    namespace: "iot readings/é",
+    position,
+    // Not a real window state: only its size matters to the store.
+    windows: filler > 0 ? { w: { fingerprint: "x".repeat(filler) } as never } : {},
+    alerts: {},
+  };
+}
+
+t.test("checkpoint store over a real nats-server", async (t) => {
+  const srv = await startNatsServer();
+  t.teardown(() => srv.stop());
+  const nc = await connect({ servers: srv.url });
+  t.teardown(() => nc.close());
+  const js = jetstream(nc);
+  const kv = await ensureCheckpointBucket(js);
+  // A small payload limit so a snapshot of a few hundred KB takes several chunks.
+  const store = new CheckpointStore(nc, kv, { maxPayload: 65536 });
+
+  t.test("empty, small inline, large chunked, each reloaded", async (t) => {
+    const a = store.partition("iot readings/é", 3);
+    t.same((await a.load()).snapshot, undefined, "nothing yet");
+    await a.save(snap(10));
+    const b = store.partition("iot readings/é", 3);
+    t.same((await b.load()).snapshot, snap(10), "small snapshot back");
+    const big = snap(20, 300_000);
+    await b.save(big);
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    t.ok(keys.filter((k) => k.startsWith("c.")).length >= 5, "written in chunks");
+    const c = store.partition("iot readings/é", 3);
+    t.same((await c.load()).snapshot, big, "large snapshot back byte for byte");
+    await c.save(snap(30));
+    const after: string[] = [];
+    for await (const k of await kv.keys()) after.push(k);
+    t.same(after.filter((k) => k.startsWith("c.")), [], "chunks of the replaced one deleted");
+    const other = store.partition("iot readings/é", 4);
+    t.same((await other.load()).snapshot, undefined, "partitions are separate");
+  });
+
+  t.test("a second owner fences the first", async (t) => {
+    const first = store.partition("fence", 0);
+    await first.load();
+    await first.save(snap(1));
+    const second = store.partition("fence", 0);
+    t.same((await second.load()).snapshot?.position, 1);
+    await t.rejects(first.save(snap(2)), CheckpointConflictError, "old owner cannot write");
+    await second.save(snap(3, 200_000));
+    const third = store.partition("fence", 0);
+    t.equal((await third.load()).snapshot?.position, 3, "the second owner's state is kept");
+    await t.rejects(second.save(snap(4)), CheckpointConflictError);
+  });
+
+  t.test("a crash between chunks and manifest leaves the last manifest valid", async (t) => {
+    const p = store.partition("crash", 1);
+    await p.load();
+    await p.save(snap(5, 100_000));
+    // What a writer killed after its chunks leaves: chunks of a generation no manifest names.
+    await kv.put("c.Y3Jhc2g.1.deadbeef.0", new Uint8Array(10));
+    await kv.put("c.Y3Jhc2g.1.deadbeef.1", new Uint8Array(10));
+    const q = store.partition("crash", 1);
+    t.same((await q.load()).snapshot, snap(5, 100_000), "previous checkpoint intact");
+    const keys: string[] = [];
+    for await (const k of await kv.keys("c.Y3Jhc2g.>")) keys.push(k);
+    t.notOk(keys.some((k) => k.includes("deadbeef")), "orphan chunks swept on load");
+  });
+
+  t.test("past the server's own max_payload (1 MB by default)", async (t) => {
+    t.equal(nc.info?.max_payload, 1024 * 1024);
+    const p = new CheckpointStore(nc, kv).partition("huge", 0);
+    await p.load();
+    const huge = snap(7, 2_500_000);
+    await p.save(huge);
+    t.same((await new CheckpointStore(nc, kv).partition("huge", 0).load()).snapshot, huge);
+  });
+
+  t.test("the bucket keeps one revision per key", async (t) => {
+    const st = await kv.status();
+    t.equal(st.bucket, CHECKPOINT_BUCKET);
+    t.equal(st.history, 1);
+  });
+});
