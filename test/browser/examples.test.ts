@@ -93,7 +93,7 @@ function namespacesFile(dir: string): string {
 const cells = (page: Page) =>
   page.$$eval(
     "#table tbody tr",
-    (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+    (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent ?? "")),
   );
 const items = (page: Page, sel: string) =>
   page.$$eval(`${sel} li`, (lis) => lis.map((li) => li.textContent ?? ""));
