@@ -5,6 +5,7 @@
  * Every 20th device runs hot: its temperature swings around 80 so the `hot` alert
  * fires and clears; the others stay around 65.
  */
+import { pathToFileURL } from "node:url";
 import { expectAlerts, expectWindows } from "../load/expect.ts";
 import { type Example, main } from "../load/cli.ts";
 import type { Planned } from "../load/schedule.ts";
@@ -60,4 +61,6 @@ export const iot: Example = {
   },
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) await main(iot);
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(iot);
+}

@@ -6,6 +6,7 @@
  * account spending enough to trip the per-minute amount alert.
  * `make example-load EXAMPLE=transactions`.
  */
+import { pathToFileURL } from "node:url";
 import { expectAlerts, expectWindows } from "../load/expect.ts";
 import { type Example, main } from "../load/cli.ts";
 import type { Planned } from "../load/schedule.ts";
@@ -89,4 +90,6 @@ export const transactions: Example = {
   },
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) await main(transactions);
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(transactions);
+}
