@@ -10,6 +10,8 @@ import {
 } from "./checkpoint.ts";
 import type { EngineSnapshot } from "./snapshot.ts";
 import { PartitionProcessor } from "./partition.ts";
+import { CheckpointedPartition, PartitionLostError } from "./checkpointed.ts";
+import type { KV } from "@nats-io/kv";
 import { ProcessingSet } from "./route-step.ts";
 import { parseNamespaces } from "../namespaces/mod.ts";
 
@@ -147,6 +149,97 @@ t.test("checkpoint store over a real nats-server", async (t) => {
     }
     t.ok(windows > 300, `${windows} windows closed after the restore`);
     t.pass("the restored engine publishes what the uninterrupted one does");
+  });
+
+  t.test("a manifest write whose answer was lost is recognised as our own", async (t) => {
+    let failNext = false;
+    // The real bucket, but one update's answer goes missing after the server applied it.
+    const flaky = new Proxy(kv, {
+      get(target, prop, receiver) {
+        if (prop === "update") {
+          return async (k: string, v: Uint8Array, rev: number) => {
+            const r = await target.update(k, v, rev);
+            if (failNext) {
+              failNext = false;
+              throw new Error("TIMEOUT");
+            }
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }) as KV;
+    const p = new CheckpointStore(nc, flaky, { maxPayload: 65536 }).partition("lost", 0);
+    await p.load();
+    await p.save(snap(1, 100_000));
+    failNext = true;
+    await t.rejects(p.save(snap(2, 100_000)), /TIMEOUT/, "no answer");
+    await p.save(snap(3, 100_000));
+    t.equal((await store.partition("lost", 0).load()).snapshot?.position, 3, "not a conflict");
+  });
+
+  t.test("CheckpointedPartition: checkpoints as it goes, resumes, and loses to a new owner", async (t) => {
+    const set = ProcessingSet.fromConfig(parseNamespaces({
+      namespaces: [{
+        name: "cp",
+        channels: "q.>",
+        rules: [{ name: "f", filter: "v > 0" }],
+      }],
+    }));
+    const env = (i: number) => ({
+      v: 1 as const,
+      id: `p:${i}`,
+      channel: "q.a",
+      ts: i,
+      publisher: "p",
+      data: { v: i },
+    });
+    const a = await CheckpointedPartition.open(store, set, 9, { everyEvents: 10 });
+    t.equal(a.replayFrom, 1, "nothing saved yet");
+    for (let i = 1; i <= 25; i++) {
+      await a.step(i, env(i), 0);
+      a.settled(i);
+    }
+    await a.processor.idle();
+    await a.saved();
+    const peek = await store.partition("cp", 9).load();
+    t.equal(peek.snapshot?.position, 20, "a checkpoint every 10 events, once settled");
+    // That load fenced `a`: its next save finds another owner.
+    let lost = false;
+    const b = await CheckpointedPartition.open(store, set, 9, {
+      everyEvents: 1,
+      onLost: () => (lost = true),
+    });
+    t.equal(b.replayFrom, 21);
+    await b.close();
+    const c = await CheckpointedPartition.open(store, set, 9, {
+      everyEvents: 1,
+      onLost: () => (lost = true),
+    });
+    t.equal(c.replayFrom, 21, "close saved b's (unchanged) state");
+    await c.step(21, env(21), 0);
+    c.settled(21);
+    await c.processor.idle();
+    await c.saved();
+    await c.close();
+    t.equal((await CheckpointedPartition.open(store, set, 9)).replayFrom, 22, "c resumes after 21");
+    await b.step(22, env(22), 0).catch(() => {});
+    b.settled(22);
+    t.notOk(lost, "b closed: it saves nothing more");
+    const d = await CheckpointedPartition.open(store, set, 9, {
+      everyEvents: 1,
+      onLost: () => (lost = true),
+    });
+    const e = await CheckpointedPartition.open(store, set, 9, { everyEvents: 1 });
+    await d.step(22, env(22), 0);
+    d.settled(22);
+    await d.processor.idle();
+    await new Promise((r) => setTimeout(r, 10));
+    await d.saved();
+    t.ok(lost && d.lost, "d was fenced by e's open: its save is refused, onLost called");
+    await t.rejects(d.step(23, env(23), 0), PartitionLostError, "and it steps no more");
+    await e.close();
   });
 
   t.test("the bucket keeps one revision per key", async (t) => {

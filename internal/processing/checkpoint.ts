@@ -145,6 +145,8 @@ export class PartitionCheckpoint {
   #revision: number | undefined;
   /** Generation of the chunks the current manifest points to (deleted once replaced). */
   #gen: string | undefined;
+  /** Generation of a manifest write whose answer never came: it may be the current one. */
+  #unconfirmed: string | undefined;
 
   constructor(kv: KV, chunkBytes: number, ns: string, partition: number) {
     this.#kv = kv;
@@ -224,24 +226,49 @@ export class PartitionCheckpoint {
     }
     let revision: number;
     try {
-      revision = await this.#kv.update(this.#manifestKey, value, this.#revision);
+      revision = await this.#update(value);
     } catch (err) {
-      await this.#deleteGen(gen).catch(() => {});
-      if (isWrongRevision(err)) {
-        const since = this.#revision;
-        this.#revision = undefined;
-        throw new CheckpointConflictError(
-          `checkpoint ${this.#manifestKey}: another owner wrote since revision ${since}`,
-          { cause: err },
-        );
+      if (err instanceof CheckpointConflictError) {
+        // Definitely not ours: these chunks are named by no manifest.
+        await this.#deleteGen(gen).catch(() => {});
+      } else {
+        // No answer (a timeout): the write may have landed. Its chunks stay (a load sweeps
+        // them if not), and the next save recognises its own manifest.
+        this.#unconfirmed = gen;
       }
       throw err;
     }
     const previous = this.#gen;
     this.#revision = revision;
     this.#gen = gen;
+    this.#unconfirmed = undefined;
     // Best effort: a leftover generation is swept by the next load.
     if (previous !== undefined) await this.#deleteGen(previous).catch(() => {});
+  }
+
+  /** The manifest update at our revision; a wrong revision that is our own lost answer is adopted. */
+  async #update(value: Uint8Array): Promise<number> {
+    try {
+      return await this.#kv.update(this.#manifestKey, value, this.#revision!);
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+      const e = await this.#kv.get(this.#manifestKey);
+      const mine = this.#unconfirmed !== undefined && e !== null && e.operation === "PUT" &&
+        split(e.value).header.gen === this.#unconfirmed;
+      if (mine) {
+        // The earlier save did land: continue from it (its chunks are the current ones now).
+        this.#revision = e!.revision;
+        this.#gen = this.#unconfirmed;
+        this.#unconfirmed = undefined;
+        return await this.#update(value);
+      }
+      const since = this.#revision;
+      this.#revision = undefined;
+      throw new CheckpointConflictError(
+        `checkpoint ${this.#manifestKey}: another owner wrote since revision ${since}`,
+        { cause: err },
+      );
+    }
   }
 
   async #read(header: Manifest, body: Uint8Array): Promise<Uint8Array | undefined> {

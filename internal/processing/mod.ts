@@ -39,3 +39,8 @@ export {
   ensureCheckpointBucket,
   PartitionCheckpoint,
 } from "./checkpoint.ts";
+export {
+  type CheckpointedOptions,
+  CheckpointedPartition,
+  PartitionLostError,
+} from "./checkpointed.ts";

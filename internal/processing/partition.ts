@@ -179,6 +179,8 @@ export class PartitionProcessor {
 
   /** Held snapshots whose inputs are all settled: save them, then they are forgotten. */
   ready(): Array<{ namespace: string; snapshot: EngineSnapshot }> {
+    // Cheap when nothing is held: callers may ask after every settle.
+    if (this.#held.size === 0) return [];
     const low = floor(this.#pending);
     const out: Array<{ namespace: string; snapshot: EngineSnapshot }> = [];
     for (const [ns, s] of this.#held) {
