@@ -13,9 +13,10 @@ import { type CompiledRules, compileRules } from "./compile.ts";
 import type { Output, OutputKind } from "./engine.ts";
 
 /**
- * The `publisher` of every event the rules create. A valid publisher name (the
- * envelope requires one) that no token can carry: ingest sets the publisher from
- * the token's `sub`, and `route` is reserved for this by convention (README).
+ * The `publisher` of every event the rules create (the envelope requires a valid
+ * one). A client whose token's sub is `route` also publishes as `route`, but its
+ * ids are `route:<client id>`, never `<namespace>/<rule>:...`: the two cannot
+ * collide, and a reader tells them apart by the id.
  */
 export const PROCESSING_PUBLISHER = "route";
 
