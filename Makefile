@@ -18,7 +18,7 @@ TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/tes
 TESTS ?=
 TAP_FLAGS ?=
 
-TS_DIRS := cmd internal subjects sdk demo devkit test bench infra
+TS_DIRS := cmd internal subjects sdk demo devkit test bench infra examples
 NODE_TSX := node --import tsx
 
 # npm writes node_modules/.package-lock.json on every install: newer than
@@ -46,6 +46,8 @@ help:
 	@echo "make smoke      fresh stack with embedded PGlite, one event published and read back (and its trace from Jaeger)"
 	@echo "make bench      throughput, latency, fan-out, idle memory vs raw ceilings, fsync cost (QUICK=1: under 3 min)"
 	@echo "make bench-tracing  tracing cost: off vs OTLP export on (per hop and ingest publish throughput)"
+	@echo "make example-load EXAMPLE=iot  the example's load generator against INGEST_URL (ARGS=\"--rate=500 --expected=out.json\")"
+	@echo "make example-pages  build the examples' live pages into .build/examples/<name>"
 	@echo "make clean      remove .tap, .data, .build and bench temp files"
 
 install: $(TAP_BUILT)
@@ -224,6 +226,24 @@ bench: install tools ensure-postgres
 # What tracing costs: off (no exporter) against OTLP export on; needs nats-server.
 bench-tracing: install tools
 	@$(NODE_TSX) bench/tracing-overhead.ts
+
+# The examples of issue 15 (examples/, README "Examples"). The load generator
+# publishes through ingest's HTTP API: INGEST_URL, and a token in JETMESH_TOKEN or
+# from JETMESH_TOKEN_URL; ARGS passes flags (examples/load/cli.ts).
+EXAMPLE ?= iot
+.PHONY: example-load example-pages
+example-load: install
+	@test -f examples/$(EXAMPLE)/load.ts || { echo "no examples/$(EXAMPLE)/load.ts" >&2; exit 1; }
+	@$(NODE_TSX) examples/$(EXAMPLE)/load.ts $(ARGS)
+
+EXAMPLE_PAGES := $(patsubst examples/%/page/index.html,%,$(wildcard examples/*/page/index.html))
+EXAMPLE_PAGE_SOURCES := $(wildcard examples/page/*.ts examples/*/page/* sdk/*.ts)
+
+example-pages: $(foreach e,$(EXAMPLE_PAGES),.build/examples/$(e)/app.js)
+
+.build/examples/%/app.js: $(EXAMPLE_PAGE_SOURCES) | install
+	@echo "==> $* page into .build/examples/$*"
+	@$(NODE_TSX) examples/page/build.ts $* .build/examples/$*
 
 clean:
 	@rm -rf .tap .data .build bench/results/*.tmp

@@ -21,3 +21,26 @@ export {
   type Restored,
   snapshot,
 } from "./snapshot.ts";
+export {
+  type PlannedOutput,
+  planOutputs,
+  PROCESSING_PUBLISHER,
+  ProcessingConfigError,
+  ProcessingSet,
+} from "./route-step.ts";
+export { type PartitionOptions, PartitionProcessor, type StepResult } from "./partition.ts";
+// checkpoint.ts talks to NATS: the one module here that is not pure.
+export {
+  CHECKPOINT_BUCKET,
+  CHECKPOINT_BUCKET_CONFIG,
+  CheckpointConflictError,
+  CheckpointCorruptError,
+  CheckpointStore,
+  ensureCheckpointBucket,
+  PartitionCheckpoint,
+} from "./checkpoint.ts";
+export {
+  type CheckpointedOptions,
+  CheckpointedPartition,
+  PartitionLostError,
+} from "./checkpointed.ts";
