@@ -231,7 +231,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   const log = testLogger("perm");
   const settings = { ackWaitMs: 30_000, maxAckPending: 100 };
   for (
-    const [user, durable] of [["route", routeConsumer(settings)], [
+    const [user, durable] of [["route", routeConsumer(0, { ...settings, pinTimeoutMs: 35_000 })], [
       "persist",
       persistConsumer(settings),
     ]] as const

@@ -1,14 +1,13 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import {
-  channelOf,
   decodeEnvelope,
   encodeEnvelope,
   type Envelope,
   EVENTS_STREAM,
   eventsSubject,
-  INGEST_PREFIX,
   INGEST_STREAM,
+  ingestChannelOf,
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
@@ -104,7 +103,7 @@ export class Relay {
     this.#queued.add(seq);
     this.#o.metrics.received.inc();
     if (m.info.deliveryCount > 1) this.#o.metrics.redelivered.inc();
-    const channel = channelOf(INGEST_PREFIX, m.subject) ?? m.subject;
+    const channel = ingestChannelOf(m.subject) ?? m.subject;
     const input = this.#read(m);
     this.#order.run(channel, () => this.#traced(m, channel, input))
       .catch((err) => {
