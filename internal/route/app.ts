@@ -27,15 +27,9 @@ import { startTracing } from "../telemetry/mod.ts";
 import type { RouteConfig } from "./config.ts";
 import { routeMetrics } from "./metrics.ts";
 import { handOver } from "./handover.ts";
+import { Takeover } from "./takeover.ts";
 import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
-
-/**
- * Past one ack wait, how long a replica that took over a partition waits more: a pull stays open
- * on the server for 2 s (batches.ts), so the last events sent to the previous holder went out up
- * to then.
- */
-const TAKEOVER_EXTRA_MS = 3000;
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(
@@ -97,6 +91,7 @@ export async function startRoute(
   const pulling = new AbortController();
   const reconnects = { count: 0 };
   onReconnect(bus.nc, () => reconnects.count++);
+  const takeovers: Takeover[] = [];
   const loops = consumers.map((consumer, p) => {
     const name = routeConsumerName(p);
     // After a failed pull (a consumer leader change, a lost node) the consumer may hold events
@@ -105,6 +100,7 @@ export async function startRoute(
     const reopen = async () => {
       await relay.idle();
       const c = await openers[p]();
+      current = c;
       const unaccounted = (await c.info()).num_ack_pending;
       if (unaccounted > 0 && pinOf(INGEST_STREAM, name) !== undefined) {
         log.warn("waiting one ack wait for events delivered before the pull failed", {
@@ -116,23 +112,21 @@ export async function startRoute(
       }
       return c;
     };
-    // The partition came to this replica (first start, or the holder stopped pulling). Events
-    // the previous holder took and did not ack come back only after ack_wait; relaying newer
-    // ones first would put them behind their successors. So if the consumer counts more
-    // unacked events than this fetch brought, drop what it brought and wait until all of them
-    // are due again: the next pulls get them in stream order.
+    // The partition came to this replica (first start, failover, hand-over): takeover.ts
+    // keeps events the previous holder left unacked from being overtaken.
+    let current = consumer;
+    const takeover = new Takeover({
+      consumer: () => current,
+      log,
+      name,
+      ackWaitMs: cfg.ackWaitMs,
+    });
+    takeovers.push(takeover);
     const gained = async (received: number) => {
       metrics.partitionsGained.inc();
-      const held = (await consumers[p].info()).num_ack_pending - received;
-      log.info("partition taken over", { consumer: name, partition: p, foreign_unacked: held });
-      if (held <= 0) return true;
-      log.warn("waiting for events the previous holder left unacked", {
-        consumer: name,
-        held,
-        wait_ms: cfg.ackWaitMs + TAKEOVER_EXTRA_MS,
-      });
-      await sleep(cfg.ackWaitMs + TAKEOVER_EXTRA_MS, pulling.signal);
-      return false;
+      const foreign = await takeover.gained(received);
+      log.info("partition taken over", { consumer: name, partition: p, foreign_unacked: foreign });
+      return true;
     };
     const loop = consumeBatches(consumer, {
       maxBatch: cfg.maxBatch,
@@ -142,7 +136,7 @@ export async function startRoute(
       reconnects,
       pinned: { group: ROUTE_PRIORITY_GROUP, gained },
     }, async (batch) => {
-      for (const m of batch) relay.accept(m);
+      for (const m of await takeover.take(batch)) relay.accept(m);
     });
     loop.catch((err) => log.error("route consumer stopped", { err, consumer: name }));
     return loop;
@@ -164,6 +158,7 @@ export async function startRoute(
       // Then hand every partition this replica holds to a waiting replica at once, rather than
       // after the pin timeout: nothing of it is left unacked.
       await handOver(bus.jsm, partitions, log, metrics);
+      for (const t of takeovers) t.close();
       abort.abort();
       await server.close();
       await bus.nc.drain();
