@@ -38,6 +38,12 @@ export interface BatchLoopOptions {
   pinned?: {
     group: string;
     /**
+     * Awaited before each pull, between fetches (nothing of this consumer is
+     * then on its way to the process): route's balancer hands a partition over
+     * here and waits before pulling it again.
+     */
+    beforePull?: () => Promise<void>;
+    /**
      * Called before the first batch of a fetch that brought this process a
      * new pin, with the number of messages that fetch has handed over so far.
      * False: the fetch is stopped and everything it brought is dropped
@@ -107,6 +113,8 @@ async function pullUntilAborted(
       reconnects = o.reconnects.count;
       consumer = await o.reopen();
     }
+    await o.pinned?.beforePull?.();
+    if (o.signal.aborted) return;
     const messages = await consumer.fetch({
       max_messages: o.maxBatch * 2,
       expires: PULL_EXPIRES_MS,

@@ -26,10 +26,19 @@ import { consumerLag, createRegistry, natsConnected, streamMessages } from "../m
 import { startTracing } from "../telemetry/mod.ts";
 import type { RouteConfig } from "./config.ts";
 import { routeMetrics } from "./metrics.ts";
+import { Balancer } from "./balance.ts";
 import { handOver } from "./handover.ts";
 import { Takeover } from "./takeover.ts";
 import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
+
+/** How often a replica compares the partitions it holds with its fair share (balance.ts). */
+const BALANCE_INTERVAL_MS = 5000;
+/**
+ * How long a handed-over partition is left to the others: waiting pulls expire after 2 s
+ * (batches.ts), so each waiting replica has pulled again well within it.
+ */
+const BALANCE_COOLDOWN_MS = 5000;
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(
@@ -91,6 +100,16 @@ export async function startRoute(
   const pulling = new AbortController();
   const reconnects = { count: 0 };
   onReconnect(bus.nc, () => reconnects.count++);
+  const balancer = new Balancer({
+    jsm: bus.jsm,
+    partitions,
+    log,
+    metrics,
+    idle: () => relay.idle(),
+    signal: pulling.signal,
+    intervalMs: BALANCE_INTERVAL_MS,
+    cooldownMs: BALANCE_COOLDOWN_MS,
+  });
   const takeovers: Takeover[] = [];
   const loops = consumers.map((consumer, p) => {
     const name = routeConsumerName(p);
@@ -134,7 +153,7 @@ export async function startRoute(
       log,
       reopen,
       reconnects,
-      pinned: { group: ROUTE_PRIORITY_GROUP, gained },
+      pinned: { group: ROUTE_PRIORITY_GROUP, gained, beforePull: balancer.beforePull(p) },
     }, async (batch) => {
       for (const m of await takeover.take(batch)) relay.accept(m);
     });
@@ -152,6 +171,7 @@ export async function startRoute(
     opsPort: server.port,
     async stop() {
       pulling.abort();
+      balancer.stop();
       await Promise.all(loops.map((l) => l.catch(() => {})));
       // Finish what was pulled so it is acked now, not redelivered after ack_wait.
       await relay.idle();

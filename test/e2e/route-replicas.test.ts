@@ -60,12 +60,28 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
     for (let i = 0; i < REPLICAS; i++) await stopReplica(i, "SIGKILL");
   });
   for (let i = 0; i < REPLICAS; i++) await startReplica(i);
-
   const follower = new Follower(`ws://127.0.0.1:${notify}/v1/ws`, "rr.>");
   t.teardown(() => follower.stop());
   while (follower.last === undefined) await sleep(20);
   const traffic = await Traffic.start(`ws://127.0.0.1:${ingest}/v1/ws`, "rr", CHANNELS, 3);
   await follower.until(200);
+  // Pins come with the first messages: the first replica wins every partition; the balancer hands the surplus over.
+  const holds = (p: ServiceProcess) =>
+    p.logs.filter((l) => l.msg === "partition taken over").length -
+    p.logs.filter((l) => l.msg === "partition handed over").length;
+  const shared = Date.now();
+  const fairShare = Math.ceil(DEFAULT_PARTITIONS / REPLICAS);
+  while (!replicas.every((r) => r !== undefined && holds(r) > 0 && holds(r) <= fairShare)) {
+    if (Date.now() - shared > 45_000) break;
+    await sleep(200);
+  }
+  const share = replicas.map((r) => holds(r!));
+  t.ok(share.every((n) => n > 0), `every replica holds partitions (${share.join(", ")})`);
+  t.comment(`shared after ${Date.now() - shared} ms`);
+  t.ok(
+    share.every((n) => n <= fairShare),
+    "none more than its fair share",
+  );
 
   // The replica(s) holding partitions are whichever pulled first; killing each in turn kills
   // an owner at least once.
