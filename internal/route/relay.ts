@@ -46,7 +46,7 @@ export interface Routed {
 /** A routing step: where an event goes and what it becomes. Throwing counts as a failed attempt. */
 export type RouteStep = (env: Envelope, now: number) => Routed;
 
-/** v1 routing: `ingest.<channel>` → `events.<channel>`, stamped with the route time. */
+/** v1 routing: `ingest.<partition>.<channel>` → `events.<channel>`, stamped with the route time. */
 export const defaultRoute: RouteStep = (env, now) => ({
   subject: eventsSubject(env.channel),
   envelope: { ...env, routedAt: now },
