@@ -33,7 +33,7 @@ import {
   publishAckSeconds,
 } from "../internal/metrics/mod.ts";
 import { ATTR, endSpan, SpanKind, startTracing, type Tracing } from "../internal/telemetry/mod.ts";
-import { streamConfigs } from "../subjects/mod.ts";
+import { DEFAULT_PARTITIONS, streamConfigs } from "../subjects/mod.ts";
 import { ensureStreams } from "../internal/bus/mod.ts";
 import { startNatsServer } from "../devkit/nats-server.ts";
 
@@ -219,6 +219,7 @@ try {
       await settle();
       const o: PublishDeps = {
         pub: js,
+        partitions: DEFAULT_PARTITIONS,
         guard,
         maxEventBytes: 65_536,
         publishTimeoutMs: 10_000,

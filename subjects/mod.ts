@@ -4,5 +4,6 @@ export * from "./consumers.ts";
 export * from "./cursor.ts";
 export * from "./envelope.ts";
 export * from "./headers.ts";
+export * from "./partitions.ts";
 export * from "./presence.ts";
 export * from "./streams.ts";

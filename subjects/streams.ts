@@ -1,6 +1,7 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { DLQ_REASON_HEADER } from "./headers.ts";
+import { DEFAULT_PARTITIONS, PARTITIONS_METADATA_KEY } from "./partitions.ts";
 
 /** The three streams and their subject prefixes: the one place these strings are spelled. */
 export const INGEST_STREAM = "INGEST";
@@ -30,7 +31,7 @@ const BUS_DECODER = "bin/jetmesh-decode.mjs";
  */
 export const STREAM_DESCRIPTIONS = {
   [INGEST_STREAM]:
-    `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
+    `jetmesh: events accepted by ingest, read by route. ${INGEST_PREFIX}.<partition>.<channel>, msgpack (${BUS_DECODER})`,
   [EVENTS_STREAM]:
     `jetmesh: routed events, read by persist and notify, replayed from cursors. ${EVENTS_PREFIX}.<channel>, msgpack (${BUS_DECODER})`,
   [DLQ_STREAM]:
@@ -38,10 +39,6 @@ export const STREAM_DESCRIPTIONS = {
 } as const;
 export const SEEN_BUCKET_DESCRIPTION =
   "jetmesh route: ids of events already moved to EVENTS, so late client retries are dropped (key: id, base64url)";
-
-export function ingestSubject(channel: string): string {
-  return `${INGEST_PREFIX}.${channel}`;
-}
 
 export function eventsSubject(channel: string): string {
   return `${EVENTS_PREFIX}.${channel}`;
@@ -67,6 +64,8 @@ export interface StreamSettings {
   dlqMaxAgeMs: number;
   dlqMaxBytes: number;
   replicas: number;
+  /** P, the number of INGEST partitions (JETMESH_PARTITIONS); kept in INGEST's metadata. */
+  partitions?: number;
 }
 
 type Config = Partial<StreamConfig> & { name: string; subjects: string[] };
@@ -127,12 +126,16 @@ function base(
  */
 export function streamConfigs(s: StreamSettings): Config[] {
   return [
-    base(INGEST_STREAM, INGEST_PREFIX, {
-      maxAgeMs: s.ingestMaxAgeMs,
-      maxBytes: s.ingestMaxBytes,
-      duplicateWindowMs: s.ingestDuplicateWindowMs,
-      discard: DiscardPolicy.New,
-    }, s.replicas),
+    {
+      ...base(INGEST_STREAM, INGEST_PREFIX, {
+        maxAgeMs: s.ingestMaxAgeMs,
+        maxBytes: s.ingestMaxBytes,
+        duplicateWindowMs: s.ingestDuplicateWindowMs,
+        discard: DiscardPolicy.New,
+      }, s.replicas),
+      // The one place P lives (partitions.ts): ingest and route read it from here.
+      metadata: { [PARTITIONS_METADATA_KEY]: String(s.partitions ?? DEFAULT_PARTITIONS) },
+    },
     base(EVENTS_STREAM, EVENTS_PREFIX, {
       maxAgeMs: s.eventsMaxAgeMs,
       maxBytes: s.eventsMaxBytes,

@@ -154,7 +154,7 @@ t.test("every service works with its own user", async (t) => {
     );
   }
   t.equal(
-    await metric("route", "jetmesh_consumer_num_pending", { consumer: "route" }),
+    await metric("route", "jetmesh_consumer_num_pending", { consumer: "route-0" }),
     0,
     "route reads its consumer's info",
   );
@@ -231,7 +231,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   const log = testLogger("perm");
   const settings = { ackWaitMs: 30_000, maxAckPending: 100 };
   for (
-    const [user, durable] of [["route", routeConsumer(settings)], [
+    const [user, durable] of [["route", routeConsumer(0, { ...settings, pinTimeoutMs: 35_000 })], [
       "persist",
       persistConsumer(settings),
     ]] as const
@@ -254,7 +254,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   const before = await snapshot(jsm);
   t.equal(
     Object.keys(before.consumers).sort().join(),
-    "EVENTS/persist,INGEST/route",
+    "EVENTS/persist,INGEST/route-0",
     "the two durables",
   );
 
@@ -349,7 +349,7 @@ t.test("each user is refused what its service does not need, and nothing changes
   await refused(
     "route",
     "delete its own durable",
-    (nc) => requestRefusal(nc, "$JS.API.CONSUMER.DELETE.INGEST.route", undefined),
+    (nc) => requestRefusal(nc, "$JS.API.CONSUMER.DELETE.INGEST.route-0", undefined),
   );
   await refused(
     "route",
@@ -357,16 +357,16 @@ t.test("each user is refused what its service does not need, and nothing changes
     (nc) => requestRefusal(nc, `$KV.${PRESENCE_BUCKET}.k`, "v"),
   );
   await refused("persist", "publish to EVENTS", (nc) => requestRefusal(nc, "events.x", "e"));
-  await refused("persist", "pull from route's durable", pull("INGEST", "route"));
+  await refused("persist", "pull from route's durable", pull("INGEST", "route-0"));
   await refused(
     "persist",
     "replace route's durable",
-    replace(before.consumers["INGEST/route"], "INGEST", "route"),
+    replace(before.consumers["INGEST/route-0"], "INGEST", "route-0"),
   );
   await refused(
     "persist",
     "ack for route",
-    (nc) => publishRefusal(nc, "$JS.ACK.INGEST.route.1.1.1.1.1", "+ACK"),
+    (nc) => publishRefusal(nc, "$JS.ACK.INGEST.route-0.1.1.1.1.1", "+ACK"),
   );
   await refused(
     "persist",

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log/mod.ts";
+import { keepPin } from "./pins.ts";
 import { backoffMs, sleep } from "./retry.ts";
 
 export interface BatchLoopOptions {
@@ -28,6 +29,29 @@ export interface BatchLoopOptions {
    * `reopen`, which may wait for them. For a worker that must keep order.
    */
   reconnects?: { count: number };
+  /**
+   * Pull in this priority group of a `pinned_client` consumer (route's
+   * partitions): the pin is kept from one fetch to the next (pins.ts), a fetch
+   * that learns the pin moved elsewhere ends at once, and `gained` decides
+   * what happens to the first messages after the pin came to this process.
+   */
+  pinned?: {
+    group: string;
+    /**
+     * Awaited before each pull, between fetches (nothing of this consumer is
+     * then on its way to the process): route's balancer hands a partition over
+     * here and waits before pulling it again.
+     */
+    beforePull?: () => Promise<void>;
+    /**
+     * Called before the first batch of a fetch that brought this process a
+     * new pin, with the number of messages that fetch has handed over so far.
+     * False: the fetch is stopped and everything it brought is dropped
+     * unacked (it comes back after ack_wait, in stream order, with whatever
+     * the previous holder left); the callback has waited for that already.
+     */
+    gained: (received: number) => Promise<boolean>;
+  };
 }
 
 /**
@@ -89,11 +113,20 @@ async function pullUntilAborted(
       reconnects = o.reconnects.count;
       consumer = await o.reopen();
     }
+    await o.pinned?.beforePull?.();
+    if (o.signal.aborted) return;
     const messages = await consumer.fetch({
       max_messages: o.maxBatch * 2,
       expires: PULL_EXPIRES_MS,
+      ...(o.pinned ? { group: o.pinned.group } : {}),
     });
     const settled = endIfServerDropped(consumer, messages, o.log);
+    // The pin this fetch started with (undefined: none); a different one after the first
+    // message means the pin just came to this process.
+    const pinBefore = o.pinned ? keepPin(messages) : undefined;
+    if (o.pinned) watchUnpin(messages);
+    let checkPin = o.pinned !== undefined;
+    let received = 0;
     let batch: JsMsg[] = [];
     // Once per batch: a batch that waited is handed over as soon as nothing more is buffered.
     let lingered = linger === 0;
@@ -104,6 +137,16 @@ async function pullUntilAborted(
           break;
         }
         batch.push(m);
+        received++;
+        if (checkPin && o.pinned) {
+          checkPin = false;
+          const pin = keepPin(messages);
+          if (pin !== undefined && pin !== pinBefore && !(await o.pinned.gained(received))) {
+            messages.stop();
+            batch = [];
+            break;
+          }
+        }
         if (!lingered && batch.length < o.maxBatch && messages.getPending() === 0) {
           lingered = true;
           await sleep(linger, o.signal);
@@ -118,6 +161,7 @@ async function pullUntilAborted(
       }
     } finally {
       settled();
+      if (o.pinned) keepPin(messages);
       // Also when the pull fails (a consumer leader change ends it with a 409): what
       // was delivered is handed over now; dropped, it would come back only after
       // ack_wait, behind the events pulled next.
@@ -178,4 +222,20 @@ function endIfServerDropped(
     settled = true;
     clearTimeout(timer);
   };
+}
+
+/**
+ * Ends a fetch as soon as the server says this client is no longer pinned
+ * (status 423): nats.js 3.4 forgets the pin but leaves the fetch waiting for
+ * two missed heartbeats, which it then reports as a failed pull.
+ */
+function watchUnpin(messages: ConsumerMessages): void {
+  (async () => {
+    for await (const s of messages.status()) {
+      if (s.type === "consumer_unpinned") {
+        messages.stop();
+        return;
+      }
+    }
+  })().catch(() => {});
 }

@@ -24,5 +24,6 @@ export {
   withRetry,
 } from "./retry.ts";
 export { durableOpener, ensureConsumer, ensureStreams, streamEpoch } from "./streams.ts";
-export { openBucket, requireStreams } from "./require.ts";
+export { openBucket, requirePartitions, requireStreams } from "./require.ts";
 export { busChecks } from "./ready.ts";
+export { dropPin, pinOf } from "./pins.ts";

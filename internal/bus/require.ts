@@ -5,7 +5,12 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { bucketStream } from "../../subjects/mod.ts";
+import {
+  bucketStream,
+  INGEST_STREAM,
+  PARTITIONS_METADATA_KEY,
+  partitionsFromMetadata,
+} from "../../subjects/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 
 /** JetStream's error code for "stream not found". */
@@ -68,4 +73,23 @@ export async function openBucket(
   );
   const kv = await new Kvm(js).open(bucket, { allow_direct: info.config.allow_direct });
   return { kv, info };
+}
+
+/**
+ * P, the number of INGEST partitions, from the stream's metadata where the
+ * migration keeps it (subjects/partitions.ts). Read once at start by ingest
+ * and route: both hash a channel with the same P, and neither has a setting of
+ * its own that could disagree. An INGEST without it was made before partitions:
+ * the migration has to run.
+ */
+export async function requirePartitions(jsm: JetStreamManager, service: string): Promise<number> {
+  const [info] = await requireStreams(jsm, [INGEST_STREAM], service);
+  const p = partitionsFromMetadata(info.config.metadata);
+  if (p === undefined) {
+    throw new JetmeshError(
+      "not_migrated",
+      runMigration(`metadata ${PARTITIONS_METADATA_KEY} on stream ${INGEST_STREAM}`, service),
+    );
+  }
+  return p;
 }

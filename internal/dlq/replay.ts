@@ -12,7 +12,7 @@ import {
   EVENTS_STREAM,
   ingestSubject,
 } from "../../subjects/mod.ts";
-import { publishWithRetry, streamEpoch } from "../bus/mod.ts";
+import { publishWithRetry, requirePartitions, streamEpoch } from "../bus/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Store } from "../store/mod.ts";
 
@@ -52,11 +52,13 @@ export async function replayDlq(o: ReplayOptions): Promise<ReplayResult> {
     deliver_policy: DeliverPolicy.All,
   });
   const epoch = await streamEpoch(o.jsm, EVENTS_STREAM);
+  // Re-injected events go to their channel's partition, as ingest would publish them.
+  const partitions = await requirePartitions(o.jsm, "replay-dlq");
   for (;;) {
     const m = await consumer.next({ expires: 2000 });
     if (m === null) break;
     try {
-      await replayOne(o, m, epoch);
+      await replayOne(o, m, epoch, partitions);
       result.replayed++;
     } catch (err) {
       result.failed++;
@@ -71,7 +73,12 @@ export async function replayDlq(o: ReplayOptions): Promise<ReplayResult> {
   return result;
 }
 
-async function replayOne(o: ReplayOptions, m: JsMsg, epoch: number): Promise<void> {
+async function replayOne(
+  o: ReplayOptions,
+  m: JsMsg,
+  epoch: number,
+  partitions: number,
+): Promise<void> {
   const [, service, ...rest] = m.subject.split(".");
   const channel = rest.join(".");
   const env = decodeEnvelope(m.data);
@@ -96,7 +103,7 @@ async function replayOne(o: ReplayOptions, m: JsMsg, epoch: number): Promise<voi
       data: env.data,
     }]);
   } else {
-    await publishWithRetry(o.js, ingestSubject(env.channel), m.data, {
+    await publishWithRetry(o.js, ingestSubject(env.channel, partitions), m.data, {
       msgID: `replay:${DLQ_STREAM}:${m.info.streamSequence}`,
     }, {
       deadlineMs: 10_000,

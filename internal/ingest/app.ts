@@ -1,5 +1,11 @@
 import { INGEST_STREAM } from "../../subjects/mod.ts";
-import { busChecks, inboxPrefix, openBus, PipelinedPublisher } from "../bus/mod.ts";
+import {
+  busChecks,
+  inboxPrefix,
+  openBus,
+  PipelinedPublisher,
+  requirePartitions,
+} from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import { Inflight, type RunningService } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -20,6 +26,10 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
   const guard = await Guard.create(cfg.edge, "ingest", log);
   const tracing = await startTracing("ingest", cfg.telemetry, log);
   const bus = await openBus(cfg.common.nats, "ingest", [INGEST_STREAM], log);
+  const partitions = await requirePartitions(bus.jsm, "ingest").catch(async (err) => {
+    await bus.nc.close();
+    throw err;
+  });
   const registry = createRegistry("ingest");
   natsConnected(registry, bus.connected);
   streamMessages(registry, bus.jsm, [INGEST_STREAM]);
@@ -27,6 +37,7 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
   const inflight = new Inflight();
   const pub: PublishDeps = {
     pub: new PipelinedPublisher(bus.nc, inboxPrefix("ingest")),
+    partitions,
     guard,
     maxEventBytes: cfg.maxFrameBytes + ENVELOPE_OVERHEAD,
     publishTimeoutMs: cfg.publishTimeoutMs,

@@ -43,6 +43,8 @@ export interface PublishRequest {
 export interface PublishDeps {
   /** Ingest's pipelined publisher (internal/bus/pipeline.ts). */
   pub: StreamPublisher;
+  /** P, from INGEST's metadata (requirePartitions): picks `ingest.<partition>.<channel>`. */
+  partitions: number;
   guard: Guard;
   maxEventBytes: number;
   publishTimeoutMs: number;
@@ -116,7 +118,7 @@ export async function publishEvent(
       `data is ${size} bytes encoded; channel ${pub.channel} allows ${maxDataBytes}`,
     );
   }
-  const subject = ingestSubject(pub.channel);
+  const subject = ingestSubject(pub.channel, o.partitions);
   const parent = pub.traceparent ?? r.traceparent;
   const h = natsHeaders();
   let span: Span | undefined;

@@ -3,8 +3,8 @@ import {
   DLQ_STREAM,
   EVENTS_STREAM,
   INGEST_STREAM,
+  isRouteConsumer,
   PERSIST_CONSUMER,
-  ROUTE_CONSUMER,
   SEEN_BUCKET,
 } from "../../subjects/mod.ts";
 
@@ -47,10 +47,11 @@ export interface Report {
 }
 
 const JETMESH_STREAMS = [INGEST_STREAM, EVENTS_STREAM, DLQ_STREAM];
-const DURABLES = new Set([
-  `${INGEST_STREAM}/${ROUTE_CONSUMER}`,
-  `${EVENTS_STREAM}/${PERSIST_CONSUMER}`,
-]);
+/** route's partition durables (`route-<p>`, and the single `route` of old) and persist's. */
+function isDurable(stream: string, name: string): boolean {
+  return (stream === INGEST_STREAM && isRouteConsumer(name)) ||
+    (stream === EVENTS_STREAM && name === PERSIST_CONSUMER);
+}
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
@@ -64,7 +65,7 @@ function consumerRow(c: ConsumerInfo): ConsumerRow {
   return {
     stream: c.stream_name,
     name: c.name,
-    durable: DURABLES.has(`${c.stream_name}/${c.name}`),
+    durable: isDurable(c.stream_name, c.name),
     pending: c.num_pending,
     ackPending: c.num_ack_pending,
     redelivered: c.num_redelivered,

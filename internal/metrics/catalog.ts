@@ -54,6 +54,15 @@ export const eventsRedelivered = counter(
   "jetmesh_events_redelivered_total",
   "Messages JetStream delivered more than once (a worker died or was slower than its ack wait)",
 );
+/** route (issue 14): partitions that came to this replica, and ones it gave up on stopping. */
+export const partitionsGained = counter(
+  "jetmesh_route_partitions_gained_total",
+  "INGEST partitions whose pin came to this route replica (start, failover or hand-over)",
+);
+export const partitionsHandedOver = counter(
+  "jetmesh_route_partitions_handed_over_total",
+  "INGEST partitions this route replica unpinned on a graceful stop, for another to take",
+);
 export const eventsDeadLettered = counter(
   "jetmesh_events_dlq_total",
   "Events parked on the DLQ stream",

@@ -20,61 +20,61 @@ function perScrape<T>(read: () => Promise<T>): () => Promise<T | undefined> {
     });
 }
 
-function polled<T>(
+function polled(
   reg: Registry,
   name: string,
   help: string,
-  labels: Record<string, string>,
-  read: () => Promise<T | undefined>,
-  pick: (v: T) => number,
+  series: Array<{ labels: Record<string, string>; read: () => Promise<ConsumerInfo | undefined> }>,
+  pick: (v: ConsumerInfo) => number,
 ): void {
   new Gauge({
     name,
     help,
-    labelNames: Object.keys(labels),
+    labelNames: ["stream", "consumer"],
     registers: [reg],
     async collect() {
-      const v = await read();
+      const values = await Promise.all(
+        series.map(async (s) => [s.labels, await s.read()] as const),
+      );
       this.reset();
-      if (v !== undefined) this.set(labels, pick(v));
+      for (const [labels, v] of values) if (v !== undefined) this.set(labels, pick(v));
     },
   });
 }
 
 /**
- * Lag of a durable consumer: what waits to be delivered, and what was delivered and awaits its
- * ack.
+ * Lag of durable consumers on one stream (route has one per partition): what waits to be
+ * delivered, and what was delivered and awaits its ack; one series per consumer.
  */
 export function consumerLag(
   reg: Registry,
   jsm: JetStreamManager,
   stream: string,
-  consumer: string,
+  consumers: string | string[],
 ): void {
-  const info = perScrape<ConsumerInfo>(() => jsm.consumers.info(stream, consumer));
-  const labels = { stream, consumer };
+  const series = (Array.isArray(consumers) ? consumers : [consumers]).map((consumer) => ({
+    labels: { stream, consumer },
+    read: perScrape<ConsumerInfo>(() => jsm.consumers.info(stream, consumer)),
+  }));
   polled(
     reg,
     "jetmesh_consumer_num_pending",
     "Messages in the stream not yet delivered to the consumer",
-    labels,
-    info,
+    series,
     (i) => i.num_pending,
   );
   polled(
     reg,
     "jetmesh_consumer_num_ack_pending",
     "Messages delivered and not yet acknowledged",
-    labels,
-    info,
+    series,
     (i) => i.num_ack_pending,
   );
   polled(
     reg,
     "jetmesh_consumer_num_redelivered",
     "Messages delivered more than once and still unacknowledged",
-    labels,
-    info,
+    series,
     (i) => i.num_redelivered,
   );
 }

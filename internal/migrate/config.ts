@@ -1,4 +1,9 @@
-import type { BucketSettings, StreamSettings } from "../../subjects/mod.ts";
+import {
+  type BucketSettings,
+  DEFAULT_PARTITIONS,
+  MAX_PARTITIONS,
+  type StreamSettings,
+} from "../../subjects/mod.ts";
 import {
   type CommonConfig,
   type Env,
@@ -25,7 +30,11 @@ export interface MigrateConfig {
  */
 export function readMigrateConfig(env: Env): MigrateConfig {
   const r = new EnvReader(env);
-  const streams = readStreamLimits(r);
+  const streams = {
+    ...readStreamLimits(r),
+    // Only the migration reads it: ingest and route take P from INGEST's metadata.
+    partitions: r.int("JETMESH_PARTITIONS", DEFAULT_PARTITIONS, 1, MAX_PARTITIONS),
+  };
   const cfg: MigrateConfig = {
     common: readCommon(r),
     streams,

@@ -3,7 +3,7 @@
 import t from "tap";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../../devkit/nats-server.ts";
 import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
@@ -139,4 +139,64 @@ t.test("cmd/migrate exits 1 with a clear line: wrong password, no NATS", async (
     down.out,
     /"msg":"migration failed".*did not answer within 1000 ms.*"code":"unavailable"/,
   );
+});
+
+t.test("partitions: P in INGEST's metadata; the old durable and a change of P only once drained", async (t) => {
+  const users = natsUsers();
+  const ns = await startNatsServer(users.server);
+  t.teardown(() => ns.stop());
+  await migrateAsAdmin([ns.url], {}, users.admin);
+  const nc = await connect({ servers: ns.url, ...users.admin });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const metadata = async () => (await jsm.streams.info("INGEST")).config.metadata ?? {};
+  t.equal((await metadata()).jetmesh_partitions, "16", "P defaults to 16");
+
+  // A stream from before partitions, with the old single durable holding an event.
+  const cfg = (await jsm.streams.info("INGEST")).config;
+  await jsm.streams.update("INGEST", { ...cfg, metadata: {} });
+  t.equal((await metadata()).jetmesh_partitions, undefined);
+  await jsm.consumers.add("INGEST", {
+    durable_name: "route",
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: "ingest.>",
+  });
+  const js = jetstream(nc);
+  await js.publish("ingest.chat.old", "e");
+  const refused = await migrateAsAdmin([ns.url], {}, users.admin).catch((e: unknown) => e);
+  t.match(refused, { code: "bad_config", message: /route \(1 pending, 0 unacked\).*drain/ });
+  t.equal((await metadata()).jetmesh_partitions, undefined, "nothing changed");
+
+  // Drained: the old durable goes, P is set.
+  const old = await js.consumers.get("INGEST", "route");
+  const m = await old.next();
+  await m!.ackAck();
+  const steps = await migrateAsAdmin([ns.url], {}, users.admin);
+  t.same(
+    steps.filter((s) => s.action !== "unchanged").map((s) => `${s.name} ${s.action}`),
+    ["INGEST updated", "route deleted"],
+  );
+  t.equal((await metadata()).jetmesh_partitions, "16");
+
+  // A change of P with a partition durable holding an event is refused; drained, it goes
+  // through and the durables P no longer has are deleted.
+  for (const p of [3, 12]) {
+    await jsm.consumers.add("INGEST", {
+      durable_name: `route-${p}`,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: `ingest.${p}.>`,
+    });
+  }
+  await js.publish("ingest.12.x", "e");
+  const busy = await migrateAsAdmin([ns.url], { JETMESH_PARTITIONS: "8" }, users.admin)
+    .catch((e: unknown) => e);
+  t.match(busy, { code: "bad_config", message: /16 → 8 refused.*route-12 \(1 pending/ });
+  const m12 = await (await js.consumers.get("INGEST", "route-12")).next();
+  await m12!.ackAck();
+  const resized = await migrateAsAdmin([ns.url], { JETMESH_PARTITIONS: "8" }, users.admin);
+  t.same(
+    resized.filter((s) => s.action !== "unchanged").map((s) => `${s.name} ${s.action}`),
+    ["INGEST updated", "route-12 deleted"],
+  );
+  t.equal((await metadata()).jetmesh_partitions, "8");
 });

@@ -10,18 +10,20 @@ import {
   bucketConfigs,
   type BucketSettings,
   bucketStreamFields,
+  INGEST_STREAM,
   streamConfigs,
   type StreamSettings,
 } from "../../subjects/mod.ts";
+import { checkPartitionChange, obsoleteRouteConsumers } from "./partitions.ts";
 import { withRetry } from "../bus/mod.ts";
 import { JetmeshError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** What the migration did to one stream or bucket. */
 export interface Step {
-  kind: "stream" | "bucket";
+  kind: "stream" | "bucket" | "consumer";
   name: string;
-  action: "created" | "updated" | "unchanged";
+  action: "created" | "updated" | "unchanged" | "deleted";
   /** The settings that differed, for "updated". */
   changed?: string[];
 }
@@ -58,12 +60,20 @@ function explainNoRoom(cfg: Partial<StreamConfig> & { name: string }) {
   };
 }
 
-/** The fields of `want` whose value differs on the server. */
+/**
+ * The fields of `want` whose value differs on the server. Of `metadata` only
+ * the keys jetmesh sets count: nats-server adds its own (`_nats.*`).
+ */
 function differences(have: Partial<StreamConfig>, want: Record<string, unknown>): string[] {
   const h = have as Record<string, unknown>;
-  return Object.keys(want).filter((k) =>
-    JSON.stringify(h[k] ?? null) !== JSON.stringify(want[k] ?? null)
-  );
+  return Object.keys(want).filter((k) => {
+    if (k === "metadata") {
+      const w = (want[k] ?? {}) as Record<string, string>;
+      const hm = (h[k] ?? {}) as Record<string, string>;
+      return Object.keys(w).some((key) => hm[key] !== w[key]);
+    }
+    return JSON.stringify(h[k] ?? null) !== JSON.stringify(want[k] ?? null);
+  });
 }
 
 async function current(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
@@ -103,6 +113,7 @@ export async function migrate(o: MigrateOptions): Promise<Step[]> {
       continue;
     }
     const changed = differences(have, cfg);
+    if (cfg.name === INGEST_STREAM) await checkPartitionChange(o, have, cfg, retry);
     if (changed.length > 0) {
       await retry(() => o.jsm.streams.update(cfg.name, cfg)).catch(explainNoRoom(cfg));
     }
@@ -114,6 +125,10 @@ export async function migrate(o: MigrateOptions): Promise<Step[]> {
     });
   }
   for (const b of bucketConfigs(o.buckets)) done(await ensureBucket(o, b, retry));
+  for (const name of await retry(() => obsoleteRouteConsumers(o))) {
+    await retry(() => o.jsm.consumers.delete(INGEST_STREAM, name));
+    done({ kind: "consumer", name, action: "deleted" });
+  }
   return steps;
 }
 

@@ -74,6 +74,7 @@ export async function runMigrate(cfg: MigrateConfig, log: Logger): Promise<Step[
       created: steps.filter((s) => s.action === "created").length,
       updated: steps.filter((s) => s.action === "updated").length,
       unchanged: steps.filter((s) => s.action === "unchanged").length,
+      deleted: steps.filter((s) => s.action === "deleted").length,
     });
     return steps;
   } catch (err) {

@@ -1,9 +1,11 @@
+import type { Consumer } from "@nats-io/jetstream";
 import {
   DLQ_STREAM,
   EVENTS_STREAM,
   INGEST_STREAM,
-  ROUTE_CONSUMER,
+  ROUTE_PRIORITY_GROUP,
   routeConsumer,
+  routeConsumerName,
 } from "../../subjects/mod.ts";
 import {
   busChecks,
@@ -12,7 +14,9 @@ import {
   inboxPrefix,
   onReconnect,
   openBus,
+  pinOf,
   PipelinedPublisher,
+  requirePartitions,
   sleep,
 } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
@@ -22,8 +26,19 @@ import { consumerLag, createRegistry, natsConnected, streamMessages } from "../m
 import { startTracing } from "../telemetry/mod.ts";
 import type { RouteConfig } from "./config.ts";
 import { routeMetrics } from "./metrics.ts";
+import { Balancer } from "./balance.ts";
+import { handOver } from "./handover.ts";
+import { Takeover } from "./takeover.ts";
 import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
+
+/** How often a replica compares the partitions it holds with its fair share (balance.ts). */
+const BALANCE_INTERVAL_MS = 5000;
+/**
+ * How long a handed-over partition is left to the others: waiting pulls expire after 2 s
+ * (batches.ts), so each waiting replica has pulled again well within it.
+ */
+const BALANCE_COOLDOWN_MS = 5000;
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(
@@ -40,32 +55,36 @@ export async function startRoute(
     await bus.nc.close();
     throw err;
   });
-  const openConsumer = durableOpener(
-    bus,
-    routeConsumer({ ackWaitMs: cfg.ackWaitMs, maxAckPending: cfg.maxAckPending }),
-    log,
+  // P from INGEST's metadata, as ingest reads it: the partitions this replica competes for.
+  const partitions = await requirePartitions(bus.jsm, "route").catch(async (err) => {
+    await bus.nc.close();
+    throw err;
+  });
+  const settings = {
+    ackWaitMs: cfg.ackWaitMs,
+    maxAckPending: cfg.maxAckPending,
+    pinTimeoutMs: cfg.pinTimeoutMs,
+  };
+  const openers = Array.from(
+    { length: partitions },
+    (_, p) => durableOpener(bus, routeConsumer(p, settings), log),
   );
-  const consumer = await openConsumer();
+  const consumers: Consumer[] = [];
+  for (const open of openers) consumers.push(await open());
   const registry = createRegistry("route");
   natsConnected(registry, bus.connected);
-  consumerLag(registry, bus.jsm, INGEST_STREAM, ROUTE_CONSUMER);
+  consumerLag(
+    registry,
+    bus.jsm,
+    INGEST_STREAM,
+    Array.from({ length: partitions }, (_, p) => routeConsumerName(p)),
+  );
   streamMessages(registry, bus.jsm, streams);
-  // The operations routes answer from here on: alive (and reporting lag) during the wait below.
+  const metrics = routeMetrics(registry);
   const server = await startOpsServer(
     cfg.listen,
     opsRoutes("route", registry, busChecks(bus, streams)),
   );
-  // Events a crashed instance left unacked come back only after ack_wait; relaying newer events
-  // first would put them behind their successors. Waiting one ack_wait keeps every channel in
-  // order.
-  const held = (await consumer.info()).num_ack_pending;
-  if (held > 0) {
-    log.warn("waiting one ack wait for events a previous instance left unacked", {
-      held,
-      wait_ms: cfg.ackWaitMs,
-    });
-    await sleep(cfg.ackWaitMs + 1000);
-  }
   const abort = new AbortController();
   const relay = new Relay({
     js: bus.js,
@@ -75,47 +94,91 @@ export async function startRoute(
     step,
     maxAttempts: cfg.maxAttempts,
     seen,
-    metrics: routeMetrics(registry),
+    metrics,
     tracing,
   });
   const pulling = new AbortController();
-  // After a failed pull (a consumer leader change, a lost node) the consumer may hold events
-  // delivered to this process that never arrived; they come back only after ack_wait. As at
-  // start, wait for them before pulling newer ones, or they would land behind their successors.
-  const reopen = async () => {
-    await relay.idle();
-    const c = await openConsumer();
-    const unaccounted = (await c.info()).num_ack_pending;
-    if (unaccounted > 0) {
-      log.warn("waiting one ack wait for events delivered before the pull failed", {
-        held: unaccounted,
-        wait_ms: cfg.ackWaitMs,
-      });
-      await sleep(cfg.ackWaitMs + 1000, pulling.signal);
-    }
-    return c;
-  };
   const reconnects = { count: 0 };
   onReconnect(bus.nc, () => reconnects.count++);
-  const loop = consumeBatches(consumer, {
-    maxBatch: cfg.maxBatch,
-    signal: pulling.signal,
+  const balancer = new Balancer({
+    jsm: bus.jsm,
+    partitions,
     log,
-    reopen,
-    reconnects,
-  }, async (batch) => {
-    for (const m of batch) relay.accept(m);
+    metrics,
+    idle: () => relay.idle(),
+    signal: pulling.signal,
+    intervalMs: BALANCE_INTERVAL_MS,
+    cooldownMs: BALANCE_COOLDOWN_MS,
   });
-  loop.catch((err) => log.error("route consumer stopped", { err }));
-  log.info("route running", { consumer: ROUTE_CONSUMER, health_port: server.port });
+  const takeovers: Takeover[] = [];
+  const loops = consumers.map((consumer, p) => {
+    const name = routeConsumerName(p);
+    // After a failed pull (a consumer leader change, a lost node) the consumer may hold events
+    // delivered to this process that never arrived; they come back only after ack_wait. Wait
+    // for them before pulling newer ones, or they would land behind their successors.
+    const reopen = async () => {
+      await relay.idle();
+      const c = await openers[p]();
+      current = c;
+      const unaccounted = (await c.info()).num_ack_pending;
+      if (unaccounted > 0 && pinOf(INGEST_STREAM, name) !== undefined) {
+        log.warn("waiting one ack wait for events delivered before the pull failed", {
+          consumer: name,
+          held: unaccounted,
+          wait_ms: cfg.ackWaitMs,
+        });
+        await sleep(cfg.ackWaitMs + 1000, pulling.signal);
+      }
+      return c;
+    };
+    // The partition came to this replica (first start, failover, hand-over): takeover.ts
+    // keeps events the previous holder left unacked from being overtaken.
+    let current = consumer;
+    const takeover = new Takeover({
+      consumer: () => current,
+      log,
+      name,
+      ackWaitMs: cfg.ackWaitMs,
+    });
+    takeovers.push(takeover);
+    const gained = async (received: number) => {
+      metrics.partitionsGained.inc();
+      const foreign = await takeover.gained(received);
+      log.info("partition taken over", { consumer: name, partition: p, foreign_unacked: foreign });
+      return true;
+    };
+    const loop = consumeBatches(consumer, {
+      maxBatch: cfg.maxBatch,
+      signal: pulling.signal,
+      log,
+      reopen,
+      reconnects,
+      pinned: { group: ROUTE_PRIORITY_GROUP, gained, beforePull: balancer.beforePull(p) },
+    }, async (batch) => {
+      for (const m of await takeover.take(batch)) relay.accept(m);
+    });
+    loop.catch((err) => log.error("route consumer stopped", { err, consumer: name }));
+    return loop;
+  });
+  log.info("route running", {
+    consumers: `${routeConsumerName(0)}..${routeConsumerName(partitions - 1)}`,
+    partitions,
+    pin_timeout_ms: cfg.pinTimeoutMs,
+    health_port: server.port,
+  });
   return {
     port: server.port,
     opsPort: server.port,
     async stop() {
       pulling.abort();
-      await loop.catch(() => {});
+      balancer.stop();
+      await Promise.all(loops.map((l) => l.catch(() => {})));
       // Finish what was pulled so it is acked now, not redelivered after ack_wait.
       await relay.idle();
+      // Then hand every partition this replica holds to a waiting replica at once, rather than
+      // after the pin timeout: nothing of it is left unacked.
+      await handOver(bus.jsm, partitions, log, metrics);
+      for (const t of takeovers) t.close();
       abort.abort();
       await server.close();
       await bus.nc.drain();

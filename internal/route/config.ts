@@ -21,13 +21,31 @@ export interface RouteConfig extends ServiceBase {
    * windows).
    */
   dedupeTtlMs: number;
+  /**
+   * ROUTE_PIN_TIMEOUT, the partitions' `priority_timeout`: how long a replica
+   * may go without pulling before the server gives its partitions to another
+   * replica. That is the failover time after a crash. It is at least
+   * ROUTE_ACK_WAIT + 5 s (the default): a replica that takes over a partition
+   * with events the previous holder left unacked waits for them to come back
+   * (one ack wait, plus the 2 s a pull stays open) before it relays anything,
+   * and must keep the pin while it waits. So a shorter failover is bought by a
+   * shorter ROUTE_ACK_WAIT, whose cost is more redeliveries when relaying is
+   * slow.
+   */
+  pinTimeoutMs: number;
 }
+
+/** What the pin timeout must exceed ROUTE_ACK_WAIT by (see `pinTimeoutMs`). */
+export const PIN_TIMEOUT_MARGIN_MS = 5000;
 
 export function readRouteConfig(env: Env): RouteConfig {
   const r = new EnvReader(env);
+  const ackWaitMs = r.durationMs("ROUTE_ACK_WAIT", "10s", 1000);
+  const minPin = ackWaitMs + PIN_TIMEOUT_MARGIN_MS;
   const cfg: RouteConfig = {
     ...readServiceBase(r, "ROUTE", ROUTE_DEFAULT_PORT),
-    ackWaitMs: r.durationMs("ROUTE_ACK_WAIT", "10s", 1000),
+    ackWaitMs,
+    pinTimeoutMs: r.durationMs("ROUTE_PIN_TIMEOUT", `${minPin}ms`, minPin),
     maxAckPending: r.int("ROUTE_MAX_ACK_PENDING", 4096, 1, 1_000_000),
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
     maxAttempts: r.int("ROUTE_MAX_ATTEMPTS", 3, 1, 100),

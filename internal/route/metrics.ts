@@ -8,6 +8,8 @@ import {
   eventsReceived,
   eventsRedelivered,
   lateRetries,
+  partitionsGained,
+  partitionsHandedOver,
   publishAckSeconds,
   type Registry,
 } from "../metrics/mod.ts";
@@ -24,6 +26,8 @@ export function routeMetrics(reg: Registry) {
     lateRetries: lateRetries(reg),
     alreadyRouted: alreadyRouted(reg),
     publishAck: publishAckSeconds(reg),
+    partitionsGained: partitionsGained(reg),
+    partitionsHandedOver: partitionsHandedOver(reg),
   };
 }
 

@@ -1,14 +1,13 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import {
-  channelOf,
   decodeEnvelope,
   encodeEnvelope,
   type Envelope,
   EVENTS_STREAM,
   eventsSubject,
-  INGEST_PREFIX,
   INGEST_STREAM,
+  ingestChannelOf,
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
@@ -47,7 +46,7 @@ export interface Routed {
 /** A routing step: where an event goes and what it becomes. Throwing counts as a failed attempt. */
 export type RouteStep = (env: Envelope, now: number) => Routed;
 
-/** v1 routing: `ingest.<channel>` → `events.<channel>`, stamped with the route time. */
+/** v1 routing: `ingest.<partition>.<channel>` → `events.<channel>`, stamped with the route time. */
 export const defaultRoute: RouteStep = (env, now) => ({
   subject: eventsSubject(env.channel),
   envelope: { ...env, routedAt: now },
@@ -104,7 +103,7 @@ export class Relay {
     this.#queued.add(seq);
     this.#o.metrics.received.inc();
     if (m.info.deliveryCount > 1) this.#o.metrics.redelivered.inc();
-    const channel = channelOf(INGEST_PREFIX, m.subject) ?? m.subject;
+    const channel = ingestChannelOf(m.subject) ?? m.subject;
     const input = this.#read(m);
     this.#order.run(channel, () => this.#traced(m, channel, input))
       .catch((err) => {

@@ -2,7 +2,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import postgres from "postgres";
 import t from "tap";
-import { DLQ_STREAM } from "../../subjects/mod.ts";
+import {
+  DEFAULT_PARTITIONS,
+  DLQ_STREAM,
+  partitionOf,
+  routeConsumerName,
+} from "../../subjects/mod.ts";
 import { openBus } from "../../internal/bus/mod.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
@@ -233,7 +238,8 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
   const nc = await connect({ servers: stack.nats.url, ...stack.admin });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  await jsm.consumers.delete("INGEST", "route");
+  const durable = routeConsumerName(partitionOf("again", DEFAULT_PARTITIONS));
+  await jsm.consumers.delete("INGEST", durable);
   await stack.startService("route");
   pub.sendJson({ op: "pub", id: "next", channel: "again", data: "next" });
   await sub.until((fs) => fs.filter((f) => f.op === "event").length >= 4, 10_000, "the next event");
@@ -249,6 +255,6 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
     3,
     "route acked the three redeliveries without publishing",
   );
-  const info = await jsm.consumers.info("INGEST", "route");
+  const info = await jsm.consumers.info("INGEST", durable);
   t.equal(info.num_ack_pending + info.num_pending, 0, "and its consumer has nothing left");
 });

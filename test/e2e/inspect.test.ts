@@ -7,6 +7,7 @@ import type { Report } from "../../internal/inspect/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { TestClient } from "../../devkit/test-client.ts";
 import { startStack } from "../../devkit/in-process-stack.ts";
+import { DEFAULT_PARTITIONS, partitionOf, routeConsumerName } from "../../subjects/mod.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -67,13 +68,19 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
     1,
   ]]);
   const durable = (name: string) => report.consumers.find((c) => c.durable && c.name === name);
-  t.match(durable("route"), {
+  // One durable per partition; insp.y's holds the last of the five.
+  t.match(durable(routeConsumerName(partitionOf("insp.y", DEFAULT_PARTITIONS))), {
     stream: "INGEST",
     pending: 0,
     ackPending: 0,
     deliveredSeq: 5,
     ackFloorSeq: 5,
   });
+  t.equal(
+    report.consumers.filter((c) => c.durable && c.stream === "INGEST" && c.ackPending === 0).length,
+    DEFAULT_PARTITIONS,
+    "every partition's durable caught up",
+  );
   t.match(durable("persist"), {
     stream: "EVENTS",
     pending: 3,
@@ -100,7 +107,7 @@ t.test("streams, lag and DLQ as an operator sees them", async (t) => {
     text.out,
     /^EVENTS\/persist\s+3\s+0\s+0\s+0\s+1\s+1\s+behind, and not pulling: is the worker running\?$/m,
   );
-  t.match(text.out, /^INGEST\/route\s+0\s+0\s+0\s+\d+\s+5\s+5\s+caught up$/m);
+  t.match(text.out, /^INGEST\/route-\d+\s+0\s+0\s+0\s+\d+\s+5\s+5\s+caught up$/m);
   t.match(
     text.out,
     /notify ordered consumers on EVENTS \(one per notify, one per subscription catching up\): 1/,

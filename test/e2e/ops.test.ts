@@ -126,10 +126,10 @@ t.test("/metrics counts one run hop by hop", async (t) => {
     acked: v("route", "jetmesh_events_acked_total"),
     dlq: v("route", "jetmesh_events_dlq_total"),
     ackLatencyCount: v("route", "jetmesh_publish_ack_seconds_count"),
-    pending: v("route", "jetmesh_consumer_num_pending", { stream: "INGEST", consumer: "route" }),
+    pending: v("route", "jetmesh_consumer_num_pending", { stream: "INGEST", consumer: "route-0" }),
     ackPending: v("route", "jetmesh_consumer_num_ack_pending", {
       stream: "INGEST",
-      consumer: "route",
+      consumer: "route-0",
     }),
     dlqStream: v("route", "jetmesh_stream_messages", { stream: "DLQ" }),
   }, {

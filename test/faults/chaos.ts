@@ -5,6 +5,7 @@ import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";
 import type { ServiceLauncher } from "../../devkit/launcher.ts";
 import { sleep, waitUntil } from "./wait.ts";
+import { PIN_TIMEOUT_MARGIN_MS } from "../../internal/route/config.ts";
 
 export type Target = ServiceName | "nats";
 
@@ -112,7 +113,11 @@ export class SingleNodeChaos {
       await this.#services.start(service);
       return;
     }
-    const quietSince = this.#lastCrash[service] + this.#ackWaitMs + 1000;
+    // After a crash of route its partitions stay pinned to the dead process for the pin
+    // timeout (ROUTE_ACK_WAIT + PIN_TIMEOUT_MARGIN_MS), and only then come back to the new
+    // one with the events left unacked: the quiet window covers that too.
+    const pinLapse = service === "route" ? PIN_TIMEOUT_MARGIN_MS + 2000 : 0;
+    const quietSince = this.#lastCrash[service] + this.#ackWaitMs + 1000 + pinLapse;
     if (Date.now() < quietSince) await sleep(quietSince - Date.now());
     this.#log(`SIGTERM ${service}, down ${downMs} ms (measured on its durable consumer)`);
     const before = await this.#consumer(service);
