@@ -43,9 +43,9 @@ export const MUTATIONS: Mutation[] = [
     id: "route-ack-before-pubAck",
     where: RELAY,
     search:
-      "    const started = performance.now();\n    try {\n      const pa = await publishWithRetry(",
+      "    const started = performance.now();\n    try {\n      // Dedupe (docs/dedupe.md), hop 2",
     replace:
-      "    m.ack();\n    const started = performance.now();\n    try {\n      const pa = await publishWithRetry(",
+      "    m.ack();\n    const started = performance.now();\n    try {\n      // Dedupe (docs/dedupe.md), hop 2",
     why: "a crash after the input's ack and before the output's PubAck loses the event",
     tests: RELAY_TESTS,
   },
@@ -96,6 +96,31 @@ export const MUTATIONS: Mutation[] = [
     replace: "this.#order.run(String(seq), () =>",
     why: "a retried publish lets a later event of its channel overtake it",
     tests: RELAY_TESTS,
+  },
+  // route's partitions: the channel → partition map and a take-over's left-overs
+  {
+    id: "partition-hash-changed",
+    where: "subjects/partitions.ts",
+    search: "h = Math.imul(h, 0x01000193) >>> 0;",
+    replace: "h = Math.imul(h, 0x01000197) >>> 0;",
+    why: "a new hash moves channels between partitions: events in flight across an upgrade reorder",
+    tests: ["subjects/partitions.test.ts"],
+  },
+  {
+    id: "takeover-no-gather",
+    where: "internal/route/takeover.ts",
+    search: "    if (foreign > 0) {\n      this.#gathering = true;",
+    replace: "    if (foreign > 1e12) {\n      this.#gathering = true;",
+    why: "a replica taking a partition over relays new events before the ones its predecessor left",
+    tests: ["test/e2e/route-replicas.test.ts"],
+  },
+  {
+    id: "takeover-not-in-stream-order",
+    where: "internal/route/takeover.ts",
+    search: "      a.info.streamSequence - b.info.streamSequence\n",
+    replace: "      b.info.streamSequence - a.info.streamSequence\n",
+    why: "the gathered left-overs of a partition go out newest first",
+    tests: ["test/e2e/route-replicas.test.ts"],
   },
   // persist: the writer and the store's idempotent insert
   {
