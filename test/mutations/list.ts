@@ -107,14 +107,6 @@ export const MUTATIONS: Mutation[] = [
     tests: ["subjects/partitions.test.ts"],
   },
   {
-    id: "takeover-no-gather",
-    where: "internal/route/takeover.ts",
-    search: "    if (foreign > 0) {\n      this.#gathering = true;",
-    replace: "    if (foreign > 1e12) {\n      this.#gathering = true;",
-    why: "a replica taking a partition over relays new events before the ones its predecessor left",
-    tests: ["test/e2e/route-replicas.test.ts"],
-  },
-  {
     id: "takeover-not-in-stream-order",
     where: "internal/route/takeover.ts",
     search: "      a.info.streamSequence - b.info.streamSequence\n",
