@@ -103,6 +103,8 @@ interface HoldOptions {
   mint?: (sub: string) => Promise<string>;
   /** The clients' wire protocol (bench/workers/protocols.ts); jetmesh's by default. */
   protocol?: string;
+  /** The server's name for a channel (Centrifugo's carry its namespace); as is by default. */
+  channel?: (name: string) => string;
 }
 
 export async function hold(
@@ -126,7 +128,7 @@ export async function hold(
     url,
     token: tokens[0],
     count: WARM_UP_CONNECTIONS,
-    channelPrefix: `warm.${ctx.tag("w")}.`,
+    channelPrefix: (o.channel ?? String)(`warm.${ctx.tag("w")}.`),
   });
   await clients[0].call("idleClose");
   const rssBefore = await rssAfterCollection(server, settleMs);
@@ -157,7 +159,7 @@ export async function hold(
             token: tokens[i],
             count: upTo - from,
             first: first + from,
-            channelPrefix: `idle.${tag}.`,
+            channelPrefix: (o.channel ?? String)(`idle.${tag}.`),
             deadlineMs: CONNECT_DEADLINE_MS,
           },
         );

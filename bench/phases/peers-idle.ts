@@ -57,6 +57,7 @@ async function centrifugo(ctx: Ctx, count: number): Promise<IdleRun> {
       count,
       {
         protocol: "centrifugo",
+        channel: sys.channel,
         mint: async () => sys.token!,
       },
     );
