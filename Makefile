@@ -223,8 +223,8 @@ QUICK ?=
 BENCH_ARGS ?=
 bench: install tools ensure-postgres
 	@phases="$$(printf '%s' '$(BENCH_ARGS)' | sed -n 's/.*--phases=\([^ ]*\).*/\1/p')"; \
-	phases="$${phases:-$$BENCH_PHASES}"; \
-	if [ -z "$$CENTRIFUGO_BIN" ] && { [ -z "$$phases" ] || printf ',%s,' "$$phases" | grep -q ',peers,'; }; then \
+	phases="$${phases:-$${BENCH_PHASES:-}}"; \
+	if [ -z "$${CENTRIFUGO_BIN:-}" ] && { [ -z "$$phases" ] || printf ',%s,' "$$phases" | grep -q ',peers,'; }; then \
 	  TOOLS=centrifugo bash infra/tools/install.sh || echo "make bench: Centrifugo was not built; the peers rows will say not run" >&2; \
 	fi
 	@QUICK='$(QUICK)' DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) bench/run.ts $(BENCH_ARGS)
