@@ -71,6 +71,7 @@ t.test("Centrifugo config: tokens, history and recovery in the bench namespace",
   t.equal(c.client.token.hmac_secret_key, "s3cret");
   t.equal(c.client.insecure, undefined, "never insecure: clients present a JWT");
   t.same(c.http_server, { address: "127.0.0.1", port: 8123 }, "loopback only");
+  t.match(c, { debug: { enabled: true } }, "pprof, for the idle ramp's forced collections");
   t.match(c.channel.namespaces[0], {
     name: "bench",
     history_size: Number,

@@ -69,8 +69,9 @@ export function peersTable(p: PeersResult, rates: number[]): string[] {
   lines.push("");
   const notes: string[] = [
     "jetmesh's CPU counts ingest, route, persist, notify and nats-server, not PostgreSQL's own " +
-    "processes; each peer's counts its one server process. Centrifugo is Go: its idle RSS is " +
-    "read without a forced collection (the Node servers are collected in full first).",
+    "processes; each peer's counts its one server process. Before each idle RSS reading the " +
+    "Node servers are collected in full through their inspector, Centrifugo (Go) through " +
+    "pprof's runtime.GC; Go returns freed pages to the system lazily, which counts against it.",
   ];
   for (const row of p.rows) {
     const errs = [

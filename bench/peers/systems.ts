@@ -38,6 +38,8 @@ export interface System {
   pids: Record<string, number>;
   /** The system's name for a bench channel (Centrifugo's carry its namespace). */
   channel(name: string): string;
+  /** A full collection of a Go server's heap (Node servers are collected through --inspect). */
+  collect?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function centrifugoSystem(): Promise<System> {
     token: await mintToken(secret, "bench-peers"),
     pids: { centrifugo: c.pid },
     channel: channelOf,
+    collect: c.collect,
     stop: c.stop,
   };
 }

@@ -83,12 +83,15 @@ const STEPS = 10;
 
 export interface Server {
   pid: number;
-  /** Node servers collect in full before each reading; a Go one (Centrifugo) has none. */
+  /** Node servers collect in full through it before each reading. */
   inspector?: Inspector;
+  /** Or this collects (Centrifugo, Go: runtime.GC through pprof). */
+  collect?: () => Promise<void>;
 }
 
 async function rssAfterCollection(server: Server, settleMs: number): Promise<number> {
   await server.inspector?.collectGarbage();
+  await server.collect?.();
   await new Promise((r) => setTimeout(r, settleMs));
   return rssBytes(server.pid) ?? NaN;
 }

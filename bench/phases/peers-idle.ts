@@ -2,9 +2,9 @@
  * The peers phase's memory per idle connection: the idle phase's ramp (bench/phases/idle.ts,
  * `hold`) against a fresh process of each peer, so earlier load does not blur the figure.
  * Node servers (Socket.IO) are collected in full through their inspector before each reading,
- * as notify and raw uWS are; Centrifugo is Go and has no such hook, so its RSS is read after
- * the same settling pause (the Go runtime keeps freed heap a while: if anything this counts
- * against Centrifugo). jetmesh's figure is the same run's idle phase's when it ran, else one ramp
+ * as notify and raw uWS are; Centrifugo (Go) through pprof's `heap?gc=1`, which runs
+ * runtime.GC (the Go runtime hands freed pages back to the system lazily, so what it keeps
+ * counts against Centrifugo). jetmesh's figure is the same run's idle phase's when it ran, else one ramp
  * measured here.
  */
 import { freePort } from "../../devkit/ports.ts";
@@ -53,7 +53,7 @@ async function centrifugo(ctx: Ctx, count: number): Promise<IdleRun> {
       ctx,
       LABELS.centrifugo,
       sys.subscribeUrl,
-      { pid: sys.pids.centrifugo },
+      { pid: sys.pids.centrifugo, collect: sys.collect },
       count,
       {
         protocol: "centrifugo",
