@@ -17,6 +17,7 @@
  * by the same code, so every system gets the same client.
  */
 import WebSocket from "ws";
+import { Conn, pongs } from "./conn.ts";
 import { type Protocol, protocol } from "./protocols.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
@@ -62,80 +63,8 @@ const scenarios = new Map<string, Scenario>();
 
 const nameOf = (args: Record<string, unknown>) => str(args, "name", "main");
 
-function opened(ws: WebSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-    ws.once(
-      "unexpected-response",
-      (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)),
-    );
-  });
-}
-
 const tokenOf = (args: Record<string, unknown>) =>
   args.token === undefined ? undefined : str(args, "token");
-
-/**
- * A connection in `p`'s protocol, open and past its handshake (Centrifugo's connect, Socket.IO's
- * namespace connect). `rest` gets every frame after the handshake that `answers` does not take.
- */
-class Conn {
-  /** Set while a command waits for its answer: returns undefined for frames it is not about. */
-  answers?: (text: string) => boolean | undefined;
-  #answered?: (ok: boolean, text: string) => void;
-  /** Until the handshake is done, frames it does not answer (Socket.IO's open packet) are dropped. */
-  #greeting = true;
-
-  constructor(readonly ws: WebSocket, rest: (c: Conn, d: Buffer) => void) {
-    ws.on("message", (d: Buffer) => {
-      const a = this.answers;
-      if (a !== undefined) {
-        const text = d.toString("utf8");
-        const r = a(text);
-        if (r !== undefined) {
-          this.answers = undefined;
-          return this.#answered?.(r, text);
-        }
-      }
-      if (!this.#greeting) rest(this, d);
-    });
-  }
-
-  /** Sends `frame` and waits for the frame `answers` recognises; throws when it refuses. */
-  ask(what: string, frame: string, answers: (text: string) => boolean | undefined) {
-    return new Promise<void>((resolve, reject) => {
-      this.answers = answers;
-      this.#answered = (ok, text) =>
-        ok ? resolve() : reject(new Error(`${what}: ${text.slice(0, 300)}`));
-      this.ws.send(frame);
-    });
-  }
-
-  static async open(
-    p: Protocol,
-    base: string,
-    token: string | undefined,
-    rest: (c: Conn, d: Buffer) => void,
-  ): Promise<Conn> {
-    const ws = new WebSocket(p.url(base, token), { perMessageDeflate: false });
-    // Listening from the start: Socket.IO's open packet comes before anything is asked.
-    const c = new Conn(ws, rest);
-    await opened(ws);
-    if (p.hello) await c.ask("connect", p.hello(token), p.helloDone!);
-    c.#greeting = false;
-    return c;
-  }
-}
-
-/** Answers the protocol's application-level pings, which would otherwise close the connection. */
-function pongs(p: Protocol) {
-  return (c: Conn, d: Buffer) => {
-    if (p.name === "jetmesh") return;
-    const f = p.scan(d);
-    if (f.pong !== undefined) c.ws.send(f.pong);
-  };
-}
 
 /**
  * Opens publishers and subscribers and waits until every subscription is confirmed.
