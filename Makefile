@@ -31,7 +31,7 @@ TAP_BUILT := node_modules/.jetmesh-tap-built
 
 help:
 	@echo "make install    npm ci when node_modules is missing or stale"
-	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt)"
+	@echo "make tools      build the pinned nats-server, nats CLI and Jaeger into .tools/bin (infra/tools/pins.txt; TOOLS=centrifugo for the bench peer)"
 	@echo "make page       build the chat page notify serves at / into .build/chat (esbuild; run-local, smoke and test do it)"
 	@echo "make test       all tap tests (TESTS=\"file ...\" for some; needs nats-server and PostgreSQL)"
 	@echo "make test-faults  kill -9 / SIGTERM every process under load, check nothing is lost or repeated (FAULT_SEED=n replays)"
@@ -218,9 +218,17 @@ smoke-running: install
 # phases, BENCH_ARGS="--channels=16 --rates=1000,5000"
 # and BENCH_* variables change the load (bench/options.ts). Needs nats-server and
 # PostgreSQL at DATABASE_URL like the tests; never part of `make test`.
+# The peers phase needs Centrifugo, which plain `make tools` (and CI) does not build:
+# it is built here on demand (minutes, once) unless CENTRIFUGO_BIN names one or the
+# phases asked for leave peers out; if it cannot be built, its rows say "not run".
 QUICK ?=
 BENCH_ARGS ?=
 bench: install tools ensure-postgres
+	@phases="$$(printf '%s' '$(BENCH_ARGS)' | sed -n 's/.*--phases=\([^ ]*\).*/\1/p')"; \
+	phases="$${phases:-$${BENCH_PHASES:-}}"; \
+	if [ -z "$${CENTRIFUGO_BIN:-}" ] && { [ -z "$$phases" ] || printf ',%s,' "$$phases" | grep -q ',peers,'; }; then \
+	  TOOLS=centrifugo bash infra/tools/install.sh || echo "make bench: Centrifugo was not built; the peers rows will say not run" >&2; \
+	fi
 	@QUICK='$(QUICK)' DATABASE_URL='$(TEST_DATABASE_URL)' $(NODE_TSX) bench/run.ts $(BENCH_ARGS)
 
 # What tracing costs: off (no exporter) against OTLP export on; needs nats-server.

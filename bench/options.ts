@@ -41,6 +41,9 @@ export const PHASES = [
   "latency",
   "fanout",
   "idle",
+  // Last: it starts peers (Centrifugo, Socket.IO) beside the stack and takes jetmesh's idle
+  // figure from the idle phase when that ran.
+  "peers",
 ] as const;
 export type Phase = (typeof PHASES)[number];
 

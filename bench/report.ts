@@ -5,6 +5,8 @@ import { type DurabilityResult, ratios } from "./phases/durability.ts";
 import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
+import type { PeersResult } from "./phases/peers.ts";
+import { peersTable } from "./peers/report.ts";
 import type { StagesResult } from "./phases/stages.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
@@ -32,6 +34,8 @@ export interface BenchResults {
   latency?: LatencyResult[];
   fanout?: FanoutResult;
   idle?: IdleResult;
+  /** jetmesh beside Centrifugo and Socket.IO (issue 14). */
+  peers?: PeersResult;
   /** What the services logged at warn or error level during the run. */
   complaints: Complaint[];
   targets: TargetCheck[];
@@ -374,6 +378,7 @@ export function markdown(r: BenchResults): string {
   if (notes.length > 0) lines.push("");
   if (r.stages) lines.push(...stagesTable(r.stages, r.sustained));
   if (r.durability) lines.push(...durabilityTable(r.durability));
+  if (r.peers) lines.push(...peersTable(r.peers, r.options.rates));
   lines.push(
     "CPU in cores per process during each window (1.00 = one core), machine busy share, load average:",
   );

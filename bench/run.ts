@@ -1,6 +1,7 @@
 /**
  * `make bench`: raw ceilings, then jetmesh's throughput, latency, fan-out and
- * idle-connection cost, all against one nats-server and one PostgreSQL in one
+ * idle-connection cost, then the same figures of its peers (Centrifugo,
+ * Socket.IO), all against one nats-server and one PostgreSQL in one
  * run, because the machine is shared and only figures from the same run
  * compare. Settings: bench/options.ts. Results: bench/results/<time>.json and
  * .md, and the table on stdout. Progress goes to stderr.
@@ -19,6 +20,7 @@ import { durability } from "./phases/durability.ts";
 import { fanout } from "./phases/fanout.ts";
 import { idle } from "./phases/idle.ts";
 import { latency } from "./phases/latency.ts";
+import { peers } from "./phases/peers.ts";
 import { stages } from "./phases/stages.ts";
 import { sustained } from "./phases/sustained.ts";
 import { load1, machineInfo } from "./proc.ts";
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
       if (opts.phases.includes("latency")) results.latency = await latency(full);
       if (opts.phases.includes("fanout")) results.fanout = await fanout(full);
       if (opts.phases.includes("idle")) results.idle = await idle(full);
+      if (opts.phases.includes("peers")) results.peers = await peers(full, results.idle);
     }
   } finally {
     complaints = stack?.complaints() ?? [];

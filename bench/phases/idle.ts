@@ -81,13 +81,17 @@ const WARM_UP_CONNECTIONS = 500;
 /** Samples along the ramp, besides the one before it. */
 const STEPS = 10;
 
-interface Server {
+export interface Server {
   pid: number;
-  inspector: Inspector;
+  /** Node servers collect in full through it before each reading. */
+  inspector?: Inspector;
+  /** Or this collects (Centrifugo, Go: runtime.GC through pprof). */
+  collect?: () => Promise<void>;
 }
 
 async function rssAfterCollection(server: Server, settleMs: number): Promise<number> {
-  await server.inspector.collectGarbage();
+  await server.inspector?.collectGarbage();
+  await server.collect?.();
   await new Promise((r) => setTimeout(r, settleMs));
   return rssBytes(server.pid) ?? NaN;
 }
@@ -100,9 +104,13 @@ interface HoldOptions {
    * server.
    */
   mint?: (sub: string) => Promise<string>;
+  /** The clients' wire protocol (bench/workers/protocols.ts); jetmesh's by default. */
+  protocol?: string;
+  /** The server's name for a channel (Centrifugo's carry its namespace); as is by default. */
+  channel?: (name: string) => string;
 }
 
-async function hold(
+export async function hold(
   ctx: Ctx,
   name: string,
   url: string,
@@ -119,10 +127,11 @@ async function hold(
   const tokens = await Promise.all(clients.map((_, i) => o.mint?.(`bench-idle-${i}`)));
   progress(`idle ${name}: warming up`);
   await clients[0].call("idleOpen", {
+    protocol: o.protocol,
     url,
     token: tokens[0],
     count: WARM_UP_CONNECTIONS,
-    channelPrefix: `warm.${ctx.tag("w")}.`,
+    channelPrefix: (o.channel ?? String)(`warm.${ctx.tag("w")}.`),
   });
   await clients[0].call("idleClose");
   const rssBefore = await rssAfterCollection(server, settleMs);
@@ -148,11 +157,12 @@ async function hold(
         const r = await w.call<{ open: number; failed: number; firstError?: string }>(
           "idleOpen",
           {
+            protocol: o.protocol,
             url,
             token: tokens[i],
             count: upTo - from,
             first: first + from,
-            channelPrefix: `idle.${tag}.`,
+            channelPrefix: (o.channel ?? String)(`idle.${tag}.`),
             deadlineMs: CONNECT_DEADLINE_MS,
           },
         );
@@ -187,6 +197,29 @@ async function hold(
       await w.call("idleClose").catch(() => {});
       await w.stop();
     }));
+  }
+}
+
+/** Connections each server is asked to hold: the wanted count, or what the fd limit allows. */
+export function idleAttempted(wanted: number): number {
+  return Math.min(wanted, fdLimits().soft - SERVER_FD_RESERVE);
+}
+
+/** One ramp on a freshly started notify (with its inspector, for the full collections). */
+export async function idleJetmesh(ctx: Ctx, count: number): Promise<IdleRun> {
+  const notifyInspect = await freePort();
+  await ctx.stack.restart("notify", [`--inspect=127.0.0.1:${notifyInspect}`]);
+  const inspector = await Inspector.connect(notifyInspect);
+  try {
+    const server = { pid: ctx.stack.pids().notify, inspector };
+    return await hold(ctx, "jetmesh", ctx.stack.notifyWs, server, count, {
+      others: { nats: ctx.nats.pid ?? -1 },
+      mint: ctx.stack.token,
+    });
+  } finally {
+    inspector.close();
+    // Later phases get notify as it is deployed, without the inspector.
+    await ctx.stack.restart("notify");
   }
 }
 

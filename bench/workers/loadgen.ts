@@ -12,9 +12,13 @@
  *
  * Against jetmesh every connection presents the worker's token (`token`,
  * minted once by the orchestrator), as a production client does; the
- * references (prototype, raw uWS) take none.
+ * references (prototype, raw uWS) take none. The peers (Centrifugo, Socket.IO)
+ * are spoken to in their own protocols (`protocol`, bench/workers/protocols.ts)
+ * by the same code, so every system gets the same client.
  */
 import WebSocket from "ws";
+import { Conn, pongs } from "./conn.ts";
+import { type Protocol, protocol } from "./protocols.ts";
 import { num, type Progress, serve, str } from "./rpc.ts";
 
 export interface Counters {
@@ -31,6 +35,7 @@ export type Counts = Counters & { firstError?: string };
 
 interface Scenario {
   tag: string;
+  proto: Protocol;
   channels: string[];
   publishers: WebSocket[];
   subscribers: WebSocket[];
@@ -58,35 +63,8 @@ const scenarios = new Map<string, Scenario>();
 
 const nameOf = (args: Record<string, unknown>) => str(args, "name", "main");
 
-function opened(ws: WebSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-    ws.once(
-      "unexpected-response",
-      (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)),
-    );
-  });
-}
-
-/** The URL a connection opens: with `?token=` when the worker was given a token. */
-function withToken(url: string, args: Record<string, unknown>): string {
-  if (args.token === undefined) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}token=${str(args, "token")}`;
-}
-
-function nextFrame(ws: WebSocket): Promise<Record<string, unknown>> {
-  return new Promise((resolve) =>
-    ws.once("message", (d: Buffer) => resolve(JSON.parse(d.toString("utf8"))))
-  );
-}
-
-async function subscribe(ws: WebSocket, channel: string): Promise<void> {
-  const answer = nextFrame(ws);
-  ws.send(JSON.stringify({ op: "sub", channel }));
-  const f = await answer;
-  if (f.op !== "subscribed") throw new Error(`subscribe ${channel}: ${JSON.stringify(f)}`);
-}
+const tokenOf = (args: Record<string, unknown>) =>
+  args.token === undefined ? undefined : str(args, "token");
 
 /**
  * Opens publishers and subscribers and waits until every subscription is confirmed.
@@ -103,6 +81,7 @@ async function open(args: Record<string, unknown>) {
   const payloadBytes = num(args, "payloadBytes");
   const s: Scenario = {
     tag,
+    proto: protocol(args.protocol as string | undefined),
     channels,
     publishers: [],
     subscribers: [],
@@ -129,83 +108,67 @@ async function open(args: Record<string, unknown>) {
       groups.push(channels.slice(i, i + channelsPerConn));
     }
   }
+  const p = s.proto;
+  const token = tokenOf(args);
   const concurrency = 100;
   for (let i = 0; i < groups.length; i += concurrency) {
     await Promise.all(
       groups.slice(i, i + concurrency).map(async (chs) => {
-        const ws = new WebSocket(withToken(str(args, "subscribeUrl"), args), {
-          perMessageDeflate: false,
-        });
-        await opened(ws);
         // One listener from the start: a resumed subscription's replay may come in the same
         // read as its answer, before a listener added after the answer would be.
-        let answer: ((f: Record<string, unknown>) => void) | undefined;
-        ws.on("message", (d: Buffer) => {
-          if (answer === undefined || d.toString("latin1", 0, 14) === '{"op":"event",') {
-            onEvent(s, d);
-            return;
-          }
-          const a = answer;
-          answer = undefined;
-          a(JSON.parse(d.toString("utf8")));
-        });
-        for (const ch of chs) {
-          const f = await new Promise<Record<string, unknown>>((resolve) => {
-            answer = resolve;
-            ws.send(JSON.stringify(
-              after === undefined ? { op: "sub", channel: ch } : {
-                op: "sub",
-                channel: ch,
-                after,
-              },
-            ));
-          });
-          if (f.op !== "subscribed") throw new Error(`subscribe ${ch}: ${JSON.stringify(f)}`);
+        const c = await Conn.open(p, str(args, "subscribeUrl"), token, (c, d) => onEvent(s, c, d));
+        for (const [k, ch] of chs.entries()) {
+          const frame = after === undefined || p.name !== "jetmesh"
+            ? p.subscribe(ch, k)
+            : JSON.stringify({ op: "sub", channel: ch, after });
+          await c.ask(`subscribe ${ch}`, frame, (text) => p.subscribed(text, k));
         }
-        s.subscribers.push(ws);
+        s.subscribers.push(c.ws);
       }),
     );
   }
   // Every publisher connection is the same identity (the token's sub), as one busy backend's
   // would be.
-  const pubUrl = withToken(str(args, "publishUrl"), args);
   for (let i = 0; i < num(args, "publishers", 1); i++) {
-    const ws = new WebSocket(pubUrl, { perMessageDeflate: false });
-    await opened(ws);
     const k = i;
+    const c = await Conn.open(p, str(args, "publishUrl"), token, (c, d) => onAck(s, k, c, d));
     s.inflight.push(0);
-    ws.on("message", (d: Buffer) => onAck(s, k, d));
-    s.publishers.push(ws);
+    s.publishers.push(c.ws);
   }
   scenarios.set(name, s);
   return { subscribers: s.subscribers.length, publishers: s.publishers.length };
 }
 
-function onAck(s: Scenario, k: number, d: Buffer): void {
-  s.inflight[k]--;
-  // An ack is {"op":"ack",…}; anything else is an error frame.
-  if (d[7] === 0x61 && d.toString("latin1", 0, 12) === '{"op":"ack",') s.c.acked++;
-  else {
-    s.c.errors++;
+function onAck(s: Scenario, k: number, c: Conn, d: Buffer): void {
+  const f = s.proto.scan(d);
+  if (f.pong !== undefined) c.ws.send(f.pong);
+  s.inflight[k] -= f.acks + f.errors;
+  s.c.acked += f.acks;
+  if (f.errors > 0) {
+    s.c.errors += f.errors;
     s.firstError ??= d.toString("utf8").slice(0, 300);
   }
   s.pump?.();
 }
 
-function onEvent(s: Scenario, d: Buffer): void {
-  s.c.delivered++;
-  if (s.parse) {
-    const f = JSON.parse(d.toString("utf8")) as {
-      op: string;
-      channel: string;
-      data: { r: string; c: number; n: number; t: number };
-    };
-    if (f.op === "event" && f.data?.r === s.tag) {
-      const key = `${f.data.c}|${f.channel}`;
+type EventData = { r: string; c: number; n: number; t: number };
+
+function onEvent(s: Scenario, c: Conn, d: Buffer): void {
+  if (!s.parse) {
+    const f = s.proto.scan(d);
+    if (f.pong !== undefined) c.ws.send(f.pong);
+    s.c.delivered += f.events;
+  } else {
+    const events = s.proto.parse(d);
+    if (events.length === 0) pongs(s.proto)(c, d);
+    s.c.delivered += events.length;
+    for (const { channel, data } of events as Array<{ channel: string; data: EventData }>) {
+      if (data?.r !== s.tag) continue;
+      const key = `${data.c}|${channel}`;
       const last = s.lastSeen.get(key);
-      if (last !== undefined && f.data.n <= last) s.c.violations++;
-      s.lastSeen.set(key, f.data.n);
-      if (inWindow(s, f.data.t)) s.samples.push(performance.now() - f.data.t);
+      if (last !== undefined && data.n <= last) s.c.violations++;
+      s.lastSeen.set(key, data.n);
+      if (inWindow(s, data.t)) s.samples.push(performance.now() - data.t);
     }
   }
   s.pump?.();
@@ -224,7 +187,12 @@ function sendOne(s: Scenario, k: number, intended: number): void {
   const channel = s.channels[n % s.channels.length];
   s.inflight[k]++;
   s.publishers[k].send(
-    `{"op":"pub","id":"${s.tag}-${n}","channel":"${channel}","data":{"r":"${s.tag}","c":${k},"n":${n},"t":${intended},"p":"${s.pad}"}}`,
+    s.proto.publish(
+      channel,
+      n,
+      `${s.tag}-${n}`,
+      `{"r":"${s.tag}","c":${k},"n":${n},"t":${intended},"p":"${s.pad}"}`,
+    ),
   );
 }
 
@@ -338,7 +306,9 @@ async function close(args: Record<string, unknown>) {
 const idle: WebSocket[] = [];
 
 async function idleOpen(args: Record<string, unknown>, progress: Progress) {
-  const url = withToken(str(args, "url"), args);
+  const p = protocol(args.protocol as string | undefined);
+  const url = str(args, "url");
+  const token = tokenOf(args);
   const count = num(args, "count");
   const first = num(args, "first", 0);
   const prefix = str(args, "channelPrefix");
@@ -353,10 +323,14 @@ async function idleOpen(args: Record<string, unknown>, progress: Progress) {
     while (next < count && performance.now() < deadline) {
       const i = next++;
       try {
-        const ws = new WebSocket(url, { perMessageDeflate: false });
-        await opened(ws);
-        await subscribe(ws, `${prefix}${first + i}`);
+        const c = await Conn.open(p, url, token, pongs(p));
+        const ws = c.ws;
         ws.on("error", () => {});
+        await c.ask(
+          "subscribe",
+          p.subscribe(`${prefix}${first + i}`, 0),
+          (t) => p.subscribed(t, 0),
+        );
         idle.push(ws);
       } catch (err) {
         failed++;

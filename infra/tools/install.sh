@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # make tools [TOOLS="nats-server nats jaeger"]: builds the pinned tools of
-# infra/tools/pins.txt from their Go modules into .tools/bin (git-ignored).
+# infra/tools/pins.txt from their Go modules into .tools/bin (git-ignored;
+# TOOLS_BIN=dir builds elsewhere). Without TOOLS, only the pins whose set
+# column is `default`: bench-only peers (Centrifugo) are built when named.
 # A tool whose binary and version stamp are already there is skipped, so a
 # second run takes no time. Needs Go (1.24 or newer) and the Go module proxy.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin="$root/.tools/bin"
+bin=${TOOLS_BIN:-$root/.tools/bin}
 pins="$root/infra/tools/pins.txt"
-wanted=${TOOLS:-nats-server nats jaeger}
+wanted=${TOOLS:-$(awk '$1 !~ /^#/ && $6 == "default" { printf "%s ", $1 }' "$pins")}
 
 need_go() {
   if command -v go >/dev/null 2>&1; then return 0; fi
@@ -16,13 +18,13 @@ need_go() {
 make tools: Go is not installed, and $1 $2 is built from its Go module.
   Install Go (https://go.dev/dl/, 1.24 or newer) and run make again, or
   put a $1 binary of version $2 at $bin/$1 (release binaries: https://github.com/$3/releases),
-  or point NATS_SERVER_BIN / NATS_CLI_BIN / JAEGER_BIN at one.
+  or point NATS_SERVER_BIN / NATS_CLI_BIN / JAEGER_BIN / CENTRIFUGO_BIN at one.
 EOT
   exit 1
 }
 
 mkdir -p "$bin"
-while read -r name module package version _min; do
+while read -r name module package version _min _set; do
   case "$name" in "" | \#*) continue ;; esac
   case " $wanted " in *" $name "*) ;; *) continue ;; esac
   stamp="$bin/.$name.version"

@@ -6,7 +6,7 @@ import { atLeast, locateTool, parseVersion, readPins, ToolMissingError } from ".
 
 t.test("pins.txt names each tool once, with a version and a module", async (t) => {
   const pins = readPins();
-  t.same([...pins.keys()].sort(), ["jaeger", "nats", "nats-server"]);
+  t.same([...pins.keys()].sort(), ["centrifugo", "jaeger", "nats", "nats-server"]);
   t.match(pins.get("nats-server"), {
     module: "github.com/nats-io/nats-server/v2",
     version: /^v2\.15\.\d+$/,
@@ -14,6 +14,23 @@ t.test("pins.txt names each tool once, with a version and a module", async (t) =
   });
   t.match(pins.get("nats"), { package: "./nats", version: /^v\d+\.\d+\.\d+$/ });
   t.equal(pins.get("jaeger")?.minimum, undefined, "Jaeger only as the pinned build");
+  t.match(pins.get("centrifugo"), {
+    module: "github.com/centrifugal/centrifugo/v6",
+    version: /^v6\.\d+\.\d+$/,
+    minimum: undefined,
+  });
+});
+
+t.test("a plain make tools builds the default set; bench peers only when named", async (t) => {
+  const sets = Object.fromEntries([...readPins().values()].map((p) => [p.name, p.set]));
+  t.same(sets, {
+    "nats-server": "default",
+    nats: "default",
+    jaeger: "default",
+    centrifugo: "bench",
+  });
+  // A pins file of the old form (no set column) still reads: every tool in the default set.
+  t.equal(readPins("nats . . v1.0.0 -\n").get("nats")?.set, "default");
 });
 
 t.test("versions as the tools print them", async (t) => {

@@ -1,8 +1,9 @@
 /**
  * Where the project's pinned tools are: nats-server, the nats CLI and Jaeger,
- * built by `make tools` into .tools/bin at the versions of infra/tools/pins.txt.
+ * built by `make tools` into .tools/bin at the versions of infra/tools/pins.txt,
+ * and Centrifugo, a bench peer built only when named (`TOOLS=centrifugo`).
  *
- * A binary named by its variable (NATS_SERVER_BIN, NATS_CLI_BIN, JAEGER_BIN)
+ * A binary named by its variable (NATS_SERVER_BIN, NATS_CLI_BIN, JAEGER_BIN, CENTRIFUGO_BIN)
  * wins; then .tools/bin; then one on PATH, but only when it reports at least
  * the minimum version in pins.txt (Debian's nats-server 2.9.10 does not).
  */
@@ -11,7 +12,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type ToolName = "nats-server" | "nats" | "jaeger";
+export type ToolName = "nats-server" | "nats" | "jaeger" | "centrifugo";
 
 export interface Pin {
   name: ToolName;
@@ -20,6 +21,8 @@ export interface Pin {
   version: string;
   /** Oldest version accepted from PATH; undefined: only the pinned build. */
   minimum: string | undefined;
+  /** `default`: built by a plain `make tools`; `bench`: only when named in TOOLS. */
+  set: "default" | "bench";
 }
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -29,6 +32,7 @@ const OVERRIDE: Record<ToolName, string> = {
   "nats-server": "NATS_SERVER_BIN",
   nats: "NATS_CLI_BIN",
   jaeger: "JAEGER_BIN",
+  centrifugo: "CENTRIFUGO_BIN",
 };
 
 export function readPins(
@@ -38,12 +42,13 @@ export function readPins(
   for (const line of text.split("\n")) {
     const cols = line.trim().split(/\s+/);
     if (cols[0] === "" || cols[0].startsWith("#")) continue;
-    const [name, module, pkg, version, minimum] = cols as [
+    const [name, module, pkg, version, minimum, set] = cols as [
       ToolName,
       string,
       string,
       string,
       string,
+      string | undefined,
     ];
     pins.set(name, {
       name,
@@ -51,6 +56,7 @@ export function readPins(
       package: pkg,
       version,
       minimum: minimum === "-" ? undefined : minimum,
+      set: set === "bench" ? "bench" : "default",
     });
   }
   return pins;
@@ -112,7 +118,9 @@ function howToGet(tool: ToolName): string {
     }@${pin.version}`,
   ];
   return [
-    `  make tools            builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
+    `  ${
+      pin.set === "default" ? "make tools           " : `TOOLS=${tool} make tools`
+    } builds ${tool} ${pin.version} into .tools/bin (needs Go)`,
     ...goInstall,
     `  or: a release binary from https://github.com/${repo}/releases in .tools/bin or named by ${
       OVERRIDE[tool]
