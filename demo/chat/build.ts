@@ -12,13 +12,22 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const HERE = new URL("./", import.meta.url);
 
-export async function buildPage(outDir: string): Promise<void> {
+/**
+ * Bundles `entry` (a page's script, with the SDK it imports) into `outDir`/`script` and copies
+ * the page's static files beside it (target name → source). The examples' pages build the same way.
+ */
+export async function bundlePage(
+  entry: URL,
+  outDir: string,
+  script: string,
+  files: Record<string, URL>,
+): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const esbuild = await import("esbuild");
   try {
     await esbuild.build({
-      entryPoints: [fileURLToPath(new URL("app.ts", HERE))],
-      outfile: join(outDir, "chat.js"),
+      entryPoints: [fileURLToPath(entry)],
+      outfile: join(outDir, script),
       bundle: true,
       format: "esm",
       target: "es2022",
@@ -28,8 +37,14 @@ export async function buildPage(outDir: string): Promise<void> {
     // esbuild keeps a helper process for further builds; there are none.
     await esbuild.stop();
   }
-  await copyFile(new URL("index.html", HERE), join(outDir, "index.html"));
-  await copyFile(new URL("style.css", HERE), join(outDir, "chat.css"));
+  for (const [name, source] of Object.entries(files)) await copyFile(source, join(outDir, name));
+}
+
+export async function buildPage(outDir: string): Promise<void> {
+  await bundlePage(new URL("app.ts", HERE), outDir, "chat.js", {
+    "index.html": new URL("index.html", HERE),
+    "chat.css": new URL("style.css", HERE),
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

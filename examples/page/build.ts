@@ -5,32 +5,18 @@
  *
  *   node --import tsx examples/page/build.ts <example> <out-dir>   (`make example-pages`)
  */
-import { copyFile, mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { bundlePage } from "../../demo/chat/build.ts";
 
 const EXAMPLES = new URL("../", import.meta.url);
 
 export async function buildExamplePage(example: string, outDir: string): Promise<void> {
   if (!/^[a-z0-9-]+$/.test(example)) throw new Error(`not an example name: ${example}`);
   const dir = new URL(`${example}/page/`, EXAMPLES);
-  await mkdir(outDir, { recursive: true });
-  const esbuild = await import("esbuild");
-  try {
-    await esbuild.build({
-      entryPoints: [fileURLToPath(new URL("app.ts", dir))],
-      outfile: join(outDir, "app.js"),
-      bundle: true,
-      format: "esm",
-      target: "es2022",
-      logLevel: "warning",
-    });
-  } finally {
-    // esbuild keeps a helper process for further builds; there are none.
-    await esbuild.stop();
-  }
-  await copyFile(new URL("index.html", dir), join(outDir, "index.html"));
-  await copyFile(new URL("page/style.css", EXAMPLES), join(outDir, "style.css"));
+  await bundlePage(new URL("app.ts", dir), outDir, "app.js", {
+    "index.html": new URL("index.html", dir),
+    "style.css": new URL("page/style.css", EXAMPLES),
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

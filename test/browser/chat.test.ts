@@ -1,29 +1,14 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { eventually, launchChromium, SCREENSHOTS, skipWithoutChromium } from "./chromium.ts";
 import t from "tap";
 import { buildPage } from "../../demo/chat/build.ts";
 import { startProcessStack } from "../../devkit/process-stack.ts";
 import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
-/**
- * Debian's chromium (`make ensure-chromium`); `npx playwright install` cannot download a browser
- * here.
- */
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const SCREENSHOTS = ".data/screenshots";
 const PRESENCE_TTL_MS = 3000;
 
 /** The texts of the messages a page shows, in order (each `<li>` is "<sender> <text>"). */
@@ -33,28 +18,7 @@ const members = (page: Page) =>
   page.$$eval("#members li", (lis) => lis.map((li) => li.textContent ?? ""));
 const stateOf = (page: Page) => page.$eval("#state", (el) => el.textContent ?? "");
 
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// In CI (.ci/run sets JETMESH_CI) a missing browser is a failure, not a skip: a skipped test
-// checks nothing.
-const skip = existsSync(CHROMIUM) || process.env.JETMESH_CI
-  ? false
-  : `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`;
+const skip = skipWithoutChromium;
 
 t.test(
   "chat page in chromium: rooms, both ways, kill -9 of notify and of ingest; every message once, in order; presence right",
@@ -80,7 +44,7 @@ t.test(
     });
     mark("stack up");
     t.teardown(stack.stop);
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    const browser = await launchChromium();
     t.teardown(() => browser.close());
     const policies: string[] = [];
     const open = async (name: string, room: string) => {

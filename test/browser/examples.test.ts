@@ -7,55 +7,25 @@
  * static server here, as any web server would.
  */
 import { createServer, type Server } from "node:http";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { eventually, launchChromium, SCREENSHOTS, skipWithoutChromium } from "./chromium.ts";
 import t from "tap";
 import { parse } from "yaml";
 import { buildExamplePage } from "../../examples/page/build.ts";
 import { startProcessStack } from "../../devkit/process-stack.ts";
 import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const SCREENSHOTS = ".data/screenshots";
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript",
   ".css": "text/css",
 };
 
-const skip = existsSync(CHROMIUM) || process.env.JETMESH_CI
-  ? false
-  : `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`;
-
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const skip = skipWithoutChromium;
 
 /** Files of `root` under their path; nothing outside it. */
 function staticServer(root: string): Promise<{ server: Server; url: string }> {
@@ -130,7 +100,7 @@ t.test("the examples' pages show aggregates and alerts live", { skip }, async (t
     t.equal(res.status, 200, `published on ${channel}`, { body: await res.text() });
   };
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const open = async (example: string, token?: string) => {
     const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
