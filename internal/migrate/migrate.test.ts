@@ -34,9 +34,11 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
     "DLQ created",
     "jetmesh_seen created",
     "jetmesh_presence created",
+    "jetmesh_processing created",
   ]);
   const again = await migrateAsAdmin([ns.url], {}, users.admin);
   t.same(again.map((s) => s.action), [
+    "unchanged",
     "unchanged",
     "unchanged",
     "unchanged",
