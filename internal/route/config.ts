@@ -41,6 +41,12 @@ export interface RouteConfig extends ServiceBase {
   namespacesFile: string | undefined;
   /** Its contents at start; a file that does not parse or compile refuses the start. */
   namespaces: NamespacesConfig;
+  /**
+   * ROUTE_CHECKPOINT_INTERVAL: how often each partition's processing state is saved (also every
+   * 10 000 events). A crash replays what came after; keep it well under EVENTS' 2-minute
+   * duplicate window.
+   */
+  checkpointEveryMs: number;
 }
 
 /** What the pin timeout must exceed ROUTE_ACK_WAIT by (see `pinTimeoutMs`). */
@@ -60,6 +66,7 @@ export function readRouteConfig(env: Env): RouteConfig {
     dedupeTtlMs: readDedupeTtlMs(r),
     namespacesFile: r.optional("JETMESH_NAMESPACES"),
     namespaces: readNamespaces(r),
+    checkpointEveryMs: r.durationMs("ROUTE_CHECKPOINT_INTERVAL", "10s", 100),
   };
   r.done();
   return cfg;
