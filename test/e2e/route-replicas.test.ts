@@ -94,7 +94,7 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
   await Promise.all([startReplica(1), startReplica(2)]);
   await follower.until(traffic.published.length, 60_000);
   for (let i = 0; i < REPLICAS; i++) {
-    t.equal(await replicas[i]!.stop("SIGTERM"), 0, `replica ${i} stops gracefully`);
+    t.equal((await replicas[i]!.stop("SIGTERM")).code, 0, `replica ${i} stops gracefully`);
     replicas[i] = undefined;
     if (i < REPLICAS - 1) await sleep(1000);
     if (i < REPLICAS - 1) await startReplica(i);
