@@ -12,26 +12,14 @@
  * whose outputs are all PubAcked), then the seen-ids mark, then the ack.
  */
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   CHECKPOINT_BUCKET,
   decodeEnvelope,
-  encodeEnvelope,
   type Envelope,
-  eventsSubject,
   INGEST_PREFIX,
-  TRACEPARENT_HEADER,
-  TRACESTATE_HEADER,
 } from "../../subjects/mod.ts";
-import {
-  deadLetter,
-  isRetryable,
-  openBucket,
-  publishWithRetry,
-  type StreamPublisher,
-  withRetry,
-} from "../bus/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { openBucket, type StreamPublisher, withRetry } from "../bus/mod.ts";
 import { Inflight } from "../lifecycle/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
@@ -43,6 +31,7 @@ import {
 } from "../processing/mod.ts";
 import type { RouteMetrics } from "./metrics.ts";
 import type { RulesHook } from "./relay.ts";
+import { emitOutputs } from "./processing-emit.ts";
 import { asJsMsg, replayPartition } from "./replay.ts";
 import type { RoutedFrom, SeenIds } from "./seen.ts";
 
@@ -73,6 +62,8 @@ export class RouteProcessing implements RulesHook {
   #set: ProcessingSet;
   /** Per partition: its state, once opened and replayed. */
   readonly #procs = new Map<number, Promise<CheckpointedPartition>>();
+  /** Per partition: its durable, as of the last gain (where a replay stops). */
+  readonly #consumers = new Map<number, Consumer>();
   /** Marks and acks off the partition's serial path, as the relay does. */
   readonly #acking = new Inflight();
 
@@ -99,7 +90,12 @@ export class RouteProcessing implements RulesHook {
   ): { key: string; run: () => Promise<void> } | undefined {
     if (this.#set.rulesFor(env.channel) === undefined) return undefined;
     const p = partitionOfSubject(m.subject);
-    const opened = this.#procs.get(p);
+    let opened = this.#procs.get(p);
+    const consumer = this.#consumers.get(p);
+    if (opened === undefined && consumer !== undefined) {
+      // Released (a hand-over) but still pinned here (the unpin failed): take it up again.
+      opened = this.#open(p, consumer);
+    }
     const seq = m.info.streamSequence;
     const stepped: Promise<Stepped> = opened === undefined
       ? Promise.reject(new Error(`partition ${p} has no processing state here`))
@@ -122,7 +118,7 @@ export class RouteProcessing implements RulesHook {
     const keepAlive = () => m.working();
     const { proc, r } = await stepped;
     const from = await this.#routedFrom(env, routed, keepAlive);
-    await this.#emit(m, env, r, from, keepAlive, true);
+    await emitOutputs(this.#o, m, env, r, from, keepAlive, true);
     proc.settled(seq);
     const ack = () => {
       m.ack();
@@ -162,68 +158,6 @@ export class RouteProcessing implements RulesHook {
   }
 
   /**
-   * Publishes a stepped input's outputs, in order. Routed before at this very sequence: all of
-   * them went out then, nothing again. Routed at another sequence (a late client retry): the
-   * input itself is not published again, what the rules created is (a replay computes the
-   * same). Rule errors park a copy of the input on DLQ, once.
-   */
-  async #emit(
-    m: JsMsg,
-    env: Envelope,
-    r: StepResult,
-    from: RoutedFrom | undefined,
-    keepAlive: () => void,
-    live: boolean,
-  ): Promise<void> {
-    if (r.skipped) return;
-    const { pub, signal, log, metrics } = this.#o;
-    const seq = m.info.streamSequence;
-    const all = from === undefined;
-    const created = all || from.seq !== seq;
-    const h = natsHeaders();
-    for (const k of [TRACEPARENT_HEADER, TRACESTATE_HEADER]) {
-      const v = m.headers?.get(k);
-      if (v) h.set(k, v);
-    }
-    const problems = [...r.errors];
-    for (const o of r.outputs) {
-      if (o.kind === "event" ? !all : !created) continue;
-      try {
-        const started = performance.now();
-        const pa = await publishWithRetry(
-          pub,
-          eventsSubject(o.channel),
-          encodeEnvelope(o.envelope),
-          { msgID: o.msgID, headers: h },
-          { signal, onRetry: keepAlive },
-        );
-        if (live) metrics.publishAck.observe((performance.now() - started) / 1000);
-        (pa.duplicate ? metrics.duplicates : metrics.published).inc();
-      } catch (err) {
-        if (isRetryable(err) || signal.aborted) throw err;
-        problems.push(`publish of ${o.msgID} rejected: ${errorMessage(err)}`);
-      }
-    }
-    if (problems.length === 0 || !all) return;
-    log.error("processing rules failed for an event; a copy goes to DLQ", {
-      id: env.id,
-      seq,
-      errors: problems,
-    });
-    await deadLetter(
-      this.#o.js,
-      "route",
-      env.channel,
-      m,
-      `processing rules: ${problems.join("; ")}`,
-      m.info.deliveryCount,
-      signal,
-      false,
-    );
-    metrics.deadLettered.inc();
-  }
-
-  /**
    * The partition came here (route's `gained`): load its checkpoints (which fences the
    * previous owner), then replay from them up to what the durable delivered, before the
    * durable's first message is stepped.
@@ -231,6 +165,11 @@ export class RouteProcessing implements RulesHook {
   async gained(p: number, consumer: Consumer): Promise<void> {
     const prev = this.#procs.get(p);
     prev?.then((proc) => proc.abandon(), () => {});
+    this.#consumers.set(p, consumer);
+    await this.#open(p, consumer);
+  }
+
+  #open(p: number, consumer: Consumer): Promise<CheckpointedPartition> {
     const opening = withRetry(() => this.#openAndReplay(p, consumer), {
       signal: this.#o.signal,
     });
@@ -241,7 +180,7 @@ export class RouteProcessing implements RulesHook {
         partition: p,
       })
     );
-    await opening;
+    return opening;
   }
 
   async #openAndReplay(p: number, consumer: Consumer): Promise<CheckpointedPartition> {
@@ -281,7 +220,7 @@ export class RouteProcessing implements RulesHook {
     const seq = m.info.streamSequence;
     const r = await proc.step(seq, env, Date.now());
     const from = await this.#routedFrom(env, undefined, () => {});
-    await this.#emit(m, env, r, from, () => {}, false);
+    await emitOutputs(this.#o, m, env, r, from, () => {}, false);
     proc.settled(seq);
     const seen = this.#o.seen;
     if (from === undefined && seen !== undefined && !r.skipped) {
