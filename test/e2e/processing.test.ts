@@ -53,7 +53,7 @@ async function startIotStack(
     ...auth.env,
     JETMESH_NAMESPACES: NAMESPACES,
     // A short ack wait makes the pin timeout (ack wait + 5 s), and so each failover, short.
-    ROUTE_ACK_WAIT: "2s",
+    ROUTE_ACK_WAIT: "1s",
     // Checkpoints within the run, so a take-over replays from one rather than from the start.
     ROUTE_CHECKPOINT_INTERVAL: "2s",
   };
@@ -249,7 +249,7 @@ t.test("IoT rules in route: results equal the reference", async (t) => {
 t.test("IoT rules in route: kill -9 each of two replicas mid-stream, the same results", async (t) => {
   const stack = await startIotStack(t, 2);
   const sub = await subscriber(t, stack.notifyWs);
-  const { planned, events, expected } = iotInput(stack.token, 14_000);
+  const { planned, events, expected } = iotInput(stack.token, 10_000);
   const publishing = publishAll(events, {
     ingestUrl: stack.ingestHttp,
     token: stack.token,
