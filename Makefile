@@ -40,6 +40,7 @@ help:
 	@echo "make check      tsc --noEmit, deno check, deno fmt --check and deno lint over cmd internal subjects sdk demo devkit test bench infra"
 	@echo "make fmt        format the tree (deno fmt, settings in deno.json)"
 	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
+	@echo "make run-local EXAMPLE=iot  the same with examples/iot's namespaces (route runs its rules) and its page built (or transactions)"
 	@echo "make migrate    create or update the streams and KV buckets, as the NATS admin user (before the services start)"
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
@@ -203,8 +204,18 @@ inspect: install
 replay-dlq: install
 	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
-run-local: install tools page
+# `make run-local EXAMPLE=iot` (or transactions): the example's namespaces file
+# for every service (route runs its rules) and its live page built into
+# .build/examples/<name>/ (README "Examples"). Only a value given on the command
+# line or in the environment counts, not example-load's default below.
+RUN_LOCAL_EXAMPLE := $(if $(filter-out undefined file,$(origin EXAMPLE)),$(EXAMPLE))
+run-local: install tools page $(if $(RUN_LOCAL_EXAMPLE),.build/examples/$(RUN_LOCAL_EXAMPLE)/app.js)
+ifneq ($(RUN_LOCAL_EXAMPLE),)
+	@test -f examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml || { echo "no examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml" >&2; exit 1; }
+	@JETMESH_NAMESPACES='$(CURDIR)/examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml' RUN_LOCAL_EXAMPLE='$(RUN_LOCAL_EXAMPLE)' $(NODE_TSX) infra/local/run.ts
+else
 	@$(NODE_TSX) infra/local/run.ts
+endif
 
 # A fresh stack (nats-server + PGlite + services, free ports, temp data) and
 # one event through it. `make smoke-running` checks an already running stack.

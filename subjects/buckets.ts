@@ -3,7 +3,23 @@ import { PRESENCE_BUCKET, PRESENCE_BUCKET_DESCRIPTION } from "./presence.ts";
 import { SEEN_BUCKET, SEEN_BUCKET_DESCRIPTION } from "./streams.ts";
 
 /**
- * The two KV buckets, as the migration creates them (internal/migrate). The
+ * Route's processing-rule checkpoints (internal/processing/checkpoint.ts): per
+ * namespace and partition, the engine's state and the INGEST position it covers.
+ */
+export const CHECKPOINT_BUCKET = "jetmesh_processing";
+export const CHECKPOINT_BUCKET_DESCRIPTION =
+  "jetmesh route: processing-rule state per namespace and partition, with the INGEST position it covers";
+/**
+ * History 1: only the last manifest matters; older ones would only cost disk. No TTL: a
+ * checkpoint is the only record of a window's state, however long its partition is quiet.
+ */
+export const CHECKPOINT_BUCKET_CONFIG = {
+  history: 1,
+  description: CHECKPOINT_BUCKET_DESCRIPTION,
+} as const;
+
+/**
+ * The three KV buckets, as the migration creates them (internal/migrate). The
  * services only bind to them: their NATS users may not create or change the
  * streams behind a bucket (`KV_<bucket>`).
  */
@@ -15,8 +31,8 @@ export interface BucketConfig {
   ttlMs: number;
   replicas: number;
   /**
-   * route reads `jetmesh_seen` with direct gets; presence has it too, as nats.js created it
-   * before the migration existed.
+   * route reads `jetmesh_seen` and `jetmesh_processing` with direct gets; presence has it too,
+   * as nats.js created it before the migration existed.
    */
   allowDirect: boolean;
   description: string;
@@ -49,6 +65,16 @@ export function bucketConfigs(s: BucketSettings): BucketConfig[] {
       replicas: s.replicas,
       allowDirect: true,
       description: PRESENCE_BUCKET_DESCRIPTION,
+    },
+    {
+      bucket: CHECKPOINT_BUCKET,
+      stream: bucketStream(CHECKPOINT_BUCKET),
+      // Kept until overwritten (0: no max_age).
+      ttlMs: 0,
+      replicas: s.replicas,
+      // Route reads manifests and chunks with direct gets, as it reads jetmesh_seen.
+      allowDirect: true,
+      description: CHECKPOINT_BUCKET_DESCRIPTION,
     },
   ];
 }

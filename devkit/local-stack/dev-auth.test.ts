@@ -47,3 +47,20 @@ t.test("the edges' variables: JWT on, the demo's namespaces, the page's origin a
     JETMESH_NAMESPACES: "/mine.yaml",
   }, "the developer's settings stay");
 });
+
+t.test("run-local EXAMPLE=<name>: notify also takes the example page's origin, the chat page's stay", async (t) => {
+  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {
+    RUN_LOCAL_EXAMPLE: "iot",
+    JETMESH_NAMESPACES: "/r/examples/iot/namespaces.yaml",
+  });
+  t.equal(
+    e.notify.JETMESH_ALLOWED_ORIGINS,
+    "http://localhost:8081,http://127.0.0.1:8081,http://localhost:8090,http://127.0.0.1:8090",
+  );
+  t.equal(e.notify.JETMESH_NAMESPACES, "/r/examples/iot/namespaces.yaml");
+  const own = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {
+    RUN_LOCAL_EXAMPLE: "iot",
+    JETMESH_ALLOWED_ORIGINS: "https://app.example",
+  });
+  t.notOk("JETMESH_ALLOWED_ORIGINS" in own.notify, "a developer's own origins are left as set");
+});

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { exampleOf, exampleOrigins } from "./example-page.ts";
 import { MIN_SECRET_BYTES } from "../../internal/auth/mod.ts";
 import { signDevToken } from "../../internal/notify/dev-token.ts";
 import { color, say } from "./console.ts";
@@ -61,10 +62,17 @@ export function edgeEnv(
     JETMESH_NAMESPACES: env.JETMESH_NAMESPACES || join(root, "infra/local/namespaces.yaml"),
   };
   const page = [`http://localhost:${ports.notify}`, `http://127.0.0.1:${ports.notify}`];
+  // With an example's page (example-page.ts) notify also takes its origin; listing origins
+  // ends the same-host default, so the chat page's are listed too.
+  const example = exampleOf(env);
+  const notifyOrigins: Record<string, string> = example && !env.JETMESH_ALLOWED_ORIGINS
+    ? { JETMESH_ALLOWED_ORIGINS: [...page, ...exampleOrigins(example.port)].join(",") }
+    : {};
   return {
     ingest: { ...shared, JETMESH_ALLOWED_ORIGINS: env.JETMESH_ALLOWED_ORIGINS || page.join(",") },
     notify: {
       ...shared,
+      ...notifyOrigins,
       JETMESH_DEV_TOKENS: "1",
       NOTIFY_DEMO_INGEST_URL: env.NOTIFY_DEMO_INGEST_URL || `ws://localhost:${ports.ingest}/v1/ws`,
     },

@@ -110,6 +110,8 @@ export function serviceLauncher(
       // Each service as its own NATS user (with an external server: as NATS_USER says).
       const own: NodeJS.ProcessEnv = n.passwords ? userEnv(s.needs.natsUser, n.passwords) : {};
       if (n.auth && s.needs.clientAuth) Object.assign(own, authEnvOf(n.auth, s.name));
+      // route runs the processing rules of the namespaces file the edges enforce.
+      if (n.auth && s.name === "route") own.JETMESH_NAMESPACES = n.auth.ingest.JETMESH_NAMESPACES;
       if (s.needs.database) {
         own.DATABASE_URL = n.databaseUrl;
         if (n.embeddedDatabase) own.DATABASE_POOL_MAX = "1";

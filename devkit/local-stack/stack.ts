@@ -26,6 +26,7 @@ import {
   serviceLauncher,
 } from "./services.ts";
 import { summaryLines } from "./summary.ts";
+import { exampleOf, serveExamplePage } from "./example-page.ts";
 
 export { StartFailure };
 
@@ -59,6 +60,8 @@ export class LocalStack {
   readonly #ctx: LocalContext;
   readonly #children: Child[] = [];
   #services: LocalServices | undefined;
+  /** `make run-local EXAMPLE=<name>`: the example page's static server. */
+  #examplePage: { close(): Promise<void> } | undefined;
   /** Stopped after the services, in this order: Jaeger gets their last spans. */
   readonly #backing: { jaeger?: Child; database?: Child; nats?: Child } = {};
   #stopping = false;
@@ -141,6 +144,10 @@ export class LocalStack {
         token,
       })
       : [];
+    const example = exampleOf(ctx.env);
+    if (example) {
+      this.#examplePage = await serveExamplePage(ctx.root, example.name, example.port);
+    }
     const lines = summaryLines({
       healthy,
       ingestPort,
@@ -157,6 +164,10 @@ export class LocalStack {
         ? "as the OTEL_* variables say"
         : "off",
       token: token ? { value: token, kept: access.length > 0 && !ctx.smoke } : undefined,
+      example: example && {
+        name: example.name,
+        url: `http://localhost:${example.port}/?notify=ws://localhost:${notifyPort}/v1/ws`,
+      },
     });
     return {
       healthy: healthy.every(Boolean),
@@ -199,6 +210,7 @@ export class LocalStack {
     const grace = this.#o.graceMs;
     const killed = (name: string) =>
       say(`${name} did not stop within ${grace} ms: killed`, color.yellow);
+    await this.#examplePage?.close();
     for (const r of (await this.#services?.launcher.stopAll(grace)) ?? []) {
       if (r.killed) killed(r.name);
     }

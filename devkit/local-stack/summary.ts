@@ -19,6 +19,8 @@ export interface SummaryInput {
   traces: string;
   /** The token printed for `alice`, and whether run-local.env keeps it; none: auth as configured. */
   token?: { value: string; kept: boolean };
+  /** `make run-local EXAMPLE=<name>`: its live page (add #token=<jwt> with auth on). */
+  example?: { name: string; url: string };
 }
 
 export function summaryLines(s: SummaryInput): string[] {
@@ -28,6 +30,12 @@ export function summaryLines(s: SummaryInput): string[] {
     color.bold("jetmesh is running") +
     (s.healthy.every(Boolean) ? "" : color.yellow("  (some /healthz did not answer yet)")),
     `  chat     http://localhost:${notify}/               the demo page (sign in with any name)`,
+    ...(s.example
+      ? [
+        `  example  ${s.example.url}${s.token ? "#token=$TOKEN" : ""}   the ${s.example.name} page`,
+        `           load: INGEST_URL=http://localhost:${ingest} JETMESH_TOKEN_URL='http://localhost:${notify}/dev/token?name=loadgen' make example-load EXAMPLE=${s.example.name}`,
+      ]
+      : []),
     `  ingest   ws://localhost:${ingest}/v1/ws         publish over WebSocket`,
     `           http://localhost:${ingest}/v1/publish  POST {"id","channel","data"}`,
     `  notify   ws://localhost:${notify}/v1/ws         subscribe`,

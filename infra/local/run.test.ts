@@ -68,7 +68,7 @@ t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to en
   t.match(r.out, /"msg":"migration done"/, "the migration ran before the services");
   t.match(
     r.out,
-    /nats --context jetmesh-local stream ls: DLQ EVENTS INGEST KV_jetmesh_presence KV_jetmesh_seen/,
+    /nats --context jetmesh-local stream ls: DLQ EVENTS INGEST KV_jetmesh_presence KV_jetmesh_processing KV_jetmesh_seen/,
     "the nats CLI context works (admin)",
   );
   t.equal(

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import postgres from "postgres";
-import { ensureConsumer, inboxPrefix, openBus } from "../../internal/bus/mod.ts";
+import { ensureConsumer, inboxPrefix, openBucket, openBus } from "../../internal/bus/mod.ts";
+import { CheckpointStore, type EngineSnapshot } from "../../internal/processing/mod.ts";
+import { replayPartition } from "../../internal/route/replay.ts";
 import { readReplayConfig, replayDlq } from "../../internal/dlq/mod.ts";
 import { defaultRoute, type RouteStep } from "../../internal/route/relay.ts";
 import { startIngest } from "../../internal/ingest/app.ts";
@@ -25,6 +27,7 @@ import { migrateAsAdmin } from "../../devkit/nats-users.ts";
 import { freePorts } from "../../devkit/ports.ts";
 import { parseMetrics, valueOf } from "../../devkit/prometheus.ts";
 import {
+  CHECKPOINT_BUCKET,
   persistConsumer,
   PRESENCE_BUCKET,
   routeConsumer,
@@ -240,6 +243,32 @@ t.test("each user is refused what its service does not need, and nothing changes
     await ensureConsumer(await jetstreamManager(nc), durable, log);
     await nc.close();
   }
+  // route keeps processing checkpoints as its own user: a large one in chunks (written, read,
+  // the replaced ones purged, the keys listed), and replays a partition with message gets.
+  {
+    const nc = await connectAs(ns, "route");
+    const { kv } = await openBucket(jetstream(nc), CHECKPOINT_BUCKET, "route");
+    const store = new CheckpointStore(nc, kv, { maxPayload: 8192 });
+    const snap = (position: number, filler: number): EngineSnapshot => ({
+      v: 1,
+      namespace: "perm",
+      position,
+      windows: { w: { fingerprint: "x".repeat(filler) } as never },
+      alerts: {},
+    });
+    const first = store.partition("perm", 0);
+    await first.load();
+    await first.save(snap(1, 20_000));
+    await first.save(snap(2, 30_000));
+    t.same((await store.partition("perm", 0).load()).snapshot, snap(2, 30_000), "route: KV");
+    await jetstream(admin).publish("ingest.0.perm.x", "v");
+    const seqs: number[] = [];
+    await replayPartition(await jetstreamManager(nc), 0, 1, 1000, async (m) => {
+      seqs.push(m.seq);
+    });
+    t.equal(seqs.length, 1, "route: replay reads its partition");
+    await nc.close();
+  }
   // Something in every stream, so a purge or a shrink would show.
   const js = jetstream(admin);
   for (
@@ -249,6 +278,7 @@ t.test("each user is refused what its service does not need, and nothing changes
       "dlq.route.x",
       `$KV.${SEEN_BUCKET}.k`,
       `$KV.${PRESENCE_BUCKET}.k`,
+      `$KV.${CHECKPOINT_BUCKET}.k`,
     ]
   ) await js.publish(subject, "v");
   const before = await snapshot(jsm);
@@ -355,6 +385,28 @@ t.test("each user is refused what its service does not need, and nothing changes
     "route",
     "write notify's presence",
     (nc) => requestRefusal(nc, `$KV.${PRESENCE_BUCKET}.k`, "v"),
+  );
+  for (const user of ["ingest", "persist", "notify"] as const) {
+    await refused(
+      user,
+      "write route's processing checkpoints",
+      (nc) => requestRefusal(nc, `$KV.${CHECKPOINT_BUCKET}.k`, "v"),
+    );
+    await refused(
+      user,
+      "read route's processing checkpoints",
+      (nc) =>
+        requestRefusal(
+          nc,
+          `$JS.API.DIRECT.GET.KV_${CHECKPOINT_BUCKET}.$KV.${CHECKPOINT_BUCKET}.k`,
+          undefined,
+        ),
+    );
+  }
+  await refused(
+    "route",
+    "read EVENTS' messages by sequence",
+    (nc) => requestRefusal(nc, "$JS.API.STREAM.MSG.GET.EVENTS", { seq: 1 }),
   );
   await refused("persist", "publish to EVENTS", (nc) => requestRefusal(nc, "events.x", "e"));
   await refused("persist", "pull from route's durable", pull("INGEST", "route-0"));

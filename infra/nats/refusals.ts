@@ -6,6 +6,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   bucketStream,
+  CHECKPOINT_BUCKET,
   DLQ_STREAM,
   EVENTS_STREAM,
   INGEST_STREAM,
@@ -20,6 +21,7 @@ export const ALL_STREAMS = [
   DLQ_STREAM,
   bucketStream(SEEN_BUCKET),
   bucketStream(PRESENCE_BUCKET),
+  bucketStream(CHECKPOINT_BUCKET),
 ];
 
 /**

@@ -26,6 +26,12 @@ export async function deadLetter(
   /** Processing attempts made, counting JetStream redeliveries. */
   deliveries: number,
   signal: AbortSignal,
+  /**
+   * False parks a copy and leaves the message to the caller: route's processing rules publish
+   * an input's outputs and park it only for the rules that failed, and a replayed message
+   * (ordered consumer) has nothing to ack.
+   */
+  ack = true,
 ): Promise<void> {
   const h = natsHeaders();
   h.set(DLQ_REASON_HEADER, reason.replace(/[\r\n]+/g, " ").slice(0, 1024));
@@ -40,5 +46,5 @@ export async function deadLetter(
     msgID: `dlq:${m.info.stream}:${m.info.streamSequence}`,
     headers: h,
   }, { signal });
-  await m.ackAck();
+  if (ack) await m.ackAck();
 }

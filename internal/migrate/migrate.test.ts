@@ -34,9 +34,11 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
     "DLQ created",
     "jetmesh_seen created",
     "jetmesh_presence created",
+    "jetmesh_processing created",
   ]);
   const again = await migrateAsAdmin([ns.url], {}, users.admin);
   t.same(again.map((s) => s.action), [
+    "unchanged",
     "unchanged",
     "unchanged",
     "unchanged",
@@ -96,7 +98,7 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
     ...bytes,
   });
   t.equal(main.code, 0, main.out);
-  t.match(main.out, /"msg":"migration done".*"unchanged":5/, "one JSON line says what it did");
+  t.match(main.out, /"msg":"migration done".*"unchanged":6/, "one JSON line says what it did");
 
   const asService = await runMain({
     NATS_URL: ns.url,

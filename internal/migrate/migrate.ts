@@ -86,8 +86,8 @@ async function current(jsm: JetStreamManager, name: string): Promise<StreamConfi
 }
 
 /**
- * Creates the streams INGEST, EVENTS, DLQ and the KV buckets jetmesh_seen and
- * jetmesh_presence, or brings existing ones to the configured settings.
+ * Creates the streams INGEST, EVENTS, DLQ and the KV buckets jetmesh_seen,
+ * jetmesh_presence and jetmesh_processing, or brings existing ones to the configured settings.
  * Idempotent: a second run with the same settings changes nothing. Runs as the
  * NATS admin user: the services' users may not create or change streams.
  *

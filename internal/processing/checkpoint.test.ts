@@ -2,12 +2,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { startNatsServer } from "../../devkit/nats-server.ts";
-import {
-  CHECKPOINT_BUCKET,
-  CheckpointConflictError,
-  CheckpointStore,
-  ensureCheckpointBucket,
-} from "./checkpoint.ts";
+import { CHECKPOINT_BUCKET } from "../../subjects/buckets.ts";
+import { CheckpointConflictError, CheckpointStore, ensureCheckpointBucket } from "./checkpoint.ts";
 import type { EngineSnapshot } from "./snapshot.ts";
 import { PartitionProcessor } from "./partition.ts";
 import { CheckpointedPartition, PartitionLostError } from "./checkpointed.ts";

@@ -21,21 +21,8 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { CHECKPOINT_BUCKET, CHECKPOINT_BUCKET_CONFIG } from "../../subjects/buckets.ts";
 import { decodeSnapshot, encodeSnapshot, type EngineSnapshot } from "./snapshot.ts";
-
-/**
- * The bucket and its settings. They move to subjects/buckets.ts (and the
- * migration creates the bucket) when route is wired; until then `ensureBucket`
- * creates it for tests and tools.
- */
-export const CHECKPOINT_BUCKET = "jetmesh_processing";
-export const CHECKPOINT_BUCKET_DESCRIPTION =
-  "jetmesh route: processing-rule state per namespace and partition, with the INGEST position it covers";
-/** History 1: only the last manifest matters; older ones would only cost disk. */
-export const CHECKPOINT_BUCKET_CONFIG = {
-  history: 1,
-  description: CHECKPOINT_BUCKET_DESCRIPTION,
-} as const;
 
 /** Room left in each message for the subject, headers and KV's own fields. */
 const HEADROOM = 4096;
@@ -110,9 +97,16 @@ export interface CheckpointStoreOptions {
   maxPayload?: number;
 }
 
-/** Creates the bucket if missing (tests, tools); the services will get it from the migration. */
+/**
+ * Creates the bucket if missing, for tests of this module alone; route binds to the one the
+ * migration creates (subjects/buckets.ts).
+ */
 export async function ensureCheckpointBucket(js: JetStreamClient, replicas = 1): Promise<KV> {
-  return await new Kvm(js).create(CHECKPOINT_BUCKET, { ...CHECKPOINT_BUCKET_CONFIG, replicas });
+  return await new Kvm(js).create(CHECKPOINT_BUCKET, {
+    ...CHECKPOINT_BUCKET_CONFIG,
+    replicas,
+    allow_direct: true,
+  });
 }
 
 export class CheckpointStore {

@@ -131,6 +131,15 @@ export class CheckpointedPartition {
     await this.#saving;
   }
 
+  /**
+   * Given up without a last checkpoint: the partition was gained again (its state is reloaded
+   * from KV) or a replay failed. Steps refuse from now on, and no save follows.
+   */
+  abandon(): void {
+    clearInterval(this.#timer);
+    this.lost ??= new CheckpointConflictError("partition state abandoned");
+  }
+
   /** Resolves when the saves queued so far are done (tests). */
   async saved(): Promise<void> {
     await this.#saving;

@@ -30,9 +30,8 @@ export {
 } from "./route-step.ts";
 export { type PartitionOptions, PartitionProcessor, type StepResult } from "./partition.ts";
 // checkpoint.ts talks to NATS: the one module here that is not pure.
+export { CHECKPOINT_BUCKET, CHECKPOINT_BUCKET_CONFIG } from "../../subjects/buckets.ts";
 export {
-  CHECKPOINT_BUCKET,
-  CHECKPOINT_BUCKET_CONFIG,
   CheckpointConflictError,
   CheckpointCorruptError,
   CheckpointStore,

@@ -31,6 +31,7 @@ import { handOver } from "./handover.ts";
 import { Takeover } from "./takeover.ts";
 import { defaultRoute, Relay, type RouteStep } from "./relay.ts";
 import { SeenIds } from "./seen.ts";
+import { startRules } from "./processing-start.ts";
 
 /** How often a replica compares the partitions it holds with its fair share (balance.ts). */
 const BALANCE_INTERVAL_MS = 5000;
@@ -86,6 +87,13 @@ export async function startRoute(
     opsRoutes("route", registry, busChecks(bus, streams)),
   );
   const abort = new AbortController();
+  // Undefined when no namespace has rules: the relay then is v1's alone.
+  const rules = await startRules(cfg, { bus, pub, seen, log, metrics, signal: abort.signal })
+    .catch(async (err) => {
+      await server.close();
+      await bus.nc.close();
+      throw err;
+    });
   const relay = new Relay({
     js: bus.js,
     pub,
@@ -96,6 +104,7 @@ export async function startRoute(
     seen,
     metrics,
     tracing,
+    rules: rules?.processing,
   });
   const pulling = new AbortController();
   const reconnects = { count: 0 };
@@ -106,6 +115,7 @@ export async function startRoute(
     log,
     metrics,
     idle: () => relay.idle(),
+    release: rules?.processing && ((p) => rules.processing!.release(p)),
     signal: pulling.signal,
     intervalMs: BALANCE_INTERVAL_MS,
     cooldownMs: BALANCE_COOLDOWN_MS,
@@ -145,6 +155,7 @@ export async function startRoute(
       metrics.partitionsGained.inc();
       const foreign = await takeover.gained(received);
       log.info("partition taken over", { consumer: name, partition: p, foreign_unacked: foreign });
+      await rules?.processing?.gained(p, current);
       return true;
     };
     const loop = consumeBatches(consumer, {
@@ -175,6 +186,9 @@ export async function startRoute(
       await Promise.all(loops.map((l) => l.catch(() => {})));
       // Finish what was pulled so it is acked now, not redelivered after ack_wait.
       await relay.idle();
+      // A last checkpoint of each partition's rules, so their next holder replays nothing.
+      rules?.stop();
+      await rules?.processing?.close();
       // Then hand every partition this replica holds to a waiting replica at once, rather than
       // after the pin timeout: nothing of it is left unacked.
       await handOver(bus.jsm, partitions, log, metrics);

@@ -11,6 +11,8 @@ export interface BalancerOptions {
   metrics: RouteMetrics;
   /** Resolves once everything pulled so far is relayed and acked. */
   idle: () => Promise<void>;
+  /** After `idle`, before the unpin: the partition's last processing checkpoint. */
+  release?: (partition: number) => Promise<void>;
   signal: AbortSignal;
   /** How often the share is checked. */
   intervalMs: number;
@@ -93,6 +95,7 @@ export class Balancer {
         if (pinOf(INGEST_STREAM, name) !== undefined) {
           // Everything pulled is relayed and acked first: the next holder finds nothing unacked.
           await this.#o.idle();
+          await this.#o.release?.(partition);
           await this.#o.jsm.consumers.unpin(INGEST_STREAM, name, ROUTE_PRIORITY_GROUP);
           dropPin(INGEST_STREAM, name);
           this.#o.metrics.partitionsHandedOver.inc();

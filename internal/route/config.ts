@@ -5,6 +5,7 @@ import {
   readServiceBase,
   type ServiceBase,
 } from "../config/mod.ts";
+import { type NamespacesConfig, readNamespaces } from "../namespaces/mod.ts";
 
 /** Where it listens (its /healthz and /metrics too) unless told otherwise; devkit/catalog.ts reads it. */
 export const ROUTE_DEFAULT_PORT = 8082;
@@ -33,6 +34,19 @@ export interface RouteConfig extends ServiceBase {
    * slow.
    */
   pinTimeoutMs: number;
+  /**
+   * JETMESH_NAMESPACES, the file ingest and notify read: route runs its processing rules and
+   * watches it for changes. Undefined: no rules.
+   */
+  namespacesFile: string | undefined;
+  /** Its contents at start; a file that does not parse or compile refuses the start. */
+  namespaces: NamespacesConfig;
+  /**
+   * ROUTE_CHECKPOINT_INTERVAL: how often each partition's processing state is saved (also every
+   * 10 000 events). A crash replays what came after; keep it well under EVENTS' 2-minute
+   * duplicate window.
+   */
+  checkpointEveryMs: number;
 }
 
 /** What the pin timeout must exceed ROUTE_ACK_WAIT by (see `pinTimeoutMs`). */
@@ -50,6 +64,9 @@ export function readRouteConfig(env: Env): RouteConfig {
     maxBatch: r.int("ROUTE_MAX_BATCH", 256, 1, 10_000),
     maxAttempts: r.int("ROUTE_MAX_ATTEMPTS", 3, 1, 100),
     dedupeTtlMs: readDedupeTtlMs(r),
+    namespacesFile: r.optional("JETMESH_NAMESPACES"),
+    namespaces: readNamespaces(r),
+    checkpointEveryMs: r.durationMs("ROUTE_CHECKPOINT_INTERVAL", "10s", 100),
   };
   r.done();
   return cfg;

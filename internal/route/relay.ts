@@ -52,6 +52,21 @@ export const defaultRoute: RouteStep = (env, now) => ({
   envelope: { ...env, routedAt: now },
 });
 
+/**
+ * Processing rules (processing.ts): takes the inputs of namespaces with rules onto a queue of
+ * its own. Absent when no namespace has rules: every input takes the v1 path.
+ */
+export interface RulesHook {
+  /** Undefined: no rules apply to this input. */
+  claim(
+    m: JsMsg,
+    env: Envelope,
+    routed: Promise<RoutedFrom | undefined> | undefined,
+  ): { key: string; run: () => Promise<void> } | undefined;
+  /** Resolves when its acks in flight are done. */
+  idle(): Promise<void>;
+}
+
 export interface RelayOptions {
   /** For DLQ. */
   js: JetStreamClient;
@@ -70,6 +85,7 @@ export interface RelayOptions {
   metrics: RouteMetrics;
   /** Absent: tracing is off. */
   tracing?: Tracing;
+  rules?: RulesHook;
 }
 
 /**
@@ -105,7 +121,10 @@ export class Relay {
     if (m.info.deliveryCount > 1) this.#o.metrics.redelivered.inc();
     const channel = ingestChannelOf(m.subject) ?? m.subject;
     const input = this.#read(m);
-    this.#order.run(channel, () => this.#traced(m, channel, input))
+    // Stepped here, in arrival order, when rules apply (processing.ts).
+    const rules = "env" in input ? this.#o.rules?.claim(m, input.env, input.routed) : undefined;
+    const run = rules?.run ?? (() => this.#traced(m, channel, input));
+    this.#order.run(rules?.key ?? channel, run)
       .catch((err) => {
         this.#o.metrics.failed.inc();
         this.#o.log.warn("event left for redelivery", { err, seq, channel });
@@ -299,5 +318,6 @@ export class Relay {
   async idle(): Promise<void> {
     await this.#order.idle();
     await this.#acking.settled();
+    await this.#o.rules?.idle();
   }
 }
