@@ -92,8 +92,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "route-channel-not-serial",
     where: RELAY,
-    search: "this.#order.run(channel, () =>",
-    replace: "this.#order.run(String(seq), () =>",
+    search: "this.#order.run(rules?.key ?? channel, run)",
+    replace: "this.#order.run(rules?.key ?? String(seq), run)",
     why: "a retried publish lets a later event of its channel overtake it",
     tests: RELAY_TESTS,
   },
