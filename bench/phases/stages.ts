@@ -33,8 +33,9 @@ import {
   EVENTS_STREAM,
   formatCursor,
   INGEST_STREAM,
+  partitionsFromMetadata,
   PERSIST_CONSUMER,
-  ROUTE_CONSUMER,
+  routeConsumerName,
 } from "../../subjects/mod.ts";
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, snapshot, usage } from "../sampler.ts";
@@ -89,20 +90,28 @@ export async function stages(ctx: Ctx): Promise<StagesResult> {
   const runs: StageRun[] = [];
   const pause = (stream: string, name: string) => jsm.consumers.pause(stream, name, PAUSED_UNTIL());
   const resume = (stream: string, name: string) => jsm.consumers.resume(stream, name);
+  // Route reads INGEST through one durable per partition; the stage holds back all of them.
+  const partitions = partitionsFromMetadata(
+    (await jsm.streams.info(INGEST_STREAM)).config.metadata,
+  );
+  if (partitions === undefined) throw new Error("INGEST has no partition count: not migrated");
+  const routeConsumers = Array.from({ length: partitions }, (_, p) => routeConsumerName(p));
+  const pauseRoute = () => Promise.all(routeConsumers.map((c) => pause(INGEST_STREAM, c)));
+  const resumeRoute = () => Promise.all(routeConsumers.map((c) => resume(INGEST_STREAM, c)));
   try {
     const before = await jsm.streams.info(EVENTS_STREAM);
     const cursor = formatCursor({ epoch: epochOf(before.created), seq: before.state.last_seq });
     const rows0 = await committedRows(ctx);
     const events0 = before.state.last_seq;
 
-    await pause(INGEST_STREAM, ROUTE_CONSUMER);
+    await pauseRoute();
     const ingest = await measure("ingest", pids, () => ingestAlone(ctx, lg, tag, channels, token));
     runs.push(ingest);
     const queued = ingest.queued ?? 0;
     note(`stages: ingest alone ${fmtCount(ingest.perSec)}/s; ${fmtCount(queued)} events queued`);
 
     await pause(EVENTS_STREAM, PERSIST_CONSUMER);
-    await resume(INGEST_STREAM, ROUTE_CONSUMER);
+    await resumeRoute();
     runs.push(
       await measure("route", pids, async () => ({
         how: "drains the filled INGEST into EVENTS, persist's consumer paused",
@@ -131,10 +140,10 @@ export async function stages(ctx: Ctx): Promise<StagesResult> {
   } finally {
     // Whatever happened, the phases after this one need a flowing pipeline.
     for (
-      const [stream, name] of [[INGEST_STREAM, ROUTE_CONSUMER], [
-        EVENTS_STREAM,
-        PERSIST_CONSUMER,
-      ]] as const
+      const [stream, name] of [
+        ...routeConsumers.map((c) => [INGEST_STREAM, c] as const),
+        [EVENTS_STREAM, PERSIST_CONSUMER] as const,
+      ]
     ) {
       await resume(stream, name).catch((err) => note(`stages: could not resume ${name}: ${err}`));
     }
