@@ -5,6 +5,7 @@
  */
 import uWS from "uWebSockets.js";
 import { serve } from "./rpc.ts";
+import { listenLoopback } from "./uws-listen.ts";
 
 const decoder = new TextDecoder();
 
@@ -50,15 +51,7 @@ async function start() {
       );
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    app.listen(
-      "127.0.0.1",
-      0,
-      (s) => (s
-        ? resolve(uWS.us_socket_local_port(s as uWS.us_socket))
-        : reject(new Error("cannot listen"))),
-    )
-  );
+  const port = await listenLoopback(app);
   return { port };
 }
 

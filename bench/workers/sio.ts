@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import uWS from "uWebSockets.js";
 import { serve, str } from "./rpc.ts";
+import { listenLoopback } from "./uws-listen.ts";
 
 interface Pub {
   channel: string;
@@ -41,15 +42,7 @@ async function start(args: Record<string, unknown>) {
     const io = new Server(OPTIONS);
     io.attachApp(app);
     wire(io);
-    const port = await new Promise<number>((resolve, reject) =>
-      app.listen(
-        "127.0.0.1",
-        0,
-        (s) => (s
-          ? resolve(uWS.us_socket_local_port(s as uWS.us_socket))
-          : reject(new Error("cannot listen"))),
-      )
-    );
+    const port = await listenLoopback(app);
     return { port };
   }
   const http = createServer();
