@@ -139,6 +139,12 @@ export class ServiceLauncher {
     }
   }
 
+  /** Where `name`'s /healthz, /readyz and /metrics answer (its ops port from its environment). */
+  opsUrl(name: ServiceName): string {
+    const { variable, defaultPort } = CATALOG[name].ops;
+    return `http://127.0.0.1:${this.envOf(name)[variable] ?? defaultPort}`;
+  }
+
   /** The process `name` runs as now. */
   process(name: ServiceName): Proc {
     const proc = this.#procs.get(name);

@@ -5,6 +5,7 @@ import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";
 import type { ServiceLauncher } from "../../devkit/launcher.ts";
 import { sleep, waitUntil } from "./wait.ts";
+import { parseMetrics, valueOf } from "../../devkit/prometheus.ts";
 import { PIN_TIMEOUT_MARGIN_MS } from "../../internal/route/config.ts";
 
 export type Target = ServiceName | "nats";
@@ -127,14 +128,29 @@ export class SingleNodeChaos {
     await sleep(downMs);
     await this.#services.start(service);
     await sleep(Math.max(0, stoppedAt + this.#ackWaitMs + 1500 - Date.now()));
-    const later = await this.#consumer(service);
+    const redeliveries = service === "route"
+      ? await this.#routeRedeliveries()
+      : (await this.#consumer(service)).redeliveries - before.redeliveries;
     this.termChecks.push({
       service,
       exitCode: r.code,
       stopMs: r.ms,
       ackPendingAfterExit: afterExit.ackPending,
-      redeliveries: later.redeliveries - before.redeliveries,
+      redeliveries,
     });
+  }
+
+  /**
+   * What the restarted route counted itself: anything the stopped one left unacked comes back
+   * to it. Exact, where summing the partition durables against the stream is not under load.
+   */
+  async #routeRedeliveries(): Promise<number> {
+    const text = await (await fetch(`${this.#services.opsUrl("route")}/metrics`)).text();
+    const n = valueOf(parseMetrics(text), "jetmesh_events_redelivered_total");
+    if (n === undefined) {
+      throw new Error("route's /metrics has no jetmesh_events_redelivered_total");
+    }
+    return n;
   }
 
   async #consumer(durable: Durable): Promise<ConsumerCounts> {

@@ -1,0 +1,167 @@
+/**
+ * The IoT example (examples/iot) end to end: its generator's input with the reference output,
+ * a subscriber on what route derives, and the exact comparison of the two. The e2e test and the
+ * fault suite's processing mode share it.
+ */
+import { writeFileSync } from "node:fs";
+import type { Test } from "tap";
+import { type Frame, TestClient } from "../../devkit/test-client.ts";
+import { plan, subOf } from "../../examples/load/cli.ts";
+import type { WireEvent } from "../../examples/load/publish.ts";
+import { iot } from "../../examples/iot/load.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The generator's input (50 devices, 90 s of readings) sent over `spreadMs` in the planned
+ * order: a minute and a half of event time in a few seconds.
+ */
+export function iotInput(token: string, spreadMs: number) {
+  // Event times all in the past (nothing is ahead of ingest's clock), from 15 s into a
+  // 2-minute period: the hot devices' temperature (examples/iot/load.ts) peaks at 30 s, so
+  // the closed windows see the `hot` alert fire and clear.
+  const start = Math.floor((Date.now() - 200_000) / 120_000) * 120_000 + 15_000;
+  const { planned, events, opts } = plan(iot, {
+    seed: 15,
+    start,
+    durationSec: 90,
+    rate: 30,
+    keys: 50,
+  });
+  const expected = iot.expected(planned, opts, subOf(token)) as unknown as Expected;
+  const first = Date.now() + 500;
+  const n = events.length;
+  const paced: WireEvent[] = events.map((e, i) => ({
+    ...e,
+    at: first + Math.floor((i * spreadMs) / n),
+  }));
+  return { planned, events: paced, expected };
+}
+
+/**
+ * Small requests: ingest publishes a request's events channel by channel, so a large one
+ * would store a later reading of one device before an earlier one of another, further apart
+ * than the lateness the generator allows for (its batches span milliseconds, not seconds).
+ */
+export const MAX_BATCH = 10;
+
+interface WindowResult {
+  channel: string;
+  data: { device: string; windowStart: number };
+}
+
+/** What examples/iot/load.ts `expected` gives (the file `--expected` writes). */
+export interface Expected {
+  windows: WindowResult[];
+  mayBeOpen: WindowResult[];
+  alerts: Array<{ channel: string; key: string; windowStart: number; state: string }>;
+  late: string[];
+}
+
+/** Subscribes to what route derives, and to the readings themselves. */
+export async function iotSubscriber(t: Test, url: string): Promise<TestClient> {
+  const sub = await TestClient.open(url);
+  t.teardown(() => sub.close());
+  for (const channel of ["iot.>", "alerts.iot.>"]) {
+    sub.sendJson({ op: "sub", channel });
+    await sub.next((f) => f.op === "subscribed" && f.channel === channel);
+  }
+  return sub;
+}
+
+function byChannel(events: Frame[], prefix: string): Frame[] {
+  return events.filter((f) => String(f.channel).startsWith(prefix));
+}
+
+/** Waits until every expected result is in (or the time is up), then compares exactly. */
+/** What one comparison saw, for the fault suite's figures. */
+export interface IotFigures {
+  windows: number;
+  alerts: number;
+  late: number;
+  readings: number;
+  duplicates: number;
+}
+
+export async function compareIot(
+  t: Test,
+  sub: TestClient,
+  exp: Expected,
+  readings: number,
+  waitMs = 30_000,
+): Promise<IotFigures> {
+  const closed = new Set(exp.windows.map((w) => `${w.channel}@${w.data.windowStart}`));
+  const done = () => {
+    const ev = sub.events();
+    const windows = byChannel(ev, "iot.avg10s.").filter((f) =>
+      closed.has(`${f.channel}@${(f.data as { windowStart: number }).windowStart}`)
+    );
+    return windows.length >= exp.windows.length &&
+      byChannel(ev, "iot.late.").length >= exp.late.length &&
+      byChannel(ev, "iot.readings.").length >= readings;
+  };
+  const deadline = Date.now() + waitMs;
+  while (!done() && Date.now() < deadline) await sleep(200);
+  // A moment more for anything that should not come (a duplicate, a late alert).
+  await sleep(1500);
+  const ev = sub.events();
+  const ids = ev.map((f) => String(f.id));
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  t.same(twice, [], "no event delivered twice");
+
+  const windows = byChannel(ev, "iot.avg10s.");
+  const windowOf = (f: Frame) => `${f.channel}@${(f.data as { windowStart: number }).windowStart}`;
+  const gotClosed = windows.filter((f) => closed.has(windowOf(f)))
+    .map((f) => ({ channel: f.channel, data: f.data }))
+    .sort((a, b) => (windowKey(a) < windowKey(b) ? -1 : 1));
+  const want = [...exp.windows].sort((a, b) => (windowKey(a) < windowKey(b) ? -1 : 1));
+  t.equal(gotClosed.length, want.length, `${want.length} closed windows`);
+  t.same(gotClosed, want, "every closed window equals the reference");
+  const open = new Map(exp.mayBeOpen.map((w) => [`${w.channel}@${w.data.windowStart}`, w]));
+  const others = windows.filter((f) => !closed.has(windowOf(f)));
+  t.same(
+    others.filter((f) => JSON.stringify(open.get(windowOf(f))?.data) !== JSON.stringify(f.data))
+      .map((f) => f.data),
+    [],
+    `the ${others.length} last windows closed so far equal the reference too`,
+  );
+
+  const late = byChannel(ev, "iot.late.").map((f) =>
+    String((f.data as { event: { id: string } }).event.id)
+  ).sort();
+  t.same(late, exp.late, `${exp.late.length} late readings on iot.late.*`);
+  const unexpected = byChannel(ev, "iot.late.").filter((f) =>
+    !exp.late.includes(String((f.data as { event: { id: string } }).event.id))
+  );
+  if (unexpected.length > 0) {
+    writeFileSync(".tap/processing-late.json", JSON.stringify(unexpected.map((f) => f.data)));
+  }
+
+  type AlertData = { key: string; state: string; value: number; source: { windowStart: number } };
+  const alerts = byChannel(ev, "alerts.iot.").map((f) => {
+    const d = f.data as AlertData;
+    return {
+      channel: f.channel,
+      key: d.key,
+      windowStart: d.source.windowStart,
+      state: d.state,
+      value: d.value,
+    };
+  }).filter((a) => closed.has(`iot.avg10s.${a.key}@${a.windowStart}`));
+  const order = (a: { key: string; windowStart: number }, b: typeof a) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart;
+  t.same(alerts.sort(order), [...exp.alerts].sort(order), `${exp.alerts.length} alerts`);
+  t.ok(exp.alerts.length > 0 && exp.late.length > 0, "the input has alerts and late readings");
+  t.equal(byChannel(ev, "iot.readings.").length, readings, "every reading routed once");
+  return {
+    windows: gotClosed.length,
+    alerts: alerts.length,
+    late: late.length,
+    readings: byChannel(ev, "iot.readings.").length,
+    duplicates: twice.length,
+  };
+}
+
+function windowKey(w: { channel: unknown; data: unknown }): string {
+  return `${w.channel}@${String((w.data as { windowStart: number }).windowStart).padStart(15)}`;
+}
