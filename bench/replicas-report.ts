@@ -38,7 +38,7 @@ export function replicasNotes(r: ReplicasResult): string[] {
     notes.push(
       `Replicas, 2 routes: the second held ${r.secondHeld} of ${r.partitions} partitions ${
         (r.balanceMs / 1000).toFixed(1)
-      } s after it was ready, when its window began; ${window(r.two)}.`,
+      } s into the load after the warm-up, when its window began; ${window(r.two)}.`,
     );
   } else {
     notes.push(`Replicas: no second route measured (${r.error ?? "no reason given"}).`);

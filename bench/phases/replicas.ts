@@ -6,13 +6,13 @@
  *
  * The replicas share the partitions by themselves (internal/route/balance.ts):
  * every 5 s a replica holding more than ceil(P / replicas) hands the surplus
- * over. It counts the replicas from the pulls waiting on the partitions'
- * durables, which a holder busy under load does not keep, so the second
- * replica is started while no load runs, and its window begins once it holds
- * P - ceil(P / 2) partitions, or after BALANCE_TIMEOUT_MS with what it holds
- * then (reported: a timing fails nothing). Afterwards it stops with SIGTERM,
- * which hands its partitions straight back (handover.ts), so the phases after
- * find the stack as it was.
+ * over. A partition's pin goes to a waiting replica only with the next
+ * message, so the share settles under load: the second replica's window
+ * opens once, under the load and after the warm-up, it holds P - ceil(P / 2)
+ * partitions, or after BALANCE_TIMEOUT_MS with what it holds then (reported:
+ * a timing fails nothing). Afterwards it stops with SIGTERM, which hands its
+ * partitions straight back (handover.ts), so the phases after find the stack
+ * as it was.
  */
 import { CATALOG } from "../../devkit/catalog.ts";
 import { freePort } from "../../devkit/ports.ts";
@@ -40,7 +40,7 @@ export interface ReplicasResult {
   cost: { one: Cost; two?: Cost };
   /** Partitions the second replica held when its window began. */
   secondHeld: number;
-  /** From the second replica's ready line to it holding its share (or to the timeout). */
+  /** From the end of the warm-up to the second replica holding its share (or to the timeout). */
   balanceMs: number;
   /** Warnings and errors the second replica logged, by message (the stack's own are counted apart). */
   secondComplaints: Record<string, number>;
@@ -84,26 +84,33 @@ export async function replicas(ctx: Ctx): Promise<ReplicasResult> {
   };
 }
 
-/** Waits for the second replica to take its share, then measures the two together. */
+/** Measures with the second replica beside the first, once it holds its share. */
 async function withSecond(ctx: Ctx, proc: ServiceProcess): Promise<Partial<ReplicasResult>> {
   const ready = await proc.waitForLog(CATALOG.route.ready, 60_000);
   const partitions = Number(ready.partitions);
   const share = partitions - Math.ceil(partitions / 2);
-  const start = performance.now();
-  while (held(proc) < share && performance.now() - start < BALANCE_TIMEOUT_MS) {
-    progress(`replicas: the second route holds ${held(proc)} of ${partitions} partitions`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const balanceMs = performance.now() - start;
-  const secondHeld = held(proc);
-  note(
-    `replicas: the second route holds ${secondHeld} of ${partitions} partitions after ${
-      (balanceMs / 1000).toFixed(1)
-    } s`,
+  let balanceMs = 0;
+  let secondHeld = 0;
+  const settle = async () => {
+    const start = performance.now();
+    while (held(proc) < share && performance.now() - start < BALANCE_TIMEOUT_MS) {
+      progress(`replicas: the second route holds ${held(proc)} of ${partitions} partitions`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    balanceMs = performance.now() - start;
+    secondHeld = held(proc);
+    note(
+      `replicas: the second route holds ${secondHeld} of ${partitions} partitions after ${
+        (balanceMs / 1000).toFixed(1)
+      } s under load`,
+    );
+  };
+  const two = await sustainedWindow(
+    ctx,
+    "replicas, 2 routes",
+    { [SECOND_ROUTE]: proc.child.pid ?? -1 },
+    settle,
   );
-  const two = await sustainedWindow(ctx, "replicas, 2 routes", {
-    [SECOND_ROUTE]: proc.child.pid ?? -1,
-  });
   return { partitions, two, secondHeld, balanceMs };
 }
 

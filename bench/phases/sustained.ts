@@ -40,12 +40,14 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
 
 /**
  * One sustained measurement, its progress lines headed `label`; `extraPids` are processes
- * beside the stack's whose CPU counts too (the replicas phase's second route).
+ * beside the stack's whose CPU counts too (the replicas phase's second route), and `settle`
+ * runs under load after the warm-up, before the window opens.
  */
 export async function sustainedWindow(
   ctx: Ctx,
   label: string,
   extraPids: Record<string, number>,
+  settle: () => Promise<void> = async () => {},
 ): Promise<SustainedResult> {
   const { opts, stack } = ctx;
   const tag = ctx.tag("s");
@@ -75,6 +77,7 @@ export async function sustainedWindow(
       } errors ${c.errors}`;
     };
     await waitShowing(opts.warmupSec * 1000, status("warm-up"));
+    await settle();
     const c0 = await lg.call<Counts>("counts");
     const r0 = await committedRows(ctx);
     const s0 = snapshot(pids);
