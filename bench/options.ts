@@ -37,6 +37,8 @@ export const PHASES = [
   "ceilings",
   "durability",
   "sustained",
+  // After sustained, whose single route it measures again beside a second one.
+  "replicas",
   "stages",
   "latency",
   "fanout",
