@@ -13,12 +13,14 @@ import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
 import { type ServiceProcess, spawnService } from "../../devkit/service-process.ts";
 import { testDatabase } from "../../devkit/test-db.ts";
-import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { jwtAuth, mintToken, type TokenOptions } from "../../devkit/tokens.ts";
 
 export interface ExampleStack {
   ingestHttp: string;
   notifyWs: string;
   token: string;
+  /** Another token of the stack's issuer, e.g. for a subscriber with grants or claims. */
+  mint(sub: string, o?: TokenOptions): Promise<string>;
   replicas: Array<ServiceProcess | undefined>;
   startReplica(i: number): Promise<void>;
   killReplica(i: number): Promise<void>;
@@ -66,6 +68,7 @@ export async function startExampleStack(
     ingestHttp: `http://127.0.0.1:${ingest}`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
     token: await mintToken(auth.secret, "loadgen"),
+    mint: (sub, o) => mintToken(auth.secret, sub, o),
     replicas,
     history,
     async startReplica(i) {
