@@ -11,13 +11,15 @@ import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
 import { RouteReplicas } from "../../devkit/route-replicas.ts";
 import { testDatabase } from "../../devkit/test-db.ts";
-import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { jwtAuth, mintToken, type TokenOptions } from "../../devkit/tokens.ts";
 
 export interface ExampleStack {
   ingestHttp: string;
   notifyWs: string;
   token: string;
   routes: RouteReplicas;
+  /** Another token of the stack's issuer, e.g. for a subscriber with grants or claims. */
+  mint(sub: string, o?: TokenOptions): Promise<string>;
 }
 
 export async function startExampleStack(
@@ -58,5 +60,6 @@ export async function startExampleStack(
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
     token: await mintToken(auth.secret, "loadgen"),
     routes,
+    mint: (sub, o) => mintToken(auth.secret, sub, o),
   };
 }

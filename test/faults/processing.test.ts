@@ -10,8 +10,9 @@ import { fileURLToPath } from "node:url";
 import t from "tap";
 import type { ServiceProcess } from "../../devkit/service-process.ts";
 import { publishAll } from "../../examples/load/publish.ts";
+import { MAX_BATCH } from "../e2e/example-results.ts";
 import { startExampleStack } from "../e2e/example-stack.ts";
-import { compareIot, iotInput, iotSubscriber, MAX_BATCH } from "../e2e/iot-results.ts";
+import { compareIot, iotInput, iotSubscriber } from "../e2e/iot-results.ts";
 import { faultSeed, Rng } from "./prng.ts";
 import { sleep } from "./wait.ts";
 
