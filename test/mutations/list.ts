@@ -112,7 +112,16 @@ export const MUTATIONS: Mutation[] = [
     search: "      a.info.streamSequence - b.info.streamSequence\n",
     replace: "      b.info.streamSequence - a.info.streamSequence\n",
     why: "the gathered left-overs of a partition go out newest first",
-    tests: ["test/e2e/route-replicas.test.ts"],
+    tests: ["internal/route/takeover.test.ts", "test/e2e/route-replicas.test.ts"],
+  },
+  {
+    id: "takeover-no-gather",
+    where: "internal/route/takeover.ts",
+    search: "    if (foreign > 0) {\n",
+    replace: "    if (foreign > 1e9) {\n",
+    why: "a replica that takes a partition over relays new events before the ones the dead " +
+      "holder left unacked: they come back after ack_wait, behind their successors",
+    tests: ["internal/route/takeover.test.ts", "test/e2e/route-replicas.test.ts"],
   },
   // route's processing (issue 15): duplicates, deterministic output ids, replay after a crash
   {
