@@ -74,11 +74,11 @@ export interface LauncherOptions {
   /** Called with every process as it is spawned (run-local watches each for an early exit). */
   onSpawn?: (proc: Proc) => void;
   /**
-   * Resolves once `proc` serves, throws when it will not. Default: its ready line of the
-   * catalog within `readyTimeoutMs`. run-local asks `opsUrl`/healthz instead, as a developer's
-   * LOG_LEVEL may hide the ready line.
+   * Resolves once `proc` (the replica `label`) serves, throws when it will not. Default: its
+   * ready line of the catalog within `readyTimeoutMs`. run-local asks `opsUrl`/healthz instead,
+   * as a developer's LOG_LEVEL may hide the ready line.
    */
-  ready?: (proc: Proc, opsUrl: string) => Promise<unknown>;
+  ready?: (proc: Proc, replica: { label: string; opsUrl: string }) => Promise<unknown>;
 }
 
 /** What a graceful stop looked like: its exit code and how long it took. */
@@ -178,7 +178,7 @@ export class ServiceLauncher {
         }
       });
       try {
-        await (this.#o.ready?.(proc, this.opsUrl(r)) ??
+        await (this.#o.ready?.(proc, { label, opsUrl: this.opsUrl(r) }) ??
           proc.waitForLog(CATALOG[r.name].ready, this.#o.readyTimeoutMs));
         ready = true;
         return;
