@@ -15,7 +15,7 @@ import t, { type Test } from "tap";
 import { Follower } from "./follower.ts";
 import { Traffic } from "./traffic.ts";
 import { stackEnv } from "../../devkit/in-process-stack.ts";
-import { ServiceLauncher, type ServiceRef } from "../../devkit/launcher.ts";
+import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { startNatsCluster } from "../../devkit/nats-cluster.ts";
 import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
@@ -38,11 +38,12 @@ t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hop
   t.teardown(() => cluster.stop());
   const db = await testDatabase();
   t.teardown(() => db.drop());
-  const [ingest, route, persist, notify] = await restartablePorts(4);
+  const [ingest, route, persist, notify, notifyOps] = await restartablePorts(5);
   const env = {
     ...stackEnv(cluster.urls[0], db, { ingest, route, persist, notify }),
     NATS_URL: cluster.urls.join(","),
     STREAM_REPLICAS: "3",
+    NOTIFY_OPS_PORT: String(notifyOps),
   };
   await migrateAsAdmin(cluster.urls, env, users.admin);
   const services = new ServiceLauncher({
@@ -132,17 +133,24 @@ t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hop
     t.same(outOfOrder, [], `follower ${k}: every channel in stream order`);
   }
 
-  const acked = async (ref: ServiceRef) =>
-    valueOf(
-      parseMetrics(await (await fetch(`${services.opsUrl(ref)}/metrics`)).text()),
-      "jetmesh_events_acked_total",
-    ) ?? 0;
-  const byPersist = await Promise.all(
-    services.refsOf("persist").map((ref) => acked(ref)),
-  );
+  const counted = (name: ServiceName, metric: string) =>
+    Promise.all(
+      services.refsOf(name).map(async (ref) =>
+        valueOf(
+          parseMetrics(await (await fetch(`${services.opsUrl(ref)}/metrics`)).text()),
+          metric,
+        ) ?? 0
+      ),
+    );
+  const byPersist = await counted("persist", "jetmesh_events_acked_total");
   t.ok(
     byPersist.every((n) => n > 0),
     `both persist replicas wrote (${byPersist.join(", ")} acked)`,
+  );
+  const byNotify = await counted("notify", "jetmesh_events_delivered_total");
+  t.ok(
+    byNotify.every((n) => n > 0),
+    `both notify replicas delivered (${byNotify.join(", ")} events)`,
   );
   t.equal(services.unexpectedExits.length, 0, "no replica exited on its own");
 
