@@ -8,21 +8,20 @@
 import t, { type Test } from "tap";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CATALOG, listenersOf, SERVICES } from "./catalog.ts";
-import { instanceLabel, ServiceLauncher, type ServiceLauncher as Launcher } from "./launcher.ts";
+import { instanceLabel, ServiceLauncher, type ServiceRef } from "./launcher.ts";
 import { freePorts } from "./ports.ts";
 
 /** Answers every request with its pid, on each port its listeners' variables name. */
-const standIn = (variables: string[], ready: string) => `
+const standIn = (variables: string[], readyLine: string) => `
 import { createServer } from "node:http";
-const ports = ${JSON.stringify(variables)}.map((v) => Number(process.env[v]));
+const ports = new Set(${JSON.stringify(variables)}.map((v) => Number(process.env[v])));
 let open = 0;
-for (const port of new Set(ports)) {
+for (const port of ports) {
   createServer((_req, res) => res.end(String(process.pid))).listen(port, "127.0.0.1", () => {
-    if (++open === new Set(ports).size) console.log(JSON.stringify({ msg: ${
-  JSON.stringify(ready)
-} }));
+    if (++open === ports.size) console.log(${JSON.stringify(readyLine)});
   });
 }
 process.on("SIGTERM", () => process.exit(0));
@@ -32,14 +31,14 @@ function standIns(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), "jm-launcher-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // `--import tsx` resolves from the working directory.
-  symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
+  symlinkSync(
+    fileURLToPath(new URL("../node_modules", import.meta.url)),
+    join(dir, "node_modules"),
+  );
   for (const s of SERVICES) {
     mkdirSync(join(dir, "cmd", s.name), { recursive: true });
-    const ready = s.ready.source.replace(/^\^|\$$/g, "");
-    writeFileSync(
-      join(dir, s.entry),
-      standIn(listenersOf(s).map((l) => l.variable), ready),
-    );
+    const readyLine = JSON.stringify({ msg: s.ready.source.replace(/^\^|\$$/g, "") });
+    writeFileSync(join(dir, s.entry), standIn(listenersOf(s).map((l) => l.variable), readyLine));
   }
   return dir;
 }
@@ -53,7 +52,7 @@ async function baseEnv(): Promise<Record<string, string>> {
 const pidAt = async (url: string) => Number(await (await fetch(url)).text());
 
 /** Every listener of a replica answers with that replica's pid. */
-async function answersAsItself(launcher: Launcher, ref: Parameters<Launcher["envOf"]>[0]) {
+async function answersAsItself(launcher: ServiceLauncher, ref: ServiceRef) {
   const env = launcher.envOf(ref);
   const name = typeof ref === "string" ? ref : ref.name;
   const ports = listenersOf(CATALOG[name]).map((l) => Number(env[l.variable]));
