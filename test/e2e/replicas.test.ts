@@ -2,11 +2,12 @@
  * Issue 14: every service in replicas on a 3-node cluster with R3 streams —
  * 2 ingest, 3 route, 2 persist, 2 notify — as behind a load balancer:
  * publishers on both ingest replicas, subscribers that drop their connection
- * again and again and resume from their cursor on the other notify replica.
- * Each must see every event once, each channel in stream order (and each
- * publisher's events in publish order); PostgreSQL, written by both persist
- * replicas, holds every event once; presence reads the same on both notify
- * replicas while a member moves from one to the other.
+ * again and again and resume from their cursor on the other notify replica,
+ * and one notify and one persist replica killed with SIGKILL midway and
+ * started again. Each subscriber must see every event once, each channel in
+ * stream order (and each publisher's events in publish order); PostgreSQL,
+ * written by both persist replicas, holds every event once; presence reads the
+ * same on both notify replicas while a member moves from one to the other.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -32,7 +33,7 @@ const FOLLOWERS = 3;
 const HOPS = 4;
 const PUBLISHERS = ["pa", "pb"];
 
-t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hopping between notify replicas get every event once, in order per channel; stored once; presence the same on both", async (t) => {
+t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hopping between notify replicas, one notify and one persist replica killed midway: every event once, in order per channel; stored once; presence the same on both", async (t) => {
   const users = natsUsers();
   const cluster = await startNatsCluster(3, users.server);
   t.teardown(() => cluster.stop());
@@ -44,6 +45,8 @@ t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hop
     NATS_URL: cluster.urls.join(","),
     STREAM_REPLICAS: "3",
     NOTIFY_OPS_PORT: String(notifyOps),
+    // What the killed persist replica held comes back to the other one within the test.
+    PERSIST_ACK_WAIT: "3s",
   };
   await migrateAsAdmin(cluster.urls, env, users.admin);
   const services = new ServiceLauncher({
@@ -70,7 +73,12 @@ t.test("2 ingest, 3 route, 2 persist, 2 notify on an R3 cluster: subscribers hop
   const traffic = await Promise.all(
     PUBLISHERS.map((p, i) => Traffic.start(wsOf("ingest", i), p, CHANNELS, 4)),
   );
+  const killed = [{ name: "notify", instance: 1 }, { name: "persist", instance: 1 }] as const;
   for (let hop = 0; hop < HOPS; hop++) {
+    // Subscribers on the killed notify find it gone and go to the other, and so do those that
+    // come to it while it is down; the hops after its restart reach it again.
+    if (hop === 1) await Promise.all(killed.map((ref) => services.kill(ref)));
+    if (hop === 2) await Promise.all(killed.map((ref) => services.start(ref)));
     for (const f of followers) {
       await sleep(400);
       f.reconnect();
