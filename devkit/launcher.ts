@@ -29,8 +29,14 @@ import {
 
 type Proc = ServiceProcess<ServiceName>;
 
+/** One replica of a service, 0 the first. */
+export interface Replica {
+  name: ServiceName;
+  instance: number;
+}
+
 /** One process of a service: its name alone is instance 0. */
-export type ServiceRef = ServiceName | { name: ServiceName; instance: number };
+export type ServiceRef = ServiceName | Replica;
 
 /** `name` for instance 0 (as with one process per service), `name-<instance>` for the others. */
 export function instanceLabel(ref: ServiceRef): string {
@@ -38,7 +44,7 @@ export function instanceLabel(ref: ServiceRef): string {
   return instance === 0 ? name : `${name}-${instance}`;
 }
 
-function resolveRef(ref: ServiceRef): { name: ServiceName; instance: number } {
+function resolveRef(ref: ServiceRef): Replica {
   return typeof ref === "string" ? { name: ref, instance: 0 } : ref;
 }
 
@@ -96,7 +102,7 @@ export class ServiceLauncher {
     >
     & Pick<LauncherOptions, "own" | "cwd" | "onSpawn" | "ready" | "replicas" | "replicaPorts">;
   /** The current process of each replica, by instanceLabel. */
-  readonly #procs = new Map<string, { ref: { name: ServiceName; instance: number }; proc: Proc }>();
+  readonly #procs = new Map<string, { ref: Replica; proc: Proc }>();
   /** Ports picked here for replicas without replicaPorts, by instanceLabel. */
   readonly #picked = new Map<string, Record<string, string>>();
   /** Every process started, in order. */
@@ -130,7 +136,7 @@ export class ServiceLauncher {
   }
 
   /** Every replica of `name` startAll starts, instance 0 first. */
-  refsOf(name: ServiceName): Array<{ name: ServiceName; instance: number }> {
+  refsOf(name: ServiceName): Replica[] {
     return Array.from({ length: this.replicasOf(name) }, (_, instance) => ({ name, instance }));
   }
 
@@ -238,7 +244,7 @@ export class ServiceLauncher {
    */
   async stopAll(
     killAfterMs?: number,
-  ): Promise<Array<TermResult & { name: ServiceName; instance: number }>> {
+  ): Promise<Array<TermResult & Replica>> {
     return await Promise.all(
       [...this.#procs.values()].map(async ({ ref, proc }) => ({
         ...ref,
@@ -255,7 +261,7 @@ export class ServiceLauncher {
   }
 
   /** Ports for a replica other than 0 that replicaPorts does not place, once for all its starts. */
-  async #pickPorts(r: { name: ServiceName; instance: number }): Promise<void> {
+  async #pickPorts(r: Replica): Promise<void> {
     const label = instanceLabel(r);
     if (r.instance === 0 || this.#o.replicaPorts || this.#picked.has(label)) return;
     const listeners = listenersOf(CATALOG[r.name]);
