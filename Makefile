@@ -41,6 +41,7 @@ help:
 	@echo "make fmt        format the tree (deno fmt, settings in deno.json)"
 	@echo "make run-local  nats-server + PGlite + Jaeger (UI :16686) + the four services, Ctrl-C stops all; RUN_LOCAL_JAEGER=0 without Jaeger"
 	@echo "make run-local EXAMPLE=iot  the same with examples/iot's namespaces (route runs its rules) and its page built (or transactions)"
+	@echo "make run-local REPLICAS=3  the same with 3 processes of every service, replica i on each port + 100 x i (printed)"
 	@echo "make migrate    create or update the streams and KV buckets, as the NATS admin user (before the services start)"
 	@echo "make inspect    streams, consumer lag and DLQ of a running jetmesh"
 	@echo "make replay-dlq re-inject events parked on DLQ (ARGS=\"--service route --dry-run\")"
@@ -204,6 +205,8 @@ inspect: install
 replay-dlq: install
 	@$(WITH_LOCAL_ADMIN) $(NODE_TSX) cmd/replay-dlq/main.ts $(ARGS)
 
+# `make run-local REPLICAS=n`: n processes of every service, replica i on each
+# port + 100 × i (devkit/local-stack/replicas.ts).
 # `make run-local EXAMPLE=iot` (or transactions): the example's namespaces file
 # for every service (route runs its rules) and its live page built into
 # .build/examples/<name>/ (README "Examples"). Only a value given on the command
@@ -212,15 +215,15 @@ RUN_LOCAL_EXAMPLE := $(if $(filter-out undefined file,$(origin EXAMPLE)),$(EXAMP
 run-local: install tools page $(if $(RUN_LOCAL_EXAMPLE),.build/examples/$(RUN_LOCAL_EXAMPLE)/app.js)
 ifneq ($(RUN_LOCAL_EXAMPLE),)
 	@test -f examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml || { echo "no examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml" >&2; exit 1; }
-	@JETMESH_NAMESPACES='$(CURDIR)/examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml' RUN_LOCAL_EXAMPLE='$(RUN_LOCAL_EXAMPLE)' $(NODE_TSX) infra/local/run.ts
+	@JETMESH_NAMESPACES='$(CURDIR)/examples/$(RUN_LOCAL_EXAMPLE)/namespaces.yaml' RUN_LOCAL_EXAMPLE='$(RUN_LOCAL_EXAMPLE)' RUN_LOCAL_REPLICAS='$(REPLICAS)' $(NODE_TSX) infra/local/run.ts
 else
-	@$(NODE_TSX) infra/local/run.ts
+	@RUN_LOCAL_REPLICAS='$(REPLICAS)' $(NODE_TSX) infra/local/run.ts
 endif
 
 # A fresh stack (nats-server + PGlite + services, free ports, temp data) and
 # one event through it. `make smoke-running` checks an already running stack.
 smoke: install tools page
-	@$(NODE_TSX) infra/local/run.ts --smoke
+	@RUN_LOCAL_REPLICAS='$(REPLICAS)' $(NODE_TSX) infra/local/run.ts --smoke
 
 smoke-running: install
 	@$(NODE_TSX) infra/local/smoke.ts

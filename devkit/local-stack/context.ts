@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { type ProcessOptions, ServiceProcess } from "../service-process.ts";
 import { type Paint, prefix } from "./console.ts";
+import type { ReplicaPorts } from "./replicas.ts";
 
 /** A process run-local started: nats-server, PGlite, Jaeger, the migration, a service. */
 export type Child = ServiceProcess;
@@ -16,6 +17,10 @@ export interface LocalContext {
   env: NodeJS.ProcessEnv;
   /** Free ports and a temporary data dir, so it runs beside a running run-local. */
   smoke: boolean;
+  /** Processes per service (RUN_LOCAL_REPLICAS), once prepareServices has read it. */
+  replicas: number;
+  /** Where the replicas past the first listen, once prepareServices has placed them. */
+  replicaPorts: ReplicaPorts;
   /** RUN_LOCAL_LOG=json: the services' log lines as they are. */
   rawLogs: boolean;
   /** A directory as printed: relative to the root when inside it. */

@@ -24,7 +24,7 @@ t.test("run-local's JWT secret: generated once and kept (0600), JETMESH_JWT_SECR
 });
 
 t.test("the edges' variables: JWT on, the demo's namespaces, the page's origin at ingest, dev tokens at notify", async (t) => {
-  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {});
+  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: [8081] }, {});
   t.match(e.ingest, {
     JETMESH_AUTH: "jwt",
     JETMESH_JWT_SECRET: "s".repeat(32),
@@ -38,7 +38,7 @@ t.test("the edges' variables: JWT on, the demo's namespaces, the page's origin a
     NOTIFY_DEMO_INGEST_URL: "ws://localhost:8080/v1/ws",
   });
   t.notOk("JETMESH_ALLOWED_ORIGINS" in e.notify, "notify's page is its own origin");
-  const own = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {
+  const own = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: [8081] }, {
     JETMESH_ALLOWED_ORIGINS: "https://app.example",
     JETMESH_NAMESPACES: "/mine.yaml",
   });
@@ -49,7 +49,7 @@ t.test("the edges' variables: JWT on, the demo's namespaces, the page's origin a
 });
 
 t.test("run-local EXAMPLE=<name>: notify also takes the example page's origin, the chat page's stay", async (t) => {
-  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {
+  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: [8081] }, {
     RUN_LOCAL_EXAMPLE: "iot",
     JETMESH_NAMESPACES: "/r/examples/iot/namespaces.yaml",
   });
@@ -58,9 +58,17 @@ t.test("run-local EXAMPLE=<name>: notify also takes the example page's origin, t
     "http://localhost:8081,http://127.0.0.1:8081,http://localhost:8090,http://127.0.0.1:8090",
   );
   t.equal(e.notify.JETMESH_NAMESPACES, "/r/examples/iot/namespaces.yaml");
-  const own = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: 8081 }, {
+  const own = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: [8081] }, {
     RUN_LOCAL_EXAMPLE: "iot",
     JETMESH_ALLOWED_ORIGINS: "https://app.example",
   });
   t.notOk("JETMESH_ALLOWED_ORIGINS" in own.notify, "a developer's own origins are left as set");
+});
+
+t.test("run-local REPLICAS=2: the page of either notify replica may publish to ingest", async (t) => {
+  const e = edgeEnv("/r", "s".repeat(32), { ingest: 8080, notify: [8081, 8181] }, {});
+  t.equal(
+    e.ingest.JETMESH_ALLOWED_ORIGINS,
+    "http://localhost:8081,http://127.0.0.1:8081,http://localhost:8181,http://127.0.0.1:8181",
+  );
 });

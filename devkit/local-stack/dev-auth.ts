@@ -42,12 +42,13 @@ export function localJwtSecret(
  */
 export interface EdgePorts {
   ingest: number;
-  notify: number;
+  /** Every notify replica's: each serves the chat page. */
+  notify: number[];
 }
 
 /**
  * Variables for ingest and notify: JWT on with `secret`, the demo's
- * namespaces, and the chat page served by notify allowed to publish to ingest.
+ * namespaces, and the chat page served by any notify replica allowed to publish to ingest.
  * Whatever the developer set stays.
  */
 export function edgeEnv(
@@ -61,7 +62,7 @@ export function edgeEnv(
     JETMESH_JWT_SECRET: secret,
     JETMESH_NAMESPACES: env.JETMESH_NAMESPACES || join(root, "infra/local/namespaces.yaml"),
   };
-  const page = [`http://localhost:${ports.notify}`, `http://127.0.0.1:${ports.notify}`];
+  const page = ports.notify.flatMap((p) => [`http://localhost:${p}`, `http://127.0.0.1:${p}`]);
   // With an example's page (example-page.ts) notify also takes its origin; listing origins
   // ends the same-host default, so the chat page's are listed too.
   const example = exampleOf(env);

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findTool, toolMissingReason } from "../../infra/tools/tools.ts";
-import { CATALOG, type ServiceName } from "../catalog.ts";
+import { CATALOG, hasOwnOpsPort, type ServiceName, SERVICES } from "../catalog.ts";
+import { instanceLabel } from "../launcher.ts";
 import { color, say } from "./console.ts";
 import { type Child, type LocalContext, spawnChild, StartFailure } from "./context.ts";
 import { edgeAuth, printedToken } from "./dev-auth.ts";
@@ -26,6 +27,7 @@ import {
   serviceLauncher,
 } from "./services.ts";
 import { summaryLines } from "./summary.ts";
+import { portsOf } from "./replicas.ts";
 import { exampleOf, serveExamplePage } from "./example-page.ts";
 
 export { StartFailure };
@@ -76,6 +78,8 @@ export class LocalStack {
       pidDir: join(this.dataDir, "run-local"),
       env: { ...o.env },
       smoke: o.smoke,
+      replicas: 1,
+      replicaPorts: new Map(),
       rawLogs: o.env.RUN_LOCAL_LOG === "json",
       shownDir: (d) => (d.startsWith(`${root}/`) ? d.slice(root.length + 1) : d),
       watch: (c) => this.#watch(c),
@@ -113,7 +117,11 @@ export class LocalStack {
     this.#backing.jaeger = tracing.child;
     const ingestPort = portOf(ctx.env, CATALOG.ingest);
     const notifyPort = portOf(ctx.env, CATALOG.notify);
-    const auth = edgeAuth(ctx, { ingest: ingestPort, notify: notifyPort });
+    // Every notify replica serves the chat page, which publishes to ingest.
+    const auth = edgeAuth(ctx, {
+      ingest: ingestPort,
+      notify: portsOf(ctx, CATALOG.notify, CATALOG.notify.port),
+    });
     const embeddedDatabase = db.child !== undefined;
     const services = serviceLauncher(ctx, {
       natsUrl: nats.url,
@@ -164,6 +172,11 @@ export class LocalStack {
         ? "as the OTEL_* variables say"
         : "off",
       token: token ? { value: token, kept: access.length > 0 && !ctx.smoke } : undefined,
+      replicas: SERVICES.map((svc) => ({
+        name: svc.name,
+        ports: portsOf(ctx, svc, svc.port),
+        ops: hasOwnOpsPort(svc) ? portsOf(ctx, svc, svc.ops) : [],
+      })),
       example: example && {
         name: example.name,
         url: `http://localhost:${example.port}/?notify=ws://localhost:${notifyPort}/v1/ws`,
@@ -212,7 +225,7 @@ export class LocalStack {
       say(`${name} did not stop within ${grace} ms: killed`, color.yellow);
     await this.#examplePage?.close();
     for (const r of (await this.#services?.launcher.stopAll(grace)) ?? []) {
-      if (r.killed) killed(r.name);
+      if (r.killed) killed(instanceLabel(r));
     }
     const { jaeger, database, nats } = this.#backing;
     for (const c of [jaeger, database, nats]) {

@@ -21,6 +21,8 @@ export interface SummaryInput {
   token?: { value: string; kept: boolean };
   /** `make run-local EXAMPLE=<name>`: its live page (add #token=<jwt> with auth on). */
   example?: { name: string; url: string };
+  /** Every replica's ports, by service in catalog order (`ops` empty when it is the main one). */
+  replicas: Array<{ name: string; ports: number[]; ops: number[] }>;
 }
 
 export function summaryLines(s: SummaryInput): string[] {
@@ -48,6 +50,7 @@ export function summaryLines(s: SummaryInput): string[] {
     `  metrics  ${
       SERVICES.map((svc) => `http://localhost:${s.opsPortOf(svc.name)}/metrics`).join("  ")
     }`,
+    ...replicaLines(s.replicas),
     `  traces   ${s.traces}`,
     `  NATS     ${s.natsUrl}${s.natsUsers ? " (a user per service; admin for tools)" : ""}`,
     ...s.access.map((l) => `  ${l}`),
@@ -57,6 +60,20 @@ export function summaryLines(s: SummaryInput): string[] {
       : [`  auth     as JETMESH_AUTH / JETMESH_JWT_* say (no dev tokens)`]),
     `  check    make smoke-running   stop  Ctrl-C`,
     "",
+  ];
+}
+
+/** With REPLICAS=n: where each replica listens (the lines above name replica 0). */
+function replicaLines(replicas: SummaryInput["replicas"]): string[] {
+  const n = replicas[0]?.ports.length ?? 1;
+  if (n < 2) return [];
+  return [
+    `  replicas ${n} of each service (REPLICAS=${n}); a client may use any edge replica:`,
+    ...replicas.map(({ name, ports, ops }) =>
+      `           ${name.padEnd(8)} ${ports.join(" ")}${
+        ops.length > 0 ? `   ops ${ops.join(" ")}` : ""
+      }`
+    ),
   ];
 }
 

@@ -1,8 +1,9 @@
 // compose.yaml cannot run here (no container engine): check it instead.
 // Every file parses, every service gets what its own config reader needs and
 // nothing it does not read, and the pieces agree with each other (NATS users
-// and passwords, database credentials, ports, scrape targets, dashboard
-// datasource). The nats-server config is checked by nats-server itself.
+// and passwords, database credentials, ports, the load balancer, scrape
+// targets, dashboard datasource). The nats-server config is checked by
+// nats-server itself; nginx's (lb.conf) is read for what compose relies on.
 import t from "tap";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -53,6 +54,7 @@ interface ComposeService {
   command?: string[];
   healthcheck?: { test: string[] };
   depends_on?: unknown;
+  deploy?: { replicas?: number };
 }
 
 const compose = parse(file("compose.yaml"), { merge: true }) as {
@@ -99,6 +101,7 @@ t.test("every file parses", async (t) => {
       "grafana",
       "ingest",
       "jaeger",
+      "lb",
       "migrate",
       "nats1",
       "nats2",
@@ -113,11 +116,48 @@ t.test("every file parses", async (t) => {
   );
 });
 
+/**
+ * lb.conf's servers: the port each listens on, and the `<service>:<port>` it passes requests to
+ * (through a variable, so nginx resolves every replica at run time).
+ */
+const lbConf = file("lb.conf");
+const lbPorts = new Map(
+  [
+    ...lbConf.matchAll(
+      /listen (\d+);\s+location \/ \{[^}]*?set \$(\w+) ([\w-]+:\d+);\s+proxy_pass http:\/\/\$\2;/g,
+    ),
+  ].map((m) => [Number(m[1]), m[3]]),
+);
+
+t.test("lb: nginx publishes exactly the edges' ports, as WebSocket-capable proxies", async (t) => {
+  const lb = compose.services.lb;
+  t.same(lb.ports, [...lbPorts.keys()].map((p) => `${p}:${p}`), "what it listens on is published");
+  t.same([...lbPorts.values()], ["ingest:8080", "notify:8081"]);
+  t.same(lb.volumes, ["./lb.conf:/etc/nginx/nginx.conf:ro"]);
+  t.match(lbConf, /resolver 127\.0\.0\.11 valid=\d+s/, "Docker's DNS, asked again");
+  for (
+    const directive of [
+      "proxy_http_version 1.1;",
+      "proxy_set_header Upgrade $http_upgrade;",
+      "proxy_set_header Connection $connection_upgrade;",
+      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+      "proxy_set_header Host $http_host;",
+    ]
+  ) {
+    t.ok(lbConf.includes(directive), directive);
+  }
+  t.equal(lbConf.split("{").length, lbConf.split("}").length, "braces balance");
+});
+
 t.test("each service: its config reader accepts its environment, and reads every variable given", async (t) => {
   const targets = (parse(file("prometheus.yml")) as {
-    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    scrape_configs: Array<
+      { job_name: string; dns_sd_configs: Array<{ names: string[]; type: string; port: number }> }
+    >;
   })
-    .scrape_configs.find((s) => s.job_name === "jetmesh")!.static_configs.flatMap((s) => s.targets);
+    .scrape_configs.find((s) => s.job_name === "jetmesh")!.dns_sd_configs.flatMap((s) =>
+      s.type === "A" ? s.names.map((n) => `${n}:${s.port}`) : []
+    );
   const natsEnv = envOf("nats1");
   const postgres = envOf("postgres");
   for (const svc of SERVICE_NAMES) {
@@ -147,17 +187,28 @@ t.test("each service: its config reader accepts its environment, and reads every
     ], `${svc}: traces to Jaeger`);
     const port = config.listen.port;
     const opsPort = config.ops?.port ?? port;
+    t.same(compose.services[svc].ports, undefined, `${svc}: no port of its own, so it can scale`);
     t.ok(
-      compose.services[svc].ports?.includes(`${port}:${port}`),
-      `${svc}: port ${port} published`,
+      (compose.services[svc].deploy?.replicas ?? 1) >= 2,
+      `${svc}: replicas (${compose.services[svc].deploy?.replicas})`,
     );
     if (config.ops) {
-      t.notOk(
-        compose.services[svc].ports?.some((p) => p.endsWith(`:${opsPort}`)),
-        `${svc}: operations port ${opsPort} not published`,
+      t.equal(
+        lbPorts.get(port),
+        `${svc}:${port}`,
+        `${svc}: lb publishes ${port} and passes it to every replica's ${port}`,
+      );
+      t.notOk(lbPorts.has(opsPort), `${svc}: operations port ${opsPort} not published`);
+      t.equal(
+        (config as typeof config & { edge: EdgeConfig }).edge.clientAddressHeader,
+        "x-forwarded-for",
+        `${svc}: the client's address from the header lb sets`,
       );
     }
-    t.ok(targets.includes(`${svc}:${opsPort}`), `${svc}: Prometheus scrapes ${svc}:${opsPort}`);
+    t.ok(
+      targets.includes(`${svc}:${opsPort}`),
+      `${svc}: Prometheus scrapes ${svc}:${opsPort} on every replica`,
+    );
     t.match(
       compose.services[svc].healthcheck?.test.join(" "),
       `http://127.0.0.1:${opsPort}/readyz`,

@@ -154,9 +154,9 @@ t.test("jetmesh.yaml: a Deployment and a Service per service, each accepted by i
     const service = find("Service", `jetmesh-${svc}`)!;
     t.same(service.spec!.ports, [{ name: "http", port, targetPort: "http" }]);
     t.same(service.spec!.selector, pod.metadata.labels);
-    if (svc === "route") {
-      t.ok(dep.spec!.replicas! > 1, "route: replicas share the partitions, one holder each");
-    }
+    // route's replicas share the partitions, one holder each; persist's write one durable's
+    // batches concurrently; the Services spread clients over ingest's and notify's.
+    t.ok(dep.spec!.replicas! > 1, `${svc}: replicas (${dep.spec!.replicas})`);
     if (svc === "ingest" || svc === "notify") {
       const { edge } = config as typeof config & { edge: EdgeConfig };
       t.match(

@@ -39,6 +39,13 @@ t.test("missing nats-server: clear message, exit 1", async (t) => {
   t.match(r.out, "make tools", "says how to get one");
 });
 
+t.test("REPLICAS that run-local cannot run: clear message, exit 1, nothing started", async (t) => {
+  const r = await run(["--smoke"], { NATS_URL: "", RUN_LOCAL_REPLICAS: "0" });
+  t.equal(r.code, 1);
+  t.match(r.out, "REPLICAS=0: a whole number from 1 to 6");
+  t.notMatch(r.out, /\[(nats|ingest|route|persist|notify)/, "nothing was started");
+});
+
 t.test("an external NATS_URL: no server or users of its own, and the migration must pass before any service starts", async (t) => {
   const r = await run(["--smoke"], {
     NATS_URL: "nats://127.0.0.1:1",
@@ -87,4 +94,27 @@ t.test("--smoke: nats-server + embedded PGlite + 4 services, one event end to en
     "the page's origin only",
   );
   t.match(r.out, /\[local\]\s+stopped/);
+});
+
+t.test("--smoke with REPLICAS=2: two processes of every service, each its own ports, all stopped", {
+  skip: !findNatsServer() && !process.env.JETMESH_CI && "nats-server missing",
+  timeout: 110_000,
+}, async (t) => {
+  const r = await run(["--smoke"], {
+    NATS_URL: "",
+    DATABASE_URL: "",
+    RUN_LOCAL_JAEGER: "0",
+    RUN_LOCAL_REPLICAS: "2",
+  });
+  t.equal(r.code, 0, "exit 0", { output: r.out.split("\n").slice(-40).join("\n") });
+  for (const label of ["ingest", "route", "persist", "notify"].flatMap((s) => [s, `${s}-1`])) {
+    t.match(
+      r.out,
+      new RegExp(`\\[${label}\\]\\s+\\S+ info\\s+stopped `),
+      `${label} ran and stopped`,
+    );
+  }
+  t.notMatch(r.out, /\[\w+-2\]/, "no third replica");
+  t.notMatch(r.out, /EADDRINUSE/, "no two on one port");
+  t.match(r.out, /smoke: OK publish → history/);
 });

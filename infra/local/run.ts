@@ -15,6 +15,8 @@
  * - ingest, route, persist, notify (node --import tsx cmd/<svc>/main.ts), each
  *   as its own NATS user, on 127.0.0.1 unless <SVC>_HOST says otherwise, with
  *   their output prefixed and coloured. RUN_LOCAL_LOG=json keeps the raw JSON.
+ *   RUN_LOCAL_REPLICAS=n (make run-local REPLICAS=n): n processes of each,
+ *   replica i on each port + 100 × i (devkit/local-stack/replicas.ts).
  * - JWT auth on ingest and notify (devkit/local-stack/dev-auth.ts): HS256 with
  *   JETMESH_JWT_SECRET, or a secret generated once into .data/jwt-secret
  *   (mode 0600); the namespaces of infra/local/namespaces.yaml; notify's

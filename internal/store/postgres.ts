@@ -59,7 +59,10 @@ export function openStore(cfg: DatabaseConfig, log: Logger): Store {
 
     async insertEvents(rows) {
       if (rows.length === 0) return 0;
-      const values = rows.map((r) => ({
+      // Each row inserted locks its key until the commit: two writers whose batches overlap (two
+      // persist replicas after a redelivery) would deadlock taking those locks in opposite
+      // orders. In one order, the later writer waits for the first and then skips its rows.
+      const values = [...rows].sort(byEventId).map((r) => ({
         event_id: r.eventId,
         channel: r.channel,
         epoch: r.cursor.epoch,
@@ -124,6 +127,11 @@ function noDelaySocket(o: { host: string[]; port: number[]; path?: string | fals
   const s = o.path ? netConnect(o.path) : netConnect(o.port[0], o.host[0]);
   s.setNoDelay(true);
   return s;
+}
+
+/** By code unit, the same in every process, unlike localeCompare. */
+function byEventId(a: EventRow, b: EventRow): number {
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
 }
 
 function toEventRow(r: DbEvent): EventRow {

@@ -5,7 +5,9 @@ import { compareCursors, parseCursor } from "../../subjects/mod.ts";
  * A subscriber that never gives up, at the protocol level: on any close, or
  * when the server ends its subscription, it reconnects and subscribes
  * again after the last cursor it saw. It counts events the server sent at or
- * before that cursor (there should be none) instead of keeping them.
+ * before that cursor (there should be none) instead of keeping them. Given
+ * several URLs (notify replicas behind a balancer), each connection goes to
+ * the next one.
  */
 export class Follower {
   readonly ids: string[] = [];
@@ -13,20 +15,21 @@ export class Follower {
   last: string | undefined;
   sessions = 0;
   repeats = 0;
-  readonly #url: string;
+  readonly #urls: string[];
   readonly #channel: string;
+  #attempts = 0;
   #ws?: WebSocket;
   #stopped = false;
 
-  constructor(url: string, channel: string) {
-    this.#url = url;
+  constructor(url: string | string[], channel: string) {
+    this.#urls = typeof url === "string" ? [url] : url;
     this.#channel = channel;
     this.#connect();
   }
 
   #connect(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.#url);
+    const ws = new WebSocket(this.#urls[this.#attempts++ % this.#urls.length]);
     this.#ws = ws;
     ws.on("open", () => {
       this.sessions++;

@@ -10,13 +10,12 @@ import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { Follower } from "./follower.ts";
 import { Traffic } from "./traffic.ts";
-import { CATALOG } from "../../devkit/catalog.ts";
 import { stackEnv } from "../../devkit/in-process-stack.ts";
 import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { startNatsServer } from "../../devkit/nats-server.ts";
 import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
-import { type ServiceProcess, spawnService } from "../../devkit/service-process.ts";
+import type { ServiceProcess } from "../../devkit/service-process.ts";
 import { testDatabase } from "../../devkit/test-db.ts";
 import { DEFAULT_PARTITIONS, INGEST_STREAM, routeConsumerName } from "../../subjects/mod.ts";
 
@@ -30,36 +29,21 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
   t.teardown(() => nats.stop());
   const db = await testDatabase();
   t.teardown(() => db.drop());
-  const [ingest, notify, persist, ...routePorts] = await restartablePorts(3 + REPLICAS);
+  const [ingest, notify, persist, route] = await restartablePorts(4);
   const env = {
-    ...stackEnv(nats.url, db, { ingest, route: routePorts[0], persist, notify }),
+    ...stackEnv(nats.url, db, { ingest, route, persist, notify }),
     // A short ack wait makes the pin timeout (ack wait + 5 s) and so each failover short.
     ROUTE_ACK_WAIT: "2s",
   };
   await migrateAsAdmin([nats.url], env, users.admin);
-  const services = new ServiceLauncher({ env, own: (name) => users.serviceEnv(name) });
-  t.teardown(() => services.stopAll());
-  for (const name of ["ingest", "persist", "notify"] as const) await services.start(name);
-
-  const replicas: Array<ServiceProcess | undefined> = [];
-  const history: ServiceProcess[] = [];
-  const startReplica = async (i: number) => {
-    const proc = spawnService("route", {
-      ...services.envOf("route"),
-      ROUTE_PORT: String(routePorts[i]),
-    });
-    replicas[i] = proc;
-    history.push(proc);
-    await proc.waitForLog(CATALOG.route.ready, 60_000);
-  };
-  const stopReplica = async (i: number, signal: NodeJS.Signals) => {
-    await replicas[i]?.stop(signal);
-    replicas[i] = undefined;
-  };
-  t.teardown(async () => {
-    for (let i = 0; i < REPLICAS; i++) await stopReplica(i, "SIGKILL");
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => users.serviceEnv(name),
+    replicas: { route: REPLICAS },
   });
-  for (let i = 0; i < REPLICAS; i++) await startReplica(i);
+  t.teardown(() => services.stopAll());
+  const routes = services.refsOf("route");
+  await services.startAll();
   const follower = new Follower(`ws://127.0.0.1:${notify}/v1/ws`, "rr.>");
   t.teardown(() => follower.stop());
   while (follower.last === undefined) await sleep(20);
@@ -71,11 +55,12 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
     p.logs.filter((l) => l.msg === "partition handed over").length;
   const shared = Date.now();
   const fairShare = Math.ceil(DEFAULT_PARTITIONS / REPLICAS);
-  while (!replicas.every((r) => r !== undefined && holds(r) > 0 && holds(r) <= fairShare)) {
+  const current = () => routes.map((ref) => services.process(ref));
+  while (!current().every((r) => holds(r) > 0 && holds(r) <= fairShare)) {
     if (Date.now() - shared > 45_000) break;
     await sleep(200);
   }
-  const share = replicas.map((r) => holds(r!));
+  const share = current().map(holds);
   t.ok(share.every((n) => n > 0), `every replica holds partitions (${share.join(", ")})`);
   t.comment(`shared after ${Date.now() - shared} ms`);
   t.ok(
@@ -85,25 +70,24 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
 
   // The replica(s) holding partitions are whichever pulled first; killing each in turn kills
   // an owner at least once.
-  await stopReplica(0, "SIGKILL");
+  await services.kill(routes[0]);
   await sleep(3000);
-  await startReplica(0);
+  await services.start(routes[0]);
   await follower.until(traffic.published.length, 60_000);
-  await Promise.all([stopReplica(1, "SIGKILL"), stopReplica(2, "SIGKILL")]);
+  await Promise.all([services.kill(routes[1]), services.kill(routes[2])]);
   await sleep(2000);
-  await Promise.all([startReplica(1), startReplica(2)]);
+  await Promise.all([services.start(routes[1]), services.start(routes[2])]);
   await follower.until(traffic.published.length, 60_000);
   for (let i = 0; i < REPLICAS; i++) {
     t.match(
-      await replicas[i]!.stop("SIGTERM"),
+      await services.term(routes[i]),
       { code: 0, killed: false },
       `replica ${i} stops gracefully`,
     );
-    replicas[i] = undefined;
     if (i < REPLICAS - 1) await sleep(1000);
-    if (i < REPLICAS - 1) await startReplica(i);
+    if (i < REPLICAS - 1) await services.start(routes[i]);
   }
-  await startReplica(REPLICAS - 1);
+  await services.start(routes[REPLICAS - 1]);
 
   await traffic.stop();
   const published = traffic.published;
@@ -129,7 +113,10 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
   t.equal(outOfOrder, 0, "every channel in publish order");
 
   const count = (re: RegExp) =>
-    history.reduce((n, p) => n + p.logs.filter((l) => re.test(String(l.msg))).length, 0);
+    services.history.filter((p) => p.name === "route").reduce(
+      (n, p) => n + p.logs.filter((l) => re.test(String(l.msg))).length,
+      0,
+    );
   t.ok(count(/^partition taken over$/) >= DEFAULT_PARTITIONS * 2, "partitions moved on failures");
   t.ok(count(/^partitions handed over$/) >= 1, "a graceful stop handed its partitions over");
   t.comment(

@@ -195,6 +195,14 @@ export const MUTATIONS: Mutation[] = [
     tests: STORE_TESTS,
   },
   {
+    id: "store-insert-unsorted",
+    where: STORE,
+    search: "      const values = [...rows].sort(byEventId).map((r) => ({",
+    replace: "      const values = rows.map((r) => ({",
+    why: "two persist replicas writing overlapping batches in other orders deadlock",
+    tests: STORE_TESTS,
+  },
+  {
     id: "store-replay-includes-cursor",
     where: STORE,
     search: "          and (epoch, seq) > (${after.epoch}, ${after.seq})",
