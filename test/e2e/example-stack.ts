@@ -9,7 +9,6 @@ import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { startNatsServer } from "../../devkit/nats-server.ts";
 import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
-import { RouteReplicas } from "../../devkit/route-replicas.ts";
 import { testDatabase } from "../../devkit/test-db.ts";
 import { jwtAuth, mintToken, type TokenOptions } from "../../devkit/tokens.ts";
 
@@ -17,7 +16,8 @@ export interface ExampleStack {
   ingestHttp: string;
   notifyWs: string;
   token: string;
-  routes: RouteReplicas;
+  /** Every service, route in `routeReplicas` replicas ({ name: "route", instance: i }). */
+  services: ServiceLauncher;
   /** Another token of the stack's issuer, e.g. for a subscriber with grants or claims. */
   mint(sub: string, o?: TokenOptions): Promise<string>;
 }
@@ -31,10 +31,10 @@ export async function startExampleStack(
   t.teardown(() => nats.stop());
   const db = await testDatabase();
   t.teardown(() => db.drop());
-  const [ingest, notify, persist, ...routePorts] = await restartablePorts(3 + o.routeReplicas);
+  const [ingest, notify, persist, route] = await restartablePorts(4);
   const auth = jwtAuth();
   const env = {
-    ...stackEnv(nats.url, db, { ingest, route: routePorts[0], persist, notify }),
+    ...stackEnv(nats.url, db, { ingest, route, persist, notify }),
     ...auth.env,
     JETMESH_NAMESPACES: o.namespaces,
     // A short ack wait makes the pin timeout (ack wait + 5 s), and so each failover, short.
@@ -43,23 +43,22 @@ export async function startExampleStack(
     ROUTE_CHECKPOINT_INTERVAL: "2s",
   };
   await migrateAsAdmin([nats.url], env, users.admin);
-  const services = new ServiceLauncher({ env, own: (name) => users.serviceEnv(name) });
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => users.serviceEnv(name),
+    replicas: { route: o.routeReplicas },
+  });
   t.teardown(() => services.stopAll());
-  const routes = new RouteReplicas(services.envOf("route"), routePorts);
-  t.teardown(() => routes.stopAll());
   // What every process logged, when something failed.
   t.teardown(() => {
-    if (t.passing()) return;
-    services.dumpLogs(`.tap/${o.logName}-services.log`);
-    routes.dumpLogs(`.tap/${o.logName}-route.log`);
+    if (!t.passing()) services.dumpLogs(`.tap/${o.logName}-services.log`);
   });
-  for (const name of ["ingest", "persist", "notify"] as const) await services.start(name);
-  await routes.startAll();
+  await services.startAll({ sequential: true });
   return {
     ingestHttp: `http://127.0.0.1:${ingest}`,
     notifyWs: `ws://127.0.0.1:${notify}/v1/ws`,
     token: await mintToken(auth.secret, "loadgen"),
-    routes,
+    services,
     mint: (sub, o) => mintToken(auth.secret, sub, o),
   };
 }

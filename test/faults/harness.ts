@@ -9,8 +9,6 @@ import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
 import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { backingEnv, freeServicePorts, listenEnv } from "../../devkit/service-env.ts";
-import { freePorts } from "../../devkit/ports.ts";
-import { RouteReplicas } from "../../devkit/route-replicas.ts";
 import { storedEvents, verify } from "./verify.ts";
 import { waitUntil, within } from "./wait.ts";
 
@@ -44,10 +42,8 @@ const NAMESPACES = {
 
 export interface Harness {
   servers: string[];
-  /** Every service; route too unless it runs in replicas (`routes`). */
+  /** Every service, route in `routeReplicas` replicas. */
   services: ServiceLauncher;
-  /** Route's replicas, when the harness was asked for more than one. */
-  routes?: RouteReplicas;
   load: Load;
   sql: postgres.Sql;
   schema: string;
@@ -98,32 +94,25 @@ export async function startHarness(
     PERSIST_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
     PERSIST_MAX_BATCH: String(MAX_ACK_PENDING / 2),
   };
-  const services = new ServiceLauncher({ env, own: (name) => o.users.serviceEnv(name) });
-  const routes = (o.routeReplicas ?? 1) > 1
-    ? new RouteReplicas(services.envOf("route"), [
-      ports.route,
-      ...(await freePorts(o.routeReplicas! - 1)),
-    ])
-    : undefined;
+  const services = new ServiceLauncher({
+    env,
+    own: (name) => o.users.serviceEnv(name),
+    replicas: { route: o.routeReplicas ?? 1 },
+  });
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   // The teardown, registered before the load starts, must see it once it has.
   // deno-lint-ignore prefer-const
   let load: Load | undefined;
   t.teardown(async () => {
     load?.close();
-    await Promise.all([services.stopAll(), routes?.stopAll()]);
+    await services.stopAll();
     await sql.end({ timeout: 5 });
     await db.drop();
     await o.stopNats();
     namespaces.remove();
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
-  if (routes) {
-    for (const name of ["ingest", "persist", "notify"] as const) await services.start(name);
-    await routes.startAll();
-  } else {
-    await services.startAll();
-  }
+  await services.startAll();
   load = await Load.start({
     ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
@@ -136,7 +125,6 @@ export async function startHarness(
   return {
     servers: o.servers,
     services,
-    routes,
     load,
     sql,
     schema: db.schema,
@@ -256,20 +244,20 @@ export async function drainAndVerify(
     "a graceful ingest stop answered every publish it had taken",
   );
   t.same(
-    [...h.services.unexpectedExits, ...(h.routes?.unexpectedExits ?? [])],
+    h.services.unexpectedExits,
     [],
     "no service exited on its own",
   );
   const logs = `.tap/faults/${o.title.replace(/\W+/g, "-")}-${o.seed}.log`;
   h.services.dumpLogs(logs);
-  h.routes?.dumpLogs(logs.replace(/\.log$/, "-route.log"));
   console.log(`service logs: ${logs}`);
   // How often the safety nets for server misbehaviour fired (nats-server 2.9.10
   // lost durable acks on kill -9 and dropped part-filled pulls): on a server
   // without those bugs both stay at 0, while the nets stay for what else they cover.
-  const countLogs = (re: RegExp) => h.services.countLogs(re) + (h.routes?.countLogs(re) ?? 0);
-  const routedAgain = countLogs(/^redelivery of a routed event acked without publishing$/);
-  const droppedPulls = countLogs(/^pull request no longer on the server/);
+  const routedAgain = h.services.countLogs(
+    /^redelivery of a routed event acked without publishing$/,
+  );
+  const droppedPulls = h.services.countLogs(/^pull request no longer on the server/);
   console.log(
     `safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`,
   );

@@ -52,25 +52,27 @@ t.test("processing: route replicas killed with kill -9 under the IoT load, resul
     token: stack.token,
     maxBatch: MAX_BATCH,
   });
-  const loads = (p: ServiceProcess | undefined) =>
-    (p?.logs ?? []).filter((l) => l.msg === "processing state loaded").length;
-  const allLoads = () => stack.routes.countLogs(/^processing state loaded$/);
+  const { services } = stack;
+  const route = (instance: number) => ({ name: "route" as const, instance });
+  const loads = (p: ServiceProcess) =>
+    p.logs.filter((l) => l.msg === "processing state loaded").length;
+  const allLoads = () => services.countLogs(/^processing state loaded$/);
   const killCounts = [0, 0];
   let ownerKills = 0;
   for (const k of kills) {
     await sleep(k.gapMs);
     // A replica that loaded partitions holds some (balancing moves a few, never all).
-    const owner = k.replicas.some((i) => loads(stack.routes.process(i)) > 0);
+    const owner = k.replicas.some((i) => loads(services.process(route(i))) > 0);
     const loadsBefore = allLoads();
     console.log(
       `[processing +${((Date.now() - started) / 1000).toFixed(1)}s] kill -9 route replica ${
         k.replicas.join(" and ")
       }${owner ? " (holding partitions)" : ""}, down ${k.downMs} ms`,
     );
-    await Promise.all(k.replicas.map((i) => stack.routes.kill(i)));
+    await Promise.all(k.replicas.map((i) => services.kill(route(i))));
     for (const i of k.replicas) killCounts[i]++;
     await sleep(k.downMs);
-    await Promise.all(k.replicas.map((i) => stack.routes.start(i)));
+    await Promise.all(k.replicas.map((i) => services.start(route(i))));
     if (!owner) continue;
     ownerKills++;
     // Its partitions come back after the pin timeout (ack wait + 5 s), each from its checkpoint.
@@ -89,8 +91,8 @@ t.test("processing: route replicas killed with kill -9 under the IoT load, resul
   // survivor, or the restarted replica, takes them over.
   const got = await compareIot(t, sub, expected, distinct, 60_000);
 
-  t.same(stack.routes.unexpectedExits, [], "no route replica exited on its own");
-  const loaded = stack.routes.history.flatMap((p) =>
+  t.same(services.unexpectedExits, [], "no service exited on its own");
+  const loaded = services.history.flatMap((p) =>
     p.logs.filter((l) => l.msg === "processing state loaded")
   );
   const replayed = loaded.reduce((n, l) => n + Number(l.replayed ?? 0), 0);

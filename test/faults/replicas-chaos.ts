@@ -1,5 +1,5 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "../../subjects/mod.ts";
-import type { RouteReplicas } from "../../devkit/route-replicas.ts";
+import type { ServiceLauncher } from "../../devkit/launcher.ts";
 import type { ServiceProcess } from "../../devkit/service-process.ts";
 import type { ClusterChaos } from "./cluster-chaos.ts";
 import type { FaultCounts } from "./figures.ts";
@@ -35,18 +35,18 @@ export class ReplicasChaos {
     ownerKills: 0,
     ownerKillsTakenOver: 0,
   };
-  readonly #routes: RouteReplicas;
+  readonly #services: ServiceLauncher;
   readonly #nodes: ClusterChaos;
   readonly #started = Date.now();
   #initialGains = 0;
 
-  constructor(routes: RouteReplicas, nodes: ClusterChaos) {
-    this.#routes = routes;
+  constructor(services: ServiceLauncher, nodes: ClusterChaos) {
+    this.#services = services;
     this.#nodes = nodes;
   }
 
   async run(rng: Rng): Promise<void> {
-    this.#initialGains = this.#routes.countLogs(GAINED);
+    this.#initialGains = this.#services.countLogs(GAINED);
     const steps: Array<() => Promise<void>> = rng.shuffle([
       () => this.#killRoutes(1, rng),
       () => this.#killRoutes(1, rng),
@@ -59,36 +59,36 @@ export class ReplicasChaos {
       await sleep(rng.int(1500, 3500));
       await step();
     }
-    this.handOvers.takeOvers = this.#routes.countLogs(GAINED) - this.#initialGains;
-    this.handOvers.balanced = this.#routes.countLogs(BALANCED);
+    this.handOvers.takeOvers = this.#services.countLogs(GAINED) - this.#initialGains;
+    this.handOvers.balanced = this.#services.countLogs(BALANCED);
     const node = this.#nodes.counts.kills;
     for (const [k, v] of Object.entries(node)) this.counts.kills[k] = v;
   }
 
   /** kill -9 of `n` replicas, those holding the most partitions first, then their restart. */
   async #killRoutes(n: number, rng: Rng): Promise<void> {
-    const byHolding = [...Array(this.#routes.count).keys()]
-      .map((i) => ({ i, held: held(this.#routes.process(i)) }))
+    const byHolding = this.#services.refsOf("route")
+      .map((ref) => ({ ref, i: ref.instance, held: held(this.#services.process(ref)) }))
       .sort((a, b) => b.held - a.held || a.i - b.i);
     const victims = byHolding.slice(0, n).filter((v) => v.held > 0 || n > 1);
     if (victims.length === 0) return;
     const downMs = rng.int(200, 2000);
-    const gainsBefore = this.#routes.countLogs(GAINED);
+    const gainsBefore = this.#services.countLogs(GAINED);
     this.#log(
       `kill -9 route ${victims.map((v) => `replica ${v.i} (holding ${v.held})`).join(" and ")}` +
         `, down ${downMs} ms`,
     );
-    await Promise.all(victims.map((v) => this.#routes.kill(v.i)));
+    await Promise.all(victims.map((v) => this.#services.kill(v.ref)));
     for (const v of victims) {
       this.counts.kills[`route ${v.i}`] = (this.counts.kills[`route ${v.i}`] ?? 0) + 1;
     }
     await sleep(downMs);
-    await Promise.all(victims.map((v) => this.#routes.start(v.i)));
+    await Promise.all(victims.map((v) => this.#services.start(v.ref)));
     if (!victims.some((v) => v.held > 0)) return;
     this.handOvers.ownerKills++;
     // The pins lapse after the pin timeout (ack wait + 5 s); only then do the partitions move.
     const heldSum = victims.reduce((n, v) => n + v.held, 0);
-    const gained = () => this.#routes.countLogs(GAINED) - gainsBefore;
+    const gained = () => this.#services.countLogs(GAINED) - gainsBefore;
     const since = Date.now();
     while (gained() < heldSum && Date.now() - since < 20_000) await sleep(100);
     if (gained() > 0) this.handOvers.ownerKillsTakenOver++;

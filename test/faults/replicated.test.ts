@@ -25,7 +25,7 @@ t.test("3 route replicas on the 3-node cluster: kill -9 of partition holders and
     stopNats: () => cluster.stop(),
     routeReplicas: ROUTE_REPLICAS,
   });
-  const chaos = new ReplicasChaos(h.routes!, new ClusterChaos(cluster));
+  const chaos = new ReplicasChaos(h.services, new ClusterChaos(cluster));
   await chaos.run(new Rng(seed));
   const m = chaos.handOvers;
   t.ok(m.ownerKills >= 3, `${m.ownerKills} route kills hit replicas holding partitions`);
