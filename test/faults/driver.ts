@@ -3,8 +3,10 @@ import { Publisher } from "./publisher.ts";
 import { matches, Subscriber } from "./subscriber.ts";
 
 export interface LoadOptions {
-  ingestWs: string;
-  notifyWs: string;
+  /** Every ingest replica's WebSocket URL: publisher i starts on the i-th, and moves on each reconnect. */
+  ingestWs: string[];
+  /** Every notify replica's, taken the same way by the subscribers. */
+  notifyWs: string[];
   publishers: number;
   channels: number;
   /** Subscribers on a few concrete channels each; one more subscribes to all of them by pattern. */
@@ -39,13 +41,13 @@ export class Load {
   /** `tokens`: each client's token by its name, which is the token's `sub`. */
   private constructor(o: LoadOptions, tokens: Map<string, string>) {
     this.channels = Array.from({ length: o.channels }, (_, i) => `${CHANNEL_PREFIX}.c${i}`);
-    this.publishers = publisherNames(o).map((name) =>
-      new Publisher(o.ingestWs, name, tokens.get(name)!, this.channels, o.intervalMs)
+    this.publishers = publisherNames(o).map((name, i) =>
+      new Publisher(rotate(o.ingestWs, i), name, tokens.get(name)!, this.channels, o.intervalMs)
     );
     const perSubscriber = Math.min(3, this.channels.length);
     this.subscribers = subscriberNames(o).map((name, i) =>
       new Subscriber(
-        o.notifyWs,
+        rotate(o.notifyWs, i),
         name,
         tokens.get(name)!,
         i < o.channelSubscribers
@@ -107,4 +109,10 @@ function publisherNames(o: LoadOptions): string[] {
 /** The channel subscribers, then the one that subscribes to all channels by pattern. */
 function subscriberNames(o: LoadOptions): string[] {
   return [...Array.from({ length: o.channelSubscribers }, (_, i) => `s${i}`), "s-all"];
+}
+
+/** `urls` from the i-th on, round: clients spread over the replicas. */
+function rotate(urls: string[], i: number): string[] {
+  const k = i % urls.length;
+  return [...urls.slice(k), ...urls.slice(0, k)];
 }

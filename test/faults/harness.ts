@@ -8,6 +8,7 @@ import { type BusState, busState, useAdmin } from "./bus.ts";
 import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
 import { ServiceLauncher } from "../../devkit/launcher.ts";
+import { CATALOG, type ServiceName } from "../../devkit/catalog.ts";
 import { backingEnv, freeServicePorts, listenEnv } from "../../devkit/service-env.ts";
 import { storedEvents, verify } from "./verify.ts";
 import { waitUntil, within } from "./wait.ts";
@@ -42,7 +43,7 @@ const NAMESPACES = {
 
 export interface Harness {
   servers: string[];
-  /** Every service, route in `routeReplicas` replicas. */
+  /** Every service, in `serviceReplicas` replicas. */
   services: ServiceLauncher;
   load: Load;
   sql: postgres.Sql;
@@ -66,8 +67,8 @@ export async function startHarness(
     /** Stream replicas (1 on a single node, 3 on the cluster). */
     replicas: number;
     stopNats: () => Promise<void>;
-    /** Route processes (default 1, under the launcher). */
-    routeReplicas?: number;
+    /** Processes per service (default 1 each); clients spread over the edges' replicas. */
+    serviceReplicas?: Partial<Record<ServiceName, number>>;
   },
 ): Promise<Harness> {
   useAdmin(o.users.admin);
@@ -97,7 +98,7 @@ export async function startHarness(
   const services = new ServiceLauncher({
     env,
     own: (name) => o.users.serviceEnv(name),
-    replicas: { route: o.routeReplicas ?? 1 },
+    replicas: o.serviceReplicas,
   });
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   // The teardown, registered before the load starts, must see it once it has.
@@ -113,9 +114,14 @@ export async function startHarness(
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
   await services.startAll();
+  // Every replica's port, known once it has started.
+  const wsUrls = (name: "ingest" | "notify") =>
+    services.refsOf(name).map((ref) =>
+      `ws://127.0.0.1:${services.envOf(ref)[CATALOG[name].port.variable]}/v1/ws`
+    );
   load = await Load.start({
-    ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
-    notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
+    ingestWs: wsUrls("ingest"),
+    notifyWs: wsUrls("notify"),
     publishers: 4,
     channels: 6,
     channelSubscribers: 3,

@@ -59,7 +59,8 @@ export class Publisher {
     unexpected: [],
     acksLostToGracefulStop: [],
   };
-  readonly #url: string;
+  /** One per ingest replica; each connection goes to the next. */
+  readonly #urls: string[];
   readonly #intervalMs: number;
   readonly #channels: ChannelState[];
   readonly #byId = new Map<string, ChannelState>();
@@ -75,14 +76,14 @@ export class Publisher {
    * the pause after an ack before the channel's next event: it sets the load.
    */
   constructor(
-    ingestWs: string,
+    ingestWs: string[],
     name: string,
     token: string,
     channels: string[],
     intervalMs: number,
   ) {
     this.name = name;
-    this.#url = `${ingestWs}?token=${token}`;
+    this.#urls = ingestWs.map((url) => `${url}?token=${token}`);
     this.#intervalMs = intervalMs;
     this.#channels = channels.map((channel) => ({ channel, count: 0, order: [] }));
   }
@@ -152,7 +153,9 @@ export class Publisher {
   #connect(): void {
     if (this.#closed) return;
     const conn = ++this.#conn;
-    const ws = new WebSocket(this.#url, { handshakeTimeout: 3000 });
+    const ws = new WebSocket(this.#urls[(conn - 1) % this.#urls.length], {
+      handshakeTimeout: 3000,
+    });
     this.#ws = ws;
     ws.on("open", () => {
       this.#connectAttempt = 0;

@@ -1,5 +1,5 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "../../subjects/mod.ts";
-import type { ServiceLauncher } from "../../devkit/launcher.ts";
+import { instanceLabel, type ServiceLauncher } from "../../devkit/launcher.ts";
 import type { ServiceProcess } from "../../devkit/service-process.ts";
 import type { ClusterChaos } from "./cluster-chaos.ts";
 import type { FaultCounts } from "./figures.ts";
@@ -21,9 +21,10 @@ export interface HandOvers {
 }
 
 /**
- * The fault suite's replicated mode (issue 14): route in several replicas on the 3-node
- * cluster, killed with SIGKILL while they hold partitions, one at a time and two at once, and
- * NATS nodes killed in between (a stream leader, a follower). After each route kill the run
+ * The fault suite's replicated mode (issue 14): every service in replicas on the 3-node
+ * cluster; route's killed with SIGKILL while they hold partitions, one at a time and two at
+ * once, one replica each of ingest, persist and notify, and NATS nodes (a stream leader, a
+ * follower), in a seeded order. After each route kill the run
  * waits until the dead replicas' partitions are pinned elsewhere, so every kill is a real
  * failover under load rather than a restart the pin timeout hides.
  */
@@ -53,6 +54,9 @@ export class ReplicasChaos {
       () => this.#killRoutes(2, rng),
       () => this.#killNode(rng),
       () => this.#killNode(rng),
+      () => this.#killReplica("ingest", rng),
+      () => this.#killReplica("persist", rng),
+      () => this.#killReplica("notify", rng),
     ]);
     steps.push(() => this.#killRoutes(2, rng));
     for (const step of steps) {
@@ -93,6 +97,21 @@ export class ReplicasChaos {
     while (gained() < heldSum && Date.now() - since < 20_000) await sleep(100);
     if (gained() > 0) this.handOvers.ownerKillsTakenOver++;
     this.#log(`partitions taken over: ${gained()} of the ${heldSum} the killed replicas held`);
+  }
+
+  /**
+   * kill -9 of one replica of an edge or of persist: its clients move to another replica and
+   * resume there, what it held unacked goes to another after the ack wait.
+   */
+  async #killReplica(name: "ingest" | "persist" | "notify", rng: Rng): Promise<void> {
+    const ref = rng.pick(this.#services.refsOf(name));
+    const label = instanceLabel(ref);
+    const downMs = rng.int(200, 2000);
+    this.#log(`kill -9 ${label}, down ${downMs} ms`);
+    this.counts.kills[label] = (this.counts.kills[label] ?? 0) + 1;
+    await this.#services.kill(ref);
+    await sleep(downMs);
+    await this.#services.start(ref);
   }
 
   /** kill -9 of a NATS node: the leader or a follower of INGEST or EVENTS. */

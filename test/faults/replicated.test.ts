@@ -1,8 +1,9 @@
 /**
- * The fault suite's replicated mode (issue 14): three route replicas on the 3-node R3
- * cluster, killed with SIGKILL while they hold partitions (one at a time and two at once),
- * and NATS nodes killed in between, under the suite's load; the usual figures, and how the
- * partitions moved.
+ * The fault suite's replicated mode (issue 14): 2 ingest, 3 route, 2 persist and 2 notify
+ * replicas on the 3-node R3 cluster, the suite's clients spread over the edges' replicas (each
+ * reconnect goes to the next); route replicas killed with SIGKILL while they hold partitions
+ * (one at a time and two at once), one replica each of ingest, persist and notify, and NATS
+ * nodes, under load; the usual figures, and how the partitions moved.
  */
 import t from "tap";
 import { startNatsCluster } from "../../devkit/nats-cluster.ts";
@@ -12,9 +13,10 @@ import { drainAndVerify, startHarness } from "./harness.ts";
 import { faultSeed, Rng } from "./prng.ts";
 import { ReplicasChaos } from "./replicas-chaos.ts";
 
-const ROUTE_REPLICAS = 3;
+/** As the issue asks: 3 route, 2 persist, 2 notify and 2 ingest replicas. */
+const REPLICAS = { ingest: 2, route: 3, persist: 2, notify: 2 };
 
-t.test("3 route replicas on the 3-node cluster: kill -9 of partition holders and NATS nodes under load, nothing lost or repeated", async (t) => {
+t.test("every service in replicas on the 3-node cluster: kill -9 of partition holders, of edge and persist replicas and of NATS nodes under load, nothing lost or repeated", async (t) => {
   const seed = faultSeed("replicated");
   const users = natsUsers();
   const cluster = await startNatsCluster(3, users.server);
@@ -23,7 +25,7 @@ t.test("3 route replicas on the 3-node cluster: kill -9 of partition holders and
     users,
     replicas: 3,
     stopNats: () => cluster.stop(),
-    routeReplicas: ROUTE_REPLICAS,
+    serviceReplicas: REPLICAS,
   });
   const chaos = new ReplicasChaos(h.services, new ClusterChaos(cluster));
   await chaos.run(new Rng(seed));
@@ -35,7 +37,7 @@ t.test("3 route replicas on the 3-node cluster: kill -9 of partition holders and
     "after each, the partitions moved to a live replica",
   );
   await drainAndVerify(t, h, {
-    title: `${ROUTE_REPLICAS} route replicas, 3-node cluster`,
+    title: `every service in replicas (2 ingest, 3 route, 2 persist, 2 notify), 3-node cluster`,
     seed,
     faults: chaos.counts,
   });

@@ -35,7 +35,9 @@ export class Subscriber {
     unexpected: [],
   };
   readonly subscriptions: string[];
-  readonly #url: string;
+  /** One per notify replica; each connection goes to the next and resumes from the cursors. */
+  readonly #urls: string[];
+  #connections = 0;
   /** Last processed position per subscription; set by the first `subscribed`. */
   readonly #cursors = new Map<string, Cursor>();
   #ws?: WebSocket;
@@ -43,9 +45,9 @@ export class Subscriber {
   #closed = false;
   #ready?: () => void;
 
-  constructor(notifyWs: string, name: string, token: string, subscriptions: string[]) {
+  constructor(notifyWs: string[], name: string, token: string, subscriptions: string[]) {
     this.name = name;
-    this.#url = `${notifyWs}?token=${token}`;
+    this.#urls = notifyWs.map((url) => `${url}?token=${token}`);
     this.subscriptions = subscriptions;
   }
 
@@ -66,7 +68,8 @@ export class Subscriber {
 
   #connect(): void {
     if (this.#closed) return;
-    const ws = new WebSocket(this.#url, { handshakeTimeout: 3000 });
+    const url = this.#urls[this.#connections++ % this.#urls.length];
+    const ws = new WebSocket(url, { handshakeTimeout: 3000 });
     this.#ws = ws;
     ws.on("open", () => {
       this.#attempt = 0;
