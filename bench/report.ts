@@ -6,10 +6,12 @@ import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
 import type { PeersResult } from "./phases/peers.ts";
+import { RULES_TARGET, type RulesResult } from "./phases/rules.ts";
 import { peersTable } from "./peers/report.ts";
 import type { StagesResult } from "./phases/stages.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
+import { rulesNote, rulesRow } from "./rules-report.ts";
 import type { CpuUsage } from "./sampler.ts";
 import type { Complaint } from "./stack.ts";
 import { fmtBytes, fmtCount, fmtMs, fmtRatio, ratio } from "./stats.ts";
@@ -29,6 +31,8 @@ export interface BenchResults {
   options: BenchOptions;
   ceilings?: CeilingsResult;
   durability?: DurabilityResult;
+  /** Route's CPU per event with processing rules against plain routing (issue 15). */
+  rules?: RulesResult;
   sustained?: SustainedResult;
   stages?: StagesResult;
   latency?: LatencyResult[];
@@ -74,7 +78,7 @@ export function cpuPerEvent(
 }
 
 export function checkTargets(
-  r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle">,
+  r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle" | "rules">,
 ): TargetCheck[] {
   const out: TargetCheck[] = [];
   const relay = r.ceilings?.relay.perSec;
@@ -107,6 +111,13 @@ export function checkTargets(
     target: "≤ 2×",
     value: mem,
     met: mem === null ? null : mem <= 2,
+  });
+  const rules = r.rules?.ratio ?? null;
+  out.push({
+    name: "route CPU per event with the IoT rules vs plain routing",
+    target: `≤ ${RULES_TARGET}×`,
+    value: rules,
+    met: rules === null ? null : rules <= RULES_TARGET,
   });
   return out;
 }
@@ -306,6 +317,7 @@ export function markdown(r: BenchResults): string {
       } (${fmtCount(i.raw.connections)}) | ${times(i.ratio)} | ≤ 2× | ${met(target(3))} |`,
     );
   }
+  if (r.rules) lines.push(rulesRow(r.rules, met(target(4))));
   if (lines.length === tableAt + 2) lines.splice(tableAt, 2);
   else lines.push("");
   const notes: string[] = [];
@@ -338,6 +350,7 @@ export function markdown(r: BenchResults): string {
         `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
     );
   }
+  if (r.rules) notes.push(rulesNote(r.rules));
   if (i && i.attempted < i.wanted) {
     notes.push(
       `Idle: ${fmtCount(i.attempted)} connections instead of ${
@@ -393,6 +406,7 @@ export function markdown(r: BenchResults): string {
     ...(r.durability?.runs ?? []).map((x) =>
       cpuLine(`durability: ${x.topology} ${x.sync}, publish`, x.cpu)
     ),
+    ...(r.rules?.runs ?? []).map((x) => cpuLine(`rules: ${x.variant}, route drains`, x.cpu)),
     cpuLine("sustained", s?.cpu),
     ...(r.stages?.runs ?? []).map((x) => cpuLine(`stage alone: ${x.stage}`, x.cpu)),
     ...(r.latency ?? []).flatMap((
