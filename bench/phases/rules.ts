@@ -101,11 +101,11 @@ export async function rules(ctx: Ctx): Promise<RulesResult> {
   // windows would only lengthen the publishing through ingest.
   const warmup = Math.round(Math.min(opts.warmupSec, 2) * 2000);
   const measured = Math.round(Math.min(opts.durationSec, 10) * 4000);
-  const { events, opts: planned } = plan(iot, {
-    seed: 15,
-    start: Date.now() - (warmup + measured) * (1000 / iot.defaults.rate) - 60_000,
-    durationSec: (warmup + measured) / iot.defaults.rate,
-  });
+  const durationSec = (warmup + measured) / iot.defaults.rate;
+  // All in the past, and on the same 2-minute boundary every run (the windows, and the hot
+  // devices' period): a run's readings close the same windows as the last run's.
+  const start = Math.floor((Date.now() - durationSec * 1000 - 60_000) / 120_000) * 120_000;
+  const { events, opts: planned } = plan(iot, { seed: 15, start, durationSec });
   const runs: RulesRun[] = [];
   await jsm.consumers.pause(EVENTS_STREAM, PERSIST_CONSUMER, PAUSED_UNTIL());
   try {
