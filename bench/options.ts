@@ -40,6 +40,8 @@ export const PHASES = [
   "durability",
   "rules",
   "sustained",
+  // After sustained, whose single route it measures again beside a second one.
+  "replicas",
   "stages",
   "latency",
   "fanout",

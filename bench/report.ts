@@ -7,7 +7,9 @@ import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
 import type { PeersResult } from "./phases/peers.ts";
 import { RULES_TARGET, type RulesResult } from "./phases/rules.ts";
+import type { ReplicasResult } from "./phases/replicas.ts";
 import { peersTable } from "./peers/report.ts";
+import { replicasNotes, replicasRows } from "./replicas-report.ts";
 import type { StagesResult } from "./phases/stages.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
@@ -34,6 +36,8 @@ export interface BenchResults {
   /** Route's CPU per event with processing rules against plain routing (issue 15). */
   rules?: RulesResult;
   sustained?: SustainedResult;
+  /** The sustained measurement with 1 and with 2 route replicas (issue 14). */
+  replicas?: ReplicasResult;
   stages?: StagesResult;
   latency?: LatencyResult[];
   fanout?: FanoutResult;
@@ -59,7 +63,7 @@ const times = (
 const perSec = (n: number | null | undefined) => `${fmtCount(n)}/s`;
 
 /** The slowest of the three stages: what the pipeline sustains end to end. */
-function endToEnd(s: SustainedResult): number {
+export function endToEnd(s: SustainedResult): number {
   return Math.min(s.ackedPerSec, s.committedPerSec, s.deliveredPerSec);
 }
 
@@ -287,6 +291,7 @@ export function markdown(r: BenchResults): string {
       } | ${fmtRatio(target(0)?.value)} | ≥ 60 % | ${met(target(0))} |`,
     );
   }
+  if (r.replicas) lines.push(...replicasRows(r.replicas));
   for (const l of r.latency ?? []) {
     const isTarget = target(1)?.name.includes(`@ ${fmtCount(l.rate)}/s `);
     lines.push(
@@ -351,6 +356,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   if (r.rules) notes.push(rulesNote(r.rules));
+  if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {
     notes.push(
       `Idle: ${fmtCount(i.attempted)} connections instead of ${
@@ -408,6 +414,8 @@ export function markdown(r: BenchResults): string {
     ),
     ...(r.rules?.runs ?? []).map((x) => cpuLine(`rules: ${x.variant}, route drains`, x.cpu)),
     cpuLine("sustained", s?.cpu),
+    cpuLine("replicas: 1 route", r.replicas?.one.cpu),
+    cpuLine("replicas: 2 routes", r.replicas?.two?.cpu),
     ...(r.stages?.runs ?? []).map((x) => cpuLine(`stage alone: ${x.stage}`, x.cpu)),
     ...(r.latency ?? []).flatMap((
       l,

@@ -22,6 +22,7 @@ import { idle } from "./phases/idle.ts";
 import { latency } from "./phases/latency.ts";
 import { peers } from "./phases/peers.ts";
 import { rules } from "./phases/rules.ts";
+import { replicas } from "./phases/replicas.ts";
 import { stages } from "./phases/stages.ts";
 import { sustained } from "./phases/sustained.ts";
 import { load1, machineInfo } from "./proc.ts";
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
       const full: Ctx = { ...ctx, stack };
       if (opts.phases.includes("rules")) results.rules = await rules(full);
       if (opts.phases.includes("sustained")) results.sustained = await sustained(full);
+      if (opts.phases.includes("replicas")) results.replicas = await replicas(full);
       if (opts.phases.includes("stages")) results.stages = await stages(full);
       if (opts.phases.includes("latency")) results.latency = await latency(full);
       if (opts.phases.includes("fanout")) results.fanout = await fanout(full);

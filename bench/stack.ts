@@ -62,6 +62,8 @@ export interface BenchStack {
    */
   token(sub: string): Promise<string>;
   pids(): Record<string, number>;
+  /** What `name` runs with: a further replica of it (the replicas phase) starts with this. */
+  envOf(name: ServiceName): NodeJS.ProcessEnv;
   /**
    * Warnings and errors the services logged so far, counted by service and message, with the
    * first of each.
@@ -160,6 +162,7 @@ export async function startServices(
       }),
     pids: () =>
       Object.fromEntries(SERVICE_NAMES.map((n) => [n, services.process(n).child.pid ?? -1])),
+    envOf: (name) => services.envOf(name),
     complaints() {
       const out = new Map<string, Complaint>();
       for (const p of services.history) {

@@ -35,12 +35,26 @@ export interface SustainedResult {
 const BACKLOG = 8192;
 
 export async function sustained(ctx: Ctx): Promise<SustainedResult> {
+  return await sustainedWindow(ctx, "sustained", {});
+}
+
+/**
+ * One sustained measurement, its progress lines headed `label`; `extraPids` are processes
+ * beside the stack's whose CPU counts too (the replicas phase's second route), and `settle`
+ * runs under load after the warm-up, before the window opens.
+ */
+export async function sustainedWindow(
+  ctx: Ctx,
+  label: string,
+  extraPids: Record<string, number>,
+  settle: () => Promise<void> = async () => {},
+): Promise<SustainedResult> {
   const { opts, stack } = ctx;
   const tag = ctx.tag("s");
   const channels = Array.from({ length: opts.channels }, (_, i) => `bench.${tag}.c${i}`);
   const lg = await Worker.start("loadgen", "loadgen.ts");
   const token = await stack.token("bench-loadgen");
-  const pids = { ...stack.pids(), nats: ctx.nats.pid ?? -1, loadgen: lg.pid };
+  const pids = { ...stack.pids(), ...extraPids, nats: ctx.nats.pid ?? -1, loadgen: lg.pid };
   try {
     const base = await committedRows(ctx);
     await lg.call("open", {
@@ -53,16 +67,17 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       payloadBytes: opts.payloadBytes,
     });
     note(
-      `sustained: ${opts.publishers} publishers × window ${opts.window}, ${opts.channels} channels, ${opts.payloadBytes} B; warm-up ${opts.warmupSec}s, then ${opts.durationSec}s`,
+      `${label}: ${opts.publishers} publishers × window ${opts.window}, ${opts.channels} channels, ${opts.payloadBytes} B; warm-up ${opts.warmupSec}s, then ${opts.durationSec}s`,
     );
     await lg.call("run", { window: opts.window, backlog: BACKLOG });
     const status = (what: string) => async () => {
       const c = await lg.call<Counts>("counts");
-      return `sustained ${what}: acked ${fmtCount(c.acked)} delivered ${
+      return `${label} ${what}: acked ${fmtCount(c.acked)} delivered ${
         fmtCount(c.delivered)
       } errors ${c.errors}`;
     };
     await waitShowing(opts.warmupSec * 1000, status("warm-up"));
+    await settle();
     const c0 = await lg.call<Counts>("counts");
     const r0 = await committedRows(ctx);
     const s0 = snapshot(pids);
@@ -79,7 +94,7 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       { timeoutMs: 60_000 },
       (f) =>
         progress(
-          `sustained: draining, delivered ${fmtCount(f.delivered as number)} of ${
+          `${label}: draining, delivered ${fmtCount(f.delivered as number)} of ${
             fmtCount(f.expected as number)
           }`,
         ),
@@ -87,7 +102,7 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
     let rows = await committedRows(ctx);
     while (rows - base < drained.acked && performance.now() - drainStart < 60_000) {
       progress(
-        `sustained: draining, stored ${fmtCount(rows - base)} of ${fmtCount(drained.acked)}`,
+        `${label}: draining, stored ${fmtCount(rows - base)} of ${fmtCount(drained.acked)}`,
       );
       await new Promise((r) => setTimeout(r, 250));
       rows = await committedRows(ctx);
@@ -110,7 +125,7 @@ export async function sustained(ctx: Ctx): Promise<SustainedResult> {
       cpu: usage(s0, s1),
     };
     note(
-      `sustained: acked ${fmtCount(result.ackedPerSec)}/s, committed ${
+      `${label}: acked ${fmtCount(result.ackedPerSec)}/s, committed ${
         fmtCount(result.committedPerSec)
       }/s, delivered ${fmtCount(result.deliveredPerSec)}/s; ` +
         `drained in ${(drainMs / 1000).toFixed(1)}s${

@@ -79,9 +79,14 @@ export function readStreamLimits(r: EnvReader): StreamSettings {
   };
 }
 
-/** How long route remembers a routed event id: the TTL of the `jetmesh_seen` bucket. */
+/**
+ * How long route remembers a routed event id: the TTL of the `jetmesh_seen` bucket. One hour by
+ * default: nats-server holds every key in memory (about 270 B each, docs/scaling.md), so the
+ * bucket grows with rate × TTL; an hour covers a durable's lost acks many times over, and is
+ * the horizon for a client's late retry (docs/dedupe.md).
+ */
 export function readDedupeTtlMs(r: EnvReader): number {
-  return r.durationMs("ROUTE_DEDUPE_TTL", "7d", 1000);
+  return r.durationMs("ROUTE_DEDUPE_TTL", "1h", 1000);
 }
 
 /** How long a presence entry lives without a refresh: the TTL of the `jetmesh_presence` bucket. */

@@ -1,9 +1,9 @@
 /**
- * The examples' live pages (examples/iot/page, examples/transactions/page) in
- * chromium, on a stack of the four services with both examples' namespaces. Route
- * does not run the rules yet, so the test publishes what route will publish (window
- * results, alerts, late and flagged events) through ingest, with a token granted
- * those channels, and checks the pages show them. The pages are served by a small
+ * The examples' live pages (examples/iot/page, examples/transactions/page) in chromium, on a
+ * stack of the four services whose route runs both examples' rules. The pages open, then the
+ * IoT and transactions generators' input (out of order, duplicated, late) goes through ingest;
+ * each page must come to show, for every key, a window route derived with the reference's
+ * aggregates and the alert states the reference gives up to it. The pages are served by a small
  * static server here, as any web server would.
  */
 import { createServer, type Server } from "node:http";
@@ -13,11 +13,15 @@ import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import type { Page } from "playwright-core";
 import { eventually, launchChromium, SCREENSHOTS, skipWithoutChromium } from "./chromium.ts";
-import t from "tap";
+import t, { type Test } from "tap";
 import { parse } from "yaml";
 import { buildExamplePage } from "../../examples/page/build.ts";
 import { startProcessStack } from "../../devkit/process-stack.ts";
 import { jwtAuth, mintToken } from "../../devkit/tokens.ts";
+import { publishInput } from "../e2e/example-results.ts";
+import { iotInput } from "../e2e/iot-results.ts";
+import { transactionsInput } from "../e2e/transactions-results.ts";
+import { iotView, keysOf, type PageView, transactionsView } from "./example-views.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -67,8 +71,45 @@ const cells = (page: Page) =>
   );
 const items = (page: Page, sel: string) =>
   page.$$eval(`${sel} li`, (lis) => lis.map((li) => li.textContent ?? ""));
+const text = (page: Page, sel: string) => page.$eval(sel, (e) => e.textContent ?? "");
 
-t.test("the examples' pages show aggregates and alerts live", { skip }, async (t) => {
+interface Want {
+  /** Rows once every key has a window. */
+  keys: number;
+  /** Window results the reference closes: a page that settled has shown as many at least. */
+  windows: number;
+  /** The counter PageView has (#late, #flagged). */
+  counter: string;
+  /** What the page should show for the windows it shows. */
+  expected: (v: PageView) => PageView;
+}
+
+/**
+ * Reads the page until it shows what `want` has (or the time is up), and compares: the view
+ * is read again at the end, so a failure shows how it differs.
+ */
+async function checkPage(t: Test, page: Page, want: Want): Promise<PageView> {
+  const view = async () => ({
+    rows: await cells(page),
+    alerts: await items(page, "#alerts"),
+    counter: await text(page, `#${want.counter}`),
+    windows: Number(await text(page, "#windows")),
+  });
+  const { windows, ...shown } = await eventually(
+    "the reference's view",
+    view,
+    ({ windows, ...v }) =>
+      v.rows.length === want.keys && windows >= want.windows &&
+      JSON.stringify(v) === JSON.stringify(want.expected(v)),
+    30_000,
+  ).catch(view);
+  t.equal(shown.rows.length, want.keys, `a row for each of the ${want.keys} keys`);
+  t.ok(windows >= want.windows, `${windows} window results shown (${want.windows} closed)`);
+  t.same(shown, want.expected(shown), "each key's latest window and alerts as the reference's");
+  return shown;
+}
+
+t.test("the examples' pages show what route derives from the generators", { skip }, async (t) => {
   const auth = jwtAuth();
   const dir = await mkdtemp(join(tmpdir(), "jetmesh-examples-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -82,23 +123,13 @@ t.test("the examples' pages show aggregates and alerts live", { skip }, async (t
     JETMESH_ALLOWED_ORIGINS: "*",
   });
   t.teardown(stack.stop);
-  // What route will publish, published here by a token granted those channels.
-  const routeToken = await mintToken(auth.secret, "route-sim", {
-    publish: ["iot.>", "alerts.>", "cards.>"],
-    subscribe: [],
-  });
+  // A publisher per generator: both number their events r0, r1... and ingest makes the event id
+  // `<sub>:<id>`, so under one sub the second input would be dropped as duplicates of the first.
+  const sensors = await mintToken(auth.secret, "sensors");
+  const cards = await mintToken(auth.secret, "cards");
   // The viewer: anonymous may read the IoT channels; the cards ones need role fraud.
   const viewer = await mintToken(auth.secret, "viewer", { claims: { role: "fraud" } });
   const ingestHttp = stack.ingestWs.replace(/^ws:/, "http:").replace(/\/v1\/ws$/, "");
-  let n = 0;
-  const publish = async (channel: string, data: unknown) => {
-    const res = await fetch(`${ingestHttp}/v1/publish`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${routeToken}` },
-      body: JSON.stringify({ id: `sim-${++n}`, channel, data }),
-    });
-    t.equal(res.status, 200, `published on ${channel}`, { body: await res.text() });
-  };
 
   const browser = await launchChromium();
   t.teardown(() => browser.close());
@@ -114,105 +145,38 @@ t.test("the examples' pages show aggregates and alerts live", { skip }, async (t
     return page;
   };
   mkdirSync(SCREENSHOTS, { recursive: true });
+  // Both pages subscribed before anything is sent: they show only what comes live.
+  const iotPage = await open("iot");
+  const txPage = await open("transactions", viewer);
+  const iot = iotInput(sensors, 6000);
+  const tx = transactionsInput(cards, 6000);
+  await Promise.all([
+    publishInput(t, { ingestHttp, token: sensors }, iot.events),
+    publishInput(t, { ingestHttp, token: cards }, tx.events),
+  ]);
 
   t.test("iot, anonymous", async (t) => {
-    const page = await open("iot");
-    const w0 = 1_700_000_000_000;
-    const win = (device: string, start: number, avg: number) => ({
-      device,
-      windowStart: start,
-      windowEnd: start + 10_000,
-      count: 4,
-      avg,
-      min: avg - 2,
-      max: avg + 3,
+    const shown = await checkPage(t, iotPage, {
+      keys: keysOf(iot.expected, "device"),
+      windows: iot.expected.windows.length,
+      counter: "late",
+      expected: (v) => iotView(iot.expected, v),
     });
-    await publish("iot.avg10s.dev-0002", win("dev-0002", w0, 64.25));
-    await publish("iot.avg10s.dev-0001", win("dev-0001", w0, 70));
-    await publish("iot.avg10s.dev-0001", win("dev-0001", w0 + 10_000, 82.5));
-    const hot = { alert: "hot", key: "dev-0001", state: "firing", value: 82.5, above: 80 };
-    await publish("alerts.iot.dev-0001", { ...hot, clearBelow: 75, source: {} });
-    await publish("iot.late.dev-0002", {
-      reason: "late",
-      rule: "avg10s",
-      eventTime: w0 + 1000,
-      watermark: w0 + 20_000,
-      windows: [w0],
-      event: { id: "d:1", channel: "iot.readings.dev-0002", data: {} },
-    });
-    const rows = await eventually(
-      "two devices",
-      () => cells(page),
-      (r) => r.length === 2 && r[0][6] !== "",
-    );
-    t.same(rows, [
-      ["dev-0001", "22:13:30–22:13:40", "4", "82.5", "80.5", "85.5", "firing (82.5)"],
-      ["dev-0002", "22:13:20–22:13:30", "4", "64.3", "62.3", "67.3", ""],
-    ], "latest window per device, with its alert");
-    t.same(await items(page, "#alerts"), ["dev-0001"], "active alert listed");
-    t.match((await items(page, "#late-list"))[0], /^iot\.readings\.dev-0002 22:13:21 late/);
-    await page.screenshot({ path: `${SCREENSHOTS}/example-iot.png` });
-    await publish("alerts.iot.dev-0001", { ...hot, state: "cleared", value: 74, source: {} });
-    await eventually("alert cleared", () => items(page, "#alerts"), (a) => a.length === 0);
-    t.equal((await cells(page))[0][6], "cleared (74.0)", "the row says cleared");
-    await page.close();
+    t.ok(shown.rows.some((r) => r[6] !== ""), "an alert shown");
+    await iotPage.screenshot({ path: `${SCREENSHOTS}/example-iot.png` });
+    await iotPage.close();
   });
 
   t.test("transactions, with a role=fraud token", async (t) => {
-    const page = await open("transactions", viewer);
-    const w0 = 1_700_000_000_000;
-    await publish("cards.minute.acct-0007", {
-      account: "acct-0007",
-      windowStart: w0,
-      windowEnd: w0 + 60_000,
-      count: 12,
-      amount: 6200.5,
-      p95: 1800,
+    const shown = await checkPage(t, txPage, {
+      keys: keysOf(tx.expected, "account"),
+      windows: tx.expected.windows.length,
+      counter: "flagged",
+      expected: (v) => transactionsView(tx.expected, v),
     });
-    await publish("cards.alerts.acct-0007", {
-      alert: "too-many",
-      key: "acct-0007",
-      state: "firing",
-      value: 12,
-      above: 10,
-      clearBelow: 5,
-      source: {},
-    });
-    await publish("cards.alerts.acct-0007", {
-      alert: "too-much",
-      key: "acct-0007",
-      state: "firing",
-      value: 6200.5,
-      above: 5000,
-      clearBelow: 2000,
-      source: {},
-    });
-    await publish("cards.flagged.acct-0003", {
-      account: "acct-0003",
-      tx: "x:1",
-      amount: 1500,
-      reason: "large",
-    });
-    const rows = await eventually(
-      "the account",
-      () => cells(page),
-      (r) => r.length === 1 && r[0][5].includes("too-much"),
-    );
-    t.same(rows, [[
-      "acct-0007",
-      "22:13:20–22:14:20",
-      "12",
-      "6200.50",
-      "1800.00",
-      "too-many too-much",
-    ]]);
-    t.same(await items(page, "#alerts"), ["acct-0007 too-many", "acct-0007 too-much"]);
-    t.same(
-      await eventually("flagged", () => items(page, "#flagged-list"), (f) => f.length === 1),
-      ["acct-0003 1500.00 large"],
-    );
-    await page.screenshot({ path: `${SCREENSHOTS}/example-transactions.png` });
-    await page.close();
+    t.ok(shown.alerts.length > 0, "an alert firing");
+    await txPage.screenshot({ path: `${SCREENSHOTS}/example-transactions.png` });
+    await txPage.close();
   });
 
   t.test("the cards channels refuse a viewer without the role", async (t) => {

@@ -5,12 +5,10 @@
  */
 import { writeFileSync } from "node:fs";
 import type { Test } from "tap";
-import { type Frame, TestClient } from "../../devkit/test-client.ts";
+import type { Frame, TestClient } from "../../devkit/test-client.ts";
 import { plan, subOf } from "../../examples/load/cli.ts";
-import type { WireEvent } from "../../examples/load/publish.ts";
 import { iot } from "../../examples/iot/load.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { byChannel, collect, paced, subscriber } from "./example-results.ts";
 
 /**
  * The generator's input (50 devices, 90 s of readings) sent over `spreadMs` in the planned
@@ -29,21 +27,8 @@ export function iotInput(token: string, spreadMs: number) {
     keys: 50,
   });
   const expected = iot.expected(planned, opts, subOf(token)) as unknown as Expected;
-  const first = Date.now() + 500;
-  const n = events.length;
-  const paced: WireEvent[] = events.map((e, i) => ({
-    ...e,
-    at: first + Math.floor((i * spreadMs) / n),
-  }));
-  return { planned, events: paced, expected };
+  return { planned, events: paced(events, spreadMs), expected };
 }
-
-/**
- * Small requests: ingest publishes a request's events channel by channel, so a large one
- * would store a later reading of one device before an earlier one of another, further apart
- * than the lateness the generator allows for (its batches span milliseconds, not seconds).
- */
-export const MAX_BATCH = 10;
 
 interface WindowResult {
   channel: string;
@@ -59,18 +44,8 @@ export interface Expected {
 }
 
 /** Subscribes to what route derives, and to the readings themselves. */
-export async function iotSubscriber(t: Test, url: string): Promise<TestClient> {
-  const sub = await TestClient.open(url);
-  t.teardown(() => sub.close());
-  for (const channel of ["iot.>", "alerts.iot.>"]) {
-    sub.sendJson({ op: "sub", channel });
-    await sub.next((f) => f.op === "subscribed" && f.channel === channel);
-  }
-  return sub;
-}
-
-function byChannel(events: Frame[], prefix: string): Frame[] {
-  return events.filter((f) => String(f.channel).startsWith(prefix));
+export function iotSubscriber(t: Test, url: string): Promise<TestClient> {
+  return subscriber(t, url, ["iot.>", "alerts.iot.>"]);
 }
 
 /** Waits until every expected result is in (or the time is up), then compares exactly. */
@@ -91,8 +66,7 @@ export async function compareIot(
   waitMs = 30_000,
 ): Promise<IotFigures> {
   const closed = new Set(exp.windows.map((w) => `${w.channel}@${w.data.windowStart}`));
-  const done = () => {
-    const ev = sub.events();
+  const done = (ev: Frame[]) => {
     const windows = byChannel(ev, "iot.avg10s.").filter((f) =>
       closed.has(`${f.channel}@${(f.data as { windowStart: number }).windowStart}`)
     );
@@ -100,14 +74,7 @@ export async function compareIot(
       byChannel(ev, "iot.late.").length >= exp.late.length &&
       byChannel(ev, "iot.readings.").length >= readings;
   };
-  const deadline = Date.now() + waitMs;
-  while (!done() && Date.now() < deadline) await sleep(200);
-  // A moment more for anything that should not come (a duplicate, a late alert).
-  await sleep(1500);
-  const ev = sub.events();
-  const ids = ev.map((f) => String(f.id));
-  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
-  t.same(twice, [], "no event delivered twice");
+  const { events: ev, duplicates } = await collect(t, sub, done, waitMs);
 
   const windows = byChannel(ev, "iot.avg10s.");
   const windowOf = (f: Frame) => `${f.channel}@${(f.data as { windowStart: number }).windowStart}`;
@@ -158,7 +125,7 @@ export async function compareIot(
     alerts: alerts.length,
     late: late.length,
     readings: byChannel(ev, "iot.readings.").length,
-    duplicates: twice.length,
+    duplicates,
   };
 }
 

@@ -8,9 +8,9 @@
  */
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { publishAll } from "../../examples/load/publish.ts";
+import { publishInput } from "./example-results.ts";
 import { startExampleStack } from "./example-stack.ts";
-import { compareIot, iotInput, iotSubscriber, MAX_BATCH } from "./iot-results.ts";
+import { compareIot, iotInput, iotSubscriber } from "./iot-results.ts";
 
 const NAMESPACES = fileURLToPath(new URL("../../examples/iot/namespaces.yaml", import.meta.url));
 
@@ -22,12 +22,7 @@ t.test("IoT rules in route: results equal the reference", async (t) => {
   });
   const sub = await iotSubscriber(t, stack.notifyWs);
   const { planned, events, expected } = iotInput(stack.token, 6000);
-  const stats = await publishAll(events, {
-    ingestUrl: stack.ingestHttp,
-    token: stack.token,
-    maxBatch: MAX_BATCH,
-  });
-  t.equal(stats.failed, 0, "nothing refused");
+  await publishInput(t, stack, events);
   const distinct = new Set(planned.map((p) => p.id)).size;
   await compareIot(t, sub, expected, distinct);
 });

@@ -6,7 +6,7 @@ import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";
 import { sleep, waitUntil } from "./wait.ts";
 
-type Role = "leader" | "follower";
+export type Role = "leader" | "follower";
 
 interface StreamPeers {
   leader: string;
@@ -40,11 +40,12 @@ export class ClusterChaos {
     ], [second, "follower"]];
     for (const [stream, role] of rounds) {
       await sleep(rng.int(2000, 4000));
-      await this.#killAndRestart(stream, role, rng.int(1000, 3000), rng);
+      await this.killAndRestart(stream, role, rng.int(1000, 3000), rng);
     }
   }
 
-  async #killAndRestart(stream: string, role: Role, downMs: number, rng: Rng): Promise<void> {
+  /** kill -9 of the node in `role` for `stream`; it comes back after `downMs` and catches up. */
+  async killAndRestart(stream: string, role: Role, downMs: number, rng: Rng): Promise<void> {
     const peers = await this.#peers(stream);
     const name = role === "leader" ? peers.leader : rng.pick(peers.followers);
     const node = this.#node(name);

@@ -9,6 +9,8 @@ import { Load } from "./driver.ts";
 import { type FaultCounts, formatFigures } from "./figures.ts";
 import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { backingEnv, freeServicePorts, listenEnv } from "../../devkit/service-env.ts";
+import { freePorts } from "../../devkit/ports.ts";
+import { RouteReplicas } from "../../devkit/route-replicas.ts";
 import { storedEvents, verify } from "./verify.ts";
 import { waitUntil, within } from "./wait.ts";
 
@@ -42,7 +44,10 @@ const NAMESPACES = {
 
 export interface Harness {
   servers: string[];
+  /** Every service; route too unless it runs in replicas (`routes`). */
   services: ServiceLauncher;
+  /** Route's replicas, when the harness was asked for more than one. */
+  routes?: RouteReplicas;
   load: Load;
   sql: postgres.Sql;
   schema: string;
@@ -59,7 +64,15 @@ export interface Harness {
  */
 export async function startHarness(
   t: Test,
-  o: { servers: string[]; users: NatsUsers; replicas: number; stopNats: () => Promise<void> },
+  o: {
+    servers: string[];
+    users: NatsUsers;
+    /** Stream replicas (1 on a single node, 3 on the cluster). */
+    replicas: number;
+    stopNats: () => Promise<void>;
+    /** Route processes (default 1, under the launcher). */
+    routeReplicas?: number;
+  },
 ): Promise<Harness> {
   useAdmin(o.users.admin);
   const db = await testDatabase();
@@ -86,20 +99,31 @@ export async function startHarness(
     PERSIST_MAX_BATCH: String(MAX_ACK_PENDING / 2),
   };
   const services = new ServiceLauncher({ env, own: (name) => o.users.serviceEnv(name) });
+  const routes = (o.routeReplicas ?? 1) > 1
+    ? new RouteReplicas(services.envOf("route"), [
+      ports.route,
+      ...(await freePorts(o.routeReplicas! - 1)),
+    ])
+    : undefined;
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   // The teardown, registered before the load starts, must see it once it has.
   // deno-lint-ignore prefer-const
   let load: Load | undefined;
   t.teardown(async () => {
     load?.close();
-    await services.stopAll();
+    await Promise.all([services.stopAll(), routes?.stopAll()]);
     await sql.end({ timeout: 5 });
     await db.drop();
     await o.stopNats();
     namespaces.remove();
   });
   await migrateAsAdmin(o.servers, env, o.users.admin);
-  await services.startAll();
+  if (routes) {
+    for (const name of ["ingest", "persist", "notify"] as const) await services.start(name);
+    await routes.startAll();
+  } else {
+    await services.startAll();
+  }
   load = await Load.start({
     ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
     notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
@@ -109,7 +133,15 @@ export async function startHarness(
     intervalMs: 120,
     secret: auth.secret,
   });
-  return { servers: o.servers, services, load, sql, schema: db.schema, startedAt: Date.now() };
+  return {
+    servers: o.servers,
+    services,
+    routes,
+    load,
+    sql,
+    schema: db.schema,
+    startedAt: Date.now(),
+  };
 }
 
 /**
@@ -223,17 +255,21 @@ export async function drainAndVerify(
     [],
     "a graceful ingest stop answered every publish it had taken",
   );
-  t.same(h.services.unexpectedExits, [], "no service exited on its own");
+  t.same(
+    [...h.services.unexpectedExits, ...(h.routes?.unexpectedExits ?? [])],
+    [],
+    "no service exited on its own",
+  );
   const logs = `.tap/faults/${o.title.replace(/\W+/g, "-")}-${o.seed}.log`;
   h.services.dumpLogs(logs);
+  h.routes?.dumpLogs(logs.replace(/\.log$/, "-route.log"));
   console.log(`service logs: ${logs}`);
   // How often the safety nets for server misbehaviour fired (nats-server 2.9.10
   // lost durable acks on kill -9 and dropped part-filled pulls): on a server
   // without those bugs both stay at 0, while the nets stay for what else they cover.
-  const routedAgain = h.services.countLogs(
-    /^redelivery of a routed event acked without publishing$/,
-  );
-  const droppedPulls = h.services.countLogs(/^pull request no longer on the server/);
+  const countLogs = (re: RegExp) => h.services.countLogs(re) + (h.routes?.countLogs(re) ?? 0);
+  const routedAgain = countLogs(/^redelivery of a routed event acked without publishing$/);
+  const droppedPulls = countLogs(/^pull request no longer on the server/);
   console.log(
     `safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`,
   );

@@ -114,6 +114,35 @@ export const MUTATIONS: Mutation[] = [
     why: "the gathered left-overs of a partition go out newest first",
     tests: ["test/e2e/route-replicas.test.ts"],
   },
+  // route's processing (issue 15): duplicates, deterministic output ids, replay after a crash
+  {
+    id: "processing-duplicate-counts-twice",
+    where: "internal/processing/window-state.ts",
+    search: "      if (w.events.has(id)) continue;\n",
+    replace: "      if (w.events.has(id) && id === '') continue;\n",
+    why: "a reading sent twice (same event id) counts twice in its window's aggregates",
+    tests: [
+      "internal/processing/engine-windows.test.ts",
+      "internal/processing/window-state.test.ts",
+    ],
+  },
+  {
+    id: "processing-window-id-per-run",
+    where: "internal/processing/engine.ts",
+    search: "`${ns}/${rule}:${encodeURIComponent(key)}:${start}${",
+    replace: "`${ns}/${rule}:${encodeURIComponent(key)}:${start}:${process.pid}${",
+    why: "a window result replayed by another process after a crash gets a new id: published twice",
+    tests: ["internal/processing/partition.test.ts", "test/faults/processing.test.ts"],
+  },
+  {
+    id: "processing-no-replay-on-take-over",
+    where: "internal/route/processing.ts",
+    search: "const from = proc.replayFrom;",
+    replace: "const from = upTo + 1;",
+    why: "a replica taking a partition over skips the inputs acked since its checkpoint: " +
+      "their readings go missing from their windows",
+    tests: ["test/faults/processing.test.ts"],
+  },
   // persist: the writer and the store's idempotent insert
   {
     id: "persist-ack-before-commit",
