@@ -412,7 +412,9 @@ export function markdown(r: BenchResults): string {
     ...(r.durability?.runs ?? []).map((x) =>
       cpuLine(`durability: ${x.topology} ${x.sync}, publish`, x.cpu)
     ),
-    ...(r.rules?.runs ?? []).map((x) => cpuLine(`rules: ${x.variant}, route drains`, x.cpu)),
+    ...(r.rules?.runs ?? []).map((x, n) =>
+      cpuLine(`rules ${n + 1}: ${x.variant}, route drains`, x.cpu)
+    ),
     cpuLine("sustained", s?.cpu),
     cpuLine("replicas: 1 route", r.replicas?.one.cpu),
     cpuLine("replicas: 2 routes", r.replicas?.two?.cpu),
