@@ -32,10 +32,13 @@ export interface BenchOptions {
 
 // durability runs its own nats-servers, before the services start, so nothing else loads the
 // machine meanwhile.
+// rules first of those with the services: route's first start with rules replays INGEST from its
+// first message (bench/phases/rules.ts).
 // stages after sustained: it leaves the pipeline drained and flowing, as the phases after expect.
 export const PHASES = [
   "ceilings",
   "durability",
+  "rules",
   "sustained",
   // After sustained, whose single route it measures again beside a second one.
   "replicas",

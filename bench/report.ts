@@ -6,12 +6,14 @@ import type { FanoutResult } from "./phases/fanout.ts";
 import type { IdleResult } from "./phases/idle.ts";
 import type { LatencyResult, LatencyRun } from "./phases/latency.ts";
 import type { PeersResult } from "./phases/peers.ts";
+import { RULES_TARGET, type RulesResult } from "./phases/rules.ts";
 import type { ReplicasResult } from "./phases/replicas.ts";
 import { peersTable } from "./peers/report.ts";
 import { replicasNotes, replicasRows } from "./replicas-report.ts";
 import type { StagesResult } from "./phases/stages.ts";
 import type { SustainedResult } from "./phases/sustained.ts";
 import type { MachineInfo } from "./proc.ts";
+import { rulesNote, rulesRow } from "./rules-report.ts";
 import type { CpuUsage } from "./sampler.ts";
 import type { Complaint } from "./stack.ts";
 import { fmtBytes, fmtCount, fmtMs, fmtRatio, ratio } from "./stats.ts";
@@ -31,6 +33,8 @@ export interface BenchResults {
   options: BenchOptions;
   ceilings?: CeilingsResult;
   durability?: DurabilityResult;
+  /** Route's CPU per event with processing rules against plain routing (issue 15). */
+  rules?: RulesResult;
   sustained?: SustainedResult;
   /** The sustained measurement with 1 and with 2 route replicas (issue 14). */
   replicas?: ReplicasResult;
@@ -78,7 +82,7 @@ export function cpuPerEvent(
 }
 
 export function checkTargets(
-  r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle">,
+  r: Pick<BenchResults, "ceilings" | "sustained" | "latency" | "fanout" | "idle" | "rules">,
 ): TargetCheck[] {
   const out: TargetCheck[] = [];
   const relay = r.ceilings?.relay.perSec;
@@ -111,6 +115,13 @@ export function checkTargets(
     target: "≤ 2×",
     value: mem,
     met: mem === null ? null : mem <= 2,
+  });
+  const rules = r.rules?.ratio ?? null;
+  out.push({
+    name: "route CPU per event with the IoT rules vs plain routing",
+    target: `≤ ${RULES_TARGET}×`,
+    value: rules,
+    met: rules === null ? null : rules <= RULES_TARGET,
   });
   return out;
 }
@@ -311,6 +322,7 @@ export function markdown(r: BenchResults): string {
       } (${fmtCount(i.raw.connections)}) | ${times(i.ratio)} | ≤ 2× | ${met(target(3))} |`,
     );
   }
+  if (r.rules) lines.push(rulesRow(r.rules, met(target(4))));
   if (lines.length === tableAt + 2) lines.splice(tableAt, 2);
   else lines.push("");
   const notes: string[] = [];
@@ -343,6 +355,7 @@ export function markdown(r: BenchResults): string {
         `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
     );
   }
+  if (r.rules) notes.push(rulesNote(r.rules));
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {
     notes.push(
@@ -398,6 +411,9 @@ export function markdown(r: BenchResults): string {
     cpuLine("ceiling: relay, pipelined", c?.relay.pipelined.cpu),
     ...(r.durability?.runs ?? []).map((x) =>
       cpuLine(`durability: ${x.topology} ${x.sync}, publish`, x.cpu)
+    ),
+    ...(r.rules?.runs ?? []).map((x, n) =>
+      cpuLine(`rules ${n + 1}: ${x.variant}, route drains`, x.cpu)
     ),
     cpuLine("sustained", s?.cpu),
     cpuLine("replicas: 1 route", r.replicas?.one.cpu),

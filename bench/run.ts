@@ -21,6 +21,7 @@ import { fanout } from "./phases/fanout.ts";
 import { idle } from "./phases/idle.ts";
 import { latency } from "./phases/latency.ts";
 import { peers } from "./phases/peers.ts";
+import { rules } from "./phases/rules.ts";
 import { replicas } from "./phases/replicas.ts";
 import { stages } from "./phases/stages.ts";
 import { sustained } from "./phases/sustained.ts";
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       }
       stack = await startServices(nats, db, opts.profile, profileDir);
       const full: Ctx = { ...ctx, stack };
+      if (opts.phases.includes("rules")) results.rules = await rules(full);
       if (opts.phases.includes("sustained")) results.sustained = await sustained(full);
       if (opts.phases.includes("replicas")) results.replicas = await replicas(full);
       if (opts.phases.includes("stages")) results.stages = await stages(full);

@@ -16,7 +16,7 @@ import { migrateAsAdmin, type NatsUsers, natsUsers } from "../devkit/nats-users.
 import { backingEnv, freeServicePorts, listenEnv } from "../devkit/service-env.ts";
 import { type TestDatabase, testDatabase } from "../devkit/test-db.ts";
 import { jwtAuth, mintToken } from "../devkit/tokens.ts";
-import { tempNamespaces } from "../devkit/namespaces-file.ts";
+import { type TempNamespaces, tempNamespaces } from "../devkit/namespaces-file.ts";
 
 /**
  * What node prints on stderr about its inspector, which the idle phase turns on: not a complaint
@@ -39,12 +39,22 @@ const NAMESPACES = {
   },
   connections: { perAddress: 10_000_000, perIdentity: 10_000_000 },
 };
+/**
+ * The bench's namespaces file with `namespaces` in it (an example's, with its processing
+ * rules), for a service restarted on it.
+ */
+export function benchNamespacesWith(namespaces: unknown[]): TempNamespaces {
+  return tempNamespaces("bench-ns", { ...NAMESPACES, namespaces });
+}
+
 /** Longer than a full run: an expiry would close the clients' connections mid-phase. */
 const TOKEN_LIFETIME_S = 6 * 3600;
 
 export interface BenchStack {
   env: Record<string, string>;
   ingestWs: string;
+  /** Ingest's HTTP API (`POST /v1/publish`). */
+  ingestHttp: string;
   notifyWs: string;
   /**
    * A token for `sub` that may publish and subscribe everywhere, valid for the whole run; one
@@ -66,9 +76,9 @@ export interface BenchStack {
   writeLogs(dir: string): void;
   /**
    * Stops one service and starts a fresh process in its place, on the same port; `nodeArgs` go
-   * to node before the entry point.
+   * to node before the entry point, `env` over the stack's (until the next restart).
    */
-  restart(name: ServiceName, nodeArgs?: string[]): Promise<void>;
+  restart(name: ServiceName, nodeArgs?: string[], env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,10 +131,12 @@ export async function startServices(
     // The idle phase holds 20k connections on one notify; the default limit is 10k.
     NOTIFY_MAX_CONNECTIONS: "50000",
   };
+  /** What a restart put over `env`, per service. */
+  const overrides = new Map<ServiceName, Record<string, string>>();
   // One try per start, as before the launcher: a failed start fails the run.
   const services = new ServiceLauncher({
     env,
-    own: (name) => nats.users.serviceEnv(name),
+    own: (name) => ({ ...nats.users.serviceEnv(name), ...overrides.get(name) }),
     attempts: 1,
   });
   let starts = 0;
@@ -140,6 +152,7 @@ export async function startServices(
   return {
     env,
     ingestWs: `ws://127.0.0.1:${ports.ingest}/v1/ws`,
+    ingestHttp: `http://127.0.0.1:${ports.ingest}`,
     notifyWs: `ws://127.0.0.1:${ports.notify}/v1/ws`,
     token: (sub) =>
       mintToken(auth.secret, sub, {
@@ -177,7 +190,8 @@ export async function startServices(
         );
       }
     },
-    async restart(name, nodeArgs = []) {
+    async restart(name, nodeArgs = [], extra = {}) {
+      overrides.set(name, extra);
       await services.restart(name, [...profileArgs(name), ...nodeArgs]);
     },
     async stop() {

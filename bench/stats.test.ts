@@ -48,8 +48,12 @@ t.test("options: defaults, QUICK, arguments over environment", async (t) => {
 });
 
 t.test("targets are judged on the measured ratios", async (t) => {
-  const checks = checkTargets({ fanout: { ratio: 0.5 } as never, idle: { ratio: 2.5 } as never });
-  t.same(checks.map((c) => c.met), [null, null, true, false]);
+  const checks = checkTargets({
+    fanout: { ratio: 0.5 } as never,
+    idle: { ratio: 2.5 } as never,
+    rules: { ratio: 1.6 } as never,
+  });
+  t.same(checks.map((c) => c.met), [null, null, true, false, false]);
 });
 
 t.test("the median step slope ignores a one-off step of the allocators", async (t) => {

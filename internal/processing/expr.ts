@@ -6,6 +6,7 @@
  */
 import jsonata from "jsonata";
 import { checkChannel } from "../../subjects/mod.ts";
+import { NOT_SHORT, type Shortcut, shortcutOf } from "./expr-shortcut.ts";
 
 /** What every expression can refer to besides its input. */
 export interface Scope {
@@ -37,6 +38,7 @@ const SHADOW = Object.fromEntries(
 export class Expr {
   readonly source: string;
   readonly #compiled: jsonata.Expression;
+  readonly #shortcut: Shortcut | undefined;
   #steps = 0;
 
   /** Throws an Error whose message is JSONata's, with the position. */
@@ -53,6 +55,7 @@ export class Expr {
       const e = err as { message?: string; position?: number };
       throw new Error(`${e.message ?? String(err)}${e.position ? ` at ${e.position}` : ""}`);
     }
+    this.#shortcut = shortcutOf(this.#compiled.ast());
     // JSONata calls this before every node it evaluates (its documented hook, by symbol).
     const entry = Symbol.for("jsonata.__evaluate_entry") as unknown as string;
     this.#compiled.assign(entry, () => {
@@ -63,7 +66,12 @@ export class Expr {
   }
 
   /** Callers evaluate one expression at a time (the engine is not re-entrant). */
-  async evaluate(input: unknown, scope: Scope): Promise<unknown> {
+  evaluate(input: unknown, scope: Scope): Promise<unknown> {
+    const v = this.#shortcut === undefined ? NOT_SHORT : this.#shortcut(input, scope.channel);
+    return v === NOT_SHORT ? this.#evaluate(input, scope) : Promise.resolve(v);
+  }
+
+  async #evaluate(input: unknown, scope: Scope): Promise<unknown> {
     this.#steps = 0;
     try {
       return await this.#compiled.evaluate(input, {

@@ -63,6 +63,11 @@ export class WindowRuleState {
   readonly #keys = new Map<string, Win[]>();
   /** Event entries over all windows (an event in 6 hopping windows counts 6). */
   #stored = 0;
+  /**
+   * No window closes or is forgotten before the watermark reaches this (it may be lower than
+   * the first that does): `closeDue` looks at every key only from then on.
+   */
+  #due = -Infinity;
 
   constructor(rule: CompiledWindow, limits: ProcessingLimits) {
     this.rule = rule;
@@ -130,6 +135,7 @@ export class WindowRuleState {
           continue;
         }
         w = { start, end, closed: end <= this.watermark, emitted: 0, events: new Map() };
+        this.#dueBy(w);
         wins.push(w);
         wins.sort((a, b) => a.start - b.start);
       }
@@ -182,11 +188,23 @@ export class WindowRuleState {
     };
     merged.events.set(id, vals);
     this.#stored++;
+    this.#dueBy(merged);
     const rest = wins.filter((w) => !touching.includes(w));
     rest.push(merged);
     rest.sort((a, b) => a.start - b.start);
     this.#keys.set(key, rest);
     return { updated: [] };
+  }
+
+  /** When `w` next needs `closeDue`: its end while open, then when it is forgotten. */
+  #dueOf(w: Win): number {
+    return w.closed
+      ? w.end + (this.rule.late.policy === "update" ? this.rule.late.retain : 0)
+      : w.end;
+  }
+
+  #dueBy(w: Win): void {
+    this.#due = Math.min(this.#due, this.#dueOf(w));
   }
 
   #emit(key: string, w: Win): WindowResult {
@@ -208,8 +226,10 @@ export class WindowRuleState {
    */
   closeDue(): WindowResult[] {
     const wm = this.watermark;
+    if (wm < this.#due) return [];
     const out: WindowResult[] = [];
     const keep = this.rule.late.policy === "update" ? this.rule.late.retain : 0;
+    this.#due = Infinity;
     for (const [key, wins] of [...this.#keys]) {
       for (const w of wins) {
         if (!w.closed && w.end <= wm) {
@@ -220,6 +240,7 @@ export class WindowRuleState {
       const left = wins.filter((w) => {
         const forget = w.closed && w.end + keep <= wm;
         if (forget) this.#stored -= w.events.size;
+        else this.#dueBy(w);
         return !forget;
       });
       if (left.length === 0) this.#keys.delete(key);
