@@ -44,6 +44,7 @@ export async function startRules(
     log: d.log,
     metrics: d.metrics,
     signal: d.signal,
+    checkpoints: { everyMs: cfg.checkpointEveryMs },
   }, set);
   if (processing) d.log.info("processing rules loaded", { file, namespaces: set.namespaces });
   const watcher = new RulesWatcher({
