@@ -90,11 +90,12 @@ export class ReplicasChaos {
     await Promise.all(victims.map((v) => this.#services.start(v.ref)));
     if (!victims.some((v) => v.held > 0)) return;
     this.handOvers.ownerKills++;
-    // The pins lapse after the pin timeout (ack wait + 5 s); only then do the partitions move.
+    // The pins lapse after the pin timeout (ack wait + 5 s); only then do the partitions move,
+    // each with its next message: one the load leaves idle stays pinned to the dead replica.
     const heldSum = victims.reduce((n, v) => n + v.held, 0);
     const gained = () => this.#services.countLogs(GAINED) - gainsBefore;
     const since = Date.now();
-    while (gained() < heldSum && Date.now() - since < 20_000) await sleep(100);
+    while (gained() < heldSum && Date.now() - since < 14_000) await sleep(100);
     if (gained() > 0) this.handOvers.ownerKillsTakenOver++;
     this.#log(`partitions taken over: ${gained()} of the ${heldSum} the killed replicas held`);
   }
