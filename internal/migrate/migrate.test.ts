@@ -47,7 +47,7 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
   ], "idempotent");
   const changed = await migrateAsAdmin(
     [ns.url],
-    { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "1h" },
+    { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "2h" },
     users.admin,
   );
   t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [[
@@ -58,7 +58,7 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9);
-  t.equal((await jsm.streams.info("KV_jetmesh_seen")).config.max_age, 3_600e9);
+  t.equal((await jsm.streams.info("KV_jetmesh_seen")).config.max_age, 7_200e9);
   const limits = async () =>
     Promise.all(["INGEST", "EVENTS", "DLQ"].map(async (name) => {
       const { max_bytes, discard } = (await jsm.streams.info(name)).config;
@@ -77,7 +77,7 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
     EVENTS_MAX_BYTES: "3000000",
     DLQ_MAX_BYTES: "4000000",
     EVENTS_MAX_AGE: "1d",
-    ROUTE_DEDUPE_TTL: "1h",
+    ROUTE_DEDUPE_TTL: "2h",
   };
   const updated = await migrateAsAdmin([ns.url], bytes, users.admin);
   t.same(updated.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [
