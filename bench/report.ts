@@ -1,4 +1,5 @@
 /** The results file and its Markdown table. Pure: the tap test renders a fixed result. */
+import { natsOpsLine } from "./nats-ops.ts";
 import type { BenchOptions } from "./options.ts";
 import type { Ceiling, CeilingsResult } from "./phases/ceilings.ts";
 import { type DurabilityResult, ratios } from "./phases/durability.ts";
@@ -355,6 +356,7 @@ export function markdown(r: BenchResults): string {
         `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
     );
   }
+  if (s?.natsOps) notes.push(`Sustained, ${natsOpsLine(s.natsOps)}.`);
   if (r.rules) notes.push(rulesNote(r.rules));
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {

@@ -9,6 +9,7 @@
  */
 import { note, progress } from "../progress.ts";
 import { type CpuUsage, snapshot, usage } from "../sampler.ts";
+import { natsOps, natsOpsLine, type NatsOpsPerEvent, perEvent } from "../nats-ops.ts";
 import { fmtCount, perSecond } from "../stats.ts";
 import { Worker } from "../worker.ts";
 import type { Counts } from "../workers/loadgen.ts";
@@ -30,6 +31,8 @@ export interface SustainedResult {
   drainMs: number;
   drained: boolean;
   cpu: CpuUsage;
+  /** What nats-server did per event acked in the window, from its own counters. */
+  natsOps?: NatsOpsPerEvent;
 }
 
 const BACKLOG = 8192;
@@ -81,10 +84,12 @@ export async function sustainedWindow(
     const c0 = await lg.call<Counts>("counts");
     const r0 = await committedRows(ctx);
     const s0 = snapshot(pids);
+    const n0 = await natsOps(ctx.nats);
     await waitShowing(opts.durationSec * 1000, status(`window ${sec(opts.durationSec * 1000)}`));
     const c1 = await lg.call<Counts>("counts");
     const r1 = await committedRows(ctx);
     const s1 = snapshot(pids);
+    const n1 = await natsOps(ctx.nats);
     const halted = await lg.call<Counts>("halt");
     const ms = s1.t - s0.t;
     // Drain: everything acked must reach the subscribers and the table.
@@ -123,6 +128,7 @@ export async function sustainedWindow(
       drained: drained.delivered >= drained.acked && rows - base >= drained.acked &&
         halted.sent === drained.acked + drained.errors,
       cpu: usage(s0, s1),
+      natsOps: perEvent(n0, n1, c1.acked - c0.acked),
     };
     note(
       `${label}: acked ${fmtCount(result.ackedPerSec)}/s, committed ${
@@ -132,6 +138,7 @@ export async function sustainedWindow(
           result.drained ? "" : " (NOT fully)"
         }; order violations ${result.orderViolations}`,
     );
+    note(`${label}: ${natsOpsLine(result.natsOps!)}`);
     return result;
   } finally {
     await lg.call("close").catch(() => {});
