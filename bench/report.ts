@@ -343,6 +343,15 @@ export function markdown(r: BenchResults): string {
         `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
     );
   }
+  for (const l of r.latency ?? []) {
+    const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.sentPerSec);
+    const show = (n: number) => `${n.toFixed(0)} µs`;
+    notes.push(
+      `CPU per event @ ${fmtCount(l.rate)}/s offered (${perSec(l.jetmesh.sentPerSec)} sent): ${
+        show(c.total)
+      } (${Object.entries(c.byProcess).map(([k, v]) => `${k} ${show(v)}`).join(", ")}).`,
+    );
+  }
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {
     notes.push(

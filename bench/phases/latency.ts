@@ -16,6 +16,8 @@ export interface LatencyRun {
   offered: number;
   latency: LatencySummary;
   sent: number;
+  /** Events sent per second over the measured slices: what CPU per event divides by. */
+  sentPerSec: number;
   delivered: number;
   errors: number;
   firstError?: string;
@@ -89,6 +91,7 @@ async function atRate(
       offered: rate,
       latency: summarize(samples),
       sent: delta(s, (c) => c.sent),
+      sentPerSec: s.ms > 0 ? (delta(s, (c) => c.sent) * 1000) / s.ms : 0,
       delivered: samples.length,
       errors: last.errors,
       firstError: last.firstError,
