@@ -324,32 +324,35 @@ export function markdown(r: BenchResults): string {
         }.`,
     );
   }
-  if (s && r.ceilings) {
-    const relay = r.ceilings.relay;
-    const relayRun = relay.pipelined.perSec >= relay.stock.perSec ? relay.pipelined : relay.stock;
-    const hop = cpuPerEvent(relayRun.cpu, relayRun.perSec);
+  if (s) {
     const e2e = cpuPerEvent(s.cpu, endToEnd(s));
     const us = (n: number) => `${n.toFixed(0)} µs`;
     const parts = (c: { byProcess: Record<string, number> }) =>
       Object.entries(c.byProcess).map(([k, v]) => `${k} ${us(v)}`).join(", ");
-    const cap = (r.machine.cpus * 1e6) / e2e.total;
-    notes.push(
-      `CPU per event: the relay hop ${us(hop.total)} (${parts(hop)}); jetmesh end to end ${
-        us(e2e.total)
-      } (${parts(e2e)}), ` +
-        `PostgreSQL not counted. At that cost ${r.machine.cpus} cores carry at most ${
-          perSec(cap)
-        }, ${fmtRatio(ratio(cap, relay.perSec))} of the relay ceiling; ` +
-        `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
-    );
+    const e2eText = `jetmesh end to end ${us(e2e.total)} (${parts(e2e)}), PostgreSQL not counted`;
+    if (r.ceilings) {
+      const relay = r.ceilings.relay;
+      const relayRun = relay.pipelined.perSec >= relay.stock.perSec ? relay.pipelined : relay.stock;
+      const hop = cpuPerEvent(relayRun.cpu, relayRun.perSec);
+      const cap = (r.machine.cpus * 1e6) / e2e.total;
+      notes.push(
+        `CPU per event: the relay hop ${us(hop.total)} (${parts(hop)}); ${e2eText}. ` +
+          `At that cost ${r.machine.cpus} cores carry at most ${perSec(cap)}, ${
+            fmtRatio(ratio(cap, relay.perSec))
+          } of the relay ceiling; ` +
+          `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
+      );
+    } else notes.push(`CPU per event at saturation (sustained): ${e2eText}.`);
   }
   for (const l of r.latency ?? []) {
-    const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.sentPerSec);
+    const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.deliveredPerSec);
     const show = (n: number) => `${n.toFixed(0)} µs`;
     notes.push(
-      `CPU per event @ ${fmtCount(l.rate)}/s offered (${perSec(l.jetmesh.sentPerSec)} sent): ${
-        show(c.total)
-      } (${Object.entries(c.byProcess).map(([k, v]) => `${k} ${show(v)}`).join(", ")}).`,
+      `CPU per event @ ${fmtCount(l.rate)}/s offered (${
+        perSec(l.jetmesh.deliveredPerSec)
+      } delivered): ${show(c.total)} (${
+        Object.entries(c.byProcess).map(([k, v]) => `${k} ${show(v)}`).join(", ")
+      }).`,
     );
   }
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
