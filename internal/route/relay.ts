@@ -22,9 +22,9 @@ import {
 } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
+import { RoutedMarks } from "./marks.ts";
 import type { RouteMetrics } from "./metrics.ts";
 import type { RoutedFrom, SeenIds } from "./seen.ts";
 
@@ -86,6 +86,10 @@ export interface RelayOptions {
   /** Absent: tracing is off. */
   tracing?: Tracing;
   rules?: RulesHook;
+  /** How long a routed mark waits for others to go in one batch (marks.ts); 0 sends each at once. */
+  markLingerMs: number;
+  /** A batch of marks this large goes at once. */
+  maxMarks: number;
 }
 
 /**
@@ -105,11 +109,19 @@ export class Relay {
   /** Stream sequences queued here, so a redelivery of a slow message is not queued twice. */
   readonly #queued = new Set<number>();
   /** Acks waiting for the routed mark, off each channel's serial path. */
-  readonly #acking = new Inflight();
+  readonly #marks: RoutedMarks | undefined;
   readonly #o: RelayOptions;
 
   constructor(o: RelayOptions) {
     this.#o = o;
+    this.#marks = o.seen && new RoutedMarks({
+      seen: o.seen,
+      log: o.log,
+      signal: o.signal,
+      lingerMs: o.markLingerMs,
+      maxBatch: o.maxMarks,
+      ack: (m) => this.#ack(m),
+    });
   }
 
   /** Queues a message; returns at once. */
@@ -275,20 +287,10 @@ export class Relay {
       log.error("unpublishable event sent to DLQ", { err, id: env.id });
       return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
     }
-    if (!seen) return this.#ack(m);
     // The channel's next event need not wait for the mark, only this input's ack does: acked
     // before the mark, a crash would leave a routed event that a late redelivery publishes again.
-    this.#acking.track(
-      withRetry(() => seen.markRouted(env.id, seq), { signal, onRetry: keepAlive })
-        .then(() => this.#ack(m))
-        .catch((err) =>
-          log.warn("routed mark not recorded; the event is left for redelivery", {
-            err,
-            id: env.id,
-            seq,
-          })
-        ),
-    );
+    if (this.#marks) this.#marks.add(env.id, seq, m);
+    else this.#ack(m);
   }
 
   #ack(m: JsMsg): void {
@@ -317,7 +319,7 @@ export class Relay {
   /** Resolves when every accepted message is relayed (or left for redelivery). */
   async idle(): Promise<void> {
     await this.#order.idle();
-    await this.#acking.settled();
+    await this.#marks?.settled();
     await this.#o.rules?.idle();
   }
 }
