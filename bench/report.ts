@@ -115,6 +115,14 @@ export function checkTargets(
   return out;
 }
 
+/** Read + write syscalls per event of each process: what batching saves, whatever the load. */
+function syscallsNote(label: string, u: CpuUsage, perSec: number): string {
+  const per = Object.entries(u.syscallsPerSec ?? {}).map(([k, v]) =>
+    `${k} ${perSec > 0 ? (v / perSec).toFixed(1) : "n/a"}`
+  );
+  return `Syscalls per event ${label}: ${per.length > 0 ? per.join(", ") : "not recorded"}.`;
+}
+
 function cpuLine(label: string, u: CpuUsage | undefined): string {
   if (!u) return "";
   const procs = Object.entries(u.cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
@@ -343,6 +351,7 @@ export function markdown(r: BenchResults): string {
           `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
       );
     } else notes.push(`CPU per event at saturation (sustained): ${e2eText}.`);
+    notes.push(syscallsNote("sustained", s.cpu, endToEnd(s)));
   }
   for (const l of r.latency ?? []) {
     const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.deliveredPerSec);
@@ -354,6 +363,7 @@ export function markdown(r: BenchResults): string {
         Object.entries(c.byProcess).map(([k, v]) => `${k} ${show(v)}`).join(", ")
       }).`,
     );
+    notes.push(syscallsNote(`@ ${fmtCount(l.rate)}/s`, l.jetmesh.cpu, l.jetmesh.deliveredPerSec));
   }
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {
