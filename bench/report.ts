@@ -352,6 +352,14 @@ export function markdown(r: BenchResults): string {
       );
     } else notes.push(`CPU per event at saturation (sustained): ${e2eText}.`);
     notes.push(syscallsNote("sustained", s.cpu, endToEnd(s)));
+    if (s.server) {
+      const per = (n: number) => (n / endToEnd(s)).toFixed(1);
+      notes.push(
+        `nats-server per event (sustained, its /varz): ${per(s.server.inMsgsPerSec)} messages in, ${
+          per(s.server.outMsgsPerSec)
+        } out.`,
+      );
+    }
   }
   for (const l of r.latency ?? []) {
     const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.deliveredPerSec);

@@ -30,6 +30,16 @@ export interface SustainedResult {
   drainMs: number;
   drained: boolean;
   cpu: CpuUsage;
+  /**
+   * nats-server's own count of client messages in (publishes, acks, pull and API requests) and
+   * out (deliveries, replies) per second of the window, from /varz.
+   */
+  server?: { inMsgsPerSec: number; outMsgsPerSec: number };
+}
+
+interface Varz {
+  in_msgs: number;
+  out_msgs: number;
 }
 
 const BACKLOG = 8192;
@@ -80,11 +90,13 @@ export async function sustainedWindow(
     await settle();
     const c0 = await lg.call<Counts>("counts");
     const r0 = await committedRows(ctx);
+    const v0 = await ctx.nats.monitor<Varz>("/varz");
     const s0 = snapshot(pids);
     await waitShowing(opts.durationSec * 1000, status(`window ${sec(opts.durationSec * 1000)}`));
     const c1 = await lg.call<Counts>("counts");
     const r1 = await committedRows(ctx);
     const s1 = snapshot(pids);
+    const v1 = await ctx.nats.monitor<Varz>("/varz");
     const halted = await lg.call<Counts>("halt");
     const ms = s1.t - s0.t;
     // Drain: everything acked must reach the subscribers and the table.
@@ -123,6 +135,10 @@ export async function sustainedWindow(
       drained: drained.delivered >= drained.acked && rows - base >= drained.acked &&
         halted.sent === drained.acked + drained.errors,
       cpu: usage(s0, s1),
+      server: {
+        inMsgsPerSec: perSecond(v1.in_msgs - v0.in_msgs, ms),
+        outMsgsPerSec: perSecond(v1.out_msgs - v0.out_msgs, ms),
+      },
     };
     note(
       `${label}: acked ${fmtCount(result.ackedPerSec)}/s, committed ${
