@@ -127,6 +127,14 @@ export function checkTargets(
   return out;
 }
 
+/** Read + write syscalls per event of each process: what batching saves, whatever the load. */
+function syscallsNote(label: string, u: CpuUsage, perSec: number): string {
+  const per = Object.entries(u.syscallsPerSec ?? {}).map(([k, v]) =>
+    `${k} ${perSec > 0 ? (v / perSec).toFixed(1) : "n/a"}`
+  );
+  return `Syscalls per event ${label}: ${per.length > 0 ? per.join(", ") : "not recorded"}.`;
+}
+
 function cpuLine(label: string, u: CpuUsage | undefined): string {
   if (!u) return "";
   const procs = Object.entries(u.cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
@@ -337,26 +345,40 @@ export function markdown(r: BenchResults): string {
         }.`,
     );
   }
-  if (s && r.ceilings) {
-    const relay = r.ceilings.relay;
-    const relayRun = relay.pipelined.perSec >= relay.stock.perSec ? relay.pipelined : relay.stock;
-    const hop = cpuPerEvent(relayRun.cpu, relayRun.perSec);
+  if (s) {
     const e2e = cpuPerEvent(s.cpu, endToEnd(s));
     const us = (n: number) => `${n.toFixed(0)} µs`;
     const parts = (c: { byProcess: Record<string, number> }) =>
       Object.entries(c.byProcess).map(([k, v]) => `${k} ${us(v)}`).join(", ");
-    const cap = (r.machine.cpus * 1e6) / e2e.total;
-    notes.push(
-      `CPU per event: the relay hop ${us(hop.total)} (${parts(hop)}); jetmesh end to end ${
-        us(e2e.total)
-      } (${parts(e2e)}), ` +
-        `PostgreSQL not counted. At that cost ${r.machine.cpus} cores carry at most ${
-          perSec(cap)
-        }, ${fmtRatio(ratio(cap, relay.perSec))} of the relay ceiling; ` +
-        `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
-    );
+    const e2eText = `jetmesh end to end ${us(e2e.total)} (${parts(e2e)}), PostgreSQL not counted`;
+    if (r.ceilings) {
+      const relay = r.ceilings.relay;
+      const relayRun = relay.pipelined.perSec >= relay.stock.perSec ? relay.pipelined : relay.stock;
+      const hop = cpuPerEvent(relayRun.cpu, relayRun.perSec);
+      const cap = (r.machine.cpus * 1e6) / e2e.total;
+      notes.push(
+        `CPU per event: the relay hop ${us(hop.total)} (${parts(hop)}); ${e2eText}. ` +
+          `At that cost ${r.machine.cpus} cores carry at most ${perSec(cap)}, ${
+            fmtRatio(ratio(cap, relay.perSec))
+          } of the relay ceiling; ` +
+          `60 % would need ${us((r.machine.cpus * 1e6) / (0.6 * relay.perSec))} per event.`,
+      );
+    } else notes.push(`CPU per event at saturation (sustained): ${e2eText}.`);
+    notes.push(syscallsNote("sustained", s.cpu, endToEnd(s)));
+    if (s.natsOps) notes.push(`Sustained, ${natsOpsLine(s.natsOps)}.`);
   }
-  if (s?.natsOps) notes.push(`Sustained, ${natsOpsLine(s.natsOps)}.`);
+  for (const l of r.latency ?? []) {
+    const c = cpuPerEvent(l.jetmesh.cpu, l.jetmesh.deliveredPerSec);
+    const show = (n: number) => `${n.toFixed(0)} µs`;
+    notes.push(
+      `CPU per event @ ${fmtCount(l.rate)}/s offered (${
+        perSec(l.jetmesh.deliveredPerSec)
+      } delivered): ${show(c.total)} (${
+        Object.entries(c.byProcess).map(([k, v]) => `${k} ${show(v)}`).join(", ")
+      }).`,
+    );
+    notes.push(syscallsNote(`@ ${fmtCount(l.rate)}/s`, l.jetmesh.cpu, l.jetmesh.deliveredPerSec));
+  }
   if (r.rules) notes.push(rulesNote(r.rules));
   if (r.replicas) notes.push(...replicasNotes(r.replicas));
   if (i && i.attempted < i.wanted) {

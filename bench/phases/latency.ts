@@ -16,6 +16,11 @@ export interface LatencyRun {
   offered: number;
   latency: LatencySummary;
   sent: number;
+  /**
+   * Events delivered per second over the measured slices, what CPU per event divides by: when
+   * jetmesh falls behind, events sent but not delivered did not cost the whole pipeline yet.
+   */
+  deliveredPerSec: number;
   delivered: number;
   errors: number;
   firstError?: string;
@@ -89,6 +94,7 @@ async function atRate(
       offered: rate,
       latency: summarize(samples),
       sent: delta(s, (c) => c.sent),
+      deliveredPerSec: s.ms > 0 ? (samples.length * 1000) / s.ms : 0,
       delivered: samples.length,
       errors: last.errors,
       firstError: last.firstError,

@@ -46,7 +46,10 @@ export function statusError(h: MsgHdrs, subject: string): Error {
     : new RequestError(`${h.code} ${h.description}`);
 }
 
-/** How often deadlines are checked: a timeout fires up to this late. */
+/**
+ * How often deadlines are checked while requests are outstanding: a timeout fires up to this
+ * late. With none outstanding no timer runs, so an idle service is not woken for nothing.
+ */
 const SWEEP_MS = 100;
 const decoder = new TextDecoder();
 
@@ -68,7 +71,8 @@ export class PipelinedPublisher implements StreamPublisher {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #pending = new Map<string, Pending>();
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
   #next = 0;
 
   constructor(nc: NatsConnection, inboxPrefix: string, timeoutMs = 5000) {
@@ -76,9 +80,6 @@ export class PipelinedPublisher implements StreamPublisher {
     this.#timeoutMs = timeoutMs;
     this.#prefix = createInbox(inboxPrefix);
     nc.subscribe(`${this.#prefix}.*`, { callback: (_err, m) => this.#answer(m) });
-    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
-    // An idle sweeper must not keep the process alive.
-    (this.#sweeper as { unref?: () => void }).unref?.();
     nc.closed().then(() => this.#failAll(new RequestError("connection closed")));
   }
 
@@ -115,6 +116,11 @@ export class PipelinedPublisher implements StreamPublisher {
     pubAck: boolean,
   ): Promise<PubAck | Msg> {
     const token = (this.#next++).toString(36);
+    if (this.#sweeper === undefined && !this.#closed) {
+      this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+      // The sweeper must not keep the process alive.
+      (this.#sweeper as { unref?: () => void }).unref?.();
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(token, {
         resolve,
@@ -155,7 +161,11 @@ export class PipelinedPublisher implements StreamPublisher {
   }
 
   #sweep(): void {
-    if (this.#pending.size === 0) return;
+    if (this.#pending.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+      return;
+    }
     const now = performance.now();
     for (const [token, p] of this.#pending) {
       if (p.deadline > now) continue;
@@ -165,7 +175,9 @@ export class PipelinedPublisher implements StreamPublisher {
   }
 
   #failAll(err: Error): void {
+    this.#closed = true;
     clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
   }

@@ -16,10 +16,10 @@ import {
   idOf,
   parsePublisherFrame,
   readFrame,
-  type ServerFrame,
 } from "../protocol/mod.ts";
 import type { WsConnection, WsHandlers } from "../wsserver/mod.ts";
 import { CLOSE_RATE_LIMIT_IGNORED, RateAbuse, type Refusals } from "./abuse.ts";
+import { answerer, type Answering } from "./answers.ts";
 import { publishingCaller } from "./caller.ts";
 import type { IngestConfig } from "./config.ts";
 import { admit, type PublishDeps, publishEvent } from "./publish.ts";
@@ -35,7 +35,7 @@ const CLOSE_SLOW_CONSUMER = 4008;
  */
 const CLOSE_TOO_MANY_CONNECTIONS = 1013;
 
-export interface PublisherConnection {
+export interface PublisherConnection extends Answering {
   caller: Caller;
   address: string;
   inflight: number;
@@ -83,18 +83,23 @@ export function publisherSocket(
   const commands = { name: "(default)", limits: guard.policy.config.defaults };
 
   const abuse = new RateAbuse();
+  const answers = answerer<PublisherConnection>((conn, enc) => {
+    if (conn.bufferedAmount() > cfg.maxBufferedBytes && !conn.data.closing) closeSlow(conn, enc);
+  });
+  const reply = answers.reply;
+  // A frame sent or a close made directly goes after the answers already waiting: the client
+  // learns what led to the close.
+  const close = (conn: Conn, code: number, reason: string) => {
+    answers.flush(conn);
+    conn.close(code, reason);
+  };
   const closeSlow = (conn: Conn, enc: Encoding) => {
     conn.data.closing = true;
     const message =
       `slow consumer: more than ${cfg.maxBufferedBytes} bytes of answers were waiting to be read; reconnect and resend unacked publishes with the same ids`;
+    answers.flush(conn);
     conn.send(encodeFrame(errorFrame("slow_consumer", message), enc));
     conn.close(CLOSE_SLOW_CONSUMER, "slow consumer");
-  };
-  const reply = (conn: Conn, frame: ServerFrame, enc: Encoding) => {
-    if (
-      conn.send(encodeFrame(frame, enc)) !== "closed" &&
-      conn.bufferedAmount() > cfg.maxBufferedBytes
-    ) closeSlow(conn, enc);
   };
   const refuse = (conn: Conn, err: unknown, enc: Encoding, id?: string) => {
     reply(conn, errorFrame(errorCode(err), errorMessage(err), id, retryAfterMs(err)), enc);
@@ -103,7 +108,7 @@ export function publisherSocket(
     conn.data.expiry?.cancel();
     conn.data.expiry = watchExpiry(
       conn.data.caller,
-      () => conn.close(CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON),
+      () => close(conn, CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED_REASON),
     );
   };
   const renew = (conn: Conn, frame: AuthFrame, enc: Encoding) => {
@@ -137,7 +142,7 @@ export function publisherSocket(
       pub.metrics.connections.inc();
       const { address, caller } = conn.data;
       if (!guard.connections.open(address, caller.sub)) {
-        return conn.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
+        return close(conn, CLOSE_TOO_MANY_CONNECTIONS, "too many connections");
       }
       conn.data.counted = { sub: caller.sub };
       armExpiry(conn);
@@ -183,7 +188,7 @@ export function publisherSocket(
           abuse.refused(conn.data.refusals, abuserOf(conn.data.caller, conn.data.address))
         ) {
           conn.data.closing = true;
-          return conn.close(CLOSE_RATE_LIMIT_IGNORED, "rate limit ignored");
+          return close(conn, CLOSE_RATE_LIMIT_IGNORED, "rate limit ignored");
         }
         refuse(conn, err, enc, idOf(value));
       }

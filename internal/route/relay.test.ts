@@ -42,7 +42,7 @@ class FakeSeen {
   }
 }
 
-function relayWith(o: { autoPubAck: boolean; seen?: boolean }) {
+function relayWith(o: { autoPubAck: boolean; seen?: boolean; markLingerMs?: number }) {
   const log: string[] = [];
   const pub = new FakePublisher("EVENTS", o.autoPubAck, log);
   const seen = new FakeSeen(log);
@@ -55,6 +55,8 @@ function relayWith(o: { autoPubAck: boolean; seen?: boolean }) {
     maxAttempts: 3,
     seen: o.seen === false ? undefined : (seen as unknown as SeenIds),
     metrics: routeMetrics(createRegistry("route")),
+    markLingerMs: o.markLingerMs ?? 0,
+    maxMarks: 3,
   });
   const input = (seq: number, clientId: string, channel: string, deliveryCount = 1) =>
     eventMsg(
@@ -144,5 +146,33 @@ t.test("every event of a burst is published once, in order per channel, and acke
       `${c} in order`,
     );
   }
+  t.ok(msgs.every((m) => m.acks() === 1), "each input acked once");
+});
+
+t.test("with a linger, marks wait for each other; each input is acked after its own mark", async (t) => {
+  const { log, seen, relay, input } = relayWith({ autoPubAck: true, markLingerMs: 50 });
+  const a = input(1, "a", "c0");
+  const b = input(2, "b", "c1");
+  relay.accept(a.msg);
+  relay.accept(b.msg);
+  await settle();
+  t.equal(seen.marks.length, 0, "both PubAcks came; the marks wait for the linger");
+  t.equal(a.acks() + b.acks(), 0, "nothing acked before its mark");
+  await new Promise((r) => setTimeout(r, 60));
+  t.same(seen.marks.map((x) => x.id), ["p:a", "p:b"], "sent together after the linger");
+  await relay.idle();
+  t.ok(log.indexOf("mark p:a") < log.indexOf("ack 1"), "a acked after its mark");
+  t.ok(log.indexOf("mark p:b") < log.indexOf("ack 2"), "b acked after its mark");
+  t.equal(a.acks() + b.acks(), 2, "each acked once");
+});
+
+t.test("a full batch of marks goes without waiting; idle() sends what waits", async (t) => {
+  const { seen, relay, input } = relayWith({ autoPubAck: true, markLingerMs: 60_000 });
+  const msgs = Array.from({ length: 4 }, (_, i) => input(i + 1, `e${i}`, `c${i}`));
+  for (const m of msgs) relay.accept(m.msg);
+  await settle();
+  t.equal(seen.marks.length, 3, "three marks (maxMarks) went at once, one waits");
+  await relay.idle();
+  t.equal(seen.marks.length, 4, "idle() sent the last");
   t.ok(msgs.every((m) => m.acks() === 1), "each input acked once");
 });

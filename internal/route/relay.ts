@@ -22,13 +22,15 @@ import {
 } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { Inflight } from "../lifecycle/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
+import { RoutedMarks } from "./marks.ts";
 import type { RouteMetrics } from "./metrics.ts";
 import type { RoutedFrom, SeenIds } from "./seen.ts";
 
 const ROUTE_SERVICE = "route";
+/** Passed on from the input when route does not trace itself. */
+const TRACE_HEADERS = [TRACEPARENT_HEADER, TRACESTATE_HEADER];
 
 /**
  * A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does
@@ -86,6 +88,10 @@ export interface RelayOptions {
   /** Absent: tracing is off. */
   tracing?: Tracing;
   rules?: RulesHook;
+  /** How long a routed mark waits for others to go in one batch (marks.ts); 0 sends each at once. */
+  markLingerMs: number;
+  /** A batch of marks this large goes at once. */
+  maxMarks: number;
 }
 
 /**
@@ -105,11 +111,19 @@ export class Relay {
   /** Stream sequences queued here, so a redelivery of a slow message is not queued twice. */
   readonly #queued = new Set<number>();
   /** Acks waiting for the routed mark, off each channel's serial path. */
-  readonly #acking = new Inflight();
+  readonly #marks: RoutedMarks | undefined;
   readonly #o: RelayOptions;
 
   constructor(o: RelayOptions) {
     this.#o = o;
+    this.#marks = o.seen && new RoutedMarks({
+      seen: o.seen,
+      log: o.log,
+      signal: o.signal,
+      lingerMs: o.markLingerMs,
+      maxBatch: o.maxMarks,
+      ack: (m) => this.#ack(m),
+    });
   }
 
   /** Queues a message; returns at once. */
@@ -183,31 +197,19 @@ export class Relay {
   }
 
   async #relay(m: JsMsg, channel: string, input: Input, span: Span | undefined): Promise<void> {
-    const { js, log, signal, metrics } = this.#o;
+    const { log, signal, metrics } = this.#o;
     if (signal.aborted) return;
     const seq = m.info.streamSequence;
-    const park = async (reason: string, deliveries: number) => {
-      span?.setAttribute(ATTR.dlq, true);
-      failSpan(span, reason);
-      await deadLetter(js, ROUTE_SERVICE, channel, m, reason, deliveries, signal);
-      metrics.deadLettered.inc();
-    };
     if ("invalid" in input) {
       log.error("undecodable event sent to DLQ", { err: input.invalid, seq });
-      return park(`invalid envelope: ${errorMessage(input.invalid)}`, m.info.deliveryCount);
+      const reason = `invalid envelope: ${errorMessage(input.invalid)}`;
+      return this.#park(m, channel, span, reason, m.info.deliveryCount);
     }
     const env = input.env;
     span?.setAttribute(ATTR.eventId, env.id);
-    // Keep the input from being redelivered while we hold it.
-    const keepAlive = () => m.working();
     const seen = this.#o.seen;
     if (seen) {
-      let early = input.routed;
-      const routed = await withRetry(() => {
-        const lookup = early ?? seen.routed(env.id);
-        early = undefined;
-        return lookup;
-      }, { signal, onRetry: keepAlive });
+      const routed = await this.#lookUp(seen, env.id, input.routed, m);
       if (routed !== undefined && routed.seq !== seq) {
         log.info("late retry of a routed event dropped", {
           id: env.id,
@@ -240,13 +242,13 @@ export class Relay {
         id: env.id,
         attempts: this.#o.maxAttempts,
       });
-      return park(`route step failed: ${out.message}`, this.#o.maxAttempts);
+      return this.#park(m, channel, span, `route step failed: ${out.message}`, this.#o.maxAttempts);
     }
     const h = natsHeaders();
     if (span !== undefined && this.#o.tracing !== undefined) {
       this.#o.tracing.inject(span, h);
     } else {
-      for (const k of [TRACEPARENT_HEADER, TRACESTATE_HEADER]) {
+      for (const k of TRACE_HEADERS) {
         const v = m.headers?.get(k);
         if (v) h.set(k, v);
       }
@@ -260,7 +262,8 @@ export class Relay {
       }, {
         signal,
         onRetry: (err, attempt) => {
-          keepAlive();
+          // Keep the input from being redelivered while we hold it.
+          m.working();
           if (attempt % 10 === 0) {
             log.warn("publish to EVENTS retrying", { err, id: env.id, attempt });
           }
@@ -273,22 +276,47 @@ export class Relay {
     } catch (err) {
       if (isRetryable(err) || signal.aborted) throw err;
       log.error("unpublishable event sent to DLQ", { err, id: env.id });
-      return park(`publish rejected: ${errorMessage(err)}`, m.info.deliveryCount);
+      const reason = `publish rejected: ${errorMessage(err)}`;
+      return this.#park(m, channel, span, reason, m.info.deliveryCount);
     }
-    if (!seen) return this.#ack(m);
     // The channel's next event need not wait for the mark, only this input's ack does: acked
     // before the mark, a crash would leave a routed event that a late redelivery publishes again.
-    this.#acking.track(
-      withRetry(() => seen.markRouted(env.id, seq), { signal, onRetry: keepAlive })
-        .then(() => this.#ack(m))
-        .catch((err) =>
-          log.warn("routed mark not recorded; the event is left for redelivery", {
-            err,
-            id: env.id,
-            seq,
-          })
-        ),
-    );
+    if (this.#marks) this.#marks.add(env.id, seq, m);
+    else this.#ack(m);
+  }
+
+  /**
+   * The lookup `accept` started, awaited without a retry wrapper: only a failed one is tried
+   * again, as `withRetry` would (the input kept from redelivery meanwhile).
+   */
+  async #lookUp(
+    seen: SeenIds,
+    id: string,
+    early: Promise<RoutedFrom | undefined> | undefined,
+    m: JsMsg,
+  ): Promise<RoutedFrom | undefined> {
+    const signal = this.#o.signal;
+    try {
+      return await (early ?? seen.routed(id));
+    } catch (err) {
+      if (!isRetryable(err) || signal.aborted) throw err;
+      m.working();
+      await sleep(backoffMs(0), signal);
+      return await withRetry(() => seen.routed(id), { signal, onRetry: () => m.working() });
+    }
+  }
+
+  async #park(
+    m: JsMsg,
+    channel: string,
+    span: Span | undefined,
+    reason: string,
+    deliveries: number,
+  ): Promise<void> {
+    span?.setAttribute(ATTR.dlq, true);
+    failSpan(span, reason);
+    await deadLetter(this.#o.js, ROUTE_SERVICE, channel, m, reason, deliveries, this.#o.signal);
+    this.#o.metrics.deadLettered.inc();
   }
 
   #ack(m: JsMsg): void {
@@ -317,7 +345,7 @@ export class Relay {
   /** Resolves when every accepted message is relayed (or left for redelivery). */
   async idle(): Promise<void> {
     await this.#order.idle();
-    await this.#acking.settled();
+    await this.#marks?.settled();
     await this.#o.rules?.idle();
   }
 }

@@ -20,17 +20,16 @@ export class Takeover {
   readonly #consumer: () => Consumer;
   readonly #log: Logger;
   readonly #name: string;
-  readonly #keepAlive: ReturnType<typeof setInterval>;
+  readonly #keepAliveMs: number;
+  /** Runs only while events are held: 16 partitions' timers would otherwise wake route for nothing. */
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   #gathering = false;
 
   constructor(o: { consumer: () => Consumer; log: Logger; name: string; ackWaitMs: number }) {
     this.#consumer = o.consumer;
     this.#log = o.log;
     this.#name = o.name;
-    this.#keepAlive = setInterval(() => {
-      for (const m of this.#held.values()) m.working();
-    }, Math.max(200, o.ackWaitMs / 3));
-    (this.#keepAlive as { unref?: () => void }).unref?.();
+    this.#keepAliveMs = Math.max(200, o.ackWaitMs / 3);
   }
 
   /** The pin came here: gather if the consumer holds events this replica was not given. */
@@ -53,6 +52,12 @@ export class Takeover {
   async take(batch: JsMsg[]): Promise<JsMsg[]> {
     if (!this.#gathering) return batch;
     for (const m of batch) this.#held.set(m.info.streamSequence, m);
+    if (this.#keepAlive === undefined && this.#held.size > 0) {
+      this.#keepAlive = setInterval(() => {
+        for (const m of this.#held.values()) m.working();
+      }, this.#keepAliveMs);
+      (this.#keepAlive as { unref?: () => void }).unref?.();
+    }
     const unacked = (await this.#consumer().info()).num_ack_pending;
     if (unacked > this.#held.size) return [];
     this.#gathering = false;
@@ -60,6 +65,7 @@ export class Takeover {
       a.info.streamSequence - b.info.streamSequence
     );
     this.#held.clear();
+    this.close();
     this.#log.info("left-over events gathered, relaying in stream order", {
       consumer: this.#name,
       events: ready.length,
@@ -69,5 +75,6 @@ export class Takeover {
 
   close(): void {
     clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
   }
 }
