@@ -80,12 +80,19 @@ t.test("/metrics counts one run hop by hop", async (t) => {
   t.equal(res.status, 200);
   await sub.until((fs) => fs.filter((f) => f.op === "event").length === 21, 15_000, "21 events");
 
-  // Persist acks after the commit and route after the PubAck: wait for the counters, not for time.
+  // Persist acks after the commit and route after the PubAck and the routed mark (marks.ts
+  // batches those): wait for the counters, not for time.
   await eventually(
     "persist acked 21",
     async () =>
       valueOf((await scrape(stack, "persist")).samples, "jetmesh_events_acked_total") === 21,
   );
+  await eventually("route acked 21, none pending on route-0", async () => {
+    const r = (await scrape(stack, "route")).samples;
+    return valueOf(r, "jetmesh_events_acked_total") === 21 &&
+      valueOf(r, "jetmesh_consumer_num_ack_pending", { stream: "INGEST", consumer: "route-0" }) ===
+        0;
+  });
 
   const m = Object.fromEntries(
     await Promise.all(

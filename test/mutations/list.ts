@@ -75,9 +75,11 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     id: "route-ack-before-routed-mark",
-    where: RELAY,
-    search: "    if (!seen) return this.#ack(m);",
-    replace: "    this.#ack(m);\n    if (!seen) return;",
+    where: "internal/route/marks.ts",
+    search:
+      "      await withRetry(() => seen.markRouted(id, seq), { signal, onRetry: () => m.working() });\n      this.#o.ack(m);\n",
+    replace:
+      "      this.#o.ack(m);\n      await withRetry(() => seen.markRouted(id, seq), { signal, onRetry: () => m.working() });\n",
     why: "a crash between ack and mark leaves a routed event a late redelivery publishes again",
     tests: RELAY_TESTS,
   },
