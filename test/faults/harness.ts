@@ -1,7 +1,9 @@
 import postgres from "postgres";
 import type { Test } from "tap";
 import { testDatabase } from "../../devkit/test-db.ts";
-import { migrateAsAdmin, type NatsUsers } from "../../devkit/nats-users.ts";
+import { migrateAsAdmin, type NatsUsers, natsUsers } from "../../devkit/nats-users.ts";
+import { type NatsCluster, startNatsCluster } from "../../devkit/nats-cluster.ts";
+import { faultSeed } from "./prng.ts";
 import { jwtAuth } from "../../devkit/tokens.ts";
 import { tempNamespaces } from "../../devkit/namespaces-file.ts";
 import { type BusState, busState, useAdmin } from "./bus.ts";
@@ -136,6 +138,28 @@ export async function startHarness(
     schema: db.schema,
     startedAt: Date.now(),
   };
+}
+
+/**
+ * The 3-node cluster (R3 streams) with the harness on it, for a run whose seed is printed under
+ * `label`; the services get every node's URL and reconnect to whichever is up.
+ */
+export async function startClusterHarness(
+  t: Test,
+  label: string,
+  serviceReplicas?: Partial<Record<ServiceName, number>>,
+): Promise<{ seed: number; cluster: NatsCluster; h: Harness }> {
+  const seed = faultSeed(label);
+  const users = natsUsers();
+  const cluster = await startNatsCluster(3, users.server);
+  const h = await startHarness(t, {
+    servers: cluster.urls,
+    users,
+    replicas: 3,
+    stopNats: () => cluster.stop(),
+    serviceReplicas,
+  });
+  return { seed, cluster, h };
 }
 
 /**

@@ -6,27 +6,16 @@
  * nodes, under load; the usual figures, and how the partitions moved.
  */
 import t from "tap";
-import { startNatsCluster } from "../../devkit/nats-cluster.ts";
-import { natsUsers } from "../../devkit/nats-users.ts";
 import { ClusterChaos } from "./cluster-chaos.ts";
-import { drainAndVerify, startHarness } from "./harness.ts";
-import { faultSeed, Rng } from "./prng.ts";
+import { drainAndVerify, startClusterHarness } from "./harness.ts";
+import { Rng } from "./prng.ts";
 import { ReplicasChaos } from "./replicas-chaos.ts";
 
 /** As the issue asks: 3 route, 2 persist, 2 notify and 2 ingest replicas. */
 const REPLICAS = { ingest: 2, route: 3, persist: 2, notify: 2 };
 
 t.test("every service in replicas on the 3-node cluster: kill -9 of partition holders, of edge and persist replicas and of NATS nodes under load, nothing lost or repeated", async (t) => {
-  const seed = faultSeed("replicated");
-  const users = natsUsers();
-  const cluster = await startNatsCluster(3, users.server);
-  const h = await startHarness(t, {
-    servers: cluster.urls,
-    users,
-    replicas: 3,
-    stopNats: () => cluster.stop(),
-    serviceReplicas: REPLICAS,
-  });
+  const { seed, cluster, h } = await startClusterHarness(t, "replicated", REPLICAS);
   const chaos = new ReplicasChaos(h.services, new ClusterChaos(cluster));
   await chaos.run(new Rng(seed));
   const m = chaos.handOvers;
