@@ -47,14 +47,17 @@ interface Answer {
   retryAfterMs?: number;
 }
 
+/** A pause that a stop ends early; its abort listener goes with it (one per pause would pile up). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener("abort", done);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
 
 async function post(o: PublishOptions, batch: WireEvent[]): Promise<Answer[]> {
