@@ -12,6 +12,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../devkit/nats-server.ts";
 import { PipelinedPublisher } from "../internal/bus/mod.ts";
 import { rssBytes } from "./proc.ts";
+import { publishMany } from "./publish-many.ts";
 import { fmtBytes, fmtCount } from "./stats.ts";
 
 const messages = Number(process.argv[2] ?? 1_000_000);
@@ -38,17 +39,12 @@ async function run(withIds: boolean): Promise<Run> {
     const pub = new PipelinedPublisher(nc, "_INBOX");
     // About an envelope's size, as EVENTS stores them.
     const payload = new Uint8Array(200);
-    const started = performance.now();
-    const inFlight = new Set<Promise<unknown>>();
-    for (let i = 0; i < messages; i++) {
+    const perSec = await publishMany(pub, messages, IN_FLIGHT, (i) => [
+      `ev.c${i % 64}`,
+      payload,
       // Event ids as jetmesh makes them: `<publisher>:<client id>`.
-      const opts = withIds ? { msgID: `loadgen:${i.toString(36)}-${i}` } : undefined;
-      const p = pub.publish(`ev.c${i % 64}`, payload, opts).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    const perSec = messages / ((performance.now() - started) / 1000);
+      withIds ? { msgID: `loadgen:${i.toString(36)}-${i}` } : undefined,
+    ]);
     await nc.close();
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const rss = rssBytes(ns.pid ?? -1) ?? NaN;

@@ -14,6 +14,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../devkit/nats-server.ts";
 import { PipelinedPublisher } from "../internal/bus/mod.ts";
 import { rssBytes } from "./proc.ts";
+import { publishMany } from "./publish-many.ts";
 import { fmtBytes, fmtCount } from "./stats.ts";
 
 const keys = Number(process.argv[2] ?? 1_000_000);
@@ -39,17 +40,11 @@ async function run(distinct: number): Promise<{ rss: number; before: number; per
     const before = rssBytes(ns.pid ?? -1) ?? NaN;
     const pub = new PipelinedPublisher(nc, "_INBOX");
     const value = new TextEncoder().encode("123456789:routed");
-    const started = performance.now();
-    const inFlight = new Set<Promise<unknown>>();
-    for (let i = 0; i < keys; i++) {
+    const perSec = await publishMany(pub, keys, IN_FLIGHT, (i) => {
       // Event ids as route keys them: base64url of `<publisher>-<n>`.
       const key = btoa(`loadgen-${(i % distinct).toString(36)}`).replace(/=+$/, "");
-      const p = pub.publish(`$KV.seen.${key}`, value).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    const perSec = keys / ((performance.now() - started) / 1000);
+      return [`$KV.seen.${key}`, value];
+    });
     await nc.close();
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     return { rss: rssBytes(ns.pid ?? -1) ?? NaN, before, perSec };

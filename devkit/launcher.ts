@@ -274,10 +274,7 @@ export class ServiceLauncher {
 
   /** How many log lines of every process ever started have a msg matching `re`. */
   countLogs(re: RegExp): number {
-    return this.#history.reduce(
-      (n, p) => n + p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length,
-      0,
-    );
+    return this.#history.reduce((n, p) => n + p.countLogs(re), 0);
   }
 
   /** Writes what every process ever started logged, one line each, oldest process first. */

@@ -174,6 +174,11 @@ export class ServiceProcess<N extends string = string> {
     });
   }
 
+  /** How many of the kept log lines have a msg matching `re`. */
+  countLogs(re: RegExp): number {
+    return this.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length;
+  }
+
   /** Resolves with the first log line (kept, or from now on) whose msg matches. */
   waitForLog(msg: RegExp, timeoutMs = 30_000): Promise<Record<string, unknown>> {
     const matches = (l: Record<string, unknown>) => typeof l.msg === "string" && msg.test(l.msg);

@@ -15,6 +15,7 @@
  * as it was.
  */
 import { CATALOG } from "../../devkit/catalog.ts";
+import { heldPartitions } from "../../devkit/route-logs.ts";
 import { freePort } from "../../devkit/ports.ts";
 import { type ServiceProcess, spawnService } from "../../devkit/service-process.ts";
 import { note, progress } from "../progress.ts";
@@ -53,13 +54,6 @@ const SECOND_ROUTE = "route-2";
 const BALANCE_TIMEOUT_MS = 45_000;
 const STOP_GRACE_MS = 30_000;
 
-const countLogs = (proc: ServiceProcess, msg: string) =>
-  proc.logs.filter((l) => l.msg === msg).length;
-
-/** Partitions `proc` holds now, from what it logged taking and handing them over. */
-const held = (proc: ServiceProcess) =>
-  countLogs(proc, "partition taken over") - countLogs(proc, "partition handed over");
-
 export async function replicas(ctx: Ctx): Promise<ReplicasResult> {
   const one = await sustainedWindow(ctx, "replicas, 1 route", {});
   const port = await freePort();
@@ -93,12 +87,14 @@ async function withSecond(ctx: Ctx, proc: ServiceProcess): Promise<Partial<Repli
   let secondHeld = 0;
   const settle = async () => {
     const start = performance.now();
-    while (held(proc) < share && performance.now() - start < BALANCE_TIMEOUT_MS) {
-      progress(`replicas: the second route holds ${held(proc)} of ${partitions} partitions`);
+    while (heldPartitions(proc) < share && performance.now() - start < BALANCE_TIMEOUT_MS) {
+      progress(
+        `replicas: the second route holds ${heldPartitions(proc)} of ${partitions} partitions`,
+      );
       await new Promise((r) => setTimeout(r, 250));
     }
     balanceMs = performance.now() - start;
-    secondHeld = held(proc);
+    secondHeld = heldPartitions(proc);
     note(
       `replicas: the second route holds ${secondHeld} of ${partitions} partitions after ${
         (balanceMs / 1000).toFixed(1)

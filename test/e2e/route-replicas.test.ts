@@ -6,6 +6,7 @@
  * in publish order per channel.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
+import { heldPartitions } from "../../devkit/route-logs.ts";
 import { connect } from "@nats-io/transport-node";
 import t from "tap";
 import { Follower } from "./follower.ts";
@@ -15,7 +16,6 @@ import { ServiceLauncher } from "../../devkit/launcher.ts";
 import { startNatsServer } from "../../devkit/nats-server.ts";
 import { migrateAsAdmin, natsUsers } from "../../devkit/nats-users.ts";
 import { restartablePorts } from "../../devkit/ports.ts";
-import type { ServiceProcess } from "../../devkit/service-process.ts";
 import { testDatabase } from "../../devkit/test-db.ts";
 import { DEFAULT_PARTITIONS, INGEST_STREAM, routeConsumerName } from "../../subjects/mod.ts";
 
@@ -50,9 +50,7 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
   const traffic = await Traffic.start(`ws://127.0.0.1:${ingest}/v1/ws`, "rr", CHANNELS, 3);
   await follower.until(200);
   // Pins come with the first messages: the first replica wins every partition; the balancer hands the surplus over.
-  const holds = (p: ServiceProcess) =>
-    p.logs.filter((l) => l.msg === "partition taken over").length -
-    p.logs.filter((l) => l.msg === "partition handed over").length;
+  const holds = heldPartitions;
   const shared = Date.now();
   const fairShare = Math.ceil(DEFAULT_PARTITIONS / REPLICAS);
   const current = () => routes.map((ref) => services.process(ref));
@@ -113,10 +111,7 @@ t.test("three route replicas: kill -9 one, then two at once, then a hand-over; e
   t.equal(outOfOrder, 0, "every channel in publish order");
 
   const count = (re: RegExp) =>
-    services.history.filter((p) => p.name === "route").reduce(
-      (n, p) => n + p.logs.filter((l) => re.test(String(l.msg))).length,
-      0,
-    );
+    services.history.filter((p) => p.name === "route").reduce((n, p) => n + p.countLogs(re), 0);
   t.ok(count(/^partition taken over$/) >= DEFAULT_PARTITIONS * 2, "partitions moved on failures");
   t.ok(count(/^partitions handed over$/) >= 1, "a graceful stop handed its partitions over");
   t.comment(

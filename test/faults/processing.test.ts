@@ -54,9 +54,9 @@ t.test("processing: route replicas killed with kill -9 under the IoT load, resul
   });
   const { services } = stack;
   const route = (instance: number) => ({ name: "route" as const, instance });
-  const loads = (p: ServiceProcess) =>
-    p.logs.filter((l) => l.msg === "processing state loaded").length;
-  const allLoads = () => services.countLogs(/^processing state loaded$/);
+  const LOADED = /^processing state loaded$/;
+  const loads = (p: ServiceProcess) => p.countLogs(LOADED);
+  const allLoads = () => services.countLogs(LOADED);
   const killCounts = [0, 0];
   let ownerKills = 0;
   for (const k of kills) {

@@ -1,13 +1,14 @@
 import { EVENTS_STREAM, INGEST_STREAM } from "../../subjects/mod.ts";
 import { instanceLabel, type ServiceLauncher } from "../../devkit/launcher.ts";
-import type { ServiceProcess } from "../../devkit/service-process.ts";
+import {
+  heldPartitions,
+  PARTITION_GAINED,
+  PARTITION_HANDED_OVER,
+} from "../../devkit/route-logs.ts";
 import type { ClusterChaos } from "./cluster-chaos.ts";
 import type { FaultCounts } from "./figures.ts";
 import type { Rng } from "./prng.ts";
 import { sleep } from "./wait.ts";
-
-const GAINED = /^partition taken over$/;
-const BALANCED = /^partition handed over$/;
 
 /** How partitions moved between route's replicas during a run. */
 export interface HandOvers {
@@ -47,7 +48,7 @@ export class ReplicasChaos {
   }
 
   async run(rng: Rng): Promise<void> {
-    this.#initialGains = this.#services.countLogs(GAINED);
+    this.#initialGains = this.#services.countLogs(PARTITION_GAINED);
     const steps: Array<() => Promise<void>> = rng.shuffle([
       () => this.#killRoutes(1, rng),
       () => this.#killRoutes(1, rng),
@@ -63,8 +64,8 @@ export class ReplicasChaos {
       await sleep(rng.int(1500, 3500));
       await step();
     }
-    this.handOvers.takeOvers = this.#services.countLogs(GAINED) - this.#initialGains;
-    this.handOvers.balanced = this.#services.countLogs(BALANCED);
+    this.handOvers.takeOvers = this.#services.countLogs(PARTITION_GAINED) - this.#initialGains;
+    this.handOvers.balanced = this.#services.countLogs(PARTITION_HANDED_OVER);
     const node = this.#nodes.counts.kills;
     for (const [k, v] of Object.entries(node)) this.counts.kills[k] = v;
   }
@@ -72,12 +73,12 @@ export class ReplicasChaos {
   /** kill -9 of `n` replicas, those holding the most partitions first, then their restart. */
   async #killRoutes(n: number, rng: Rng): Promise<void> {
     const byHolding = this.#services.refsOf("route")
-      .map((ref) => ({ ref, i: ref.instance, held: held(this.#services.process(ref)) }))
+      .map((ref) => ({ ref, i: ref.instance, held: heldPartitions(this.#services.process(ref)) }))
       .sort((a, b) => b.held - a.held || a.i - b.i);
     const victims = byHolding.slice(0, n).filter((v) => v.held > 0 || n > 1);
     if (victims.length === 0) return;
     const downMs = rng.int(200, 2000);
-    const gainsBefore = this.#services.countLogs(GAINED);
+    const gainsBefore = this.#services.countLogs(PARTITION_GAINED);
     this.#log(
       `kill -9 route ${victims.map((v) => `replica ${v.i} (holding ${v.held})`).join(" and ")}` +
         `, down ${downMs} ms`,
@@ -93,7 +94,7 @@ export class ReplicasChaos {
     // The pins lapse after the pin timeout (ack wait + 5 s); only then do the partitions move,
     // each with its next message: one the load leaves idle stays pinned to the dead replica.
     const heldSum = victims.reduce((n, v) => n + v.held, 0);
-    const gained = () => this.#services.countLogs(GAINED) - gainsBefore;
+    const gained = () => this.#services.countLogs(PARTITION_GAINED) - gainsBefore;
     const since = Date.now();
     while (gained() < heldSum && Date.now() - since < 14_000) await sleep(100);
     if (gained() > 0) this.handOvers.ownerKillsTakenOver++;
@@ -125,12 +126,4 @@ export class ReplicasChaos {
   #log(msg: string): void {
     console.log(`[chaos +${((Date.now() - this.#started) / 1000).toFixed(1)}s] ${msg}`);
   }
-}
-
-/** Partitions a route process holds now, from its own log: gained less handed over. */
-function held(p: ServiceProcess | undefined): number {
-  if (!p) return 0;
-  const count = (re: RegExp) =>
-    p.logs.filter((l) => typeof l.msg === "string" && re.test(l.msg)).length;
-  return count(GAINED) - count(BALANCED);
 }
