@@ -70,7 +70,10 @@ export function readStreamLimits(r: EnvReader): StreamSettings {
     ingestDuplicateWindowMs: r.durationMs("INGEST_DUPLICATE_WINDOW", "2m", 100),
     ingestMaxAgeMs: r.durationMs("INGEST_MAX_AGE", "24h", 1000),
     ingestMaxBytes: r.int("INGEST_MAX_BYTES", GIB, MIN_STREAM_BYTES),
-    eventsDuplicateWindowMs: r.durationMs("EVENTS_DUPLICATE_WINDOW", "2m", 100),
+    // The dedupe horizon (docs/dedupe.md): route republishes under the event id, so EVENTS
+    // dropping a msgID it saw within the window is what keeps a redelivered or late-retried
+    // event from being routed twice.
+    eventsDuplicateWindowMs: readDedupeTtlMs(r),
     eventsMaxAgeMs: r.durationMs("EVENTS_MAX_AGE", "7d", 1000),
     eventsMaxBytes: r.int("EVENTS_MAX_BYTES", 5 * GIB, MIN_STREAM_BYTES),
     dlqMaxAgeMs: r.durationMs("DLQ_MAX_AGE", "30d", 1000),
@@ -80,10 +83,11 @@ export function readStreamLimits(r: EnvReader): StreamSettings {
 }
 
 /**
- * How long route remembers a routed event id: the TTL of the `jetmesh_seen` bucket. One hour by
- * default: nats-server holds every key in memory (about 270 B each, docs/scaling.md), so the
- * bucket grows with rate × TTL; an hour covers a durable's lost acks many times over, and is
- * the horizon for a client's late retry (docs/dedupe.md).
+ * How long a routed event id is remembered: EVENTS' duplicate window, and the TTL of the
+ * `jetmesh_seen` bucket that namespaces with rules use. One hour by default: nats-server holds
+ * every msgID of the window in memory (about 232 B each, docs/scaling.md), so it grows with
+ * rate × TTL; an hour covers a durable's lost acks many times over, and is the horizon for a
+ * client's late retry (docs/dedupe.md).
  */
 export function readDedupeTtlMs(r: EnvReader): number {
   return r.durationMs("ROUTE_DEDUPE_TTL", "1h", 1000);

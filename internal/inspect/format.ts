@@ -117,7 +117,7 @@ export function formatReport(r: Report): string {
     );
   }
   if (r.seenIds !== undefined) {
-    out.push(`event ids remembered by route (KV jetmesh_seen): ${r.seenIds}`);
+    out.push(`input ids remembered for processing rules (KV jetmesh_seen): ${r.seenIds}`);
   }
   return out.join("\n");
 }

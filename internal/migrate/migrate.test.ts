@@ -50,15 +50,24 @@ t.test("creates the streams and buckets, changes nothing the second time, follow
     { EVENTS_MAX_AGE: "1d", ROUTE_DEDUPE_TTL: "2h" },
     users.admin,
   );
-  t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [[
-    "EVENTS",
-    ["max_age"],
-  ], ["jetmesh_seen", ["max_age"]]]);
+  t.same(changed.filter((s) => s.action === "updated").map((s) => [s.name, s.changed]), [
+    [
+      "EVENTS",
+      ["max_age", "duplicate_window"],
+    ],
+    ["DLQ", ["duplicate_window"]],
+    ["jetmesh_seen", ["max_age"]],
+  ]);
   const nc = await connect({ servers: ns.url, ...users.admin });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   t.equal((await jsm.streams.info("EVENTS")).config.max_age, 86_400e9);
   t.equal((await jsm.streams.info("KV_jetmesh_seen")).config.max_age, 7_200e9);
+  t.equal(
+    (await jsm.streams.info("EVENTS")).config.duplicate_window,
+    7_200e9,
+    "EVENTS' duplicate window is the dedupe horizon",
+  );
   const limits = async () =>
     Promise.all(["INGEST", "EVENTS", "DLQ"].map(async (name) => {
       const { max_bytes, discard } = (await jsm.streams.info(name)).config;

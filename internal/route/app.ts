@@ -40,11 +40,6 @@ const BALANCE_INTERVAL_MS = 5000;
  * (batches.ts), so each waiting replica has pulled again well within it.
  */
 const BALANCE_COOLDOWN_MS = 5000;
-/**
- * How long a routed mark waits for others (marks.ts): at 1k events/s about ten marks, and then
- * their acks, share a write; far below ack_wait, and off the delivery path.
- */
-const ROUTED_MARK_LINGER_MS = 10;
 
 /** `step` is the routing step; tests pass one that fails on purpose. */
 export async function startRoute(
@@ -106,12 +101,9 @@ export async function startRoute(
     signal: abort.signal,
     step,
     maxAttempts: cfg.maxAttempts,
-    seen,
     metrics,
     tracing,
     rules: rules?.processing,
-    markLingerMs: ROUTED_MARK_LINGER_MS,
-    maxMarks: cfg.maxBatch,
   });
   const pulling = new AbortController();
   const reconnects = { count: 0 };

@@ -83,12 +83,12 @@ export class RouteProcessing implements RulesHook {
    * Takes an input of a namespace with rules: steps it now (arrival order), returns its queue
    * and what runs on its turn. Undefined: no rules apply, the relay's v1 path takes it.
    */
-  claim(
-    m: JsMsg,
-    env: Envelope,
-    routed: Promise<RoutedFrom | undefined> | undefined,
-  ): { key: string; run: () => Promise<void> } | undefined {
+  claim(m: JsMsg, env: Envelope): { key: string; run: () => Promise<void> } | undefined {
     if (this.#set.rulesFor(env.channel) === undefined) return undefined;
+    // Started now, not on the input's turn: a read need not wait for the inputs ahead of it.
+    const routed = this.#o.seen?.routed(env.id);
+    // Awaited on the input's turn, where a failure is retried.
+    routed?.catch(() => {});
     const p = partitionOfSubject(m.subject);
     let opened = this.#procs.get(p);
     const consumer = this.#consumers.get(p);

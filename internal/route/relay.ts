@@ -18,27 +18,19 @@ import {
   publishWithRetry,
   sleep,
   type StreamPublisher,
-  withRetry,
 } from "../bus/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { KeyedSerial } from "../ordering/mod.ts";
 import { ATTR, endSpan, failSpan, type Span, SpanKind, type Tracing } from "../telemetry/mod.ts";
-import { RoutedMarks } from "./marks.ts";
 import type { RouteMetrics } from "./metrics.ts";
-import type { RoutedFrom, SeenIds } from "./seen.ts";
 
 const ROUTE_SERVICE = "route";
 /** Passed on from the input when route does not trace itself. */
 const TRACE_HEADERS = [TRACEPARENT_HEADER, TRACESTATE_HEADER];
 
-/**
- * A message as `accept` read it: its envelope and the seen-ids lookup under way, or why it does
- * not decode.
- */
-type Input = { env: Envelope; routed: Promise<RoutedFrom | undefined> | undefined } | {
-  invalid: unknown;
-};
+/** A message as `accept` read it: its envelope, or why it does not decode. */
+type Input = { env: Envelope } | { invalid: unknown };
 
 export interface Routed {
   subject: string;
@@ -60,11 +52,7 @@ export const defaultRoute: RouteStep = (env, now) => ({
  */
 export interface RulesHook {
   /** Undefined: no rules apply to this input. */
-  claim(
-    m: JsMsg,
-    env: Envelope,
-    routed: Promise<RoutedFrom | undefined> | undefined,
-  ): { key: string; run: () => Promise<void> } | undefined;
+  claim(m: JsMsg, env: Envelope): { key: string; run: () => Promise<void> } | undefined;
   /** Resolves when its acks in flight are done. */
   idle(): Promise<void>;
 }
@@ -82,16 +70,10 @@ export interface RelayOptions {
   step: RouteStep;
   /** Attempts at the routing step before the event goes to DLQ. */
   maxAttempts: number;
-  /** Dedupe past the duplicate windows; absent, only JetStream's windows dedupe. */
-  seen?: SeenIds;
   metrics: RouteMetrics;
   /** Absent: tracing is off. */
   tracing?: Tracing;
   rules?: RulesHook;
-  /** How long a routed mark waits for others to go in one batch (marks.ts); 0 sends each at once. */
-  markLingerMs: number;
-  /** A batch of marks this large goes at once. */
-  maxMarks: number;
 }
 
 /**
@@ -110,20 +92,10 @@ export class Relay {
   readonly #order = new KeyedSerial();
   /** Stream sequences queued here, so a redelivery of a slow message is not queued twice. */
   readonly #queued = new Set<number>();
-  /** Acks waiting for the routed mark, off each channel's serial path. */
-  readonly #marks: RoutedMarks | undefined;
   readonly #o: RelayOptions;
 
   constructor(o: RelayOptions) {
     this.#o = o;
-    this.#marks = o.seen && new RoutedMarks({
-      seen: o.seen,
-      log: o.log,
-      signal: o.signal,
-      lingerMs: o.markLingerMs,
-      maxBatch: o.maxMarks,
-      ack: (m) => this.#ack(m),
-    });
   }
 
   /** Queues a message; returns at once. */
@@ -136,7 +108,7 @@ export class Relay {
     const channel = ingestChannelOf(m.subject) ?? m.subject;
     const input = this.#read(m);
     // Stepped here, in arrival order, when rules apply (processing.ts).
-    const rules = "env" in input ? this.#o.rules?.claim(m, input.env, input.routed) : undefined;
+    const rules = "env" in input ? this.#o.rules?.claim(m, input.env) : undefined;
     const run = rules?.run ?? (() => this.#traced(m, channel, input));
     this.#order.run(rules?.key ?? channel, run)
       .catch((err) => {
@@ -146,23 +118,12 @@ export class Relay {
       .finally(() => this.#queued.delete(seq));
   }
 
-  /**
-   * Decodes the envelope and starts the seen-ids lookup at once, not when
-   * the channel's turn comes: the lookup only reads, so it need not wait for
-   * the events ahead of it. If one of those carries the same id and is not
-   * recorded yet, this one is published too, and EVENTS drops it by msgID.
-   */
   #read(m: JsMsg): Input {
-    let env: Envelope;
     try {
-      env = decodeEnvelope(m.data);
+      return { env: decodeEnvelope(m.data) };
     } catch (err) {
       return { invalid: err };
     }
-    const routed = this.#o.seen?.routed(env.id);
-    // Awaited on the channel's turn, where a failure is retried.
-    routed?.catch(() => {});
-    return { env, routed };
   }
 
   /** With tracing off, straight to the relay: not even a wrapping promise per event. */
@@ -207,34 +168,6 @@ export class Relay {
     }
     const env = input.env;
     span?.setAttribute(ATTR.eventId, env.id);
-    const seen = this.#o.seen;
-    if (seen) {
-      const routed = await this.#lookUp(seen, env.id, input.routed, m);
-      if (routed !== undefined && routed.seq !== seq) {
-        log.info("late retry of a routed event dropped", {
-          id: env.id,
-          seq,
-          first_seq: routed.seq,
-        });
-        span?.setAttribute(ATTR.lateRetry, true);
-        m.ack();
-        metrics.lateRetries.inc();
-        metrics.acked.inc();
-        return;
-      }
-      if (routed !== undefined) {
-        // EVENTS may no longer remember the msgID: publishing again could store the event twice.
-        log.info("redelivery of a routed event acked without publishing", {
-          id: env.id,
-          seq,
-          deliveries: m.info.deliveryCount,
-        });
-        m.ack();
-        metrics.alreadyRouted.inc();
-        metrics.acked.inc();
-        return;
-      }
-    }
     const out = await this.#route(env, m);
     if (out instanceof Error) {
       log.error("event failed routing, sent to DLQ", {
@@ -270,7 +203,19 @@ export class Relay {
         },
       });
       metrics.publishAck.observe((performance.now() - started) / 1000);
-      (pa.duplicate ? metrics.duplicates : metrics.published).inc();
+      if (pa.duplicate) {
+        // A redelivery of a routed input, or a client's retry that came after INGEST's window:
+        // EVENTS keeps its msgIDs for the dedupe horizon (ROUTE_DEDUPE_TTL, docs/dedupe.md).
+        log.info("event already in EVENTS: acked without a second copy", {
+          id: env.id,
+          seq,
+          events_seq: pa.seq,
+          deliveries: m.info.deliveryCount,
+        });
+        metrics.duplicates.inc();
+      } else {
+        metrics.published.inc();
+      }
       span?.setAttribute(ATTR.outStream, EVENTS_STREAM);
       span?.setAttribute(ATTR.outSeq, pa.seq);
     } catch (err) {
@@ -279,31 +224,7 @@ export class Relay {
       const reason = `publish rejected: ${errorMessage(err)}`;
       return this.#park(m, channel, span, reason, m.info.deliveryCount);
     }
-    // The channel's next event need not wait for the mark, only this input's ack does: acked
-    // before the mark, a crash would leave a routed event that a late redelivery publishes again.
-    if (this.#marks) this.#marks.add(env.id, seq, m);
-    else this.#ack(m);
-  }
-
-  /**
-   * The lookup `accept` started, awaited without a retry wrapper: only a failed one is tried
-   * again, as `withRetry` would (the input kept from redelivery meanwhile).
-   */
-  async #lookUp(
-    seen: SeenIds,
-    id: string,
-    early: Promise<RoutedFrom | undefined> | undefined,
-    m: JsMsg,
-  ): Promise<RoutedFrom | undefined> {
-    const signal = this.#o.signal;
-    try {
-      return await (early ?? seen.routed(id));
-    } catch (err) {
-      if (!isRetryable(err) || signal.aborted) throw err;
-      m.working();
-      await sleep(backoffMs(0), signal);
-      return await withRetry(() => seen.routed(id), { signal, onRetry: () => m.working() });
-    }
+    this.#ack(m);
   }
 
   async #park(
@@ -345,7 +266,6 @@ export class Relay {
   /** Resolves when every accepted message is relayed (or left for redelivery). */
   async idle(): Promise<void> {
     await this.#order.idle();
-    await this.#marks?.settled();
     await this.#o.rules?.idle();
   }
 }

@@ -184,7 +184,7 @@ t.test("a row the database rejects goes to DLQ, the rest of its batch is stored,
 });
 
 t.test("a retry after the duplicate windows passed is still stored once and shown once", async (t) => {
-  const stack = await startStack({ INGEST_DUPLICATE_WINDOW: "1s", EVENTS_DUPLICATE_WINDOW: "1s" });
+  const stack = await startStack({ INGEST_DUPLICATE_WINDOW: "1s" });
   t.teardown(stack.stop);
   const sql = postgres(stack.db.url, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end());
@@ -213,14 +213,14 @@ t.test("a retry after the duplicate windows passed is still stored once and show
     "stored once",
   );
   t.equal(
-    await metric(stack, "route", "jetmesh_events_late_retry_total"),
+    await metric(stack, "route", "jetmesh_events_duplicate_total"),
     1,
-    "route counts the late retry it dropped",
+    "EVENTS dropped the late retry by its msgID: route counts it as a duplicate",
   );
 });
 
 t.test("INGEST messages delivered again after the duplicate windows (route's durable lost its acks) are not routed again", async (t) => {
-  const stack = await startStack({ INGEST_DUPLICATE_WINDOW: "1s", EVENTS_DUPLICATE_WINDOW: "1s" });
+  const stack = await startStack({ INGEST_DUPLICATE_WINDOW: "1s" });
   t.teardown(stack.stop);
   const sub = await TestClient.open(stack.notifyWs);
   t.teardown(() => sub.close());
@@ -251,12 +251,12 @@ t.test("INGEST messages delivered again after the duplicate windows (route's dur
     "EVENTS holds each once, and the marker",
   );
   t.equal(
-    await metric(stack, "route", "jetmesh_events_already_routed_total"),
+    await metric(stack, "route", "jetmesh_events_duplicate_total"),
     3,
-    "route acked the three redeliveries without publishing",
+    "EVENTS dropped the three redeliveries by their msgIDs",
   );
-  // An input's ack follows its routed mark (marks.ts batches them), after the delivery the
-  // subscriber saw: give the last ones a moment.
+  // An input's ack follows its PubAck, after the delivery the subscriber saw: give the last
+  // ones a moment.
   const left = async () => {
     const info = await jsm.consumers.info("INGEST", durable);
     return info.num_ack_pending + info.num_pending;

@@ -87,12 +87,10 @@ export async function startHarness(
     ...listenEnv(ports),
     ROUTE_ACK_WAIT: `${ACK_WAIT_MS}ms`,
     PERSIST_ACK_WAIT: `${ACK_WAIT_MS}ms`,
-    // Windows far shorter than the run, so the run stands in for a long history:
-    // an event that comes round again later than this (a durable that lost its
-    // state and starts over, say) must be dropped by route and persist
-    // themselves, as it would have to be after hours in production.
+    // INGEST's window far shorter than the run, so the run stands in for a long history: a
+    // client's retry that comes later than this is a new INGEST message, which EVENTS'
+    // window (the dedupe horizon, ROUTE_DEDUPE_TTL) must drop.
     INGEST_DUPLICATE_WINDOW: DUPLICATE_WINDOW,
-    EVENTS_DUPLICATE_WINDOW: DUPLICATE_WINDOW,
     ROUTE_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
     PERSIST_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
     PERSIST_MAX_BATCH: String(MAX_ACK_PENDING / 2),

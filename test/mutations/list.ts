@@ -50,20 +50,13 @@ export const MUTATIONS: Mutation[] = [
     tests: RELAY_TESTS,
   },
   {
-    id: "route-skip-seen-ids",
-    where: RELAY,
-    search: "    const seen = this.#o.seen;\n    if (seen) {",
-    replace: "    const seen = this.#o.seen;\n    if (seen && Math.random() > 2) {",
-    why: "a retry past the duplicate windows is routed, stored and delivered twice",
-    tests: [...RELAY_TESTS, "test/e2e/dlq.test.ts"],
-  },
-  {
-    id: "route-republish-routed-redelivery",
-    where: RELAY,
-    search: "      if (routed !== undefined) {\n        // EVENTS may no longer remember",
-    replace: "      if (routed === null) {\n        // EVENTS may no longer remember",
-    why: "an INGEST message redelivered after its event was routed is published again",
-    tests: RELAY_TESTS,
+    id: "events-short-duplicate-window",
+    where: "internal/config/common.ts",
+    search: "    eventsDuplicateWindowMs: readDedupeTtlMs(r),",
+    replace: "    eventsDuplicateWindowMs: 1000,",
+    why:
+      "a retry past INGEST's window, or a redelivery after a durable lost its acks, is routed, stored and delivered twice",
+    tests: ["test/e2e/dlq.test.ts"],
   },
   {
     id: "route-msgid-not-event-id",
@@ -71,16 +64,6 @@ export const MUTATIONS: Mutation[] = [
     search: "        msgID: env.id,\n        headers: h,",
     replace: "        msgID: `${env.id}:${Date.now()}`,\n        headers: h,",
     why: "EVENTS cannot drop the republish after a crash between PubAck and ack",
-    tests: RELAY_TESTS,
-  },
-  {
-    id: "route-ack-before-routed-mark",
-    where: "internal/route/marks.ts",
-    search:
-      "      await withRetry(() => seen.markRouted(id, seq), { signal, onRetry: () => m.working() });\n      this.#o.ack(m);\n",
-    replace:
-      "      this.#o.ack(m);\n      await withRetry(() => seen.markRouted(id, seq), { signal, onRetry: () => m.working() });\n",
-    why: "a crash between ack and mark leaves a routed event a late redelivery publishes again",
     tests: RELAY_TESTS,
   },
   {
