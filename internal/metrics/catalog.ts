@@ -44,7 +44,7 @@ export const eventsPublished = counter(
 );
 export const eventsDuplicate = counter(
   "jetmesh_events_duplicate_total",
-  "Publishes JetStream dropped as duplicates of an event already stored (client retries, redeliveries)",
+  "Publishes JetStream dropped as duplicates of an event already stored (client retries, redeliveries; for route, anything routed within the dedupe horizon ROUTE_DEDUPE_TTL)",
 );
 export const eventsAcked = counter(
   "jetmesh_events_acked_total",
@@ -73,11 +73,11 @@ export const eventsFailed = counter(
 );
 export const lateRetries = counter(
   "jetmesh_events_late_retry_total",
-  "Client retries that arrived after the duplicate window and were dropped by route's seen-ids record",
+  "Inputs to processing rules: client retries that arrived after INGEST's duplicate window and were dropped by route's seen-ids record",
 );
 export const alreadyRouted = counter(
   "jetmesh_events_already_routed_total",
-  "INGEST messages redelivered after route had published and recorded them (an ack lost in a crash, a consumer that lost its state): acked, not published again",
+  "Inputs to processing rules redelivered after route had processed and recorded them (an ack lost in a crash, a consumer that lost its state): acked, not emitted again",
 );
 export const eventsDelivered = counter(
   "jetmesh_events_delivered_total",

@@ -279,14 +279,14 @@ export async function drainAndVerify(
   const logs = `.tap/faults/${o.title.replace(/\W+/g, "-")}-${o.seed}.log`;
   h.services.dumpLogs(logs);
   console.log(`service logs: ${logs}`);
-  // How often the safety nets for server misbehaviour fired (nats-server 2.9.10
-  // lost durable acks on kill -9 and dropped part-filled pulls): on a server
-  // without those bugs both stay at 0, while the nets stay for what else they cover.
+  // How often the safety nets fired: EVENTS' window dropping route's republishes (a route
+  // killed between a PubAck and its ack, a durable that lost acks on a nats-server kill -9, a
+  // client's retry past INGEST's window), and the check for pulls nats-server dropped (2.9.10).
   const routedAgain = h.services.countLogs(
-    /^redelivery of a routed event acked without publishing$/,
+    /^event already in EVENTS: acked without a second copy$/,
   );
   const droppedPulls = h.services.countLogs(/^pull request no longer on the server/);
   console.log(
-    `safety nets: routed events redelivered and dropped by route ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`,
+    `safety nets: republishes EVENTS dropped by msgID ${routedAgain}, pulls ended by the dropped-pull check ${droppedPulls}`,
   );
 }
