@@ -3,6 +3,8 @@
  * the fault suite and the bench's durability phase.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { freePorts } from "./ports.ts";
 import {
   findNatsServer,
@@ -135,5 +137,26 @@ export async function startNatsCluster(
       waitForMetaLeader,
       stop: stopAll,
     });
+  }
+}
+
+/**
+ * The JetStream manager once the node the connection landed on serves the JetStream API. A
+ * cluster node can report a meta leader and a healthy /healthz and still answer the first API
+ * request with "no responders" (nats.js: "jetstream is not enabled") for a moment, more often on
+ * a loaded machine.
+ */
+export async function jetstreamManagerWhenReady(
+  nc: NatsConnection,
+  timeoutMs = 20_000,
+): Promise<JetStreamManager> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await jetstreamManager(nc);
+    } catch (err) {
+      if (Date.now() > deadline || !/jetstream is not enabled/i.test(String(err))) throw err;
+      await sleep(200);
+    }
   }
 }

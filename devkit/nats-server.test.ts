@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { findNatsServer, NatsServerMissingError, startNatsServer } from "./nats-server.ts";
-import { startNatsCluster } from "./nats-cluster.ts";
+import { jetstreamManagerWhenReady, startNatsCluster } from "./nats-cluster.ts";
 
 if (!findNatsServer()) {
   t.fail(new NatsServerMissingError().message);
@@ -121,7 +121,7 @@ if (!findNatsServer()) {
     t.match(leader, /^n[123]$/);
 
     const nc = await connect({ servers: cluster.urls });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManagerWhenReady(nc);
     const si = await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
     t.equal(si.config.num_replicas, 3);
     const js = jetstream(nc);

@@ -14,6 +14,7 @@ import {
   NatsServerMissingError,
   startNatsServer,
 } from "../../devkit/nats-server.ts";
+import { jetstreamManagerWhenReady } from "../../devkit/nats-cluster.ts";
 import { freePorts } from "../../devkit/ports.ts";
 
 const passwords = setNatsPasswords();
@@ -95,7 +96,7 @@ if (!findNatsServer()) {
       fsyncAsDocumented(t, varz, varz.server_name);
     }
     const nc = await connect({ servers: servers.map((s) => s.url), ...admin });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManagerWhenReady(nc);
     const si = await jsm.streams.add({ name: "CONF3", subjects: ["conf3.>"], num_replicas: 3 });
     t.equal(si.config.num_replicas, 3);
     t.equal(si.cluster?.name, "jetmesh");
