@@ -17,7 +17,6 @@ import {
   pinOf,
   PipelinedPublisher,
   requirePartitions,
-  sleep,
 } from "../bus/mod.ts";
 import { opsRoutes, startOpsServer } from "../httpapi/mod.ts";
 import type { RunningService } from "../lifecycle/mod.ts";
@@ -122,21 +121,18 @@ export async function startRoute(
   const takeovers: Takeover[] = [];
   const loops = consumers.map((consumer, p) => {
     const name = routeConsumerName(p);
-    // After a failed pull (a consumer leader change, a lost node) the consumer may hold events
-    // delivered to this process that never arrived; they come back only after ack_wait. Wait
-    // for them before pulling newer ones, or they would land behind their successors.
+    // After a failed pull (a consumer leader change, a lost node, a restart of nats-server) the
+    // consumer may hold events delivered to this process, or to a holder that died before it,
+    // that never arrived or were never acked; they come back only after ack_wait, and then in
+    // the order the server redelivers them, not in stream order. So everything is gathered
+    // until they are all in hand and relayed in stream order, as after a take-over
+    // (takeover.ts), or they would land behind their successors.
     const reopen = async () => {
       await relay.idle();
       const c = await openers[p]();
       current = c;
-      const unaccounted = (await c.info()).num_ack_pending;
-      if (unaccounted > 0 && pinOf(INGEST_STREAM, name) !== undefined) {
-        log.warn("waiting one ack wait for events delivered before the pull failed", {
-          consumer: name,
-          held: unaccounted,
-          wait_ms: cfg.ackWaitMs,
-        });
-        await sleep(cfg.ackWaitMs + 1000, pulling.signal);
+      if (pinOf(INGEST_STREAM, name) !== undefined) {
+        await takeover.gained(0, "events delivered before the pull failed are unacked");
       }
       return c;
     };

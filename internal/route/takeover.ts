@@ -32,15 +32,18 @@ export class Takeover {
     this.#keepAliveMs = Math.max(200, o.ackWaitMs / 3);
   }
 
-  /** The pin came here: gather if the consumer holds events this replica was not given. */
-  async gained(received: number): Promise<number> {
+  /**
+   * The pin came here, or a pull failed: gather if the consumer holds events this replica was
+   * not given (or lost on the way).
+   */
+  async gained(
+    received: number,
+    why = "gathering events the previous holder left unacked",
+  ): Promise<number> {
     const foreign = (await this.#consumer().info()).num_ack_pending - received;
     if (foreign > 0) {
       this.#gathering = true;
-      this.#log.warn("gathering events the previous holder left unacked", {
-        consumer: this.#name,
-        foreign,
-      });
+      this.#log.warn(why, { consumer: this.#name, foreign });
     }
     return foreign;
   }
