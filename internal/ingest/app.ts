@@ -72,8 +72,11 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     opsPort: ops.port,
     async stop() {
       server.stopListening();
-      // Accepted publishes still get their acks before the sockets close.
+      // Accepted publishes still get their acks before the sockets close. The acks of the last
+      // turn wait for the next check phase (answers.ts corks them): let that phase pass first,
+      // or the close goes out before them and the client resends what is stored.
       await inflight.settled();
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await server.close(1001, "server shutting down");
       abort.abort();
       await ops.close();
