@@ -212,6 +212,7 @@ export class Relay {
           events_seq: pa.seq,
           deliveries: m.info.deliveryCount,
         });
+        span?.setAttribute(ATTR.duplicate, true);
         metrics.duplicates.inc();
       } else {
         metrics.published.inc();

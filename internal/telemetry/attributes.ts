@@ -19,5 +19,4 @@ export const ATTR = {
   batchSize: "jetmesh.batch.size",
   subscription: "jetmesh.subscription",
   dlq: "jetmesh.dlq",
-  lateRetry: "jetmesh.late_retry",
 } as const;
