@@ -1,7 +1,8 @@
 // A partition taken over from a replica that died with events delivered and
 // unacked: while the consumer counts more unacked events than this replica
 // holds, what it pulls is gathered, not relayed; once the left-overs are in
-// hand everything goes out in stream order, the left-overs first.
+// hand everything goes out in stream order, the left-overs first. The same after a failed
+// pull, from nothing in hand.
 import type { Consumer, ConsumerInfo } from "@nats-io/jetstream";
 import t from "tap";
 import { INGEST_PREFIX, INGEST_STREAM } from "../../subjects/mod.ts";
@@ -62,4 +63,20 @@ t.test("a left-over delivered twice is relayed once", async (t) => {
   t.equal(await tk.gained(1), 1);
   t.same(await tk.take([msg(8)]), []);
   t.same(seqs(await tk.take([msg(7), msg(7)])), [7, 8], "the copy replaces the first");
+});
+
+t.test("after a failed pull, redeliveries in the server's order go out in stream order", async (t) => {
+  // nats-server redelivers pending messages in its own order: a holder that left 1–5 unacked
+  // got them back as 4, 5, 1, 2, 3, then 6. route's reopen gathers from zero in hand.
+  const pending = { n: 5 };
+  const tk = takeover(pending);
+  t.teardown(() => tk.close());
+  t.equal(await tk.gained(0, "events delivered before the pull failed are unacked"), 5);
+  pending.n = 7;
+  t.same(await tk.take([msg(4), msg(5)]), [], "the first redeliveries are held");
+  t.same(
+    seqs(await tk.take([msg(1), msg(2), msg(3), msg(6), msg(7)])),
+    [1, 2, 3, 4, 5, 6, 7],
+    "all in hand: stream order",
+  );
 });
