@@ -3,7 +3,7 @@
 // (before a close).
 import t from "tap";
 import type { WsConnection } from "../wsserver/mod.ts";
-import { answerer, type Answering } from "./answers.ts";
+import { answerer, type Answering, answersSent } from "./answers.ts";
 
 function conn(closed = false) {
   const writes: Array<ReadonlyArray<string | Uint8Array>> = [];
@@ -55,4 +55,12 @@ t.test("flush sends a connection's waiting answers at once, and only once", asyn
   t.equal(a.writes.length, 1, "sent before the turn ends (as before a close)");
   await turn();
   t.equal(a.writes.length, 1, "not sent again at the end of the turn");
+});
+
+t.test("answersSent resolves after every answer queued before it went out", async (t) => {
+  const answer = answerer<Answering>(() => {}).reply;
+  const a = conn();
+  answer(a.c, { op: "ack", id: "last" } as never, "json");
+  await answersSent();
+  t.same(a.writes.map((w) => w.length), [1], "sent before a graceful stop closes the socket");
 });

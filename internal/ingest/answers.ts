@@ -52,3 +52,12 @@ export function answerer<T extends Answering>(
   };
   return { reply, flush };
 }
+
+/**
+ * Resolves once every answer queued so far has been sent: the flush of a turn runs in the next
+ * check phase, and check-phase callbacks run in the order they were queued. A graceful stop
+ * awaits it before closing the sockets, or the close would go out before the last acks.
+ */
+export function answersSent(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

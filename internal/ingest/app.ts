@@ -14,6 +14,7 @@ import { Guard } from "../edge/mod.ts";
 import { startTracing } from "../telemetry/mod.ts";
 import { startServer } from "../wsserver/mod.ts";
 import type { IngestConfig } from "./config.ts";
+import { answersSent } from "./answers.ts";
 import { publishHandler } from "./http.ts";
 import { ingestMetrics } from "./metrics.ts";
 import type { PublishDeps } from "./publish.ts";
@@ -72,11 +73,9 @@ export async function startIngest(cfg: IngestConfig, log: Logger): Promise<Runni
     opsPort: ops.port,
     async stop() {
       server.stopListening();
-      // Accepted publishes still get their acks before the sockets close. The acks of the last
-      // turn wait for the next check phase (answers.ts corks them): let that phase pass first,
-      // or the close goes out before them and the client resends what is stored.
+      // Accepted publishes still get their acks before the sockets close.
       await inflight.settled();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await answersSent();
       await server.close(1001, "server shutting down");
       abort.abort();
       await ops.close();
